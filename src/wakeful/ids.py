@@ -1,0 +1,71 @@
+"""Identifier generation compatible with opencode's (`ses_`, `msg_`, `prt_`, `evt_`).
+
+An id is a prefix, 12 hex digits of ``(milliseconds * 4096 + counter) mod 2**48`` and 14 random
+base62 characters. Sessions use the bitwise complement so that newer sessions sort first, as in the
+reference. The time field wraps every 2**36 ms, so storage never orders by id: it keeps its own
+insertion sequence.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from typing import Literal
+
+Prefix = Literal["ses", "msg", "prt", "evt", "run"]
+
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_MASK48 = (1 << 48) - 1
+_lock = threading.Lock()
+_last_ms = 0
+_counter = 0
+
+PATTERNS: dict[str, re.Pattern[str]] = {
+    "ses": re.compile(r"^ses"),
+    "msg": re.compile(r"^msg"),
+    "prt": re.compile(r"^prt"),
+}
+
+
+def _time_value() -> int:
+    global _last_ms, _counter
+    with _lock:
+        now = int(time.time() * 1000)
+        if now != _last_ms:
+            _last_ms = now
+            _counter = 0
+        _counter += 1
+        return (now * 0x1000 + _counter) & _MASK48
+
+
+def _random_suffix(length: int = 14) -> str:
+    return "".join(secrets.choice(_BASE62) for _ in range(length))
+
+
+def new_id(prefix: Prefix, *, descending: bool = False) -> str:
+    value = _time_value()
+    if descending:
+        value = ~value & _MASK48
+    return f"{prefix}_{value:012x}{_random_suffix()}"
+
+
+def session_id() -> str:
+    return new_id("ses", descending=True)
+
+
+def message_id() -> str:
+    return new_id("msg")
+
+
+def part_id() -> str:
+    return new_id("prt")
+
+
+def event_id() -> str:
+    return new_id("evt")
+
+
+def matches(prefix: str, value: str) -> bool:
+    return bool(PATTERNS[prefix].match(value))

@@ -1,0 +1,138 @@
+"""Typed message parts, serialised exactly as the reference's `Part` schemas.
+
+A tool part moves pending -> running -> completed | error; a step of the agent loop is framed by
+`step-start` and `step-finish`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Wire(BaseModel):
+    """Base of every wire model: field names are the JSON names; unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+class CacheTokens(Wire):
+    read: float = 0
+    write: float = 0
+
+
+class Tokens(Wire):
+    total: float | None = None
+    input: float = 0
+    output: float = 0
+    reasoning: float = 0
+    cache: CacheTokens = Field(default_factory=CacheTokens)
+
+
+class TimeSpan(Wire):
+    start: int
+    end: int | None = None
+
+
+class PartBase(Wire):
+    id: str
+    sessionID: str
+    messageID: str
+
+
+class TextPart(PartBase):
+    type: Literal["text"] = "text"
+    text: str
+    synthetic: bool | None = None
+    ignored: bool | None = None
+    time: TimeSpan | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class ReasoningPart(PartBase):
+    type: Literal["reasoning"] = "reasoning"
+    text: str
+    metadata: dict[str, Any] | None = None
+    time: TimeSpan
+
+
+class FilePart(PartBase):
+    type: Literal["file"] = "file"
+    mime: str
+    filename: str | None = None
+    url: str
+    source: dict[str, Any] | None = None
+
+
+class AgentPart(PartBase):
+    type: Literal["agent"] = "agent"
+    name: str
+    source: dict[str, Any] | None = None
+
+
+class ToolStatePending(Wire):
+    status: Literal["pending"] = "pending"
+    input: dict[str, Any] = Field(default_factory=dict)
+    raw: str = ""
+
+
+class ToolStateRunning(Wire):
+    status: Literal["running"] = "running"
+    input: dict[str, Any]
+    title: str | None = None
+    metadata: dict[str, Any] | None = None
+    time: dict[str, int]
+
+
+class ToolStateCompleted(Wire):
+    status: Literal["completed"] = "completed"
+    input: dict[str, Any]
+    output: str
+    title: str
+    metadata: dict[str, Any]
+    time: dict[str, int]
+
+
+class ToolStateError(Wire):
+    status: Literal["error"] = "error"
+    input: dict[str, Any]
+    error: str
+    metadata: dict[str, Any] | None = None
+    time: dict[str, int]
+
+
+ToolState = Annotated[
+    ToolStatePending | ToolStateRunning | ToolStateCompleted | ToolStateError,
+    Field(discriminator="status"),
+]
+
+
+class ToolPart(PartBase):
+    type: Literal["tool"] = "tool"
+    callID: str
+    tool: str
+    state: ToolState
+    metadata: dict[str, Any] | None = None
+
+
+class StepStartPart(PartBase):
+    type: Literal["step-start"] = "step-start"
+    snapshot: str | None = None
+
+
+class StepFinishPart(PartBase):
+    type: Literal["step-finish"] = "step-finish"
+    reason: str
+    snapshot: str | None = None
+    cost: float = 0
+    tokens: Tokens = Field(default_factory=Tokens)
+
+
+Part = Annotated[
+    TextPart | ReasoningPart | FilePart | AgentPart | ToolPart | StepStartPart | StepFinishPart,
+    Field(discriminator="type"),
+]

@@ -1,0 +1,102 @@
+"""The seam between the agent loop and a model's wire API.
+
+A Provider turns one `ChatRequest` (a neutral conversation plus tool definitions) into a stream of
+`StreamEvent`s. One adapter per wire API (OpenAI-compatible chat completions, Anthropic Messages)
+implements it; the loop never sees an SDK type. Failures are raised as `wakeful.errors.APIError`
+(with `retryable` set) or `ProviderAuthError`; the loop owns retries, so adapters never retry.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # the raw JSON text the model produced
+
+
+@dataclass(frozen=True)
+class Attachment:
+    mime: str
+    url: str  # a data: URL or a file path the loop already read
+    filename: str | None = None
+
+
+@dataclass
+class ChatMessage:
+    role: Literal["user", "assistant", "tool"]
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_call_id: str | None = None  # for role "tool": the call it answers
+    is_error: bool = False  # for role "tool": the tool failed
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    parameters: dict[str, Any]  # JSON schema of the arguments
+
+
+@dataclass
+class ChatRequest:
+    model: str
+    system: list[str]
+    messages: list[ChatMessage]
+    tools: list[ToolSpec] = field(default_factory=list)
+    max_tokens: int | None = None
+    temperature: float | None = None
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallEvent:
+    call: ToolCall
+
+
+@dataclass(frozen=True)
+class Usage:
+    input: int = 0
+    output: int = 0
+    reasoning: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+
+
+@dataclass(frozen=True)
+class Finish:
+    reason: str  # "stop", "tool-calls", "length", "content-filter", "other"
+
+
+StreamEvent = TextDelta | ReasoningDelta | ToolCallEvent | Usage | Finish
+
+
+class Provider(ABC):
+    """One configured provider (`provider.<id>` of opencode.json) speaking one wire API."""
+
+    id: str
+
+    @abstractmethod
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Stream one model call. Raise APIError / ProviderAuthError on failure."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Release the shared HTTP client."""

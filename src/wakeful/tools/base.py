@@ -1,0 +1,71 @@
+"""The seam between the agent loop and what a tool does.
+
+A `ToolDefinition` is what the model sees (name, description, JSON schema); a `Tool` is what runs.
+The loop validates nothing about arguments beyond JSON: a tool raises `wakeful.errors.ToolError`
+for bad arguments or a failure, and the model sees the message. Cancelling the task that runs a tool
+(abort, deadline, shutdown) must stop everything the tool started before the cancellation
+propagates.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ToolDefinition:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    read_only: bool = False
+
+
+@dataclass
+class ToolResult:
+    output: str
+    title: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class TodoStore(Protocol):
+    async def get_todos(self, session_id: str) -> list[dict[str, Any]]: ...
+
+    async def set_todos(self, session_id: str, todos: list[dict[str, Any]]) -> None: ...
+
+
+@dataclass
+class ToolLimits:
+    bash_timeout: float = 120.0  # seconds, when the call gives none
+    bash_max_timeout: float = 600.0
+    max_output_bytes: int = 50_000
+    max_output_lines: int = 2_000
+    read_max_lines: int = 2_000
+
+
+@dataclass
+class ToolContext:
+    session_id: str
+    message_id: str
+    call_id: str
+    directory: Path
+    limits: ToolLimits = field(default_factory=ToolLimits)
+    todos: TodoStore | None = None
+    # Called with the process-group id of every process a tool starts, and with None when it is
+    # gone, so that crash recovery can kill what a dead server left behind.
+    on_process: Callable[[int | None], Awaitable[None]] | None = None
+    env: dict[str, str] | None = None  # the environment for child processes (secrets removed)
+
+
+class Tool(ABC):
+    definition: ToolDefinition
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @abstractmethod
+    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult: ...

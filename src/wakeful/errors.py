@@ -208,3 +208,12 @@ class ToolError(WakefulError):
 
 class StartupError(WakefulError):
     """The server refuses to start; the message says why and what to do."""
+
+
+class ProviderSilenceError(APIError):
+    """The provider sent nothing for the silence limit; retryable, and the final failure of a run is
+    stored as an UnknownError that says why (a keep-alive must not hide a hung provider)."""
+
+    def __init__(self, seconds: float, **kwargs: Any) -> None:
+        super().__init__(f"The provider sent nothing for {seconds:g} s", retryable=True, **kwargs)
+        self.seconds = seconds

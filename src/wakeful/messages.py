@@ -6,11 +6,17 @@ assistant message per LLM call, and the last one is the run's answer.
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
 
-from wakeful.parts import Part, Tokens, Wire
+from wakeful.errors import NotFoundError
+from wakeful.events import EventBus
+from wakeful.parts import Part, PartBase, Tokens, Wire
+from wakeful.storage.base import Store
+
+PartModel = PartBase
 
 
 class ModelRef(Wire):
@@ -81,3 +87,63 @@ PART_ADAPTER: TypeAdapter[Part] = TypeAdapter(Part)
 class MessageWithParts(Wire):
     info: Message
     parts: list[Part] = Field(default_factory=list)
+
+
+class MessageLog:
+    """Stores messages and parts; every write publishes one event (`message.updated`,
+    `message.part.updated`, `message.removed`, `message.part.removed`). Streaming text is announced
+    with `message.part.delta` without a write."""
+
+    def __init__(self, store: Store, bus: EventBus) -> None:
+        self.store = store
+        self.bus = bus
+
+    async def put_message(self, info: UserMessage | AssistantMessage) -> None:
+        data = info.wire()
+        await self.store.put_message(data)
+        self.bus.publish("message.updated", {"sessionID": info.sessionID, "info": data})
+
+    async def put_part(self, part: PartModel) -> None:
+        data = part.wire()
+        await self.store.put_part(data)
+        self.bus.publish(
+            "message.part.updated",
+            {"sessionID": part.sessionID, "part": data, "time": int(time.time() * 1000)},
+        )
+
+    def delta(self, part: PartModel, field: str, delta: str) -> None:
+        self.bus.publish(
+            "message.part.delta",
+            {
+                "sessionID": part.sessionID,
+                "messageID": part.messageID,
+                "partID": part.id,
+                "field": field,
+                "delta": delta,
+            },
+        )
+
+    async def get(self, session_id: str, message_id: str) -> MessageWithParts:
+        data = await self.store.get_message(session_id, message_id)
+        if data is None:
+            raise NotFoundError(f"Message not found: {message_id}")
+        return MessageWithParts.model_validate(data)
+
+    async def list(
+        self, session_id: str, limit: int | None = None, before: str | None = None
+    ) -> list[MessageWithParts]:
+        return [
+            MessageWithParts.model_validate(m)
+            for m in await self.store.list_messages(session_id, limit, before)
+        ]
+
+    async def delete(self, session_id: str, message_id: str) -> None:
+        await self.get(session_id, message_id)
+        await self.store.delete_message(session_id, message_id)
+        self.bus.publish("message.removed", {"sessionID": session_id, "messageID": message_id})
+
+    async def delete_part(self, session_id: str, message_id: str, part_id: str) -> None:
+        await self.store.delete_part(message_id, part_id)
+        self.bus.publish(
+            "message.part.removed", {"sessionID": session_id, "messageID": message_id, "partID": part_id}
+        )

@@ -1,0 +1,44 @@
+# One command to run the server, one to run the tests; each does its own installs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: serve test lint typecheck system-deps node-deps clean bench
+
+$(PY):
+	@scripts/ensure-system.sh python
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(TEST_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@ $(STAMP)
+
+serve: $(STAMP)
+	$(VENV)/bin/wakeful serve $(ARGS)
+
+system-deps:
+	@scripts/ensure-system.sh test
+
+node-deps:
+	cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error
+
+test: $(TEST_STAMP) system-deps node-deps
+	$(PY) -m ruff check src tests bench
+	$(PY) -m mypy
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(TEST_STAMP)
+	$(PY) -m ruff check src tests bench
+
+typecheck: $(TEST_STAMP)
+	$(PY) -m mypy
+
+clean:
+	rm -rf $(VENV) tests/conformance/node_modules

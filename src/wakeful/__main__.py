@@ -1,0 +1,3 @@
+from wakeful.cli import main
+
+main()

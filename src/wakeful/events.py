@@ -1,0 +1,147 @@
+"""The event bus behind `GET /event`.
+
+Publishing never waits: each event goes into a bounded replay buffer and into each subscriber's
+bounded queue. A subscriber that falls `queue_size` events behind gets one gap event and is closed,
+so a stalled reader costs bounded memory. A client that reconnects with `Last-Event-ID` gets what it
+missed from the replay buffer; an id the buffer no longer (or never) held gets one gap event.
+
+The gap event is ours (the reference has none): `{"type": "server.gap", "properties": {"reason":
+"unknown-id" | "overflow", "lastEventID": ...}}`. Heartbeats and `server.connected` carry no SSE
+`id:` so that they never move a client's Last-Event-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from wakeful import ids
+
+GAP = "server.gap"
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    type: str
+    properties: dict[str, Any]
+    seq: int = 0  # 0: not replayable (connected, heartbeat, gap)
+
+    def wire(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, "properties": self.properties}
+
+
+def make_event(type_: str, properties: dict[str, Any] | None = None) -> Event:
+    return Event(id=ids.event_id(), type=type_, properties=properties or {})
+
+
+@dataclass(eq=False)
+class Subscription:
+    queue_size: int
+    _items: deque[Event] = field(default_factory=deque)
+    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: bool = False
+
+    def push(self, event: Event) -> None:
+        if self.closed:
+            return
+        if len(self._items) >= self.queue_size:
+            self._items.clear()
+            self._items.append(make_event(GAP, {"reason": "overflow", "lastEventID": event.id}))
+            self.closed = True
+        else:
+            self._items.append(event)
+        self._wakeup.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wakeup.set()
+
+    async def next(self, timeout: float | None = None) -> Event | None:
+        """The next event; None on timeout. Raises StopAsyncIteration once closed and drained."""
+        while not self._items:
+            if self.closed:
+                raise StopAsyncIteration
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+            except TimeoutError:
+                return None
+        return self._items.popleft()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class EventBus:
+    def __init__(self, replay_size: int = 10_000, queue_size: int = 2_000) -> None:
+        self._replay: deque[Event] = deque(maxlen=replay_size)
+        self._seq = itertools.count(1)
+        self._subscribers: set[Subscription] = set()
+        self._queue_size = queue_size
+        self.closed = False
+
+    def publish(self, type_: str, properties: dict[str, Any]) -> Event:
+        event = Event(id=ids.event_id(), type=type_, properties=properties, seq=next(self._seq))
+        self._replay.append(event)
+        for sub in list(self._subscribers):
+            sub.push(event)
+            if sub.closed:
+                self._subscribers.discard(sub)
+        return event
+
+    def subscribe(self, last_event_id: str | None = None) -> Subscription:
+        sub = Subscription(queue_size=self._queue_size)
+        if last_event_id:
+            missed = self._missed_since(last_event_id)
+            if missed is None:
+                sub.push(make_event(GAP, {"reason": "unknown-id", "lastEventID": last_event_id}))
+            else:
+                for event in missed:
+                    sub.push(event)
+        if self.closed:
+            sub.close()
+        else:
+            self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subscribers.discard(sub)
+        sub.close()
+
+    def _missed_since(self, event_id: str) -> list[Event] | None:
+        found = False
+        out: list[Event] = []
+        for event in self._replay:
+            if found:
+                out.append(event)
+            elif event.id == event_id:
+                found = True
+        return out if found else None
+
+    def close(self) -> None:
+        """End every stream (shutdown): subscribers drain what they have, then stop."""
+        self.closed = True
+        for sub in list(self._subscribers):
+            sub.close()
+        self._subscribers.clear()
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    async def stream(self, sub: Subscription, heartbeat: float) -> AsyncIterator[Event]:
+        """Yield the subscription's events, and a `server.heartbeat` after `heartbeat` s of quiet."""
+        try:
+            while True:
+                try:
+                    event = await sub.next(timeout=heartbeat)
+                except StopAsyncIteration:
+                    return
+                yield event if event is not None else make_event("server.heartbeat", {})
+        finally:
+            self.unsubscribe(sub)

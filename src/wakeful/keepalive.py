@@ -1,0 +1,126 @@
+"""The keep-alive response: a JSON answer that may take an hour, and never goes silent.
+
+The status line and headers leave at once (an empty body message follows the start, because some
+ASGI servers hold headers until the first body bytes). While the answer is pending, one `"\\n"` goes
+out per interval; JSON parsers skip leading whitespace, so the body stays exactly one JSON document.
+An answer ready within the first interval makes a body that starts with `{`. The response only waits
+on the answer: a client that disconnects does not cancel the work (unless the route asks for that),
+and an exception ends the body with a well-formed error object instead of a truncated body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from wakeful.errors import InvalidRequestError
+
+log = logging.getLogger("wakeful.keepalive")
+
+HEADER = "X-Keepalive-Interval"
+
+
+def requested_interval(raw: str | None) -> float | None:
+    """Parse the request's `X-Keepalive-Interval` header (seconds)."""
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidRequestError(f"{HEADER} must be a number of seconds", field=HEADER) from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise InvalidRequestError(f"{HEADER} must be a positive number of seconds", field=HEADER)
+    return value
+
+
+def unknown_error_body(message: str) -> dict[str, Any]:
+    return {"name": "UnknownError", "data": {"message": message}}
+
+
+class KeepAliveResponse(Response):
+    media_type = "application/json"
+
+    def __init__(
+        self,
+        answer: Awaitable[Any],
+        interval: float,
+        *,
+        status_code: int = 200,
+        headers: dict[str, str] | None = None,
+        on_disconnect: Callable[[], Any] | None = None,
+        on_keepalive: Callable[[], None] | None = None,
+    ) -> None:
+        self.answer = answer
+        self.interval = interval
+        self.status_code = status_code
+        self.extra_headers = headers or {}
+        self.on_disconnect = on_disconnect
+        self.on_keepalive = on_keepalive
+        self.background = None
+        self.body = b""
+        self.raw_headers = self._header_list()
+
+    def _header_list(self) -> list[tuple[bytes, bytes]]:
+        headers = {
+            "content-type": "application/json",
+            "cache-control": "no-cache, no-transform",
+            "x-accel-buffering": "no",
+            HEADER.lower(): f"{self.interval:g}",
+            **{k.lower(): v for k, v in self.extra_headers.items()},
+        }
+        return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+    @staticmethod
+    async def _disconnected(receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": b"", "more_body": True})
+        answer: asyncio.Future[Any] = asyncio.ensure_future(self.answer)
+        gone = asyncio.create_task(self._disconnected(receive))
+        try:
+            while True:
+                done, _ = await asyncio.wait(
+                    {answer, gone}, timeout=self.interval, return_when=asyncio.FIRST_COMPLETED
+                )
+                if answer in done:
+                    await send(
+                        {"type": "http.response.body", "body": self._final(answer), "more_body": False}
+                    )
+                    return
+                if gone in done:
+                    if self.on_disconnect is not None:
+                        self.on_disconnect()
+                    return
+                await send({"type": "http.response.body", "body": b"\n", "more_body": True})
+                if self.on_keepalive is not None:
+                    self.on_keepalive()
+        finally:
+            gone.cancel()
+            if not answer.done():
+                # Only our wait is dropped; the work behind `answer` is shielded by its owner.
+                answer.cancel()
+            with contextlib.suppress(BaseException):
+                await gone
+
+    @staticmethod
+    def _final(answer: asyncio.Future[Any]) -> bytes:
+        try:
+            value = answer.result()
+        except asyncio.CancelledError:
+            value = unknown_error_body("The run was cancelled")
+        except Exception as exc:
+            log.exception("answer failed after the response started")
+            value = unknown_error_body(str(exc) or type(exc).__name__)
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,395 @@
+"""The agent loop: one prompt's run, stored as the reference stores it.
+
+Persisted user message (done at submission) -> one assistant message per LLM call (`parentID` = the
+user message), each framed by `step-start` and `step-finish`, with text, reasoning and tool parts
+in between; repeat while the model calls tools. Streaming text goes out as `message.part.delta`
+events and is saved at most every `part_flush_interval` seconds and when it ends. Retryable provider
+errors are retried with exponential backoff and jitter, each announced as a `retry` session status.
+Whatever ends the run (success, provider error, abort, deadline, crash of a tool) the run ends with
+a stored assistant message, so every waiting caller gets `{info, parts}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wakeful import history, ids
+from wakeful.agents import Agent
+from wakeful.catalog import ModelChoice
+from wakeful.errors import (
+    APIError,
+    MessageAbortedError,
+    ProviderSilenceError,
+    RunError,
+    ToolError,
+    UnknownRunError,
+)
+from wakeful.messages import AssistantMessage, AssistantTime, MessageLog, MessagePath
+from wakeful.parts import (
+    ReasoningPart,
+    StepFinishPart,
+    StepStartPart,
+    TextPart,
+    TimeSpan,
+    Tokens,
+    ToolPart,
+    ToolStateCompleted,
+    ToolStateError,
+    ToolStatePending,
+    ToolStateRunning,
+)
+from wakeful.providers.base import (
+    ChatRequest,
+    Finish,
+    Provider,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolCallEvent,
+    ToolSpec,
+    Usage,
+)
+from wakeful.runs import Executor, Reply, RunHandle, RunManager
+from wakeful.tools.base import TodoStore, Tool, ToolContext, ToolLimits
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class LoopSettings:
+    retry_attempts: int = 5
+    retry_base: float = 2.0
+    retry_max_delay: float = 60.0
+    part_flush_interval: float = 0.5
+    tool_limits: ToolLimits = field(default_factory=ToolLimits)
+    child_env: dict[str, str] | None = None
+
+
+@dataclass
+class RunPlan:
+    """Everything resolved before the run was accepted."""
+
+    session_id: str
+    user_message_id: str
+    directory: Path
+    agent: Agent
+    model: ModelChoice
+    provider: Provider
+    tools: dict[str, Tool]
+    system: str | None = None
+
+
+class AgentLoop(Executor):
+    def __init__(
+        self, plan: RunPlan, log: MessageLog, runs: RunManager, todos: TodoStore, settings: LoopSettings
+    ):
+        self.plan = plan
+        self.log = log
+        self.runs = runs
+        self.todos = todos
+        self.settings = settings
+        self.assistant: AssistantMessage | None = None
+        self._pgids: set[int] = set()
+        self.no_reply = False
+        self._open_tools: list[ToolPart] = []
+        self._tool_start: dict[str, int] = {}
+
+    # --- messages ---------------------------------------------------------------------------------
+
+    async def _new_assistant(self) -> AssistantMessage:
+        plan = self.plan
+        message = AssistantMessage(
+            id=ids.message_id(),
+            sessionID=plan.session_id,
+            time=AssistantTime(created=now_ms()),
+            parentID=plan.user_message_id,
+            modelID=plan.model.model_id,
+            providerID=plan.model.provider.id,
+            mode=plan.agent.name,
+            agent=plan.agent.name,
+            path=MessagePath(cwd=str(plan.directory), root=str(plan.directory)),
+        )
+        await self.log.put_message(message)
+        self.assistant = message
+        return message
+
+    async def _reply(self, message: AssistantMessage) -> Reply:
+        return (await self.log.get(message.sessionID, message.id)).wire()
+
+    async def fail(self, handle: RunHandle, error: RunError) -> Reply:
+        message = self.assistant or await self._new_assistant()
+        message.error = error.to_info()
+        message.time.completed = now_ms()
+        await self.log.put_message(message)
+        return await self._reply(message)
+
+    # --- the loop ---------------------------------------------------------------------------------
+
+    async def run(self, handle: RunHandle) -> Reply:
+        if self.no_reply:
+            return (await self.log.get(self.plan.session_id, self.plan.user_message_id)).wire()
+        try:
+            step = 0
+            while True:
+                step += 1
+                message = await self._new_assistant()
+                finish, calls = await self._step(message)
+                if (
+                    finish == "tool-calls"
+                    and calls
+                    and (self.plan.agent.steps is None or step < self.plan.agent.steps)
+                ):
+                    continue
+                return await self._reply(message)
+        except asyncio.CancelledError:
+            error = handle.cancel_reason or MessageAbortedError()
+            return await asyncio.shield(self._end(error))
+        except ProviderSilenceError as exc:
+            return await self._end(UnknownRunError(f"{exc.message}; the run was stopped"))
+        except RunError as exc:
+            return await self._end(exc)
+        except Exception as exc:
+            return await self._end(UnknownRunError(f"{type(exc).__name__}: {exc}"))
+
+    async def _end(self, error: RunError) -> Reply:
+        for part in self._open_tools:
+            await self._tool_state(
+                part,
+                ToolStateError(
+                    input=part.state.input,
+                    error="Tool execution aborted",
+                    time={"start": self._tool_start.get(part.id, now_ms()), "end": now_ms()},
+                ),
+            )
+        self._open_tools.clear()
+        return await self.fail(None, error)  # type: ignore[arg-type]
+
+    async def _step(self, message: AssistantMessage) -> tuple[str, list[ToolCall]]:
+        plan = self.plan
+        await self.log.put_part(
+            StepStartPart(id=ids.part_id(), sessionID=message.sessionID, messageID=message.id)
+        )
+        stored = await self.log.store.list_messages(plan.session_id)
+        request = ChatRequest(
+            model=plan.model.api_model,
+            system=self._system(),
+            messages=history.to_chat(history.select(stored, plan.user_message_id)),
+            tools=[
+                ToolSpec(t.definition.name, t.definition.description, t.definition.parameters)
+                for t in plan.tools.values()
+            ],
+            temperature=plan.agent.temperature,
+        )
+        finish, calls, usage = await self._stream_with_retries(message, request)
+        await self._run_tools(message, calls)
+        tokens = Tokens(
+            total=usage.input + usage.output + usage.reasoning,
+            input=usage.input,
+            output=usage.output,
+            reasoning=usage.reasoning,
+        )
+        tokens.cache.read, tokens.cache.write = usage.cache_read, usage.cache_write
+        cost = self._cost(usage)
+        await self.log.put_part(
+            StepFinishPart(
+                id=ids.part_id(),
+                sessionID=message.sessionID,
+                messageID=message.id,
+                reason=finish,
+                cost=cost,
+                tokens=tokens,
+            )
+        )
+        message.tokens, message.cost, message.finish = tokens, cost, finish
+        message.time.completed = now_ms()
+        await self.log.put_message(message)
+        return finish, calls
+
+    def _system(self) -> list[str]:
+        plan = self.plan
+        env = (
+            f"Working directory: {plan.directory}\nPlatform: linux\n"
+            f"Today's date: {time.strftime('%a %b %d %Y')}"
+        )
+        out = [p for p in (plan.agent.prompt, env) if p]
+        if plan.system:
+            out.append(plan.system)
+        return out
+
+    def _cost(self, usage: Usage) -> float:
+        raw = self.plan.model.provider.models.get(self.plan.model.model_id, {}).get("cost") or {}
+        cache = raw.get("cache") or {}
+        per_million = (
+            usage.input * float(raw.get("input", 0))
+            + usage.output * float(raw.get("output", 0))
+            + usage.cache_read * float(cache.get("read", raw.get("cache_read", 0)))
+            + usage.cache_write * float(cache.get("write", raw.get("cache_write", 0)))
+        )
+        return per_million / 1_000_000
+
+    # --- streaming --------------------------------------------------------------------------------
+
+    async def _stream_with_retries(
+        self, message: AssistantMessage, request: ChatRequest
+    ) -> tuple[str, list[ToolCall], Usage]:
+        settings = self.settings
+        attempt = 0
+        while True:
+            streamed: list[TextPart | ReasoningPart] = []
+            try:
+                return await self._stream(message, request, streamed)
+            except APIError as exc:
+                await self._close_parts(streamed)
+                if not exc.retryable or attempt >= settings.retry_attempts:
+                    raise
+                attempt += 1
+                # A retried attempt streams its text again: drop the partial copy so the answer
+                # is not doubled. The final failure keeps what was streamed.
+                for part in streamed:
+                    await self.log.delete_part(part.sessionID, part.messageID, part.id)
+                delay = exc.retry_after
+                if delay is None:
+                    delay = min(settings.retry_base * 2 ** (attempt - 1), settings.retry_max_delay)
+                    delay *= random.uniform(0.8, 1.2)
+                self.runs.set_status(
+                    self.plan.session_id,
+                    {
+                        "type": "retry",
+                        "attempt": attempt,
+                        "message": exc.message,
+                        "next": now_ms() + int(delay * 1000),
+                    },
+                )
+                await asyncio.sleep(delay)
+                self.runs.set_status(self.plan.session_id, {"type": "busy"})
+
+    async def _stream(
+        self, message: AssistantMessage, request: ChatRequest, streamed: list[TextPart | ReasoningPart]
+    ) -> tuple[str, list[ToolCall], Usage]:
+        finish, calls, usage = "stop", [], Usage()
+        current: TextPart | ReasoningPart | None = None
+        last_flush = time.monotonic()
+        async for event in self.plan.provider.stream(request):
+            if isinstance(event, TextDelta | ReasoningDelta):
+                kind = TextPart if isinstance(event, TextDelta) else ReasoningPart
+                if not isinstance(current, kind):
+                    if current is not None:
+                        await self._close_parts([current])
+                    current = kind(
+                        id=ids.part_id(),
+                        sessionID=message.sessionID,
+                        messageID=message.id,
+                        text="",
+                        time=TimeSpan(start=now_ms()),
+                    )
+                    streamed.append(current)
+                    await self.log.put_part(current)
+                current.text += event.text
+                self.log.delta(current, "text", event.text)
+                if time.monotonic() - last_flush >= self.settings.part_flush_interval:
+                    last_flush = time.monotonic()
+                    await self.log.put_part(current)
+            elif isinstance(event, ToolCallEvent):
+                calls.append(event.call)
+            elif isinstance(event, Usage):
+                usage = event
+            elif isinstance(event, Finish):
+                finish = event.reason
+        await self._close_parts(streamed)
+        if calls and finish == "stop":
+            finish = "tool-calls"
+        return finish, calls, usage
+
+    async def _close_parts(self, parts: list[TextPart | ReasoningPart]) -> None:
+        for part in parts:
+            if part.time is not None and part.time.end is None:
+                part.time.end = now_ms()
+                await self.log.put_part(part)
+
+    # --- tools ------------------------------------------------------------------------------------
+
+    async def _tool_state(self, part: ToolPart, state: Any) -> None:
+        part.state = state
+        await self.log.put_part(part)
+
+    async def _record_process(self, pgid: int | None) -> None:
+        if pgid is None:
+            self._pgids.clear()
+        else:
+            self._pgids.add(pgid)
+        await self.log.store.update_run(self.plan.user_message_id, pgids=sorted(self._pgids))
+
+    async def _run_tools(self, message: AssistantMessage, calls: list[ToolCall]) -> None:
+        for call in calls:
+            part = ToolPart(
+                id=ids.part_id(),
+                sessionID=message.sessionID,
+                messageID=message.id,
+                callID=call.id,
+                tool=call.name,
+                state=ToolStatePending(input={}, raw=call.arguments),
+            )
+            await self.log.put_part(part)
+            await self._run_tool(part, call)
+
+    async def _run_tool(self, part: ToolPart, call: ToolCall) -> None:
+        start = now_ms()
+        try:
+            args = json.loads(call.arguments or "{}")
+            if not isinstance(args, dict):
+                raise ValueError("arguments must be a JSON object")
+        except ValueError as exc:
+            await self._tool_state(
+                part,
+                ToolStateError(
+                    input={}, error=f"Invalid tool arguments: {exc}", time={"start": start, "end": now_ms()}
+                ),
+            )
+            return
+        tool = self.plan.tools.get(call.name)
+        if tool is None:
+            error = f"Unknown tool or not allowed for agent {self.plan.agent.name}: {call.name}"
+            await self._tool_state(
+                part, ToolStateError(input=args, error=error, time={"start": start, "end": now_ms()})
+            )
+            return
+        await self._tool_state(part, ToolStateRunning(input=args, time={"start": start}))
+        self._open_tools.append(part)
+        self._tool_start[part.id] = start
+        ctx = ToolContext(
+            session_id=part.sessionID,
+            message_id=part.messageID,
+            call_id=call.id,
+            directory=self.plan.directory,
+            limits=self.settings.tool_limits,
+            todos=self.todos,
+            on_process=self._record_process,
+            env=self.settings.child_env,
+        )
+        try:
+            result = await tool.run(args, ctx)
+            state: Any = ToolStateCompleted(
+                input=args,
+                output=result.output,
+                title=result.title,
+                metadata=result.metadata,
+                time={"start": start, "end": now_ms()},
+            )
+        except ToolError as exc:
+            state = ToolStateError(input=args, error=exc.message, time={"start": start, "end": now_ms()})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            state = ToolStateError(
+                input=args, error=f"{type(exc).__name__}: {exc}", time={"start": start, "end": now_ms()}
+            )
+        self._open_tools.remove(part)
+        await self._tool_state(part, state)

@@ -1,0 +1,203 @@
+"""Prompt bodies: validation, the idempotency hash, and turning a body into a run.
+
+`POST /session/{id}/message` and `prompt_async` take the reference's body; `/command` becomes a
+prompt after its template is expanded. Everything that can be refused is refused here, before the
+route answers 200: unknown agent or model, missing key, bad parts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from wakeful import ids
+from wakeful.agents import resolve_agent
+from wakeful.catalog import Catalog
+from wakeful.commands import Command
+from wakeful.errors import InvalidRequestError
+from wakeful.loop import AgentLoop, RunPlan
+from wakeful.messages import ModelRef, UserMessage, UserTime
+from wakeful.parts import Wire
+from wakeful.runs import RunRequest
+from wakeful.server.state import ServerState
+from wakeful.sessions import Session, now_ms
+
+MessageIDField = Annotated[str | None, Field(default=None, pattern=r"^msg")]
+PartIDField = Annotated[str | None, Field(default=None, pattern=r"^prt")]
+
+
+class TextPartInput(Wire):
+    id: PartIDField = None
+    type: Literal["text"]
+    text: str
+    synthetic: bool | None = None
+    ignored: bool | None = None
+    time: dict[str, int] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class FilePartInput(Wire):
+    id: PartIDField = None
+    type: Literal["file"]
+    mime: str
+    filename: str | None = None
+    url: str
+    source: dict[str, Any] | None = None
+
+
+class AgentPartInput(Wire):
+    id: PartIDField = None
+    type: Literal["agent"]
+    name: str
+    source: dict[str, Any] | None = None
+
+
+class SubtaskPartInput(Wire):
+    id: PartIDField = None
+    type: Literal["subtask"]
+    prompt: str
+    description: str
+    agent: str
+    model: ModelRef | None = None
+    command: str | None = None
+
+
+PartInput = Annotated[
+    TextPartInput | FilePartInput | AgentPartInput | SubtaskPartInput, Field(discriminator="type")
+]
+
+
+class PromptModel(Wire):
+    providerID: str
+    modelID: str
+
+
+class PromptBody(Wire):
+    messageID: MessageIDField = None
+    model: PromptModel | None = None
+    agent: str | None = None
+    noReply: bool | None = None
+    tools: dict[str, bool] | None = None
+    format: dict[str, Any] | None = None
+    system: str | None = None
+    variant: str | None = None
+    parts: list[PartInput]
+
+
+def body_hash(session_id: str, kind: str, body: Wire) -> str:
+    """Canonical JSON of the validated body (without its messageID) and where it was sent."""
+    data = body.model_dump(mode="json", exclude_none=True, exclude={"messageID"})
+    canonical = json.dumps(
+        {"session": session_id, "kind": kind, "body": data}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _refuse_unsupported(body: PromptBody) -> None:
+    if body.format is not None and body.format.get("type") not in (None, "text"):
+        raise InvalidRequestError("format: structured output is not supported by wakeful", field="format")
+    if any(p.type == "subtask" for p in body.parts):
+        raise InvalidRequestError("parts: subtask parts are not supported by wakeful", field="parts")
+    if not body.parts:
+        raise InvalidRequestError("parts: at least one part is required", field="parts")
+
+
+def build_run(
+    state: ServerState,
+    session: Session,
+    directory: Path,
+    body: PromptBody,
+    *,
+    kind: str = "prompt",
+    deadline: float | None = None,
+) -> RunRequest:
+    _refuse_unsupported(body)
+    project = state.projects.load(directory)
+    agent = resolve_agent(project, body.agent)
+    catalog = Catalog(project, state.config.environ)
+    choice = catalog.resolve(
+        body.model.providerID if body.model else None,
+        body.model.modelID if body.model else None,
+        fallback=agent.model,
+    )
+    message_id = body.messageID or ids.message_id()
+    user = UserMessage(
+        id=message_id,
+        sessionID=session.id,
+        time=UserTime(created=now_ms()),
+        agent=agent.name,
+        model=ModelRef(providerID=choice.provider.id, modelID=choice.model_id),
+        system=body.system,
+        tools=body.tools,
+    )
+    parts: list[dict[str, Any]] = []
+    for given in body.parts:
+        data = given.model_dump(mode="json", exclude_none=True)
+        data.update(id=given.id or ids.part_id(), sessionID=session.id, messageID=message_id)
+        parts.append(data)
+    tools = {
+        name: tool
+        for name, tool in state.tools.items()
+        if agent.allows(name, state.read_only_tools) and (body.tools or {}).get(name, True)
+    }
+    plan = RunPlan(
+        session_id=session.id,
+        user_message_id=message_id,
+        directory=directory,
+        agent=agent,
+        model=choice,
+        provider=state.provider(choice),
+        tools=tools,
+        system=body.system,
+    )
+    executor = AgentLoop(plan, state.messages, state.runs, state.store, state.loop_settings)
+    if body.noReply:
+        executor.no_reply = True
+    return RunRequest(
+        session_id=session.id,
+        message_id=message_id,
+        kind=kind,
+        body_hash=body_hash(session.id, kind, body),
+        user_message=user.wire(),
+        user_parts=parts,
+        executor=executor,
+        deadline=deadline if deadline is not None else state.config.run_deadline,
+    )
+
+
+class CommandFilePart(Wire):
+    id: PartIDField = None
+    type: Literal["file"]
+    mime: str
+    filename: str | None = None
+    url: str
+    source: dict[str, Any] | None = None
+
+
+class CommandBody(Wire):
+    messageID: MessageIDField = None
+    agent: str | None = None
+    model: str | None = None  # "provider/model"
+    arguments: str
+    command: str
+    variant: str | None = None
+    parts: list[CommandFilePart] | None = None
+
+
+def command_prompt(command: Command, body: CommandBody) -> PromptBody:
+    """The prompt a command runs: its template expanded with the arguments, plus any files."""
+    model_ref = body.model or command.model
+    model = None
+    if model_ref:
+        if "/" not in model_ref:
+            raise InvalidRequestError("model must look like provider/model", field="model")
+        provider_id, model_id = model_ref.split("/", 1)
+        model = PromptModel(providerID=provider_id, modelID=model_id)
+    parts: list[Any] = [TextPartInput(type="text", text=command.expand(body.arguments))]
+    for file in body.parts or []:
+        parts.append(FilePartInput.model_validate(file.model_dump(exclude_none=True)))
+    return PromptBody(messageID=body.messageID, agent=body.agent or command.agent, model=model, parts=parts)

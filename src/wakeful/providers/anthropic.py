@@ -1,0 +1,240 @@
+"""Anthropic Messages through the official `anthropic` SDK, streamed as raw events.
+
+Transport and error mapping are shared with the OpenAI adapter (see `wakeful.providers.openai`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, cast
+
+import aiohttp
+import anthropic
+import httpx2
+from anthropic.types import RawMessageStreamEvent
+
+from wakeful.providers.base import (
+    Attachment,
+    ChatMessage,
+    ChatRequest,
+    Finish,
+    Provider,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallEvent,
+    Usage,
+)
+from wakeful.providers.openai import (
+    Transport,
+    attachment_bytes,
+    http_client,
+    http_timeout,
+    incomplete_stream,
+    is_text_mime,
+    status_error,
+    stream_error,
+    transport_error,
+)
+
+DEFAULT_MAX_TOKENS = 8192
+_STOP = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "tool_use": "tool-calls",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "refusal": "content-filter",
+}
+
+
+class AnthropicProvider(Provider):
+    def __init__(
+        self,
+        provider_id: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        silence_timeout: float = 300.0,
+        max_connections: int = 1000,
+        transport: Transport = "aiohttp",
+    ) -> None:
+        self.id = provider_id
+        self._silence = silence_timeout
+        # opencode's baseURL for Anthropic ends in /v1 (the AI SDK appends /messages); the SDK adds /v1
+        root = (base_url or "https://api.anthropic.com").rstrip("/").removesuffix("/v1")
+        # An explicit api_key (even "") keeps the SDK from reading ANTHROPIC_API_KEY and friends.
+        self._extra_headers: dict[str, Any] = {} if api_key else {"Authorization": anthropic.omit}
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key or "",
+            base_url=root,
+            default_headers=dict(headers or {}),
+            max_retries=0,  # the run loop owns retries
+            timeout=http_timeout(silence_timeout),
+            http_client=http_client(
+                anthropic.DefaultAioHttpClient, transport, silence_timeout, max_connections
+            ),
+        )
+        self._url = f"{root}/v1/messages"
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        body = await self._body(request)
+        try:
+            events = cast(
+                "anthropic.AsyncStream[RawMessageStreamEvent]",
+                await self._client.messages.create(**body, extra_headers=self._extra_headers),
+            )
+            try:
+                async for event in self._events(events):
+                    yield event
+            finally:
+                await events.close()
+        except anthropic.APIStatusError as exc:
+            if exc.status_code < 400:  # an `error` event inside a 200 stream
+                raise stream_error(exc.body, exc.message) from exc
+            raise status_error(self.id, exc.response) from exc
+        except anthropic.APIConnectionError as exc:
+            raise transport_error(exc, self._silence, self._url) from exc
+        except anthropic.APIError as exc:
+            raise stream_error(exc.body, exc.message) from exc
+        except (httpx2.TransportError, aiohttp.ClientError, OSError) as exc:
+            # this SDK lets transport errors met while reading the stream through unwrapped
+            raise transport_error(exc, self._silence, self._url) from exc
+
+    async def _events(
+        self, events: anthropic.AsyncStream[RawMessageStreamEvent]
+    ) -> AsyncIterator[StreamEvent]:
+        tools: dict[int, list[str]] = {}  # block index -> [id, name, json pieces...]
+        usage = {"input": 0, "output": 0, "reasoning": 0, "cache_read": 0, "cache_write": 0}
+        stop: str | None = None
+        done = False
+        async for ev in events:
+            if ev.type == "message_start":
+                u = ev.message.usage
+                usage.update(
+                    input=u.input_tokens,
+                    output=u.output_tokens,
+                    cache_read=u.cache_read_input_tokens or 0,
+                    cache_write=u.cache_creation_input_tokens or 0,
+                )
+            elif ev.type == "content_block_start":
+                block = ev.content_block
+                if block.type == "tool_use":
+                    tools[ev.index] = [block.id, block.name]
+                elif block.type == "text" and block.text:
+                    yield TextDelta(block.text)
+                elif block.type == "thinking" and block.thinking:
+                    yield ReasoningDelta(block.thinking)
+            elif ev.type == "content_block_delta":
+                delta = ev.delta
+                if delta.type == "text_delta":
+                    yield TextDelta(delta.text)
+                elif delta.type == "thinking_delta":
+                    yield ReasoningDelta(delta.thinking)
+                elif delta.type == "input_json_delta" and ev.index in tools:
+                    tools[ev.index].append(delta.partial_json)
+            elif ev.type == "content_block_stop" and ev.index in tools:
+                call_id, name, *pieces = tools.pop(ev.index)
+                yield ToolCallEvent(ToolCall(id=call_id, name=name, arguments="".join(pieces) or "{}"))
+            elif ev.type == "message_delta":
+                stop = ev.delta.stop_reason or stop
+                du = ev.usage
+                usage["output"] = du.output_tokens
+                if du.input_tokens is not None:
+                    usage["input"] = du.input_tokens
+                if du.cache_read_input_tokens is not None:
+                    usage["cache_read"] = du.cache_read_input_tokens
+                if du.cache_creation_input_tokens is not None:
+                    usage["cache_write"] = du.cache_creation_input_tokens
+                if du.output_tokens_details is not None:
+                    usage["reasoning"] = du.output_tokens_details.thinking_tokens
+            elif ev.type == "message_stop":
+                done = True
+        if not done or stop is None:
+            raise incomplete_stream(self._url)
+        yield Usage(**usage)
+        yield Finish(_STOP.get(stop, "other"))
+
+    async def _body(self, request: ChatRequest) -> dict[str, Any]:
+        messages: list[dict[str, Any]] = []
+        for m in request.messages:
+            role = "assistant" if m.role == "assistant" else "user"
+            blocks = await _blocks(m)
+            if not blocks:
+                continue  # the API refuses empty content
+            if messages and messages[-1]["role"] == role:
+                # parallel tool results must share one user turn
+                messages[-1]["content"].extend(blocks)
+            else:
+                messages.append({"role": role, "content": blocks})
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": messages,
+            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+            "stream": True,
+        }
+        system = [{"type": "text", "text": s} for s in request.system if s]
+        if system:
+            body["system"] = system
+        if request.tools:
+            body["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.parameters}
+                for t in request.tools
+            ]
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        return body
+
+
+async def _blocks(m: ChatMessage) -> list[dict[str, Any]]:
+    if m.role == "tool":
+        return [
+            {
+                "type": "tool_result",
+                "tool_use_id": m.tool_call_id or "",
+                "content": m.text or "(empty)",
+                "is_error": m.is_error,
+            }
+        ]
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": m.text}] if m.text.strip() else []
+    if m.role == "assistant":
+        # reasoning is not replayed: a thinking block is refused without the signature we do not keep
+        for c in m.tool_calls:
+            blocks.append(
+                {"type": "tool_use", "id": c.id, "name": c.name, "input": _json_object(c.arguments)}
+            )
+        return blocks
+    for att in m.attachments:
+        blocks.append(await _attachment_block(att))
+    return blocks
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+async def _attachment_block(att: Attachment) -> dict[str, Any]:
+    if att.mime.startswith("image/") and att.url.startswith(("http://", "https://")):
+        return {"type": "image", "source": {"type": "url", "url": att.url}}
+    raw = await attachment_bytes(att)
+    if att.mime.startswith("image/"):
+        data = base64.b64encode(raw).decode()
+        return {"type": "image", "source": {"type": "base64", "media_type": att.mime, "data": data}}
+    if att.mime == "application/pdf":
+        data = base64.b64encode(raw).decode()
+        return {"type": "document", "source": {"type": "base64", "media_type": att.mime, "data": data}}
+    if is_text_mime(att.mime):
+        text = raw.decode("utf-8", errors="replace")
+        return {"type": "text", "text": f"{att.filename}:\n{text}" if att.filename else text}
+    return {"type": "text", "text": f"[attachment {att.filename or ''} ({att.mime}) not supported]"}

@@ -1,0 +1,70 @@
+"""Choose the adapter for a configured provider, and keep one instance (one HTTP client) per config."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from wakeful.providers.anthropic import AnthropicProvider
+from wakeful.providers.base import Provider
+from wakeful.providers.openai import OpenAIProvider, Transport
+
+ANTHROPIC_NPM = "@ai-sdk/anthropic"
+
+
+def build_provider(
+    provider_id: str,
+    options: Mapping[str, Any],
+    *,
+    npm: str | None,
+    silence_timeout: float,
+    max_connections: int,
+    transport: Transport,
+) -> Provider:
+    """`options` is `provider.<id>.options` of opencode.json, with env references already resolved."""
+    headers = options.get("headers")
+    kwargs: dict[str, Any] = {
+        "base_url": options.get("baseURL") or None,
+        "api_key": options.get("apiKey") or None,
+        "headers": {str(k): str(v) for k, v in headers.items()} if isinstance(headers, Mapping) else None,
+        "silence_timeout": silence_timeout,
+        "max_connections": max_connections,
+        "transport": transport,
+    }
+    if npm == ANTHROPIC_NPM or provider_id == "anthropic":
+        return AnthropicProvider(provider_id, **kwargs)
+    # every other package (@ai-sdk/openai, @ai-sdk/openai-compatible, ...) speaks chat completions
+    return OpenAIProvider(provider_id, **kwargs)
+
+
+class ProviderPool:
+    """One Provider per (provider id, package, options); a changed config gets a fresh one."""
+
+    def __init__(
+        self, *, silence_timeout: float, max_connections: int, transport: Transport = "aiohttp"
+    ) -> None:
+        self._silence = silence_timeout
+        self._max_connections = max_connections
+        self._transport: Transport = transport
+        self._providers: dict[str, Provider] = {}
+
+    def get(self, provider_id: str, options: Mapping[str, Any], *, npm: str | None = None) -> Provider:
+        key = json.dumps([provider_id, npm, options], sort_keys=True, default=str)
+        provider = self._providers.get(key)
+        if provider is None:
+            provider = build_provider(
+                provider_id,
+                options,
+                npm=npm,
+                silence_timeout=self._silence,
+                max_connections=self._max_connections,
+                transport=self._transport,
+            )
+            self._providers[key] = provider
+        return provider
+
+    async def aclose(self) -> None:
+        providers, self._providers = list(self._providers.values()), {}
+        for provider in providers:
+            await provider.aclose()

@@ -1,0 +1,96 @@
+"""Crash recovery: at start, runs that a dead server left unfinished are closed.
+
+The server holds its data directory's lock, so every unfinished run found at start belongs to a
+server that is gone. Its recorded tool process groups are killed, its open assistant message (or a
+new one) gets an UnknownError saying the run was interrupted, running tools are marked failed, and
+the run is marked done; sessions are idle because nothing runs them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+
+from wakeful import ids
+from wakeful.errors import UnknownRunError
+from wakeful.messages import MessageLog
+from wakeful.storage.base import RunRecord
+
+log = logging.getLogger("wakeful.recovery")
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+async def recover(messages: MessageLog, instance: str) -> int:
+    store = messages.store
+    runs = await store.unfinished_runs()
+    for run in runs:
+        for pgid in run.pgids:
+            kill_group(pgid)
+        await _close(messages, run)
+        await store.update_run(run.message_id, status="done", pgids=[])
+    if runs:
+        log.warning("recovered %d interrupted run(s)", len(runs))
+    return len(runs)
+
+
+async def _close(messages: MessageLog, run: RunRecord) -> None:
+    error = UnknownRunError(
+        f"The run was interrupted: the server that ran it (instance {run.instance}) stopped before it finished"
+    ).to_info()
+    now = int(time.time() * 1000)
+    stored = await messages.store.list_messages(run.session_id)
+    user = next((m for m in stored if m["info"]["id"] == run.message_id), None)
+    if user is None:
+        return
+    replies = [
+        m for m in stored if m["info"]["role"] == "assistant" and m["info"].get("parentID") == run.message_id
+    ]
+    for entry in replies:
+        for part in entry["parts"]:
+            state = part.get("state")
+            if part["type"] == "tool" and state and state["status"] in ("pending", "running"):
+                start = state.get("time", {}).get("start", now)
+                part["state"] = {
+                    "status": "error",
+                    "input": state.get("input", {}),
+                    "error": "Interrupted",
+                    "time": {"start": start, "end": now},
+                }
+                await messages.store.put_part(part)
+    if replies:
+        info = replies[-1]["info"]
+        if info.get("error") is None or info.get("time", {}).get("completed") is None:
+            info["error"] = error
+            info["time"]["completed"] = now
+            await messages.store.put_message(info)
+        return
+    user_info = user["info"]
+    directory = ""
+    session = await messages.store.get_session(run.session_id)
+    if session:
+        directory = session["directory"]
+    await messages.store.put_message(
+        {
+            "id": ids.message_id(),
+            "sessionID": run.session_id,
+            "role": "assistant",
+            "time": {"created": now, "completed": now},
+            "error": error,
+            "parentID": run.message_id,
+            "modelID": user_info["model"]["modelID"],
+            "providerID": user_info["model"]["providerID"],
+            "mode": user_info["agent"],
+            "agent": user_info["agent"],
+            "path": {"cwd": directory, "root": directory},
+            "cost": 0,
+            "tokens": {"input": 0, "output": 0, "reasoning": 0, "cache": {"read": 0, "write": 0}},
+        }
+    )

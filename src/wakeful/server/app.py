@@ -1,0 +1,71 @@
+"""The FastAPI application: routers, error mapping, middleware and the lifespan that owns the state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from wakeful import __version__
+from wakeful.config import ServerConfig
+from wakeful.recovery import recover
+from wakeful.server import errors
+from wakeful.server.middleware import BasicAuth
+from wakeful.server.routes import events, messages, meta, runs, sessions
+from wakeful.server.state import ServerState
+
+EXPOSED_HEADERS = ["X-Keepalive-Interval", "X-Wakeful-Message-ID", "Retry-After"]
+
+
+def create_app(config: ServerConfig, state: ServerState | None = None) -> FastAPI:
+    state = state or ServerState.build(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await state.store.open()
+        await recover(state.messages, state.instance)
+        try:
+            yield
+        finally:
+            # Normally the signal-driven drain in wakeful.serve has already run; this covers
+            # embedders that stop the app another way.
+            state.runs.stop_accepting()
+            state.bus.close()
+            await state.runs.drain(0, "The server stopped")
+            await state.providers.aclose()
+            await state.store.close()
+
+    app = FastAPI(
+        title="wakeful",
+        version=__version__,
+        description="opencode-compatible coding-agent server; long calls send keep-alive whitespace",
+        openapi_url="/doc",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.wakeful = state
+    errors.install(app)
+    for module in (meta, sessions, messages, runs, events):
+        app.include_router(module.router)
+    if config.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["*"],
+            allow_headers=[
+                "*",
+                "x-opencode-directory",
+                "X-Keepalive-Interval",
+                "Authorization",
+                "Last-Event-ID",
+            ],
+            expose_headers=EXPOSED_HEADERS,
+            allow_credentials=True,
+        )
+    if config.password:
+        # Added last so it runs first: a CORS preflight is let through by BasicAuth itself.
+        app.add_middleware(BasicAuth, username=config.username, password=config.password)
+    return app

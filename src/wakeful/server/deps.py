@@ -1,0 +1,45 @@
+"""Request-scoped helpers: the server state, the project directory, and id checks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import unquote
+
+from fastapi import Depends, Header, Query, Request
+from fastapi import Path as PathParam
+
+from wakeful.errors import InvalidRequestError
+from wakeful.server.state import ServerState
+
+
+def get_state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.wakeful
+    return state
+
+
+def get_directory(
+    request: Request,
+    directory: Annotated[str | None, Query()] = None,
+    workspace: Annotated[str | None, Query()] = None,
+    x_opencode_directory: Annotated[str | None, Header()] = None,
+) -> Path:
+    """`?directory=` wins over the URL-encoded `x-opencode-directory` header; `workspace` is ignored."""
+    del workspace
+    raw = directory if directory is not None else x_opencode_directory
+    if raw is None or raw == "":
+        return get_state(request).config.project_dir
+    value = unquote(raw) if directory is None else raw
+    path = Path(value)
+    if not path.is_absolute():
+        raise InvalidRequestError(f"directory must be an absolute path: {value}", field="directory")
+    if not path.is_dir():
+        raise InvalidRequestError(f"directory does not exist: {value}", field="directory")
+    return Path(os.path.normpath(path))
+
+
+State = Annotated[ServerState, Depends(get_state)]
+Directory = Annotated[Path, Depends(get_directory)]
+SessionID = Annotated[str, PathParam(alias="sessionID", pattern=r"^ses")]
+MessageID = Annotated[str, PathParam(alias="messageID", pattern=r"^msg")]

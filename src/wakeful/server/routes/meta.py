@@ -1,0 +1,47 @@
+"""Health, configuration, agents, commands and providers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from wakeful import __version__
+from wakeful.agents import load_agents
+from wakeful.commands import load_commands
+from wakeful.server.deps import Directory, State
+
+router = APIRouter()
+
+
+@router.get("/global/health", operation_id="global.health", tags=["global"])
+async def health(state: State) -> dict[str, Any]:
+    del state
+    return {"healthy": True, "version": __version__}
+
+
+@router.get("/config", operation_id="config.get", tags=["config"])
+async def get_config(state: State, directory: Directory) -> dict[str, Any]:
+    return state.projects.load(directory).data
+
+
+@router.get("/agent", operation_id="app.agents", tags=["app"])
+async def list_agents(state: State, directory: Directory) -> list[dict[str, Any]]:
+    return [a.wire() for a in load_agents(state.projects.load(directory)).values()]
+
+
+@router.get("/command", operation_id="command.list", tags=["command"])
+async def list_commands(state: State, directory: Directory) -> list[dict[str, Any]]:
+    return [c.wire() for c in load_commands(state.projects.load(directory)).values()]
+
+
+@router.get("/provider", operation_id="provider.list", tags=["provider"])
+async def list_providers(state: State, directory: Directory) -> dict[str, Any]:
+    catalog = state.catalog(directory)
+    return {"all": catalog.providers_wire(), "default": catalog.defaults(), "connected": catalog.connected()}
+
+
+@router.get("/config/providers", operation_id="config.providers", tags=["config"])
+async def config_providers(state: State, directory: Directory) -> dict[str, Any]:
+    catalog = state.catalog(directory)
+    return {"providers": catalog.providers_wire(), "default": catalog.defaults()}

@@ -1,0 +1,180 @@
+"""Routes that run the agent: prompt, prompt_async, command, shell, abort, and the waits.
+
+Every call that can outlast a client's patience answers through the keep-alive response. Anything
+that can be refused is refused before it: the submission (validation, resolution, the idempotency
+claim) happens first, and only an accepted run gets a 200.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, Response
+
+from wakeful.commands import resolve_command
+from wakeful.errors import InvalidRequestError, MessageAbortedError, NotFoundError
+from wakeful.keepalive import HEADER, KeepAliveResponse, requested_interval
+from wakeful.prompts import CommandBody, PromptBody, build_run, command_prompt
+from wakeful.runs import Reply, RunHandle
+from wakeful.server.deps import Directory, MessageID, SessionID, State
+from wakeful.server.state import ServerState, stored_answer
+from wakeful.shell import ShellBody, build_shell_run
+
+router = APIRouter(tags=["session"])
+HELD: dict[str, Any] = {
+    "response_model": None,
+    "responses": {
+        200: {
+            "description": "Headers at once, then one newline per keep-alive interval, then one JSON document",
+            "content": {"application/json": {}},
+            "headers": {
+                HEADER: {
+                    "description": "effective keep-alive interval, seconds",
+                    "schema": {"type": "number"},
+                }
+            },
+        }
+    },
+}
+MESSAGE_HEADER = "X-Wakeful-Message-ID"
+OnDisconnect = Annotated[str | None, Query(alias="on_disconnect")]
+Deadline = Annotated[float | None, Query(alias="deadline", gt=0)]
+
+
+def _on_disconnect(value: str | None) -> bool:
+    if value in (None, "", "continue"):
+        return False
+    if value == "abort":
+        return True
+    raise InvalidRequestError("on_disconnect must be 'continue' or 'abort'", field="on_disconnect")
+
+
+def _interval(state: ServerState, request: Request) -> float:
+    return state.config.clamp_keepalive(requested_interval(request.headers.get(HEADER)))
+
+
+def _hold(
+    state: ServerState, request: Request, outcome: RunHandle | Reply, *, abort_on_disconnect: bool = False
+) -> KeepAliveResponse:
+    interval = _interval(state, request)
+    if isinstance(outcome, RunHandle):
+        handle = outcome
+        headers = {MESSAGE_HEADER: handle.message_id}
+
+        def disconnect() -> None:
+            if abort_on_disconnect:
+                handle.cancel(MessageAbortedError("The client disconnected"))
+
+        return KeepAliveResponse(handle.wait(), interval, headers=headers, on_disconnect=disconnect)
+    done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    done.set_result(outcome)
+    return KeepAliveResponse(done, interval)
+
+
+@router.post("/session/{sessionID}/message", operation_id="session.prompt", **HELD)
+async def prompt(
+    state: State,
+    request: Request,
+    directory: Directory,
+    session_id: SessionID,
+    body: Annotated[PromptBody, Body()],
+    on_disconnect: OnDisconnect = None,
+    deadline: Deadline = None,
+) -> KeepAliveResponse:
+    abort = _on_disconnect(on_disconnect)
+    _interval(state, request)
+    session = await state.sessions.get(session_id)
+    outcome = await state.runs.submit(build_run(state, session, directory, body, deadline=deadline))
+    return _hold(state, request, outcome, abort_on_disconnect=abort)
+
+
+@router.post("/session/{sessionID}/prompt_async", operation_id="session.prompt_async", status_code=204)
+async def prompt_async(
+    state: State,
+    directory: Directory,
+    session_id: SessionID,
+    body: Annotated[PromptBody, Body()],
+    deadline: Deadline = None,
+) -> Response:
+    session = await state.sessions.get(session_id)
+    run = build_run(state, session, directory, body, deadline=deadline)
+    await state.runs.submit(run)
+    return Response(status_code=204, headers={MESSAGE_HEADER: run.message_id})
+
+
+@router.post("/session/{sessionID}/command", operation_id="session.command", **HELD)
+async def command(
+    state: State,
+    request: Request,
+    directory: Directory,
+    session_id: SessionID,
+    body: Annotated[CommandBody, Body()],
+    on_disconnect: OnDisconnect = None,
+    deadline: Deadline = None,
+) -> KeepAliveResponse:
+    abort = _on_disconnect(on_disconnect)
+    _interval(state, request)
+    session = await state.sessions.get(session_id)
+    found = resolve_command(state.projects.load(directory), body.command)
+    prompt_body = command_prompt(found, body)
+    run = build_run(state, session, directory, prompt_body, kind="command", deadline=deadline)
+    outcome = await state.runs.submit(run)
+    return _hold(state, request, outcome, abort_on_disconnect=abort)
+
+
+@router.post("/session/{sessionID}/shell", operation_id="session.shell", **HELD)
+async def shell(
+    state: State,
+    request: Request,
+    directory: Directory,
+    session_id: SessionID,
+    body: Annotated[ShellBody, Body()],
+    on_disconnect: OnDisconnect = None,
+    deadline: Deadline = None,
+) -> KeepAliveResponse:
+    abort = _on_disconnect(on_disconnect)
+    _interval(state, request)
+    session = await state.sessions.get(session_id)
+    outcome = await state.runs.submit(build_shell_run(state, session, directory, body, deadline=deadline))
+    return _hold(state, request, outcome, abort_on_disconnect=abort)
+
+
+@router.post("/session/{sessionID}/abort", operation_id="session.abort")
+async def abort(state: State, directory: Directory, session_id: SessionID) -> bool:
+    del directory
+    await state.sessions.get(session_id)
+    return await state.runs.abort(session_id)
+
+
+@router.get("/session/{sessionID}/message/{messageID}/reply", operation_id="session.reply", **HELD)
+async def reply(
+    state: State, request: Request, directory: Directory, session_id: SessionID, message_id: MessageID
+) -> KeepAliveResponse:
+    """Wait for the run of the prompt `messageID` and answer what `/message` answered."""
+    del directory
+    _interval(state, request)
+    await state.sessions.get(session_id)
+    handle = state.runs.live(message_id)
+    if handle is not None and handle.session_id == session_id:
+        return _hold(state, request, handle)
+    run = await state.store.get_run(message_id)
+    if run is None or run.session_id != session_id:
+        raise NotFoundError(f"No prompt {message_id} in session {session_id}")
+    return _hold(state, request, await stored_answer(state.messages, session_id, message_id))
+
+
+@router.get("/session/{sessionID}/wait", operation_id="session.wait", **HELD)
+async def wait(
+    state: State, request: Request, directory: Directory, session_id: SessionID
+) -> KeepAliveResponse:
+    """Hold until the session has nothing running or queued; answer the session."""
+    del directory
+    interval = _interval(state, request)
+    await state.sessions.get(session_id)
+
+    async def idle() -> dict[str, Any]:
+        await state.runs.idle(session_id)
+        return (await state.sessions.get(session_id)).wire()
+
+    return KeepAliveResponse(idle(), interval)

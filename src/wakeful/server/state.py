@@ -1,0 +1,119 @@
+"""Everything a request handler needs, built once per server and owned by the app's lifespan."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wakeful import ids
+from wakeful.catalog import Catalog, ModelChoice
+from wakeful.config import ServerConfig
+from wakeful.errors import ServiceUnavailableError
+from wakeful.events import EventBus
+from wakeful.loop import LoopSettings
+from wakeful.messages import MessageLog
+from wakeful.projects import ProjectConfigs
+from wakeful.providers.base import Provider
+from wakeful.providers.registry import ProviderPool
+from wakeful.runs import Reply, RunManager
+from wakeful.sessions import Sessions
+from wakeful.storage.sql import SQLStore
+from wakeful.tools.base import Tool, ToolLimits
+from wakeful.tools.registry import builtin_tools
+
+log = logging.getLogger("wakeful")
+
+
+def child_environment(environ: dict[str, str]) -> dict[str, str]:
+    """What tools inherit: the server's environment without its passwords."""
+    return {k: v for k, v in environ.items() if not k.endswith("_SERVER_PASSWORD")}
+
+
+@dataclass
+class ServerState:
+    config: ServerConfig
+    store: SQLStore
+    bus: EventBus
+    sessions: Sessions
+    messages: MessageLog
+    projects: ProjectConfigs
+    runs: RunManager
+    providers: ProviderPool
+    tools: dict[str, Tool]
+    loop_settings: LoopSettings
+    instance: str = field(default_factory=lambda: ids.new_id("run"))
+    draining: bool = False
+
+    @property
+    def read_only_tools(self) -> set[str]:
+        return {name for name, tool in self.tools.items() if tool.definition.read_only}
+
+    @classmethod
+    def build(cls, config: ServerConfig) -> ServerState:
+        store = SQLStore(
+            config.data_dir / "wakeful.db", readers=config.db_readers, busy_timeout=config.db_busy_timeout
+        )
+        bus = EventBus(config.event_replay, config.subscriber_queue)
+        messages = MessageLog(store, bus)
+        instance = ids.new_id("run")
+
+        async def stored_reply(session_id: str, message_id: str) -> Reply:
+            return await stored_answer(messages, session_id, message_id)
+
+        runs = RunManager(store, bus, instance, stored_reply)
+        settings = LoopSettings(
+            retry_attempts=config.retry_attempts,
+            retry_base=config.retry_base,
+            retry_max_delay=config.retry_max_delay,
+            part_flush_interval=config.part_flush_interval,
+            tool_limits=ToolLimits(bash_timeout=config.bash_timeout),
+            child_env=child_environment(config.environ),
+        )
+        return cls(
+            config=config,
+            store=store,
+            bus=bus,
+            sessions=Sessions(store, bus),
+            messages=messages,
+            projects=ProjectConfigs(config.environ),
+            runs=runs,
+            providers=ProviderPool(
+                silence_timeout=config.provider_silence,
+                max_connections=config.llm_max_connections,
+                transport=config.llm_transport,
+            ),
+            tools=builtin_tools(),
+            loop_settings=settings,
+            instance=instance,
+        )
+
+    def catalog(self, directory: Path) -> Catalog:
+        return Catalog(self.projects.load(directory), self.config.environ)
+
+    def provider(self, choice: ModelChoice) -> Provider:
+        entry = choice.provider
+        return self.providers.get(entry.id, entry.options, npm=entry.npm)
+
+    def refuse_when_draining(self) -> None:
+        if self.draining or not self.runs.accepting:
+            raise ServiceUnavailableError("The server is shutting down", retry_after=5)
+
+
+async def stored_answer(messages: MessageLog, session_id: str, message_id: str) -> dict[str, Any]:
+    """What `/message` answered (or would answer) for the prompt `message_id`: its last assistant
+    message; the user message itself when the prompt asked for no reply."""
+    stored = await messages.store.list_messages(session_id)
+    replies = [
+        m for m in stored if m["info"]["role"] == "assistant" and m["info"].get("parentID") == message_id
+    ]
+    if replies:
+        return replies[-1]
+    for m in stored:
+        if m["info"]["id"] == message_id:
+            return m
+    return {"name": "UnknownError", "data": {"message": f"No stored answer for {message_id}"}}
+
+
+__all__ = ["ServerState", "child_environment", "stored_answer"]

@@ -1,0 +1,282 @@
+"""The SQLAlchemy store (SQLite by default).
+
+SQLite stays healthy under many concurrent runs by three rules: one writer connection behind an
+asyncio lock (writers queue in memory instead of hitting `database is locked` or a pool timeout);
+every write transaction opens with `BEGIN IMMEDIATE`, so it takes the write lock up front instead of
+failing on upgrade; and writes are short: callers never hold a transaction across network or tool
+waits. Readers use their own small pool and see WAL snapshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, event, func, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from wakeful.storage import schema as t
+from wakeful.storage.base import RunRecord, SessionQuery
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _sqlite_engine(path: Path, *, begin: str, pool_size: int, busy_timeout: float) -> AsyncEngine:
+    engine = create_async_engine(
+        f"sqlite+aiosqlite:///{path}",
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=busy_timeout,
+        connect_args={"timeout": busy_timeout},
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to the "begin" hook below instead of pysqlite's implicit BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+class SQLStore:
+    def __init__(self, path: Path, *, readers: int = 4, busy_timeout: float = 30.0) -> None:
+        self.path = path
+        self._writer = _sqlite_engine(path, begin="BEGIN IMMEDIATE", pool_size=1, busy_timeout=busy_timeout)
+        self._reader = _sqlite_engine(path, begin="BEGIN", pool_size=readers, busy_timeout=busy_timeout)
+        self._write_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        async with self._write() as conn:
+            await conn.run_sync(t.migrate)
+
+    async def close(self) -> None:
+        await self._writer.dispose()
+        await self._reader.dispose()
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self._write_lock, self._writer.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._reader.begin() as conn:
+            yield conn
+
+    # --- sessions -------------------------------------------------------------------------------
+
+    async def put_session(self, info: dict[str, Any]) -> None:
+        values = {
+            "id": info["id"],
+            "project_id": info["projectID"],
+            "parent_id": info.get("parentID"),
+            "title": info.get("title", ""),
+            "updated": int(info["time"]["updated"]),
+            "data": _dumps(info),
+        }
+        stmt = sqlite_insert(t.sessions).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.sessions.c.id],
+            set_={k: stmt.excluded[k] for k in ("title", "updated", "data", "parent_id")},
+        )
+        async with self._write() as conn:
+            await conn.execute(stmt)
+
+    async def get_session(self, session_id: str) -> dict[str, Any] | None:
+        async with self._read() as conn:
+            row = (await conn.execute(select(t.sessions.c.data).where(t.sessions.c.id == session_id))).first()
+        return json.loads(row[0]) if row else None
+
+    async def list_sessions(self, query: SessionQuery) -> list[dict[str, Any]]:
+        stmt = select(t.sessions.c.data).order_by(t.sessions.c.seq.desc())
+        if query.project_id is not None:
+            stmt = stmt.where(t.sessions.c.project_id == query.project_id)
+        if query.parent_id is not None:
+            stmt = stmt.where(t.sessions.c.parent_id == query.parent_id)
+        if query.roots:
+            stmt = stmt.where(t.sessions.c.parent_id.is_(None))
+        if query.search:
+            stmt = stmt.where(func.lower(t.sessions.c.title).contains(query.search.lower(), autoescape=True))
+        if query.start is not None:
+            stmt = stmt.where(t.sessions.c.updated >= query.start)
+        stmt = stmt.limit(query.limit)
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [json.loads(r[0]) for r in rows]
+
+    async def delete_session(self, session_id: str) -> None:
+        async with self._write() as conn:
+            for table in (t.parts, t.messages, t.todos, t.runs):
+                await conn.execute(delete(table).where(table.c.session_id == session_id))
+            await conn.execute(delete(t.sessions).where(t.sessions.c.id == session_id))
+
+    # --- messages and parts -----------------------------------------------------------------------
+
+    async def put_message(self, info: dict[str, Any]) -> None:
+        async with self._write() as conn:
+            await self._upsert_message(conn, info)
+
+    async def _upsert_message(self, conn: AsyncConnection, info: dict[str, Any]) -> None:
+        stmt = sqlite_insert(t.messages).values(
+            id=info["id"], session_id=info["sessionID"], data=_dumps(info)
+        )
+        stmt = stmt.on_conflict_do_update(index_elements=[t.messages.c.id], set_={"data": stmt.excluded.data})
+        await conn.execute(stmt)
+
+    async def _upsert_part(self, conn: AsyncConnection, part: dict[str, Any]) -> None:
+        stmt = sqlite_insert(t.parts).values(
+            id=part["id"], message_id=part["messageID"], session_id=part["sessionID"], data=_dumps(part)
+        )
+        stmt = stmt.on_conflict_do_update(index_elements=[t.parts.c.id], set_={"data": stmt.excluded.data})
+        await conn.execute(stmt)
+
+    async def get_message(self, session_id: str, message_id: str) -> dict[str, Any] | None:
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    select(t.messages.c.data).where(
+                        t.messages.c.id == message_id, t.messages.c.session_id == session_id
+                    )
+                )
+            ).first()
+            if not row:
+                return None
+            parts = await self._parts(conn, [message_id])
+        return {"info": json.loads(row[0]), "parts": parts.get(message_id, [])}
+
+    async def _parts(self, conn: AsyncConnection, message_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {m: [] for m in message_ids}
+        for start in range(0, len(message_ids), 500):
+            chunk = message_ids[start : start + 500]
+            rows = await conn.execute(
+                select(t.parts.c.message_id, t.parts.c.data)
+                .where(t.parts.c.message_id.in_(chunk))
+                .order_by(t.parts.c.seq)
+            )
+            for message_id, data in rows:
+                out[message_id].append(json.loads(data))
+        return out
+
+    async def list_messages(
+        self, session_id: str, limit: int | None = None, before: str | None = None
+    ) -> list[dict[str, Any]]:
+        stmt = select(t.messages.c.id, t.messages.c.data).where(t.messages.c.session_id == session_id)
+        async with self._read() as conn:
+            if before is not None:
+                pivot = select(t.messages.c.seq).where(t.messages.c.id == before).scalar_subquery()
+                stmt = stmt.where(t.messages.c.seq < pivot)
+            stmt = stmt.order_by(t.messages.c.seq.desc())
+            if limit is not None:
+                stmt = stmt.limit(limit)
+            rows = list(reversed((await conn.execute(stmt)).all()))
+            parts = await self._parts(conn, [r[0] for r in rows])
+        return [{"info": json.loads(data), "parts": parts[mid]} for mid, data in rows]
+
+    async def delete_message(self, session_id: str, message_id: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(delete(t.parts).where(t.parts.c.message_id == message_id))
+            await conn.execute(
+                delete(t.messages).where(t.messages.c.id == message_id, t.messages.c.session_id == session_id)
+            )
+
+    async def put_part(self, part: dict[str, Any]) -> None:
+        async with self._write() as conn:
+            await self._upsert_part(conn, part)
+
+    async def get_parts(self, message_id: str) -> list[dict[str, Any]]:
+        async with self._read() as conn:
+            return (await self._parts(conn, [message_id]))[message_id]
+
+    async def delete_part(self, message_id: str, part_id: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                delete(t.parts).where(t.parts.c.id == part_id, t.parts.c.message_id == message_id)
+            )
+
+    # --- todos ------------------------------------------------------------------------------------
+
+    async def get_todos(self, session_id: str) -> list[dict[str, Any]]:
+        async with self._read() as conn:
+            row = (
+                await conn.execute(select(t.todos.c.data).where(t.todos.c.session_id == session_id))
+            ).first()
+        return json.loads(row[0]) if row else []
+
+    async def set_todos(self, session_id: str, todos: list[dict[str, Any]]) -> None:
+        stmt = sqlite_insert(t.todos).values(session_id=session_id, data=_dumps(todos))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.todos.c.session_id], set_={"data": stmt.excluded.data}
+        )
+        async with self._write() as conn:
+            await conn.execute(stmt)
+
+    # --- runs -------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _run(row: Any) -> RunRecord:
+        return RunRecord(
+            message_id=row.message_id,
+            session_id=row.session_id,
+            kind=row.kind,
+            body_hash=row.body_hash,
+            status=row.status,
+            instance=row.instance,
+            pgids=json.loads(row.pgids),
+            created=row.created,
+        )
+
+    async def claim_run(
+        self, run: RunRecord, user_message: dict[str, Any], parts: list[dict[str, Any]]
+    ) -> RunRecord | None:
+        async with self._write() as conn:
+            row = (await conn.execute(select(t.runs).where(t.runs.c.message_id == run.message_id))).first()
+            if row is not None:
+                return self._run(row)
+            await conn.execute(
+                t.runs.insert().values(
+                    message_id=run.message_id,
+                    session_id=run.session_id,
+                    kind=run.kind,
+                    body_hash=run.body_hash,
+                    status=run.status,
+                    instance=run.instance,
+                    pgids=_dumps(run.pgids),
+                    created=run.created,
+                )
+            )
+            await self._upsert_message(conn, user_message)
+            for part in parts:
+                await self._upsert_part(conn, part)
+        return None
+
+    async def get_run(self, message_id: str) -> RunRecord | None:
+        async with self._read() as conn:
+            row = (await conn.execute(select(t.runs).where(t.runs.c.message_id == message_id))).first()
+        return self._run(row) if row else None
+
+    async def update_run(self, message_id: str, **fields: Any) -> None:
+        if "pgids" in fields:
+            fields["pgids"] = _dumps(fields["pgids"])
+        async with self._write() as conn:
+            await conn.execute(t.runs.update().where(t.runs.c.message_id == message_id).values(**fields))
+
+    async def unfinished_runs(self) -> list[RunRecord]:
+        async with self._read() as conn:
+            rows = (await conn.execute(select(t.runs).where(t.runs.c.status != "done"))).all()
+        return [self._run(r) for r in rows]

@@ -1,0 +1,334 @@
+"""The bash tool, and `run_shell`, which runs a command so that nothing it starts outlives it.
+
+Every command gets its own process group (`start_new_session=True`), and every way out of
+`run_shell` (normal exit, timeout, cancellation, an error) ends with SIGKILL to that group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wakeful.errors import ToolError
+from wakeful.tools.base import Tool, ToolContext, ToolDefinition, ToolResult
+
+ProcessCallback = Callable[[int | None], Awaitable[None]]
+
+# After the shell exits, a background child (`sleep 300 &`) may still hold the pipe open; output
+# already written arrives within milliseconds, so waiting longer only delays the answer.
+DRAIN_SECONDS = 0.15
+TERM_GRACE_SECONDS = 0.5  # SIGTERM on timeout gives the command this long to clean up
+GONE_DEADLINE_SECONDS = 1.0
+_POLL_SECONDS = 0.01
+
+
+@dataclass
+class ShellOutcome:
+    output: str  # stdout and stderr interleaved, already truncated
+    exit_code: int | None  # None when the command was killed for its timeout
+    timed_out: bool
+    truncated: bool
+    pgid: int
+
+
+def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`env` (or this process's environment) without the server passwords."""
+    source = os.environ if env is None else env
+    # OPENCODE_SERVER_PASSWORD, WAKEFUL_SERVER_PASSWORD and any look-alike: a command the model
+    # writes must never be able to print the password that guards the server it runs under.
+    return {k: v for k, v in source.items() if not k.endswith("_SERVER_PASSWORD")}
+
+
+class _Capture:
+    """Keeps the first and last `limit` bytes of a stream of any length."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(limit, 2)
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def feed(self, data: bytes) -> None:
+        self.total += len(data)
+        if len(self.head) < self.limit:
+            self.head += data[: self.limit - len(self.head)]
+        self.tail += data
+        if len(self.tail) > self.limit:
+            del self.tail[: len(self.tail) - self.limit]
+
+    def text(self) -> tuple[str, bool]:
+        if self.total <= self.limit:
+            return self.head.decode(errors="replace"), False
+        keep_head = self.limit // 2
+        keep_tail = self.limit - keep_head
+        dropped = self.total - keep_head - keep_tail
+        head = self.head[:keep_head].decode(errors="replace")
+        tail = self.tail[-keep_tail:].decode(errors="replace")
+        return f"{head}\n\n... {dropped} bytes truncated ...\n\n{tail}", True
+
+
+def truncate_lines(text: str, max_lines: int) -> tuple[str, bool]:
+    lines = text.splitlines(keepends=True)
+    if max_lines <= 0 or len(lines) <= max_lines:
+        return text, False
+    keep_head = max_lines // 2
+    keep_tail = max_lines - keep_head
+    dropped = len(lines) - max_lines
+    head = "".join(lines[:keep_head])
+    tail = "".join(lines[-keep_tail:]) if keep_tail else ""
+    return f"{head}\n... {dropped} lines truncated ...\n\n{tail}", True
+
+
+class _Collector(asyncio.SubprocessProtocol):
+    # A protocol rather than `Process.wait()`: on Python 3.11 `wait()` only returns once every pipe
+    # is closed, so a background child holding stdout would hang it.
+    def __init__(self, limit: int) -> None:
+        self.capture = _Capture(limit)
+        self.exited = asyncio.Event()
+        self.eof = asyncio.Event()
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        self.capture.feed(data if isinstance(data, bytes) else data.encode())
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self.eof.set()
+
+    def process_exited(self) -> None:
+        self.exited.set()
+
+
+def _killpg(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def group_members(pgid: int) -> list[tuple[int, str]] | None:
+    """(pid, state) of every process in group `pgid`, or None without a readable /proc."""
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return None
+    members: list[tuple[int, str]] = []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        # Fields after the parenthesised command name: state ppid pgrp ...
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) >= 3 and fields[2] == str(pgid):
+            members.append((int(name), fields[0]))
+    return members
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs. Zombies count as gone: they hold nothing, and
+    reaping an orphan is its new parent's job (some container inits do it only every second or so)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    members = group_members(pgid)
+    return members is None or any(state not in ("Z", "X") for _, state in members)
+
+
+async def _wait_until(predicate: Callable[[], bool], seconds: float) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not predicate():
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(_POLL_SECONDS)
+    return True
+
+
+async def _wait_event(event: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
+async def _kill_group(pgid: int, proto: _Collector, transport: asyncio.SubprocessTransport) -> None:
+    try:
+        _killpg(pgid, signal.SIGKILL)
+        await _wait_until(lambda: proto.exited.is_set() and not group_alive(pgid), GONE_DEADLINE_SECONDS)
+        # Every writer is dead now, so whatever they wrote is already in the pipe.
+        await _wait_event(proto.eof, DRAIN_SECONDS)
+    finally:
+        transport.close()
+
+
+def _shell() -> str:
+    return shutil.which("bash") or "/bin/sh"
+
+
+async def run_shell(
+    command: str,
+    cwd: str | Path,
+    timeout: float | None,
+    env: Mapping[str, str] | None = None,
+    on_process: ProcessCallback | None = None,
+    *,
+    max_bytes: int = 50_000,
+    max_lines: int = 2_000,
+) -> ShellOutcome:
+    """Run `command` with bash (or /bin/sh) in `cwd`; `timeout` is in seconds, None for none.
+
+    `env` is sanitized with `child_env` (None means this process's environment). `on_process` gets
+    the process-group id once it exists and None once the group is gone. Raises OSError when the
+    shell cannot be started; cancellation kills the whole group before it propagates.
+    """
+    loop = asyncio.get_running_loop()
+    transport, proto = await loop.subprocess_exec(
+        lambda: _Collector(max_bytes),
+        _shell(),
+        "-c",
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=str(cwd),
+        env=child_env(env),
+        start_new_session=True,
+    )
+    pgid = transport.get_pid()  # a new session makes the shell its group's leader
+    timed_out = False
+    try:
+        if on_process is not None:
+            await on_process(pgid)
+        try:
+            await asyncio.wait_for(proto.exited.wait(), timeout)
+        except TimeoutError:
+            timed_out = True
+            _killpg(pgid, signal.SIGTERM)
+            await _wait_until(lambda: not group_alive(pgid), TERM_GRACE_SECONDS)
+        else:
+            await _wait_event(proto.eof, DRAIN_SECONDS)
+    finally:
+        try:
+            await _kill_group(pgid, proto, transport)
+        finally:
+            if on_process is not None:
+                await on_process(None)
+    text, cut_bytes = proto.capture.text()
+    text, cut_lines = truncate_lines(text, max_lines)
+    return ShellOutcome(
+        output=text,
+        exit_code=None if timed_out else transport.get_returncode(),
+        timed_out=timed_out,
+        truncated=cut_bytes or cut_lines,
+        pgid=pgid,
+    )
+
+
+class BashTool(Tool):
+    definition = ToolDefinition(
+        name="bash",
+        description=(
+            "Executes a shell command with bash in the project directory and returns its combined "
+            "stdout and stderr.\n\n"
+            "- Use it for builds, tests, git, package managers and other terminal operations. Prefer "
+            "the read, write, edit, glob, grep and list tools for reading, changing and finding files.\n"
+            "- Quote paths that contain spaces. Chain dependent commands with '&&'; use 'workdir' "
+            "instead of 'cd <dir> && ...'.\n"
+            "- 'timeout' is in milliseconds (default 120000, at most 600000); on timeout the command "
+            "and everything it started are killed.\n"
+            "- stdin is closed, so interactive commands fail: pass flags like '-y' or '--no-pager'.\n"
+            "- Long output is truncated in the middle. A non-zero exit code is reported, not an error.\n"
+            "- Always give a short 'description' (5-10 words) of what the command does."
+        ),
+        parameters={
+            "type": "object",
+            "properties": {
+                "command": {"type": "string", "description": "The command to execute"},
+                "timeout": {"type": "number", "description": "Optional timeout in milliseconds"},
+                "workdir": {
+                    "type": "string",
+                    "description": "Directory to run in, absolute or relative to the project directory",
+                },
+                "description": {
+                    "type": "string",
+                    "description": "Clear, concise description of what this command does in 5-10 words",
+                },
+            },
+            "required": ["command"],
+            "additionalProperties": False,
+        },
+        read_only=False,
+    )
+
+    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        command = args.get("command")
+        if not isinstance(command, str) or not command.strip():
+            raise ToolError("'command' must be a non-empty string")
+        description = args.get("description")
+        if description is not None and not isinstance(description, str):
+            raise ToolError("'description' must be a string")
+        seconds = self._timeout(args.get("timeout"), ctx)
+        cwd = self._workdir(args.get("workdir"), ctx)
+        try:
+            outcome = await run_shell(
+                command,
+                cwd,
+                seconds,
+                ctx.env,
+                ctx.on_process,
+                max_bytes=ctx.limits.max_output_bytes,
+                max_lines=ctx.limits.max_output_lines,
+            )
+        except OSError as exc:
+            raise ToolError(f"Could not start the shell: {exc}") from exc
+
+        notes: list[str] = []
+        if outcome.timed_out:
+            notes.append(f"bash tool terminated command after exceeding timeout {round(seconds * 1000)} ms")
+        elif outcome.exit_code:
+            notes.append(f"command exited with code {outcome.exit_code}")
+        output = outcome.output
+        if notes:
+            output += "\n\n<bash_metadata>\n" + "\n".join(notes) + "\n</bash_metadata>"
+        metadata: dict[str, Any] = {
+            "output": output,
+            "exit": outcome.exit_code,
+            "truncated": outcome.truncated,
+        }
+        if description:
+            metadata["description"] = description
+        return ToolResult(output=output, title=description or command, metadata=metadata)
+
+    @staticmethod
+    def _timeout(raw: Any, ctx: ToolContext) -> float:
+        if raw is None:
+            seconds = ctx.limits.bash_timeout
+        elif isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
+            raise ToolError("'timeout' must be a positive number of milliseconds")
+        else:
+            seconds = raw / 1000
+        return min(seconds, ctx.limits.bash_max_timeout)
+
+    @staticmethod
+    def _workdir(raw: Any, ctx: ToolContext) -> Path:
+        if raw is None or raw == "":
+            return ctx.directory
+        if not isinstance(raw, str):
+            raise ToolError("'workdir' must be a string")
+        path = Path(raw).expanduser()
+        path = path if path.is_absolute() else ctx.directory / path
+        if not path.is_dir():
+            raise ToolError(f"workdir is not a directory: {path}")
+        return path

@@ -1,0 +1,317 @@
+"""The read, write and edit tools. File I/O runs in a thread so a large file never stalls the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+from wakeful.errors import ToolError
+from wakeful.tools.base import Tool, ToolContext, ToolDefinition, ToolResult
+
+MAX_LINE_CHARS = 2_000
+_BINARY_SUFFIXES = frozenset(
+    ".7z .a .bin .bmp .class .dll .dylib .exe .gif .gz .ico .jar .jpeg .jpg .mp3 .mp4 .o .pdf .png "
+    ".pyc .so .tar .tgz .wasm .webp .xz .zip .zst".split()
+)
+
+
+def resolve_path(ctx: ToolContext, raw: Any, field: str = "filePath") -> Path:
+    if not isinstance(raw, str) or not raw:
+        raise ToolError(f"'{field}' must be a non-empty string")
+    path = Path(raw).expanduser()
+    return Path(os.path.normpath(path if path.is_absolute() else ctx.directory / path))
+
+
+def display_path(ctx: ToolContext, path: Path) -> str:
+    """The path as the user thinks of it: relative inside the project, absolute outside."""
+    try:
+        return path.relative_to(ctx.directory).as_posix() or "."
+    except ValueError:
+        return str(path)
+
+
+def looks_binary(path: Path, head: bytes) -> bool:
+    if path.suffix.lower() in _BINARY_SUFFIXES or b"\0" in head:
+        return True
+    if not head:
+        return False
+    control = sum(1 for b in head if (b < 32 and b not in b"\t\n\r\f\b") or b == 127)
+    return control / len(head) > 0.3
+
+
+def _not_found(path: Path) -> ToolError:
+    message = f"File not found: {path}"
+    try:
+        base = path.name.lower()
+        near = [
+            str(path.parent / name)
+            for name in sorted(os.listdir(path.parent))
+            if base in name.lower() or name.lower() in base
+        ][:3]
+    except OSError:
+        near = []
+    if near:
+        message += "\n\nDid you mean one of these?\n" + "\n".join(near)
+    return ToolError(message)
+
+
+def _read_window(path: Path, offset: int, limit: int, max_bytes: int) -> tuple[str, int, bool]:
+    """The numbered lines from `offset`, how many were shown, and whether more follow."""
+    if path.is_dir():
+        raise ToolError(f"{path} is a directory; use the list tool to see its contents")
+    if not path.exists():
+        raise _not_found(path)
+    with path.open("rb") as f:
+        if looks_binary(path, f.read(4096)):
+            raise ToolError(f"Cannot read binary file: {path}")
+    out: list[str] = []
+    size = 0
+    total = 0
+    more_note = ""
+    with path.open(encoding="utf-8", errors="replace", newline=None) as f:
+        for index, line in enumerate(f):
+            total = index + 1
+            if index < offset:
+                continue
+            if len(out) >= limit:
+                more_note = (
+                    f"(File has more lines. Use 'offset' parameter to read beyond line {offset + len(out)})"
+                )
+                break
+            text = line.rstrip("\n")
+            if len(text) > MAX_LINE_CHARS:
+                text = text[:MAX_LINE_CHARS] + "..."
+            numbered = f"{index + 1:05d}| {text}"
+            size += len(numbered.encode()) + 1
+            if size > max_bytes and out:
+                more_note = (
+                    f"(Output capped at {max_bytes} bytes. "
+                    f"Use 'offset' parameter to read beyond line {offset + len(out)})"
+                )
+                break
+            out.append(numbered)
+    if offset > 0 and offset >= total:
+        raise ToolError(f"Offset {offset} is out of range for this file ({total} lines)")
+    note = more_note or f"(End of file - total {total} lines)"
+    body = "\n".join(out)
+    return f"<file>\n{body}\n\n{note}\n</file>", len(out), bool(more_note)
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    if looks_binary(path, data[:4096]):
+        raise ToolError(f"Cannot edit binary file: {path}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ToolError(f"{path} is not valid UTF-8 text") from exc
+
+
+def _write_text(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as f:  # keep the caller's line endings
+        f.write(content)
+
+
+def unified_diff(before: str, after: str, name: str) -> str:
+    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), name, name, lineterm="")
+    return "\n".join(lines) + "\n"
+
+
+class ReadTool(Tool):
+    definition = ToolDefinition(
+        name="read",
+        description=(
+            "Reads a text file and returns its lines numbered from 1, like `cat -n`.\n\n"
+            "- 'filePath' may be absolute or relative to the project directory.\n"
+            "- By default it reads up to 2000 lines from the start; for long files pass 'offset' "
+            "(0-based line number) and 'limit' to read the part you need.\n"
+            "- Lines longer than 2000 characters are cut. Binary files and directories are refused "
+            "(use the list tool for directories).\n"
+            "- Read a file before editing it, and read several files in parallel when useful."
+        ),
+        parameters={
+            "type": "object",
+            "properties": {
+                "filePath": {"type": "string", "description": "The path to the file to read"},
+                "offset": {"type": "integer", "description": "The line number to start from (0-based)"},
+                "limit": {"type": "integer", "description": "The number of lines to read"},
+            },
+            "required": ["filePath"],
+            "additionalProperties": False,
+        },
+        read_only=True,
+    )
+
+    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        path = resolve_path(ctx, args.get("filePath"))
+        offset = _int_arg(args, "offset", 0, minimum=0)
+        limit = _int_arg(args, "limit", ctx.limits.read_max_lines, minimum=1)
+        try:
+            output, shown, truncated = await asyncio.to_thread(
+                _read_window, path, offset, limit, ctx.limits.max_output_bytes
+            )
+        except OSError as exc:
+            raise ToolError(f"Could not read {path}: {exc}") from exc
+        preview = "\n".join(output.splitlines()[1 : 1 + min(shown, 20)])
+        return ToolResult(
+            output=output,
+            title=display_path(ctx, path),
+            metadata={"preview": preview, "truncated": truncated, "lines": shown},
+        )
+
+
+class WriteTool(Tool):
+    definition = ToolDefinition(
+        name="write",
+        description=(
+            "Writes a file, replacing it if it exists and creating missing parent directories.\n\n"
+            "- 'filePath' may be absolute or relative to the project directory.\n"
+            "- Prefer the edit tool to change part of an existing file; read a file before "
+            "overwriting it.\n"
+            "- Do not create documentation or README files unless asked to."
+        ),
+        parameters={
+            "type": "object",
+            "properties": {
+                "filePath": {"type": "string", "description": "The path to the file to write"},
+                "content": {"type": "string", "description": "The content to write to the file"},
+            },
+            "required": ["filePath", "content"],
+            "additionalProperties": False,
+        },
+        read_only=False,
+    )
+
+    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        path = resolve_path(ctx, args.get("filePath"))
+        content = args.get("content")
+        if not isinstance(content, str):
+            raise ToolError("'content' must be a string")
+        if path.is_dir():
+            raise ToolError(f"{path} is a directory")
+        exists = path.exists()
+        try:
+            await asyncio.to_thread(_write_text, path, content)
+        except OSError as exc:
+            raise ToolError(f"Could not write {path}: {exc}") from exc
+        return ToolResult(
+            output="Wrote file successfully.",
+            title=display_path(ctx, path),
+            metadata={"filepath": str(path), "exists": exists},
+        )
+
+
+class EditTool(Tool):
+    definition = ToolDefinition(
+        name="edit",
+        description=(
+            "Replaces exact text in a file.\n\n"
+            "- 'oldString' must match the file exactly, including whitespace and indentation; copy it "
+            "from the read tool's output without the line-number prefix.\n"
+            "- The edit fails if 'oldString' is not found, or is found more than once: then include "
+            "more surrounding lines to make it unique, or set 'replaceAll' to change every occurrence "
+            "(useful for renames).\n"
+            "- An empty 'oldString' creates a new file containing 'newString'.\n"
+            "- Read the file before editing it."
+        ),
+        parameters={
+            "type": "object",
+            "properties": {
+                "filePath": {"type": "string", "description": "The path to the file to modify"},
+                "oldString": {"type": "string", "description": "The text to replace"},
+                "newString": {"type": "string", "description": "The text to replace it with"},
+                "replaceAll": {
+                    "type": "boolean",
+                    "description": "Replace all occurrences of oldString (default false)",
+                },
+            },
+            "required": ["filePath", "oldString", "newString"],
+            "additionalProperties": False,
+        },
+        read_only=False,
+    )
+
+    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        path = resolve_path(ctx, args.get("filePath"))
+        old, new = args.get("oldString"), args.get("newString")
+        replace_all = args.get("replaceAll", False)
+        if not isinstance(old, str) or not isinstance(new, str):
+            raise ToolError("'oldString' and 'newString' must be strings")
+        if not isinstance(replace_all, bool):
+            raise ToolError("'replaceAll' must be a boolean")
+        if old == new:
+            raise ToolError("oldString and newString must be different")
+        if path.is_dir():
+            raise ToolError(f"{path} is a directory")
+        name = display_path(ctx, path)
+        try:
+            before, after, count = await asyncio.to_thread(_edit, path, old, new, replace_all)
+        except OSError as exc:
+            raise ToolError(f"Could not edit {path}: {exc}") from exc
+        diff = unified_diff(before, after, name)
+        added = sum(1 for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++"))
+        removed = sum(1 for ln in diff.splitlines() if ln.startswith("-") and not ln.startswith("---"))
+        return ToolResult(
+            output="Edit applied successfully."
+            if count <= 1
+            else f"Edit applied successfully ({count} replacements).",
+            title=name,
+            metadata={
+                "filepath": str(path),
+                "diff": diff,
+                "additions": added,
+                "deletions": removed,
+                "replacements": count,
+            },
+        )
+
+
+def _edit(path: Path, old: str, new: str, replace_all: bool) -> tuple[str, str, int]:
+    """(before, after, replacements); writes the file."""
+    if not path.exists():
+        if old:
+            raise _not_found(path)
+        _write_text(path, new)
+        return "", new, 1
+    before = _read_text(path)
+    if not old:
+        if before:
+            raise ToolError(
+                "oldString is empty but the file already has content. Give the text to replace, "
+                "or use the write tool to replace the whole file."
+            )
+        _write_text(path, new)
+        return before, new, 1
+    count = before.count(old)
+    if count == 0 and "\r\n" in before and "\n" in old and "\r\n" not in old:
+        # The model copied LF text out of a CRLF file; match it in the file's own line endings.
+        old, new = old.replace("\n", "\r\n"), new.replace("\n", "\r\n")
+        count = before.count(old)
+    if count == 0:
+        raise ToolError(
+            "oldString not found in the file. It must match exactly, including whitespace and "
+            "indentation; read the file again and copy the text."
+        )
+    if count > 1 and not replace_all:
+        raise ToolError(
+            f"oldString was found {count} times in the file. Include more surrounding lines in "
+            "oldString so it matches exactly one place, or set replaceAll to true to change all of them."
+        )
+    after = before.replace(old, new) if replace_all else before.replace(old, new, 1)
+    _write_text(path, after)
+    return before, after, count if replace_all else 1
+
+
+def _int_arg(args: dict[str, Any], key: str, default: int, *, minimum: int) -> int:
+    value = args.get(key)
+    if value is None:
+        return default
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ToolError(f"'{key}' must be an integer >= {minimum}")
+    return value

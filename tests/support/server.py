@@ -1,0 +1,149 @@
+"""A real wakeful server in its own process, on a loopback port, for the tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_project_config(directory: Path, llm_url: str | None, **extra: Any) -> Path:
+    """An opencode.json naming the scripted LLM as provider `mock` (OpenAI-compatible) and `anth`
+    (Anthropic), model `mock/mock-model` by default."""
+    config: dict[str, Any] = {"$schema": "https://opencode.ai/config.json"}
+    if llm_url:
+        base = llm_url.rstrip("/")
+        config["provider"] = {
+            "mock": {
+                "npm": "@ai-sdk/openai-compatible",
+                "name": "Mock",
+                "options": {"baseURL": base, "apiKey": "test-key"},
+                "models": {"mock-model": {"name": "Mock Model"}},
+            },
+            "anth": {
+                "npm": "@ai-sdk/anthropic",
+                "name": "Mock Anthropic",
+                "options": {"baseURL": base.removesuffix("/v1"), "apiKey": "test-key"},
+                "models": {"claude-mock": {"name": "Claude Mock"}},
+            },
+        }
+        config["model"] = "mock/mock-model"
+    config.update(extra)
+    path = directory / "opencode.json"
+    path.write_text(json.dumps(config, indent=2))
+    return path
+
+
+class WakefulProcess:
+    def __init__(
+        self,
+        data_dir: Path,
+        project_dir: Path,
+        *,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.project_dir = project_dir
+        self.extra_env = env or {}
+        self.args = args or []
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.output: list[str] = []
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("WAKEFUL_", "OPENCODE_"))}
+        env.update(
+            {
+                "HOME": str(self.data_dir / "home"),
+                "XDG_CONFIG_HOME": str(self.data_dir / "home" / ".config"),
+                "XDG_DATA_HOME": str(self.data_dir / "home" / ".local" / "share"),
+                "PYTHONUNBUFFERED": "1",
+                "WAKEFUL_KEEPALIVE_INTERVAL": "0.2",
+                "WAKEFUL_SSE_HEARTBEAT": "0.5",
+                "WAKEFUL_RETRY_BASE": "0.05",
+                "WAKEFUL_RETRY_MAX_DELAY": "0.2",
+                "WAKEFUL_PART_FLUSH_INTERVAL": "0.05",
+                "WAKEFUL_PROVIDER_SILENCE": "5",
+                "WAKEFUL_DRAIN_TIMEOUT": "2",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 30.0) -> WakefulProcess:
+        cmd = [
+            sys.executable,
+            "-m",
+            "wakeful",
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            str(self.data_dir),
+            *self.args,
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=self.project_dir,
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            if line.startswith("wakeful listening on "):
+                self.url = line.split()[-1]
+                threading.Thread(target=self._drain_output, daemon=True).start()
+                return self
+        self.proc.kill()
+        raise RuntimeError("wakeful did not start:\n" + "".join(self.output))
+
+    def _drain_output(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        kwargs.setdefault("timeout", 30.0)
+        return httpx.Client(base_url=self.url, **kwargs)
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)

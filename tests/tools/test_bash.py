@@ -1,0 +1,222 @@
+"""The bash tool on real processes: output, exit codes, timeouts, aborts and process-group cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from wakeful.errors import ToolError
+from wakeful.tools.base import ToolContext, ToolLimits
+from wakeful.tools.bash import BashTool, run_shell
+
+
+def make_ctx(tmp_path: Path, **kw: object) -> ToolContext:
+    return ToolContext(session_id="ses", message_id="msg", call_id="call", directory=tmp_path, **kw)  # type: ignore[arg-type]
+
+
+def live_members(pgid: int) -> list[int]:
+    """Pids of group `pgid` that are not zombies, read straight from /proc."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            pids.append(int(name))
+    return pids
+
+
+async def assert_group_gone(pgid: int, within: float = 1.0) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        # Killed orphans stay zombies until init reaps them, which some container inits do only
+        # every second or two; a zombie runs nothing, so only live members count.
+        if not live_members(pgid):
+            return
+        assert time.monotonic() < deadline, f"group {pgid} still has live processes {live_members(pgid)}"
+        await asyncio.sleep(0.01)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[int | None] = []
+        self.started = asyncio.Event()
+
+    async def __call__(self, pgid: int | None) -> None:
+        self.calls.append(pgid)
+        self.started.set()
+
+
+async def test_echo_matches_reference_shape(tmp_path: Path) -> None:
+    result = await BashTool().run({"command": "echo hi-from-tool"}, make_ctx(tmp_path))
+    assert result.output == "hi-from-tool\n"
+    assert result.metadata == {"output": "hi-from-tool\n", "exit": 0, "truncated": False}
+    assert result.title == "echo hi-from-tool"
+
+
+async def test_runs_in_directory_and_merges_stderr(tmp_path: Path) -> None:
+    args = {"command": "pwd; echo err >&2", "description": "Show directory"}
+    result = await BashTool().run(args, make_ctx(tmp_path))
+    assert result.output == f"{tmp_path}\nerr\n"
+    assert result.title == "Show directory"
+    assert result.metadata["description"] == "Show directory"
+
+
+async def test_nonzero_exit_is_a_result_not_an_error(tmp_path: Path) -> None:
+    result = await BashTool().run({"command": "echo oops; exit 3"}, make_ctx(tmp_path))
+    assert result.metadata["exit"] == 3
+    assert result.output.startswith("oops\n")
+    assert "exited with code 3" in result.output
+
+
+async def test_workdir_relative_to_directory(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    result = await BashTool().run({"command": "pwd", "workdir": "sub"}, make_ctx(tmp_path))
+    assert result.output == f"{tmp_path / 'sub'}\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"command": ""},
+        {"command": "true", "timeout": -5},
+        {"command": "true", "timeout": "soon"},
+        {"command": "true", "workdir": "missing"},
+    ],
+)
+async def test_bad_arguments(tmp_path: Path, args: dict[str, object]) -> None:
+    with pytest.raises(ToolError):
+        await BashTool().run(args, make_ctx(tmp_path))
+
+
+async def test_stdin_is_closed(tmp_path: Path) -> None:
+    start = time.monotonic()
+    result = await BashTool().run({"command": "cat; echo done"}, make_ctx(tmp_path))
+    assert result.output == "done\n"
+    assert time.monotonic() - start < 1
+
+
+async def test_on_process_gets_pgid_then_none(tmp_path: Path) -> None:
+    rec = Recorder()
+    result = await BashTool().run(
+        {"command": "awk '{print $5}' /proc/$$/stat"}, make_ctx(tmp_path, on_process=rec)
+    )
+    assert len(rec.calls) == 2 and rec.calls[1] is None
+    assert rec.calls[0] == int(result.output.strip())
+
+
+async def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
+    rec = Recorder()
+    ctx = make_ctx(tmp_path, on_process=rec)
+    start = time.monotonic()
+    result = await BashTool().run({"command": "sleep 300 & echo started; sleep 300", "timeout": 300}, ctx)
+    assert time.monotonic() - start < 1.5
+    assert result.metadata["exit"] is None
+    assert result.output.startswith("started\n")
+    assert "exceeding timeout 300 ms" in result.output
+    pgid = rec.calls[0]
+    assert pgid is not None
+    await assert_group_gone(pgid)
+
+
+async def test_timeout_capped_by_limits(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, limits=ToolLimits(bash_timeout=100, bash_max_timeout=0.3))
+    start = time.monotonic()
+    result = await BashTool().run({"command": "sleep 300", "timeout": 100_000}, ctx)
+    assert time.monotonic() - start < 1.5
+    assert result.metadata["exit"] is None
+
+
+async def test_cancellation_kills_everything_within_a_second(tmp_path: Path) -> None:
+    rec = Recorder()
+    ctx = make_ctx(tmp_path, on_process=rec)
+    task = asyncio.create_task(BashTool().run({"command": "sleep 300 & sleep 300"}, ctx))
+    await asyncio.wait_for(rec.started.wait(), 2)
+    pgid = rec.calls[0]
+    assert pgid is not None
+    while len(live_members(pgid)) < 2:  # both sleeps exist before we abort
+        await asyncio.sleep(0.01)
+    start = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - start < 1
+    assert live_members(pgid) == []
+    await assert_group_gone(pgid, within=1 - (time.monotonic() - start))
+    assert rec.calls == [pgid, None]
+
+
+async def test_background_child_holding_stdout_does_not_hang(tmp_path: Path) -> None:
+    rec = Recorder()
+    start = time.monotonic()
+    result = await BashTool().run({"command": "sleep 300 & echo hi"}, make_ctx(tmp_path, on_process=rec))
+    assert time.monotonic() - start < 1
+    assert result.output == "hi\n"
+    assert result.metadata["exit"] == 0
+    pgid = rec.calls[0]
+    assert pgid is not None
+    await assert_group_gone(pgid)
+
+
+async def test_truncates_bytes_keeping_head_and_tail(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, limits=ToolLimits(max_output_bytes=1000))
+    command = "printf 'HEAD'; head -c 100000 /dev/zero | tr '\\0' a; printf 'TAIL'"
+    result = await BashTool().run({"command": command}, ctx)
+    assert result.metadata["truncated"] is True
+    assert result.output.startswith("HEAD") and result.output.endswith("TAIL")
+    assert "99008 bytes truncated" in result.output
+    assert len(result.output) < 1200
+
+
+async def test_truncates_lines(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, limits=ToolLimits(max_output_lines=10))
+    result = await BashTool().run({"command": "seq 1 100"}, ctx)
+    assert result.metadata["truncated"] is True
+    lines = result.output.splitlines()
+    assert lines[:5] == ["1", "2", "3", "4", "5"]
+    assert lines[-5:] == ["96", "97", "98", "99", "100"]
+    assert "90 lines truncated" in result.output
+
+
+async def test_passwords_not_inherited_from_ctx_env(tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "KEEP_ME": "yes",
+        "OPENCODE_SERVER_PASSWORD": "p1",
+        "WAKEFUL_SERVER_PASSWORD": "p2",
+        "OTHER_SERVER_PASSWORD": "p3",
+    }
+    result = await BashTool().run({"command": "env"}, make_ctx(tmp_path, env=env))
+    assert "KEEP_ME=yes" in result.output
+    assert "SERVER_PASSWORD" not in result.output
+
+
+async def test_passwords_not_inherited_from_os_environ(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENCODE_SERVER_PASSWORD", "secret1")
+    monkeypatch.setenv("WAKEFUL_SERVER_PASSWORD", "secret2")
+    monkeypatch.setenv("WAKEFUL_TEST_VISIBLE", "visible")
+    result = await BashTool().run({"command": "env"}, make_ctx(tmp_path))
+    assert "WAKEFUL_TEST_VISIBLE=visible" in result.output
+    assert "secret" not in result.output
+
+
+async def test_run_shell_directly(tmp_path: Path) -> None:
+    outcome = await run_shell("echo $PWD; exit 7", tmp_path, 5, None, None)
+    assert outcome.output == f"{tmp_path}\n"
+    assert outcome.exit_code == 7
+    assert not outcome.timed_out and not outcome.truncated
+    assert outcome.pgid > 0

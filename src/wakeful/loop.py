@@ -224,7 +224,7 @@ class AgentLoop(Executor):
             out.append(plan.system)
         return out
 
-    def _cost(self, usage: Usage) -> float:
+    def _cost(self, usage: Usage) -> int | float:
         raw = self.plan.model.provider.models.get(self.plan.model.model_id, {}).get("cost") or {}
         cache = raw.get("cache") or {}
         per_million = (
@@ -233,7 +233,8 @@ class AgentLoop(Executor):
             + usage.cache_read * float(cache.get("read", raw.get("cache_read", 0)))
             + usage.cache_write * float(cache.get("write", raw.get("cache_write", 0)))
         )
-        return per_million / 1_000_000
+        cost = per_million / 1_000_000
+        return int(cost) if cost == int(cost) else cost
 
     # --- streaming --------------------------------------------------------------------------------
 

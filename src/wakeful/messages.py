@@ -13,7 +13,7 @@ from pydantic import Field, TypeAdapter
 
 from wakeful.errors import NotFoundError
 from wakeful.events import EventBus
-from wakeful.parts import Part, PartBase, Tokens, Wire
+from wakeful.parts import Number, Part, PartBase, Tokens, Wire
 from wakeful.storage.base import Store
 
 PartModel = PartBase
@@ -71,7 +71,7 @@ class AssistantMessage(Wire):
     agent: str
     path: MessagePath
     summary: bool | None = None
-    cost: float = 0
+    cost: Number = 0
     tokens: Tokens = Field(default_factory=Tokens)
     structured: Any = None
     variant: str | None = None

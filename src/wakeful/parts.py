@@ -20,16 +20,19 @@ class Wire(BaseModel):
         return self.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
+Number = int | float  # ints stay ints on the wire, like the reference's
+
+
 class CacheTokens(Wire):
-    read: float = 0
-    write: float = 0
+    read: Number = 0
+    write: Number = 0
 
 
 class Tokens(Wire):
-    total: float | None = None
-    input: float = 0
-    output: float = 0
-    reasoning: float = 0
+    total: Number | None = None
+    input: Number = 0
+    output: Number = 0
+    reasoning: Number = 0
     cache: CacheTokens = Field(default_factory=CacheTokens)
 
 
@@ -128,7 +131,7 @@ class StepFinishPart(PartBase):
     type: Literal["step-finish"] = "step-finish"
     reason: str
     snapshot: str | None = None
-    cost: float = 0
+    cost: Number = 0
     tokens: Tokens = Field(default_factory=Tokens)
 
 

@@ -20,7 +20,7 @@ from wakeful.catalog import Catalog
 from wakeful.commands import Command
 from wakeful.errors import InvalidRequestError
 from wakeful.loop import AgentLoop, RunPlan
-from wakeful.messages import ModelRef, UserMessage, UserTime
+from wakeful.messages import ModelRef, UserMessage, UserSummary, UserTime
 from wakeful.parts import Wire
 from wakeful.runs import RunRequest
 from wakeful.server.state import ServerState
@@ -129,6 +129,7 @@ def build_run(
         id=message_id,
         sessionID=session.id,
         time=UserTime(created=now_ms()),
+        summary=UserSummary(),
         agent=agent.name,
         model=ModelRef(providerID=choice.provider.id, modelID=choice.model_id),
         system=body.system,

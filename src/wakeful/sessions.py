@@ -18,7 +18,7 @@ from pydantic import Field
 from wakeful import OPENCODE_VERSION, ids
 from wakeful.errors import InvalidRequestError, NotFoundError
 from wakeful.events import EventBus
-from wakeful.parts import Wire
+from wakeful.parts import Number, Wire
 from wakeful.storage.base import SessionQuery, Store
 
 _ADJECTIVES = (
@@ -49,10 +49,10 @@ class SessionTime(Wire):
 
 
 class SessionTokens(Wire):
-    input: float = 0
-    output: float = 0
-    reasoning: float = 0
-    cache: dict[str, float] = Field(default_factory=lambda: {"read": 0.0, "write": 0.0})
+    input: Number = 0
+    output: Number = 0
+    reasoning: Number = 0
+    cache: dict[str, Number] = Field(default_factory=lambda: dict[str, Number](read=0, write=0))
 
 
 class Session(Wire):
@@ -64,7 +64,7 @@ class Session(Wire):
     path: str | None = None
     parentID: str | None = None
     summary: dict[str, Any] | None = None
-    cost: float | None = None
+    cost: Number | None = None
     tokens: SessionTokens | None = None
     share: dict[str, Any] | None = None
     title: str

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="wakeful: a headless coding-agent server.")
+session_app = typer.Typer(no_args_is_help=True, help="List, show and delete sessions.")
+app.add_typer(session_app, name="session")
 
 
 @app.callback()
@@ -54,6 +57,106 @@ def serve(
         insecure=insecure,
     )
     raise typer.Exit(run_server(config))
+
+
+# --- the client commands: their bodies live in wakeful.terminal, imported when they run -------
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+Url = Annotated[
+    str | None,
+    typer.Option(help="Server URL; default: the server of the data directory, else one started on it."),
+]
+DataDir = Annotated[
+    Path | None, typer.Option(help="Data directory whose server to use (default $WAKEFUL_DATA_DIR or XDG).")
+]
+Format = Annotated[OutputFormat, typer.Option("--format", help="text, or json (one document per line).")]
+SessionOpt = Annotated[str | None, typer.Option("--session", help="Continue this session (default: a new one).")]
+Model = Annotated[str | None, typer.Option(help="provider/model")]
+
+
+@app.command()
+def run(
+    prompt: Annotated[str, typer.Argument(help="What to ask the agent.")],
+    session: SessionOpt = None,
+    model: Model = None,
+    agent: Annotated[str | None, typer.Option(help="Agent (default: the project's default agent).")] = None,
+    url: Url = None,
+    output_format: Format = OutputFormat.text,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the agent on a prompt, show it live, print the answer. Ctrl-C aborts the run."""
+    from wakeful.terminal.run import RunOrder
+    from wakeful.terminal.run import run as run_order
+    from wakeful.terminal.target import Target
+
+    order = RunOrder("prompt", prompt, session, model, agent, output_format.value)
+    raise typer.Exit(run_order(order, Target(url, data_dir)))
+
+
+@app.command()
+def shell(
+    command: Annotated[str, typer.Argument(help="The shell command to run in the session.")],
+    session: SessionOpt = None,
+    agent: Annotated[str, typer.Option(help="Agent the command runs as.")] = "build",
+    model: Model = None,
+    url: Url = None,
+    output_format: Format = OutputFormat.text,
+    data_dir: DataDir = None,
+) -> None:
+    """Run one shell command in a session (without the model); exits with its exit code."""
+    from wakeful.terminal.run import RunOrder
+    from wakeful.terminal.run import run as run_order
+    from wakeful.terminal.target import Target
+
+    order = RunOrder("shell", command, session, model, agent, output_format.value)
+    raise typer.Exit(run_order(order, Target(url, data_dir)))
+
+
+@session_app.command("list")
+def session_list(
+    limit: Annotated[int | None, typer.Option(help="At most this many (newest first).")] = None,
+    url: Url = None,
+    output_format: Format = OutputFormat.text,
+    data_dir: DataDir = None,
+) -> None:
+    """List the project's sessions, newest first."""
+    from wakeful.terminal.sessions import list_sessions
+    from wakeful.terminal.target import Target
+
+    raise typer.Exit(list_sessions(Target(url, data_dir), output_format.value, limit))
+
+
+@session_app.command("show")
+def session_show(
+    session_id: Annotated[str, typer.Argument(metavar="ID")],
+    url: Url = None,
+    output_format: Format = OutputFormat.text,
+    data_dir: DataDir = None,
+) -> None:
+    """Show a session and its messages."""
+    from wakeful.terminal.sessions import show_session
+    from wakeful.terminal.target import Target
+
+    raise typer.Exit(show_session(Target(url, data_dir), output_format.value, session_id))
+
+
+@session_app.command("delete")
+def session_delete(
+    session_id: Annotated[str, typer.Argument(metavar="ID")],
+    url: Url = None,
+    output_format: Format = OutputFormat.text,
+    data_dir: DataDir = None,
+) -> None:
+    """Delete a session (a running run in it is aborted first)."""
+    from wakeful.terminal.sessions import delete_session
+    from wakeful.terminal.target import Target
+
+    raise typer.Exit(delete_session(Target(url, data_dir), output_format.value, session_id))
 
 
 def main() -> None:

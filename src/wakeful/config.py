@@ -42,6 +42,7 @@ class ServerConfig(BaseModel):
     # /event
     sse_heartbeat: float = 10.0
     event_replay: int = 10_000
+    event_replay_bytes: int = 32 << 20
     subscriber_queue: int = 2_000
 
     # Runs

@@ -13,7 +13,9 @@ The gap event is ours (the reference has none): `{"type": "server.gap", "propert
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
+import json
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -33,6 +35,14 @@ class Event:
 
     def wire(self) -> dict[str, Any]:
         return {"id": self.id, "type": self.type, "properties": self.properties}
+
+    @functools.cached_property
+    def frame(self) -> bytes:
+        """The SSE frame, encoded once however many subscribers send it. Only replayable events
+        carry an `id:`, so heartbeats never move a client's Last-Event-ID."""
+        data = json.dumps(self.wire(), separators=(",", ":"), ensure_ascii=False)
+        head = f"id: {self.id}\n" if self.seq else ""
+        return f"{head}data: {data}\n\n".encode()
 
 
 def make_event(type_: str, properties: dict[str, Any] | None = None) -> Event:
@@ -78,8 +88,11 @@ class Subscription:
 
 
 class EventBus:
-    def __init__(self, replay_size: int = 10_000, queue_size: int = 2_000) -> None:
-        self._replay: deque[Event] = deque(maxlen=replay_size)
+    def __init__(self, replay_size: int = 10_000, queue_size: int = 2_000, replay_bytes: int = 32 << 20) -> None:
+        self._replay: deque[Event] = deque()
+        self._replay_size = replay_size
+        self._replay_bytes = replay_bytes
+        self._replay_used = 0
         self._seq = itertools.count(1)
         self._subscribers: set[Subscription] = set()
         self._queue_size = queue_size
@@ -87,7 +100,12 @@ class EventBus:
 
     def publish(self, type_: str, properties: dict[str, Any]) -> Event:
         event = Event(id=ids.event_id(), type=type_, properties=properties, seq=next(self._seq))
+        # The replay buffer is bounded by count and by bytes: a few huge events (tool output) must
+        # not pin memory.
         self._replay.append(event)
+        self._replay_used += len(event.frame)
+        while self._replay and (len(self._replay) > self._replay_size or self._replay_used > self._replay_bytes):
+            self._replay_used -= len(self._replay.popleft().frame)
         for sub in list(self._subscribers):
             sub.push(event)
             if sub.closed:

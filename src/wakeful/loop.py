@@ -63,6 +63,19 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def step_tokens(usage: Usage) -> Tokens:
+    """A provider's usage in the reference's shape: `input` uncached, `output` without the
+    reasoning share (reported apart), `total` everything the call counted."""
+    tokens = Tokens(
+        total=usage.input + usage.cache_read + usage.cache_write + usage.output,
+        input=usage.input,
+        output=max(0, usage.output - usage.reasoning),
+        reasoning=usage.reasoning,
+    )
+    tokens.cache.read, tokens.cache.write = usage.cache_read, usage.cache_write
+    return tokens
+
+
 @dataclass
 class LoopSettings:
     retry_attempts: int = 5
@@ -100,6 +113,7 @@ class AgentLoop(Executor):
         self._pgids: set[int] = set()
         self.no_reply = False
         self._open_tools: list[ToolPart] = []
+        self._streaming: list[TextPart | ReasoningPart] = []  # parts of the attempt in flight
         self._tool_start: dict[str, int] = {}
 
     # --- messages ---------------------------------------------------------------------------------
@@ -160,6 +174,9 @@ class AgentLoop(Executor):
             return await self._end(UnknownRunError(f"{type(exc).__name__}: {exc}"))
 
     async def _end(self, error: RunError) -> Reply:
+        # Text streamed before the end is kept (saved with what arrived since the last flush).
+        await self._close_parts(self._streaming)
+        self._streaming = []
         for part in self._open_tools:
             await self._tool_state(
                 part,
@@ -190,13 +207,7 @@ class AgentLoop(Executor):
         )
         finish, calls, usage = await self._stream_with_retries(message, request)
         await self._run_tools(message, calls)
-        tokens = Tokens(
-            total=usage.input + usage.output + usage.reasoning,
-            input=usage.input,
-            output=usage.output,
-            reasoning=usage.reasoning,
-        )
-        tokens.cache.read, tokens.cache.write = usage.cache_read, usage.cache_write
+        tokens = step_tokens(usage)
         cost = self._cost(usage)
         await self.log.put_part(
             StepFinishPart(
@@ -245,6 +256,7 @@ class AgentLoop(Executor):
         attempt = 0
         while True:
             streamed: list[TextPart | ReasoningPart] = []
+            self._streaming = streamed
             try:
                 return await self._stream(message, request, streamed)
             except APIError as exc:

@@ -1,10 +1,12 @@
 """A project's opencode configuration (`opencode.json` / `opencode.jsonc`), loaded per directory.
 
-Merged like the reference, later sources winning: the global file in `$XDG_CONFIG_HOME/opencode/`
-(default `~/.config/opencode/`), then the file named by `OPENCODE_CONFIG`, then the project's own
-files (`opencode.json[c]` and `.opencode/opencode.json[c]` in the directory). Objects merge key by
-key; anything else is replaced. `{env:VAR}` is substituted from the server's environment and
-`{file:path}` from a file. Results are cached per directory and reloaded when a file changes.
+Merged like the reference, later sources winning: the global files in `$XDG_CONFIG_HOME/opencode/`
+(default `~/.config/opencode/`: `config.json`, `opencode.json`, `opencode.jsonc`), then the file
+named by `OPENCODE_CONFIG`, then the project's own files (`opencode.jsonc` then `opencode.json`, from
+the git worktree's root down to the directory, then `.opencode/opencode.json[c]` in the directory),
+then the JSON in `OPENCODE_CONFIG_CONTENT`. Objects merge key by key; anything else is replaced.
+`{env:VAR}` is substituted from the server's environment and `{file:path}` from a file. Results are
+cached per directory and reloaded when a file appears, changes or goes away.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import json5
@@ -45,36 +48,60 @@ class ProjectConfig:
         return value if isinstance(value, dict) else {}
 
 
+def project_chain(directory: Path) -> list[Path]:
+    """The directories whose config files apply, root-most first: from the git worktree root (the
+    nearest ancestor holding `.git`) down to `directory`; just `directory` outside a worktree."""
+    chain = [directory]
+    for parent in directory.parents:
+        if (chain[-1] / ".git").exists():
+            break
+        chain.append(parent)
+    else:
+        if not (chain[-1] / ".git").exists():
+            chain = [directory]
+    return list(reversed(chain))
+
+
 class ProjectConfigs:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
-        self._cache: dict[Path, tuple[tuple[tuple[Path, float], ...], ProjectConfig]] = {}
+        self._cache: dict[Path, tuple[tuple[tuple[Path, int, int], ...], ProjectConfig]] = {}
 
     def candidates(self, directory: Path) -> list[Path]:
+        """Every file that may contribute, lowest precedence first."""
         home = Path(self.environ.get("HOME", str(Path.home())))
         xdg = Path(self.environ.get("XDG_CONFIG_HOME") or home / ".config")
-        paths = [xdg / "opencode" / name for name in (*_NAMES, "config.json")]
+        paths = [xdg / "opencode" / name for name in ("config.json", *_NAMES)]
         if self.environ.get("OPENCODE_CONFIG"):
             paths.append(Path(self.environ["OPENCODE_CONFIG"]).expanduser())
-        paths += [directory / name for name in _NAMES]
-        paths += [directory / ".opencode" / name for name in _NAMES]
+        # like the reference's findUp: every opencode.jsonc first (root-most first), then every
+        # opencode.json, so that a .json wins over a .jsonc and a nearer file over a farther one
+        chain = project_chain(directory)
+        for name in ("opencode.jsonc", "opencode.json"):
+            paths += [d / name for d in chain]
+        paths += [directory / ".opencode" / name for name in ("opencode.jsonc", "opencode.json")]
         return paths
 
     def load(self, directory: Path) -> ProjectConfig:
-        present = []
+        present: list[tuple[Path, int, int]] = []
         for path in self.candidates(directory):
             try:
-                present.append((path, path.stat().st_mtime))
+                stat = path.stat()
             except OSError:
                 continue
+            if S_ISREG(stat.st_mode):
+                present.append((path, stat.st_mtime_ns, stat.st_size))
         fingerprint = tuple(present)
         cached = self._cache.get(directory)
         if cached and cached[0] == fingerprint:
             return cached[1]
         data: dict[str, Any] = {}
-        for path, _ in present:
+        for path, _, _ in present:
             data = merge(data, self._read(path))
-        config = ProjectConfig(directory, data, tuple(p for p, _ in present))
+        inline = self.environ.get("OPENCODE_CONFIG_CONTENT")
+        if inline:
+            data = merge(data, self._parse(self._env(inline), "OPENCODE_CONFIG_CONTENT"))
+        config = ProjectConfig(directory, data, tuple(p for p, _, _ in present))
         self._cache[directory] = (fingerprint, config)
         return config
 
@@ -93,12 +120,17 @@ class ProjectConfigs:
                 return ""
             return json5.dumps(content)[1:-1]
 
-        text = _ENV.sub(lambda m: self.environ.get(m.group(1), ""), text)
-        text = _FILE.sub(file_sub, text)
+        return self._parse(_FILE.sub(file_sub, self._env(text)), str(path))
+
+    def _env(self, text: str) -> str:
+        return _ENV.sub(lambda m: self.environ.get(m.group(1), ""), text)
+
+    @staticmethod
+    def _parse(text: str, where: str) -> dict[str, Any]:
         try:
             value = json5.loads(text)
         except ValueError as exc:
-            raise InvalidRequestError(f"invalid config {path}: {exc}") from exc
+            raise InvalidRequestError(f"invalid config {where}: {exc}") from exc
         if not isinstance(value, dict):
-            raise InvalidRequestError(f"invalid config {path}: not an object")
+            raise InvalidRequestError(f"invalid config {where}: not an object")
         return value

@@ -7,10 +7,14 @@ route answers 200: unknown agent or model, missing key, bad parts.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlparse
 
 from pydantic import Field
 
@@ -102,8 +106,34 @@ def _refuse_unsupported(body: PromptBody) -> None:
         raise InvalidRequestError("format: structured output is not supported by wakeful", field="format")
     if any(p.type == "subtask" for p in body.parts):
         raise InvalidRequestError("parts: subtask parts are not supported by wakeful", field="parts")
+    if body.variant is not None:
+        raise InvalidRequestError("variant: model variants are not supported by wakeful", field="variant")
     if not body.parts:
         raise InvalidRequestError("parts: at least one part is required", field="parts")
+    for index, part in enumerate(body.parts):
+        if isinstance(part, FilePartInput):
+            _check_file_url(part.url, f"parts.{index}.url")
+
+
+def _check_file_url(url: str, field: str) -> None:
+    """A file part must be something the run can read: a readable file:// path, a well-formed
+    data: URL, or an http(s) URL (passed to the provider as is)."""
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        path = Path(unquote(parsed.path))
+        if not path.is_absolute() or not path.is_file() or not os.access(path, os.R_OK):
+            raise InvalidRequestError(f"{field}: {url} is not a readable file", field=field)
+    elif parsed.scheme == "data":
+        header, sep, payload = url[5:].partition(",")
+        try:
+            if not sep:
+                raise ValueError("no comma")
+            if header.endswith(";base64"):
+                base64.b64decode(payload, validate=True)
+        except (ValueError, binascii.Error):
+            raise InvalidRequestError(f"{field}: malformed data: URL", field=field) from None
+    elif parsed.scheme not in ("http", "https"):
+        raise InvalidRequestError(f"{field}: use a file://, data: or http(s):// URL", field=field)
 
 
 def build_run(

@@ -70,8 +70,9 @@ async def test_request_shape(provider: AnthropicProvider, fake: FakeLLM) -> None
     assert recorded.path == "/v1/messages"
     assert recorded.body["max_tokens"] == 8192
     assert recorded.body["system"] == [{"type": "text", "text": "be brief"}]
-    assert recorded.body["tools"] == [{"name": "bash", "description": "Run a command",
-                                       "input_schema": {"type": "object"}}]
+    assert recorded.body["tools"] == [
+        {"name": "bash", "description": "Run a command", "input_schema": {"type": "object"}}
+    ]
 
 
 async def test_tool_calls_single_and_parallel(provider: AnthropicProvider) -> None:
@@ -86,14 +87,22 @@ async def test_tool_calls_single_and_parallel(provider: AnthropicProvider) -> No
 async def test_tool_results_go_back_as_one_user_turn(provider: AnthropicProvider, fake: FakeLLM) -> None:
     prompt = 'TOOL read {"path": "a"}\nTOOL grep {"q": "x"}\nTOOLS_PARALLEL'
     calls = [ToolCall("call_a", "read", '{"path": "a"}'), ToolCall("call_b", "grep", '{"q": "x"}')]
-    request = ask(prompt, ChatMessage(role="assistant", text="checking", tool_calls=calls),
-                  ChatMessage(role="tool", tool_call_id="call_a", text="A body"),
-                  ChatMessage(role="tool", tool_call_id="call_b", text="no match", is_error=True))
+    request = ask(
+        prompt,
+        ChatMessage(role="assistant", text="checking", tool_calls=calls),
+        ChatMessage(role="tool", tool_call_id="call_a", text="A body"),
+        ChatMessage(role="tool", tool_call_id="call_b", text="no match", is_error=True),
+    )
     events = await collect(provider, request)
     assert text_of(events) == "TOOL_RESULT_SEEN: no match"
     messages = fake.requests[-1].body["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
-    assert messages[1]["content"][1] == {"type": "tool_use", "id": "call_a", "name": "read", "input": {"path": "a"}}
+    assert messages[1]["content"][1] == {
+        "type": "tool_use",
+        "id": "call_a",
+        "name": "read",
+        "input": {"path": "a"},
+    }
     assert messages[2]["content"] == [
         {"type": "tool_result", "tool_use_id": "call_a", "content": "A body", "is_error": False},
         {"type": "tool_result", "tool_use_id": "call_b", "content": "no match", "is_error": True},
@@ -107,7 +116,9 @@ async def test_usage_and_length_finish(provider: AnthropicProvider) -> None:
 
 
 @pytest.mark.parametrize(("status", "retryable"), [(500, True), (529, True), (429, True), (400, False)])
-async def test_status_errors(provider: AnthropicProvider, fake: FakeLLM, status: int, retryable: bool) -> None:
+async def test_status_errors(
+    provider: AnthropicProvider, fake: FakeLLM, status: int, retryable: bool
+) -> None:
     with pytest.raises(APIError) as info:
         await collect(provider, ask(f"ERROR {status}\nRETRY_AFTER 2"))
     err = info.value
@@ -161,12 +172,30 @@ async def test_no_key_sends_no_credentials(fake: FakeLLM, monkeypatch: pytest.Mo
 
 
 async def test_registry_picks_the_adapter_and_pool_reuses(fake: FakeLLM) -> None:
-    a = build_provider("anthropic", {"baseURL": fake.url}, npm=None, silence_timeout=1.0, max_connections=10,
-                       transport="aiohttp")
-    b = build_provider("corp", {"baseURL": fake.url}, npm="@ai-sdk/anthropic", silence_timeout=1.0,
-                       max_connections=10, transport="aiohttp")
-    c = build_provider("groq", {"baseURL": fake.url, "apiKey": "k"}, npm="@ai-sdk/openai-compatible",
-                       silence_timeout=1.0, max_connections=10, transport="httpx")
+    a = build_provider(
+        "anthropic",
+        {"baseURL": fake.url},
+        npm=None,
+        silence_timeout=1.0,
+        max_connections=10,
+        transport="aiohttp",
+    )
+    b = build_provider(
+        "corp",
+        {"baseURL": fake.url},
+        npm="@ai-sdk/anthropic",
+        silence_timeout=1.0,
+        max_connections=10,
+        transport="aiohttp",
+    )
+    c = build_provider(
+        "groq",
+        {"baseURL": fake.url, "apiKey": "k"},
+        npm="@ai-sdk/openai-compatible",
+        silence_timeout=1.0,
+        max_connections=10,
+        transport="httpx",
+    )
     assert isinstance(a, AnthropicProvider) and isinstance(b, AnthropicProvider)
     assert isinstance(c, OpenAIProvider)
     for p in (a, b, c):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -34,8 +35,12 @@ async def fake() -> AsyncIterator[FakeLLM]:
 
 
 @pytest.fixture(params=["aiohttp", "httpx"])
-async def provider(request: pytest.FixtureRequest, fake: FakeLLM) -> AsyncIterator[OpenAIProvider]:
-    transport: Transport = request.param
+def transport(request: pytest.FixtureRequest) -> Transport:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def provider(transport: Transport, fake: FakeLLM) -> AsyncIterator[OpenAIProvider]:
     p = OpenAIProvider("mock", base_url=fake.url, api_key="sk-test", silence_timeout=0.3, transport=transport)
     yield p
     await p.aclose()
@@ -80,7 +85,9 @@ async def test_single_tool_call_is_assembled(provider: OpenAIProvider) -> None:
 
 
 async def test_parallel_tool_calls_keep_their_order(provider: OpenAIProvider) -> None:
-    events = await collect(provider, ask('TOOL read {"path": "a"}\nTOOL glob {"pattern": "*"}\nTOOLS_PARALLEL'))
+    events = await collect(
+        provider, ask('TOOL read {"path": "a"}\nTOOL glob {"pattern": "*"}\nTOOLS_PARALLEL')
+    )
     calls = [e.call for e in events if isinstance(e, ToolCallEvent)]
     assert [c.name for c in calls] == ["read", "glob"]
     assert len({c.id for c in calls}) == 2
@@ -89,8 +96,11 @@ async def test_parallel_tool_calls_keep_their_order(provider: OpenAIProvider) ->
 async def test_tool_round_trip_maps_the_conversation(provider: OpenAIProvider, fake: FakeLLM) -> None:
     prompt = 'TOOL read {"path": "a"}'
     call = ToolCall(id="call_1", name="read", arguments='{"path": "a"}')
-    request = ask(prompt, ChatMessage(role="assistant", tool_calls=[call]),
-                  ChatMessage(role="tool", tool_call_id="call_1", text="file body"))
+    request = ask(
+        prompt,
+        ChatMessage(role="assistant", tool_calls=[call]),
+        ChatMessage(role="tool", tool_call_id="call_1", text="file body"),
+    )
     request.tools = [ToolSpec("read", "Read a file", {"type": "object", "properties": {}})]
     events = await collect(provider, request)
     assert text_of(events) == "TOOL_RESULT_SEEN: file body"
@@ -107,8 +117,15 @@ async def test_usage_separates_cached_and_reasoning_tokens(provider: OpenAIProvi
     assert Usage(input=100, output=20, reasoning=5, cache_read=30) in events
 
 
-@pytest.mark.parametrize(("raw", "mapped"), [("length", "length"), ("content_filter", "content-filter"),
-                                             ("tool_calls", "tool-calls"), ("weird", "other")])
+@pytest.mark.parametrize(
+    ("raw", "mapped"),
+    [
+        ("length", "length"),
+        ("content_filter", "content-filter"),
+        ("tool_calls", "tool-calls"),
+        ("weird", "other"),
+    ],
+)
 async def test_finish_reasons_are_mapped(fake: FakeLLM, raw: str, mapped: str) -> None:
     p = OpenAIProvider("mock", base_url=fake.url, api_key="k", silence_timeout=1)
     try:
@@ -123,8 +140,11 @@ async def test_500_is_a_retryable_api_error_with_the_answer(provider: OpenAIProv
     err = info.value
     assert err.retryable and err.status_code == 500 and err.message == "mock error 500"
     assert json.loads(err.response_body or "") == {
-        "error": {"message": "mock error 500", "type": "server_error", "code": 500}}
-    assert err.response_headers is not None and err.response_headers["content-type"].startswith("application/json")
+        "error": {"message": "mock error 500", "type": "server_error", "code": 500}
+    }
+    assert err.response_headers is not None and err.response_headers["content-type"].startswith(
+        "application/json"
+    )
     assert err.metadata == {"url": f"{fake.url}/chat/completions"}
     assert err.to_info()["data"]["isRetryable"] is True
 
@@ -197,6 +217,20 @@ async def test_hold_parks_after_the_first_chunk(provider: OpenAIProvider, fake: 
         await slow.aclose()
 
 
+async def test_closing_a_stream_frees_its_connection(fake: FakeLLM, transport: Transport) -> None:
+    p = OpenAIProvider(
+        "mock", base_url=fake.url, api_key="k", silence_timeout=5, max_connections=1, transport=transport
+    )
+    try:
+        held = p.stream(ask("REPLY never finished\nHOLD forever"))
+        assert isinstance(await anext(held), TextDelta)
+        await held.aclose()  # what the run loop does on abort
+        async with asyncio.timeout(2):  # the only connection slot must be free again
+            assert text_of(await collect(p, ask("REPLY next"))) == "next"
+    finally:
+        await p.aclose()
+
+
 async def test_connection_refused_is_retryable() -> None:
     p = OpenAIProvider("mock", base_url="http://127.0.0.1:9/v1", api_key="k", silence_timeout=1)
     try:
@@ -227,8 +261,14 @@ async def test_keys_and_headers(fake: FakeLLM, monkeypatch: pytest.MonkeyPatch) 
 async def test_attachments_become_content_parts(provider: OpenAIProvider, fake: FakeLLM) -> None:
     png = "data:image/png;base64," + base64.b64encode(b"\x89PNG").decode()
     note = "data:text/plain;base64," + base64.b64encode(b"remember this").decode()
-    message = ChatMessage(role="user", text="look", attachments=[
-        Attachment(mime="image/png", url=png), Attachment(mime="text/plain", url=note, filename="n.txt")])
+    message = ChatMessage(
+        role="user",
+        text="look",
+        attachments=[
+            Attachment(mime="image/png", url=png),
+            Attachment(mime="text/plain", url=note, filename="n.txt"),
+        ],
+    )
     request = ChatRequest(model="m", system=[], messages=[message], max_tokens=50, temperature=0.5)
     await collect(provider, request)
     body = fake.requests[-1].body

@@ -242,7 +242,7 @@ def openai_events(plan: Plan, model: str, finish: str | None, with_usage: bool) 
 
 def anthropic_events(plan: Plan, model: str, finish: str | None) -> list[tuple[bytes, str]]:
     uncached, output, cached, _ = plan.usage
-    message = {
+    message: dict[str, Any] = {
         "id": f"msg_{hashlib.sha1(str(time.time()).encode()).hexdigest()[:20]}",
         "type": "message",
         "role": "assistant",
@@ -262,25 +262,45 @@ def anthropic_events(plan: Plan, model: str, finish: str | None) -> list[tuple[b
 
     def block(start: dict[str, Any], deltas: list[dict[str, Any]], kind: str) -> None:
         nonlocal index
-        out.append((_sse({"type": "content_block_start", "index": index, "content_block": start},
-                         "content_block_start"), "meta"))
+        out.append(
+            (
+                _sse(
+                    {"type": "content_block_start", "index": index, "content_block": start},
+                    "content_block_start",
+                ),
+                "meta",
+            )
+        )
         for d in deltas:
-            out.append((_sse({"type": "content_block_delta", "index": index, "delta": d},
-                             "content_block_delta"), kind))
+            out.append(
+                (
+                    _sse({"type": "content_block_delta", "index": index, "delta": d}, "content_block_delta"),
+                    kind,
+                )
+            )
         out.append((_sse({"type": "content_block_stop", "index": index}, "content_block_stop"), "meta"))
         index += 1
 
     if plan.reasoning:
-        block({"type": "thinking", "thinking": "", "signature": ""},
-              [{"type": "thinking_delta", "thinking": r} for r in plan.reasoning], "reason")
+        block(
+            {"type": "thinking", "thinking": "", "signature": ""},
+            [{"type": "thinking_delta", "thinking": r} for r in plan.reasoning],
+            "reason",
+        )
     if plan.text:
         block({"type": "text", "text": ""}, [{"type": "text_delta", "text": t} for t in plan.text], "text")
     for call_id, name, pieces in plan.calls:
-        block({"type": "tool_use", "id": call_id, "name": name, "input": {}},
-              [{"type": "input_json_delta", "partial_json": p} for p in pieces], "tool")
+        block(
+            {"type": "tool_use", "id": call_id, "name": name, "input": {}},
+            [{"type": "input_json_delta", "partial_json": p} for p in pieces],
+            "tool",
+        )
     stop = finish or ("tool_use" if plan.calls else "end_turn")
-    delta = {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
-             "usage": {"output_tokens": output}}
+    delta = {
+        "type": "message_delta",
+        "delta": {"stop_reason": stop, "stop_sequence": None},
+        "usage": {"output_tokens": output},
+    }
     out.append((_sse(delta, "message_delta"), "meta"))
     out.append((_sse({"type": "message_stop"}, "message_stop"), "meta"))
     return out
@@ -290,11 +310,17 @@ def error_body(wire: str, status: int) -> str:
     message = f"mock error {status}"
     if wire == "openai":
         kind = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}.get(
-            status, "server_error" if status >= 500 else "invalid_request_error")
+            status, "server_error" if status >= 500 else "invalid_request_error"
+        )
         return json.dumps({"error": {"message": message, "type": kind, "code": status}})
-    kind = {401: "authentication_error", 403: "permission_error", 404: "not_found_error",
-            413: "request_too_large", 429: "rate_limit_error", 529: "overloaded_error"}.get(
-        status, "api_error" if status >= 500 else "invalid_request_error")
+    kind = {
+        401: "authentication_error",
+        403: "permission_error",
+        404: "not_found_error",
+        413: "request_too_large",
+        429: "rate_limit_error",
+        529: "overloaded_error",
+    }.get(status, "api_error" if status >= 500 else "invalid_request_error")
     return json.dumps({"type": "error", "error": {"type": kind, "message": message}})
 
 
@@ -415,7 +441,8 @@ class FakeLLM:
         self._counts[prompt] += 1
         nth = self._counts[prompt]
         self._requests.append(
-            FakeRequest(request.path, dict(request.headers), body, time.time(), prompt, step))
+            FakeRequest(request.path, dict(request.headers), body, time.time(), prompt, step)
+        )
         self._notify()
         try:
             if script.hold_before:
@@ -424,8 +451,12 @@ class FakeLLM:
                 await self._sleep(script.delay)
             if script.error and (script.error[1] is None or nth <= script.error[1]):
                 headers = {"retry-after": script.retry_after} if script.retry_after else None
-                return web.Response(status=script.error[0], text=error_body(wire, script.error[0]),
-                                    content_type="application/json", headers=headers)
+                return web.Response(
+                    status=script.error[0],
+                    text=error_body(wire, script.error[0]),
+                    content_type="application/json",
+                    headers=headers,
+                )
             plan = make_plan(script, step, tool_result, len(raw))
             model = str(body.get("model", "mock-model"))
             if wire == "openai":
@@ -444,8 +475,9 @@ class FakeLLM:
                 request.transport.close()
             return web.Response(status=503)
 
-    async def _stream(self, request: web.Request, script: Script, events: list[tuple[bytes, str]],
-                      cut_at: int | None) -> web.StreamResponse:
+    async def _stream(
+        self, request: web.Request, script: Script, events: list[tuple[bytes, str]], cut_at: int | None
+    ) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await resp.prepare(request)
         if script.silent:

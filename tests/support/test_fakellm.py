@@ -44,7 +44,7 @@ def contents(sse: str) -> str:
 
 
 def test_parse_script_ignores_ordinary_lines() -> None:
-    s = parse_script("please fix the bug\nTOOL read {\"a\": 1}\nDELAY x\nERROR 503 2\nBREAK 4")
+    s = parse_script('please fix the bug\nTOOL read {"a": 1}\nDELAY x\nERROR 503 2\nBREAK 4')
     assert s.tools == [("read", '{"a": 1}')]
     assert s.delay == 0.0  # malformed, so just prompt text
     assert s.error == (503, 2) and s.cut == (4, None)
@@ -58,12 +58,20 @@ async def test_default_reply_and_done(fake: FakeLLM) -> None:
 
 
 async def test_step_counts_assistant_turns_after_the_prompt(fake: FakeLLM) -> None:
-    prompt = 'TOOL a {}\nTOOL b {}'
-    call = {"role": "assistant", "content": None, "tool_calls": []}
+    prompt = "TOOL a {}\nTOOL b {}"
+    call: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": []}
     _, sse = await post(fake.url, chat(prompt, call, {"role": "tool", "tool_call_id": "x", "content": "r1"}))
     assert '"name": "b"' in sse
-    _, sse = await post(fake.url, chat(prompt, call, {"role": "tool", "tool_call_id": "x", "content": "r1"},
-                                       call, {"role": "tool", "tool_call_id": "y", "content": "r2"}))
+    _, sse = await post(
+        fake.url,
+        chat(
+            prompt,
+            call,
+            {"role": "tool", "tool_call_id": "x", "content": "r1"},
+            call,
+            {"role": "tool", "tool_call_id": "y", "content": "r2"},
+        ),
+    )
     assert contents(sse) == "TOOL_RESULT_SEEN: r2"
     assert [r.step for r in fake.requests] == [1, 2]
 
@@ -91,8 +99,12 @@ async def test_hold_and_control_over_http(fake: FakeLLM) -> None:
 
 
 async def test_anthropic_events_and_error_shape(fake: FakeLLM) -> None:
-    body = {"model": "c", "max_tokens": 10, "stream": True,
-            "messages": [{"role": "user", "content": [{"type": "text", "text": "REPLY hi"}]}]}
+    body: dict[str, Any] = {
+        "model": "c",
+        "max_tokens": 10,
+        "stream": True,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "REPLY hi"}]}],
+    }
     async with aiohttp.ClientSession() as session:
         async with session.post(f"{fake.url}/messages", json=body) as r:
             events = [line[7:] for line in (await r.text()).splitlines() if line.startswith("event: ")]
@@ -123,8 +135,12 @@ def test_thread_runner_for_sync_fixtures() -> None:
 
 
 def test_runs_as_its_own_process() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.support.fakellm", "--port", "0"], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.fakellm", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Mapping
-from typing import Any, cast
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import Any
 
 import aiohttp
 import anthropic
@@ -84,12 +84,17 @@ class AnthropicProvider(Provider):
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         body = await self._body(request)
         try:
-            events = cast(
-                "anthropic.AsyncStream[RawMessageStreamEvent]",
-                await self._client.messages.create(**body, extra_headers=self._extra_headers),
+            # extra_body skips the SDK's walk of every message against its TypedDicts (see openai.py)
+            events = await self._client.messages.create(
+                model=request.model,
+                max_tokens=body["max_tokens"],
+                messages=[],
+                stream=True,
+                extra_body=body,
+                extra_headers=self._extra_headers,
             )
             try:
                 async for event in self._events(events):

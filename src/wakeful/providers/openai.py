@@ -16,9 +16,9 @@ import email.utils
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 from urllib.parse import unquote_to_bytes
 
 import aiohttp
@@ -254,12 +254,17 @@ class OpenAIProvider(Provider):
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         body = await self._body(request)
         try:
-            chunks = cast(
-                "openai.AsyncStream[ChatCompletionChunk]",
-                await self._client.chat.completions.create(**body, extra_headers=self._extra_headers),
+            # The body goes as extra_body: the SDK would otherwise walk every message against its
+            # TypedDicts on the event loop, ~50 ms for a 300-message history (json.dumps: 2 ms).
+            chunks = await self._client.chat.completions.create(
+                model=request.model,
+                messages=[],
+                stream=True,
+                extra_body=body,
+                extra_headers=self._extra_headers,
             )
             try:
                 async for event in self._events(chunks):
@@ -300,7 +305,10 @@ class OpenAIProvider(Provider):
                 if delta.content:
                     yield TextDelta(delta.content)
                 for tc in delta.tool_calls or []:
-                    index = tc.index if tc.index is not None else len(calls) - (0 if tc.id else 1)
+                    # some compatible servers omit `index`: a new id then starts the next call
+                    index = getattr(tc, "index", None)
+                    if index is None:
+                        index = len(calls) if tc.id or not calls else max(calls)
                     slot = calls.setdefault(index, [tc.id or new_call_id(), ""])
                     if tc.function is not None:
                         if tc.function.name:

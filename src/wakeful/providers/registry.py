@@ -25,7 +25,7 @@ def build_provider(
     """`options` is `provider.<id>.options` of opencode.json, with env references already resolved."""
     headers = options.get("headers")
     kwargs: dict[str, Any] = {
-        "base_url": options.get("baseURL") or None,
+        "base_url": options.get("baseURL") or options.get("baseUrl") or None,
         "api_key": options.get("apiKey") or None,
         "headers": {str(k): str(v) for k, v in headers.items()} if isinstance(headers, Mapping) else None,
         "silence_timeout": silence_timeout,

@@ -55,7 +55,7 @@ class ServerState:
         store = SQLStore(
             config.data_dir / "wakeful.db", readers=config.db_readers, busy_timeout=config.db_busy_timeout
         )
-        bus = EventBus(config.event_replay, config.subscriber_queue)
+        bus = EventBus(config.event_replay, config.subscriber_queue, config.event_replay_bytes)
         messages = MessageLog(store, bus)
         instance = ids.new_id("run")
 

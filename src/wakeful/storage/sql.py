@@ -248,6 +248,12 @@ class SQLStore:
             row = (await conn.execute(select(t.runs).where(t.runs.c.message_id == run.message_id))).first()
             if row is not None:
                 return self._run(row)
+            taken = (
+                await conn.execute(select(t.messages.c.session_id).where(t.messages.c.id == run.message_id))
+            ).first()
+            if taken is not None:
+                # The id names a message that no run owns: an empty hash makes it a conflict.
+                return RunRecord(run.message_id, taken[0], "message", body_hash="")
             await conn.execute(
                 t.runs.insert().values(
                     message_id=run.message_id,

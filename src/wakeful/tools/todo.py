@@ -25,7 +25,8 @@ _TODO_SCHEMA: dict[str, Any] = {
 
 
 def validate_todos(raw: Any) -> list[dict[str, Any]]:
-    """The todos in a canonical shape (content, status, priority, id); ToolError says what is wrong."""
+    """The todos in the reference's `Todo` shape (content, status, priority); ToolError says what is
+    wrong."""
     if not isinstance(raw, list):
         raise ToolError("'todos' must be a list of todo items")
     todos: list[dict[str, Any]] = []
@@ -42,14 +43,10 @@ def validate_todos(raw: Any) -> list[dict[str, Any]]:
         priority = item.get("priority", "medium")
         if priority not in PRIORITIES:
             raise ToolError(f"{where}.priority must be one of {', '.join(PRIORITIES)}")
-        todo_id = item.get("id")
-        if todo_id is None:
-            todo_id = str(index + 1)  # the model may omit ids; positions are stable enough
-        elif isinstance(todo_id, int) and not isinstance(todo_id, bool):
-            todo_id = str(todo_id)
-        elif not isinstance(todo_id, str):
+        todo_id = item.get("id")  # older opencode todos had ids; accepted, not kept
+        if todo_id is not None and (isinstance(todo_id, bool) or not isinstance(todo_id, str | int)):
             raise ToolError(f"{where}.id must be a string")
-        todos.append({"content": content, "status": status, "priority": priority, "id": todo_id})
+        todos.append({"content": content, "status": status, "priority": priority})
     return todos
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 
-from wakeful.events import Event, make_event
+from wakeful.events import make_event
 from wakeful.server.deps import Directory, State
 
 router = APIRouter(tags=["event"])
@@ -21,13 +20,6 @@ SSE_HEADERS = {
 }
 
 
-def encode(event: Event) -> bytes:
-    data = json.dumps(event.wire(), separators=(",", ":"), ensure_ascii=False)
-    # Only replayable events carry an SSE id, so heartbeats never move a client's Last-Event-ID.
-    head = f"id: {event.id}\n" if event.seq else ""
-    return f"{head}data: {data}\n\n".encode()
-
-
 @router.get("/event", operation_id="event.subscribe")
 async def subscribe(
     state: State, directory: Directory, last_event_id: Annotated[str | None, Header()] = None
@@ -37,8 +29,8 @@ async def subscribe(
     sub = bus.subscribe(last_event_id)
 
     async def body() -> AsyncIterator[bytes]:
-        yield encode(make_event("server.connected", {}))
+        yield make_event("server.connected", {}).frame
         async for event in bus.stream(sub, state.config.sse_heartbeat):
-            yield encode(event)
+            yield event.frame
 
     return StreamingResponse(body(), media_type="text/event-stream", headers=SSE_HEADERS)

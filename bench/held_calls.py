@@ -1,0 +1,519 @@
+"""N held `POST /session/{id}/message` calls on one wakeful server process.
+
+The scripted LLM (bench/quiet_fakellm.py) runs in its own process and waits `--hold` seconds before
+it answers, so every call is held that long and lives on keep-alive newlines (`--interval`, 1 s).
+Load comes from `--clients` processes, each on asyncio with raw streams (not httpx.AsyncClient, whose
+pool stalls the loop at this scale), one session per call, launches spread over `--ramp` seconds.
+
+Measured:
+- failures: a status other than 200, a cut or unparsable body, an error in the reply, a wrong reply;
+- keep-alive lateness at the client: every gap between the headers and the first newline and between
+  two newlines, minus the interval (p50 / p99 / max);
+- time to headers (the server answers the call's headers before any newline);
+- each client's own event-loop lag (a 50 ms ticker), so a late newline can be told from a slow client;
+- server CPU (utime + stime from /proc/<pid>/stat) over the run and over the steady hold;
+- server memory per held call: (peak RSS - RSS after the sessions exist) / N, against ~30 KiB.
+
+    .venv/bin/python bench/held_calls.py --n 100 1000 10000
+    .venv/bin/python bench/held_calls.py --n 1000 --transport httpx
+    .venv/bin/python bench/held_calls.py --smoke     # N = 50, exits 1 on a failure or p99 >= interval
+
+Goal (issue 6): zero failures and p99 lateness under one interval at every N; the exit status is 1
+when a run misses it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import queue
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from multiprocessing.synchronize import Event as MpEvent
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.server import WakefulProcess, write_project_config  # noqa: E402
+
+HOST = "127.0.0.1"
+FLOOR_KIB = 30  # ../shared/reference/long-call-facts.md: uvicorn, one held stream, 1 s keep-alive
+TICK = 0.05
+
+
+# --- limits ------------------------------------------------------------------------------------
+
+
+def raise_nofile(want: int = 0) -> tuple[int, int]:
+    """Soft limit to the hard limit; as root, the hard limit up to `want` as well (each held call
+    costs the server two sockets, so 10,000 calls need more than the common 20,000)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if want > hard and os.geteuid() == 0:
+        try:
+            ceiling = int(Path("/proc/sys/fs/nr_open").read_text())
+        except (OSError, ValueError):
+            ceiling = want
+        target = min(want, ceiling)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, target))
+            return target, target
+        except (ValueError, OSError):
+            pass
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+# --- one held call, over raw asyncio streams ------------------------------------------------------
+
+
+@dataclass
+class Call:
+    index: int
+    ok: bool = False
+    error: str = ""
+    sent: float = 0.0
+    headers: float = 0.0
+    ended: float = 0.0
+    gaps: list[float] = field(default_factory=list)  # headers -> 1st newline, then newline -> newline
+
+
+async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+    status_line = await reader.readline()
+    parts = status_line.split(None, 2)
+    if len(parts) < 2:
+        raise ConnectionError(f"no status line: {status_line!r}")
+    headers: dict[str, str] = {}
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(parts[1]), headers
+
+
+async def held_call(port: int, session: str, call: Call, hold: float, silence: float) -> None:
+    text = f"DELAY {hold:g}\nREPLY ok {call.index}"
+    payload = json.dumps({"parts": [{"type": "text", "text": text}]}).encode()
+    request = (
+        f"POST /session/{session}/message HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+    ).encode() + payload
+    call.sent = time.monotonic()
+    reader, writer = await asyncio.open_connection(HOST, port, limit=1 << 20)
+    try:
+        writer.write(request)
+        status, headers = await asyncio.wait_for(_read_head(reader), silence)
+        call.headers = last = time.monotonic()
+        body = b""
+        if headers.get("transfer-encoding", "").lower() != "chunked":
+            body = await asyncio.wait_for(reader.readexactly(int(headers.get("content-length", "0"))), silence)
+        else:
+            while True:
+                size_line = await asyncio.wait_for(reader.readline(), silence)
+                if not size_line:
+                    raise ConnectionError("body cut before its last chunk")
+                size = int(size_line.split(b";")[0], 16)
+                if size == 0:
+                    break
+                chunk = (await asyncio.wait_for(reader.readexactly(size + 2), silence))[:-2]
+                now = time.monotonic()
+                if not body.strip():  # still in the keep-alive prefix: time each newline
+                    prefix = chunk[: len(chunk) - len(chunk.lstrip())]
+                    for _ in range(prefix.count(b"\n")):
+                        call.gaps.append(now - last)
+                        last = now
+                body += chunk
+        call.ended = time.monotonic()
+        if status != 200:
+            call.error = f"status {status}: {body[:200]!r}"
+            return
+        document = json.loads(body)
+        info = document.get("info") or {}
+        if info.get("error"):
+            call.error = f"reply error: {json.dumps(info['error'])[:200]}"
+            return
+        texts = [p.get("text") for p in document.get("parts") or [] if p.get("type") == "text"]
+        if texts != [f"ok {call.index}"]:
+            call.error = f"wrong reply: {texts!r}"
+            return
+        call.ok = True
+    except (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
+        call.ended = call.ended or time.monotonic()
+        call.error = f"{type(exc).__name__}: {exc}"[:300]
+    finally:
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except OSError:
+            pass
+
+
+# --- a client process -----------------------------------------------------------------------------
+
+
+@dataclass
+class ClientPlan:
+    client: int
+    port: int
+    indices: list[int]
+    n_total: int
+    hold: float
+    ramp: float
+    interval: float
+    timeout: float
+
+
+@dataclass
+class ClientReport:
+    client: int
+    calls: list[Call]
+    lag_p50: float
+    lag_p99: float
+    lag_max: float
+    lag_max_at: float  # seconds after the start of the load
+    session_seconds: float
+    error: str = ""
+
+
+async def _ticker(lags: list[tuple[float, float]], origin: float, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        start = time.monotonic()
+        await asyncio.sleep(TICK)
+        lags.append((max(0.0, time.monotonic() - start - TICK), start - origin))
+
+
+async def _create_sessions(port: int, count: int) -> list[str]:
+    connector = aiohttp.TCPConnector(limit=16)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(f"http://{HOST}:{port}", connector=connector, timeout=timeout) as http:
+
+        async def one() -> str:
+            async with http.post("/session", json={}) as response:
+                response.raise_for_status()
+                return str((await response.json())["id"])
+
+        return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def _client(plan: ClientPlan, ready: Any, go: MpEvent, start_at: Any) -> ClientReport:
+    began = time.monotonic()
+    sessions = await _create_sessions(plan.port, len(plan.indices))
+    session_seconds = time.monotonic() - began
+    ready.put(plan.client)
+    await asyncio.to_thread(go.wait)
+    origin = float(start_at.value)
+    lags: list[tuple[float, float]] = []
+    stop = asyncio.Event()
+    ticker = asyncio.create_task(_ticker(lags, origin, stop))
+    silence = max(30.0, 10 * plan.interval)
+
+    async def launch(call: Call, session: str) -> Call:
+        await asyncio.sleep(max(0.0, origin + plan.ramp * call.index / plan.n_total - time.monotonic()))
+        try:
+            await asyncio.wait_for(held_call(plan.port, session, call, plan.hold, silence), plan.timeout)
+        except TimeoutError:
+            call.error = call.error or f"no complete answer within {plan.timeout:g} s"
+            call.ended = call.ended or time.monotonic()
+        return call
+
+    calls = await asyncio.gather(*(launch(Call(i), s) for i, s in zip(plan.indices, sessions, strict=True)))
+    stop.set()
+    await ticker
+    values = sorted(lag for lag, _ in lags) or [0.0]
+    worst = max(lags, default=(0.0, 0.0))
+    return ClientReport(plan.client, list(calls), pct(values, 50), pct(values, 99), worst[0], worst[1],
+                        session_seconds)
+
+
+def client_main(plan: ClientPlan, ready: Any, results: Any, go: MpEvent, start_at: Any) -> None:
+    raise_nofile()
+    try:
+        report = asyncio.run(_client(plan, ready, go, start_at))
+    except BaseException as exc:
+        report = ClientReport(plan.client, [], 0, 0, 0, 0, 0, error=f"{type(exc).__name__}: {exc}")
+        ready.put(plan.client)
+    results.put(report)
+
+
+# --- the server and the fake, observed from outside -----------------------------------------------
+
+
+def pct(values: list[float], p: float) -> float:
+    """Nearest-rank percentile of sorted values."""
+    if not values:
+        return 0.0
+    return values[min(len(values) - 1, max(0, int(len(values) * p / 100 + 0.5) - 1))]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def open_fds(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 0
+
+
+def start_fake() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "quiet_fakellm.py"), "--port", "0"],
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    if not url.startswith("http"):
+        proc.kill()
+        raise RuntimeError("the fake LLM did not start")
+    return proc, url
+
+
+@dataclass
+class Sample:
+    t: float
+    cpu: float
+    rss: int
+    fds: int
+
+
+@dataclass
+class Result:
+    n: int
+    transport: str
+    clients: int
+    hold: float
+    ramp: float
+    interval: float
+    failures: int
+    failure_examples: list[str]
+    gaps: int
+    late_p50: float
+    late_p99: float
+    late_max: float
+    late_over_interval: int
+    headers_p50: float
+    headers_p99: float
+    headers_max: float
+    peak_concurrent: int
+    wall: float
+    server_cpu: float
+    server_cpu_pct: float
+    steady_cpu_pct: float | None
+    fake_cpu: float
+    rss_base_mib: float
+    rss_peak_mib: float
+    kib_per_call: float
+    fds_peak: int
+    llm_request_bytes: int
+    client_lag: list[dict[str, float]]
+    session_seconds: float
+
+    @property
+    def goal_met(self) -> bool:
+        return self.failures == 0 and self.late_p99 < self.interval
+
+
+def peak_overlap(intervals: list[tuple[float, float]]) -> int:
+    events = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])
+    best = now = 0
+    for _, step in events:
+        now += step
+        best = max(best, now)
+    return best
+
+
+def run_one(n: int, opts: argparse.Namespace) -> Result:
+    ctx = mp.get_context("spawn")
+    fake, url = start_fake()
+    work = Path(tempfile.mkdtemp(prefix=f"held-{n}-"))
+    project, data = work / "project", work / "data"
+    project.mkdir()
+    data.mkdir()
+    write_project_config(project, url)
+    env = {
+        "WAKEFUL_KEEPALIVE_INTERVAL": f"{opts.interval:g}",
+        "WAKEFUL_LLM_TRANSPORT": opts.transport,
+        "WAKEFUL_LLM_MAX_CONNECTIONS": str(max(10_000, n + 100)),
+        "WAKEFUL_PROVIDER_SILENCE": str(opts.hold + 120),
+        "WAKEFUL_DRAIN_TIMEOUT": "5",
+    }
+    server = WakefulProcess(data, project, env=env)
+    procs: list[Any] = []
+    try:
+        server.start()
+        pid = server.proc.pid if server.proc else 0
+        print(f"N={n}: server pid {pid} at {server.url}, fake LLM pid {fake.pid} at {url}", file=sys.stderr)
+        with httpx.Client(base_url=server.url, timeout=60) as http:  # one call: warm every cache
+            sid = http.post("/session", json={}).json()["id"]
+            warm = http.post(f"/session/{sid}/message", json={"parts": [{"type": "text", "text": "REPLY warm"}]})
+            warm.raise_for_status()
+            last = httpx.get(url.removesuffix("/v1") + "/_control/requests").json()
+            llm_request_bytes = len(json.dumps(last[-1]["body"])) if last else 0
+        ready, results, go, start_at = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Value("d", 0.0)
+        port = int(server.url.rsplit(":", 1)[1])
+        timeout = opts.hold + opts.ramp + 120
+        for c in range(opts.clients):
+            plan = ClientPlan(c, port, list(range(c, n, opts.clients)), n, opts.hold, opts.ramp,
+                              opts.interval, timeout)
+            proc = ctx.Process(target=client_main, args=(plan, ready, results, go, start_at), daemon=True)
+            proc.start()
+            procs.append(proc)
+        for _ in procs:
+            ready.get(timeout=600)
+        time.sleep(1.0)  # let the session burst settle before the baseline
+        base_rss = rss_kib(pid)
+        start_cpu, fake_cpu0 = cpu_seconds(pid), cpu_seconds(fake.pid)
+        start_at.value = time.monotonic() + 0.5
+        go.set()
+        samples: list[Sample] = []
+        reports: list[ClientReport] = []
+        next_fd = 0.0
+        while len(reports) < len(procs):
+            now = time.monotonic()
+            fds = 0
+            if now >= next_fd:
+                fds, next_fd = open_fds(pid), now + 1.0
+            samples.append(Sample(now, cpu_seconds(pid), rss_kib(pid), fds))
+            try:
+                reports.append(results.get(timeout=0.25))
+            except queue.Empty:
+                if not all(p.is_alive() for p in procs) and results.empty():
+                    time.sleep(1.0)
+                    if results.empty():
+                        raise RuntimeError("a client process died without a report") from None
+        end_cpu, fake_cpu1 = cpu_seconds(pid), cpu_seconds(fake.pid)
+        origin = float(start_at.value)
+        return summarize(n, opts, reports, samples, origin, base_rss, end_cpu - start_cpu,
+                         fake_cpu1 - fake_cpu0, llm_request_bytes)
+    finally:
+        for proc in procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+        server.stop()
+        if server.proc is not None and server.proc.returncode not in (0, None):
+            print("".join(server.output[-40:]), file=sys.stderr)
+        fake.terminate()
+        try:
+            fake.wait(10)
+        except subprocess.TimeoutExpired:
+            fake.kill()
+
+
+def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], samples: list[Sample],
+              origin: float, base_rss: int, server_cpu: float, fake_cpu: float,
+              llm_request_bytes: int) -> Result:
+    calls = [c for r in reports for c in r.calls]
+    broken = [r.error for r in reports if r.error]
+    failed = [c for c in calls if not c.ok]
+    examples = broken + [f"call {c.index}: {c.error}" for c in failed[:5]]
+    failures = len(failed) + (n - len(calls))
+    late = sorted(g - opts.interval for c in calls for g in c.gaps)
+    to_headers = sorted(c.headers - c.sent for c in calls if c.headers)
+    held = [(c.headers, c.ended) for c in calls if c.headers and c.ended]
+    wall = max((c.ended for c in calls), default=origin) - origin
+    # the steady hold: from the last call's headers to the first call's end, everything held at once
+    steady_from = max((c.headers for c in calls if c.headers), default=0.0)
+    steady_to = min((c.ended for c in calls if c.ended), default=0.0)
+    steady = [s for s in samples if steady_from <= s.t <= steady_to]
+    steady_pct = None
+    if len(steady) >= 2 and steady[-1].t - steady[0].t >= 2.0:
+        steady_pct = 100 * (steady[-1].cpu - steady[0].cpu) / (steady[-1].t - steady[0].t)
+    peak_rss = max((s.rss for s in samples), default=base_rss)
+    return Result(
+        n=n, transport=opts.transport, clients=opts.clients, hold=opts.hold, ramp=opts.ramp,
+        interval=opts.interval, failures=failures, failure_examples=examples, gaps=len(late),
+        late_p50=pct(late, 50), late_p99=pct(late, 99), late_max=late[-1] if late else 0.0,
+        late_over_interval=sum(1 for x in late if x >= opts.interval),
+        headers_p50=pct(to_headers, 50), headers_p99=pct(to_headers, 99),
+        headers_max=to_headers[-1] if to_headers else 0.0,
+        peak_concurrent=peak_overlap(held), wall=wall, server_cpu=server_cpu,
+        server_cpu_pct=100 * server_cpu / wall if wall > 0 else 0.0, steady_cpu_pct=steady_pct,
+        fake_cpu=fake_cpu, rss_base_mib=base_rss / 1024, rss_peak_mib=peak_rss / 1024,
+        kib_per_call=(peak_rss - base_rss) / n, fds_peak=max((s.fds for s in samples), default=0),
+        llm_request_bytes=llm_request_bytes,
+        client_lag=[{"client": r.client, "p50": r.lag_p50, "p99": r.lag_p99, "max": r.lag_max,
+                     "max_at": r.lag_max_at} for r in sorted(reports, key=lambda r: r.client)],
+        session_seconds=max((r.session_seconds for r in reports), default=0.0),
+    )
+
+
+def print_result(r: Result) -> None:
+    steady = f"{r.steady_cpu_pct:.1f} %" if r.steady_cpu_pct is not None else "n/a"
+    lags = ", ".join(f"c{x['client']} p99 {x['p99'] * 1000:.0f} ms / max {x['max'] * 1000:.0f} ms "
+                     f"at {x['max_at']:.1f} s" for x in r.client_lag)
+    print(f"\nN={r.n} transport={r.transport} clients={r.clients} hold={r.hold:g}s ramp={r.ramp:g}s "
+          f"interval={r.interval:g}s -> {'GOAL MET' if r.goal_met else 'GOAL MISSED'}")
+    print(f"  failures            {r.failures}")
+    for example in r.failure_examples[:5]:
+        print(f"    {example}")
+    print(f"  keep-alive lateness p50 {r.late_p50 * 1000:.1f} ms  p99 {r.late_p99 * 1000:.1f} ms  "
+          f"max {r.late_max * 1000:.1f} ms  ({r.gaps} gaps, {r.late_over_interval} >= 1 interval late)")
+    print(f"  time to headers     p50 {r.headers_p50 * 1000:.1f} ms  p99 {r.headers_p99 * 1000:.1f} ms  "
+          f"max {r.headers_max * 1000:.1f} ms")
+    print(f"  peak concurrent     {r.peak_concurrent}  (wall {r.wall:.1f} s, sessions made in "
+          f"{r.session_seconds:.1f} s)")
+    print(f"  server CPU          {r.server_cpu:.1f} s = {r.server_cpu_pct:.1f} % of a core over the run; "
+          f"steady hold {steady}; fake LLM {r.fake_cpu:.1f} s")
+    print(f"  server memory       {r.rss_base_mib:.0f} MiB -> {r.rss_peak_mib:.0f} MiB = "
+          f"{r.kib_per_call:.1f} KiB per held call (floor ~{FLOOR_KIB} KiB); peak fds {r.fds_peak}; "
+          f"one LLM request = {r.llm_request_bytes / 1024:.1f} KiB of JSON")
+    print(f"  client loop lag     {lags}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, nargs="+", default=[100, 1000], help="held calls per run")
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("--hold", type=float, default=20.0, help="seconds the LLM waits before answering")
+    parser.add_argument("--ramp", type=float, default=None,
+                        help="seconds over which the calls start (default N/1000, at most hold/2)")
+    parser.add_argument("--interval", type=float, default=1.0, help="server keep-alive interval, seconds")
+    parser.add_argument("--transport", choices=["aiohttp", "httpx"], default="aiohttp")
+    parser.add_argument("--json", type=Path, help="append each result as one JSON line to this file")
+    parser.add_argument("--smoke", action="store_true", help="N=50, hold 5 s: a quick pass/fail check")
+    opts = parser.parse_args()
+    if opts.smoke:
+        opts.n, opts.hold = [50], 5.0
+    limit = raise_nofile(2 * max(opts.n) + 4096)[0]
+    if limit < 2 * max(opts.n) + 1024:
+        print(f"warning: open-file limit {limit} is below what {max(opts.n)} held calls need "
+              f"(two sockets each in the server); run as root or raise `ulimit -Hn`", file=sys.stderr)
+    missed = False
+    for n in opts.n:
+        run_opts = argparse.Namespace(**vars(opts))
+        if run_opts.ramp is None:
+            run_opts.ramp = min(n / 1000, opts.hold / 2)
+        result = run_one(n, run_opts)
+        print_result(result)
+        missed |= not result.goal_met
+        if opts.json:
+            with opts.json.open("a") as out:
+                out.write(json.dumps({**asdict(result), "goal_met": result.goal_met}) + "\n")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

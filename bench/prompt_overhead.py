@@ -1,0 +1,202 @@
+"""Prompt overhead: what wakeful adds around an LLM that answers at once.
+
+The scripted LLM (tests/support/fakellm.py) runs in its own process and answers every prompt
+immediately with a short streamed reply; a wakeful server runs in another, with production timing
+(keep-alive 2 s, part flush 0.5 s). Each prompt is one `POST /session/{id}/message` with the script
+`REPLY ok`: the server stores the user message, calls the LLM, stores the assistant message and its
+parts, publishes the events and answers. Two modes:
+
+- sequential: one session, one client, one prompt after another;
+- parallel: `--sessions` sessions (16), one client thread each, prompts spread over them.
+
+Reported per mode: prompts/s, latency p50 / p90 / p99 / max as the client sees it, and the server's
+CPU time per prompt (utime + stime from /proc). Every reply is checked (status 200, no `error`, the
+expected text). A session's history grows with each prompt, so later prompts send longer requests,
+as they would in real use.
+
+    .venv/bin/python bench/prompt_overhead.py                      # 200 prompts per mode
+    .venv/bin/python bench/prompt_overhead.py --prompts 1000 --sessions 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.server import WakefulProcess, write_project_config  # noqa: E402
+
+SCRIPT = "REPLY ok"
+PRODUCTION_TIMING = {
+    "WAKEFUL_KEEPALIVE_INTERVAL": "2",
+    "WAKEFUL_PART_FLUSH_INTERVAL": "0.5",
+    "WAKEFUL_SSE_HEARTBEAT": "10",
+    "WAKEFUL_PROVIDER_SILENCE": "120",
+}
+
+
+@dataclass
+class Result:
+    mode: str
+    prompts: int
+    seconds: float
+    latencies: list[float]
+    cpu_seconds: float
+    failures: int
+
+    def row(self) -> list[str]:
+        lat = sorted(self.latencies)
+
+        def pct(p: float) -> float:
+            return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000
+
+        return [
+            self.mode,
+            str(self.prompts),
+            f"{self.seconds:.2f}",
+            f"{self.prompts / self.seconds:.1f}",
+            f"{statistics.median(lat) * 1000:.1f}",
+            f"{pct(0.90):.1f}",
+            f"{pct(0.99):.1f}",
+            f"{lat[-1] * 1000:.1f}",
+            f"{self.cpu_seconds / self.prompts * 1000:.2f}",
+            str(self.failures),
+        ]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_fake_llm() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.fakellm", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    if not url.startswith("http"):
+        proc.kill()
+        raise RuntimeError(f"the fake LLM did not start: {url!r}")
+    return proc, url
+
+
+def new_session(client: httpx.Client) -> str:
+    response = client.post("/session", json={})
+    response.raise_for_status()
+    sid: str = response.json()["id"]
+    return sid
+
+
+def one_prompt(client: httpx.Client, sid: str) -> tuple[float, bool]:
+    started = time.perf_counter()
+    response = client.post(f"/session/{sid}/message", json={"parts": [{"type": "text", "text": SCRIPT}]})
+    elapsed = time.perf_counter() - started
+    ok = response.status_code == 200
+    if ok:
+        reply = response.json()
+        texts = [p.get("text") for p in reply.get("parts", []) if p.get("type") == "text"]
+        ok = "error" not in reply.get("info", {}) and texts == ["ok"]
+    return elapsed, ok
+
+
+def run_mode(server: WakefulProcess, mode: str, prompts: int, sessions: int) -> Result:
+    assert server.proc is not None
+    clients = [server.client(timeout=60.0) for _ in range(sessions)]
+    sids = [new_session(c) for c in clients]
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+    remaining = [prompts]
+
+    def worker(client: httpx.Client, sid: str) -> None:
+        nonlocal failures
+        while True:
+            with lock:
+                if remaining[0] == 0:
+                    return
+                remaining[0] -= 1
+            elapsed, ok = one_prompt(client, sid)
+            with lock:
+                latencies.append(elapsed)
+                failures += not ok
+
+    cpu_before = cpu_seconds(server.proc.pid)
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(c, s)) for c, s in zip(clients, sids, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    cpu = cpu_seconds(server.proc.pid) - cpu_before
+    for c in clients:
+        c.close()
+    return Result(mode, prompts, seconds, latencies, cpu, failures)
+
+
+def table(results: list[Result]) -> str:
+    head = ["mode", "prompts", "seconds", "prompts/s", "p50 ms", "p90 ms", "p99 ms", "max ms",
+            "server CPU ms/prompt", "failures"]
+    rows = [head, *(r.row() for r in results)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prompts", type=int, default=200, help="prompts per mode")
+    parser.add_argument("--sessions", type=int, default=16, help="sessions in the parallel mode")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--transport", choices=["aiohttp", "httpx"], default=None)
+    opts = parser.parse_args()
+
+    fake, url = start_fake_llm()
+    env = dict(PRODUCTION_TIMING)
+    if opts.transport:
+        env["WAKEFUL_LLM_TRANSPORT"] = opts.transport
+    with tempfile.TemporaryDirectory(prefix="wakeful-bench-") as tmp:
+        project, data = Path(tmp) / "project", Path(tmp) / "data"
+        project.mkdir()
+        data.mkdir()
+        write_project_config(project, url)
+        server = WakefulProcess(data, project, env=env).start()
+        try:
+            run_mode(server, "warm-up", opts.warmup, 1)
+            results = [
+                run_mode(server, "sequential, 1 session", opts.prompts, 1),
+                run_mode(server, f"parallel, {opts.sessions} sessions", opts.prompts, opts.sessions),
+            ]
+        finally:
+            server.stop()
+            fake.terminate()
+            fake.wait(10)
+    print(
+        f"wakeful prompt overhead: {platform.python_implementation()} {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, {platform.machine()}, {platform.system()} {platform.release()}"
+    )
+    print(table(results))
+    return 1 if any(r.failures for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

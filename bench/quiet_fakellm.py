@@ -1,0 +1,60 @@
+"""The scripted LLM of tests/support/fakellm.py, fit for ten thousand concurrent `DELAY` calls.
+
+The stock fake's `DELAY` waits on its shared change event, which every arriving request sets: with
+N calls sleeping, each arrival wakes all of them, O(N^2) wake-ups in total (10^8 at N = 10,000), which
+would make the fake, not the server, the bottleneck. It also keeps every request body (tens of KB of
+parsed JSON each). This subclass sleeps with a plain timer and keeps only the latest request (enough
+to measure one request's size). Everything else is the same fake.
+
+    .venv/bin/python bench/quiet_fakellm.py --port 0     # prints its base URL, like the stock fake
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import resource
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.fakellm import FakeLLM, _Stopped  # noqa: E402
+
+
+class QuietFakeLLM(FakeLLM):
+    async def _sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)  # a stopping fake cancels its handlers (handler_cancellation)
+        if self._stopping:
+            raise _Stopped
+
+    async def _serve(self, request: web.Request, wire: str) -> web.StreamResponse:
+        try:
+            return await super()._serve(request, wire)
+        finally:
+            del self._requests[:-1]
+
+
+async def _main(host: str, port: int) -> None:
+    fake = QuietFakeLLM()
+    print(await fake.start(host, port), flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await fake.stop()
+
+
+if __name__ == "__main__":
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    parser = argparse.ArgumentParser(description="Run the quiet scripted LLM")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    opts = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_main(opts.host, opts.port))

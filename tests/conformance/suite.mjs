@@ -1,0 +1,377 @@
+// The conformance scenario: opencode's own JavaScript SDK (@opencode-ai/sdk 1.18.33) against a
+// running wakeful server, every answer validated against the reference's OpenAPI document.
+//
+// Driven by tests/conformance/test_sdk.py, which starts the server and the scripted LLM. Run by hand:
+//   WAKEFUL_URL=http://127.0.0.1:4096 FAKE_LLM_URL=http://127.0.0.1:8765 PROJECT_DIR=/path \
+//   SDK_ENTRY=v2 SUITE_MODE=short-timeouts node tests/conformance/suite.mjs
+//
+// SDK_ENTRY     v1: `@opencode-ai/sdk` ({ path, body }); v2: `@opencode-ai/sdk/v2` (flat arguments)
+// SUITE_MODE    plain: the SDK's default fetch; short-timeouts: every SDK call goes through a fetch
+//               whose header and body timeouts are SHORT_TIMEOUT_MS, and one extra prompt lasts
+//               LONG_CALL_SECONDS (several times longer) and must still succeed
+// FAKE_LLM_URL  the scripted LLM's base URL (its /_control routes); its prompts are scripts
+// Exit status 0 only if every step passed.
+
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+import { makeClient } from "./lib/clients.mjs";
+import { EventLog } from "./lib/events.mjs";
+import { errorCode, shortTimeoutFetch } from "./lib/fetch.mjs";
+import { Reference } from "./lib/schema.mjs";
+
+const env = {
+  url: required("WAKEFUL_URL"),
+  llm: required("FAKE_LLM_URL").replace(/\/+$/, ""),
+  directory: required("PROJECT_DIR"),
+  entry: process.env.SDK_ENTRY ?? "v2",
+  mode: process.env.SUITE_MODE ?? "plain",
+  timeoutMs: Number(process.env.SHORT_TIMEOUT_MS ?? 3000),
+  longSeconds: Number(process.env.LONG_CALL_SECONDS ?? 10),
+  tag: process.env.RUN_TAG ?? `${process.env.SDK_ENTRY ?? "v2"}-${process.pid}`,
+  openapi:
+    process.env.OPENAPI ?? fileURLToPath(new URL("../data/opencode-openapi-1.18.33.json", import.meta.url)),
+};
+const SUITE_LIMIT_MS = Number(process.env.SUITE_LIMIT_MS ?? 50000);
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`set ${name}`);
+  return value;
+}
+
+const log = (line) => console.log(`[${env.entry} ${env.mode}] ${line}`);
+const held = new Set(); // HOLD keys this run may leave parked; released on the way out
+
+async function step(name, fn) {
+  const started = performance.now();
+  try {
+    const value = await fn();
+    log(`ok   ${name} (${Math.round(performance.now() - started)} ms)`);
+    return value;
+  } catch (error) {
+    log(`FAIL ${name} (${Math.round(performance.now() - started)} ms)`);
+    throw error;
+  }
+}
+
+// --- the scripted LLM's control routes --------------------------------------------------------------
+
+async function control(method, path) {
+  const response = await fetch(`${env.llm}/_control/${path}`, { method });
+  const body = await response.json();
+  if (!response.ok) throw new Error(`fake LLM ${method} ${path}: ${response.status} ${JSON.stringify(body)}`);
+  return body;
+}
+const waitForHold = (key) => control("GET", `wait_for_hold/${encodeURIComponent(key)}?timeout=15`);
+const release = (key) => control("POST", `release/${encodeURIComponent(key)}`);
+
+// --- helpers ------------------------------------------------------------------------------------------
+
+const text = (value) => ({ parts: [{ type: "text", text: value }] });
+const textOf = (parts) =>
+  parts
+    .filter((p) => p.type === "text")
+    .map((p) => p.text)
+    .join("");
+
+function assertReply(reply, sessionID) {
+  assert.equal(reply.info.role, "assistant");
+  assert.equal(reply.info.sessionID, sessionID);
+  assert.equal(reply.info.error, undefined, `the run failed: ${JSON.stringify(reply.info.error)}`);
+  assert.ok(reply.parts.every((p) => p.messageID === reply.info.id && p.sessionID === sessionID));
+}
+
+/** A call the suite expects to fail: the SDK (throwOnError) must throw an Error whose cause carries
+ * the HTTP status and the parsed error body. */
+async function rejects(promise) {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof Error, `the SDK threw a non-Error: ${error}`);
+    return error;
+  }
+  throw new Error("the call succeeded; expected an error");
+}
+
+// --- the scenario -------------------------------------------------------------------------------------
+
+async function main() {
+  const ref = await step("load the reference OpenAPI document", () => new Reference(env.openapi));
+  const timeoutFetch = env.mode === "short-timeouts" ? shortTimeoutFetch(env.timeoutMs) : undefined;
+  if (!["plain", "short-timeouts"].includes(env.mode)) throw new Error(`unknown SUITE_MODE ${env.mode}`);
+  const client = makeClient(env.entry, { baseUrl: env.url, directory: env.directory, fetch: timeoutFetch });
+
+  // With short timeouts, a prompt several times longer than them runs alongside the whole scenario.
+  let longCall;
+  let timeoutProbe;
+  if (timeoutFetch) {
+    const { data: session } = await client.create({ title: `long call ${env.tag}` });
+    const started = performance.now();
+    longCall = client
+      .prompt(session.id, text(`DELAY ${env.longSeconds}\nREPLY long call done`))
+      .then((result) => ({ result, seconds: (performance.now() - started) / 1000, session }));
+    longCall.catch(() => {}); // awaited below; keep an early failure from being "unhandled"
+    // The control: the same fetch against a server that sends no headers for longer than the
+    // timeout (as the reference does on a long /message) fails, so the success above is earned.
+    timeoutProbe = timeoutFetch(
+      new Request(`${env.llm}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          model: "mock-model",
+          stream: true,
+          messages: [{ role: "user", content: `DELAY ${(2 * env.timeoutMs) / 1000}\nREPLY probe` }],
+        }),
+      }),
+    ).then(
+      () => "answered",
+      (error) => errorCode(error) ?? String(error),
+    );
+  }
+
+  await step("config.get", async () => {
+    const { data } = await client.configGet();
+    ref.response("get", "/config", data);
+    assert.equal(data.model, "mock/mock-model");
+    assert.equal(data.provider.mock.models["mock-model"].name, "Mock Model");
+  });
+
+  await step("config.providers", async () => {
+    const { data } = await client.configProviders();
+    ref.response("get", "/config/providers", data);
+    const mock = data.providers.find((p) => p.id === "mock");
+    assert.ok(mock, `no provider mock in ${data.providers.map((p) => p.id)}`);
+    assert.equal(mock.models["mock-model"].id, "mock-model");
+    assert.equal(data.default.mock, "mock-model");
+  });
+
+  await step("app.agents", async () => {
+    const { data } = await client.agents();
+    ref.response("get", "/agent", data);
+    const build = data.find((a) => a.name === "build");
+    assert.ok(build, `no build agent in ${data.map((a) => a.name)}`);
+    assert.equal(build.mode, "primary");
+  });
+
+  await step("command.list", async () => {
+    const { data } = await client.commands();
+    ref.response("get", "/command", data);
+    assert.ok(data.some((c) => c.name === "init"), `no init command in ${data.map((c) => c.name)}`);
+  });
+
+  const streamAbort = new AbortController();
+  const events = await step("event.subscribe: server.connected first", async () => {
+    const { stream } = await client.subscribe({
+      signal: streamAbort.signal,
+      sseMaxRetryAttempts: 1, // a dropped stream must fail the suite, not reconnect quietly
+    });
+    const log = new EventLog(ref, stream, streamAbort);
+    const first = await log.waitFor("server.connected", () => true, { timeoutMs: 10000 });
+    assert.equal(first.type, "server.connected");
+    return log;
+  });
+
+  const title = `conformance ${env.tag}`;
+  const session = await step("session.create", async () => {
+    const { data } = await client.create({ title });
+    ref.response("post", "/session", data);
+    assert.equal(data.title, title);
+    assert.equal(data.directory, env.directory);
+    await events.waitFor("session.created", (e) => e.type === "session.created" && e.properties.info.id === data.id);
+    return data;
+  });
+  const sid = session.id;
+
+  await step("session.list", async () => {
+    const { data } = await client.list();
+    ref.response("get", "/session", data);
+    assert.ok(data.some((s) => s.id === sid), "the new session is not listed");
+  });
+
+  await step("session.get", async () => {
+    const { data } = await client.get(sid);
+    ref.response("get", "/session/{sessionID}", data);
+    assert.deepEqual(data, session);
+  });
+
+  await step("session.update", async () => {
+    const { data } = await client.update(sid, { title: `${title} renamed` });
+    ref.response("patch", "/session/{sessionID}", data);
+    assert.equal(data.title, `${title} renamed`);
+    const { data: again } = await client.get(sid);
+    assert.equal(again.title, `${title} renamed`);
+  });
+
+  const hello = await step("session.prompt: text reply", async () => {
+    const { data } = await client.prompt(sid, text("REPLY hello"));
+    ref.response("post", "/session/{sessionID}/message", data);
+    assertReply(data, sid);
+    assert.equal(textOf(data.parts), "hello");
+    assert.equal(data.info.finish, "stop");
+    return data;
+  });
+
+  const toolReply = await step("session.prompt: bash tool call", async () => {
+    const { data } = await client.prompt(sid, text('TOOL bash {"command":"echo conformance"}'));
+    ref.response("post", "/session/{sessionID}/message", data);
+    assertReply(data, sid);
+    assert.match(textOf(data.parts), /TOOL_RESULT_SEEN: conformance/);
+    return data;
+  });
+
+  await step("session.messages", async () => {
+    const { data } = await client.messages(sid);
+    ref.response("get", "/session/{sessionID}/message", data);
+    const users = data.filter((m) => m.info.role === "user");
+    assert.deepEqual(
+      users.map((m) => textOf(m.parts)),
+      ["REPLY hello", 'TOOL bash {"command":"echo conformance"}'],
+    );
+    assert.equal(hello.info.parentID, users[0].info.id);
+    assert.equal(toolReply.info.parentID, users[1].info.id);
+    const tools = data.flatMap((m) => m.parts).filter((p) => p.type === "tool");
+    assert.equal(tools.length, 1, `tool parts: ${JSON.stringify(tools)}`);
+    assert.equal(tools[0].tool, "bash");
+    assert.equal(tools[0].state.status, "completed");
+    assert.deepEqual(tools[0].state.input, { command: "echo conformance" });
+    assert.match(tools[0].state.output, /conformance/);
+    assert.equal(data.at(-1).info.id, toolReply.info.id);
+  });
+
+  await step("session.message", async () => {
+    const { data } = await client.message(sid, toolReply.info.id);
+    ref.response("get", "/session/{sessionID}/message/{messageID}", data);
+    assert.deepEqual(data, toolReply);
+  });
+
+  await step("session.promptAsync, then session.idle on the event stream", async () => {
+    const mark = events.mark;
+    const { response } = await client.promptAsync(sid, text("REPLY async done"));
+    assert.equal(response.status, 204);
+    await events.waitFor("session.idle", (e) => e.type === "session.idle" && e.properties.sessionID === sid, {
+      from: mark,
+    });
+    const run = events.events.slice(mark).filter((e) => e.properties?.sessionID === sid);
+    const types = new Set(run.map((e) => e.type));
+    for (const type of ["message.updated", "message.part.updated", "session.status", "session.idle"]) {
+      assert.ok(types.has(type), `no ${type} during the async run: ${[...types]}`);
+    }
+    assert.ok(
+      run.some((e) => e.type === "session.status" && e.properties.status.type === "busy"),
+      "no busy status during the async run",
+    );
+    const { data } = await client.messages(sid);
+    ref.response("get", "/session/{sessionID}/message", data);
+    const last = data.at(-1);
+    assert.equal(last.info.role, "assistant");
+    assert.equal(textOf(last.parts), "async done");
+  });
+
+  await step("session.command (built-in init)", async () => {
+    const { data } = await client.command(sid, { command: "init", arguments: "conformance focus" });
+    ref.response("post", "/session/{sessionID}/command", data);
+    assertReply(data, sid);
+    // The scripted LLM echoes the prompt: the command's template with $ARGUMENTS filled in.
+    assert.match(textOf(data.parts), /AGENTS\.md/);
+    assert.match(textOf(data.parts), /conformance focus/);
+  });
+
+  await step("session.shell", async () => {
+    const { data } = await client.shell(sid, { agent: "build", command: "echo hi" });
+    ref.response("post", "/session/{sessionID}/shell", data);
+    assert.equal(data.info.role, "assistant");
+    const tool = data.parts.find((p) => p.type === "tool");
+    assert.ok(tool, `no tool part in ${JSON.stringify(data.parts)}`);
+    assert.equal(tool.tool, "bash");
+    assert.equal(tool.state.status, "completed");
+    assert.equal(tool.state.output, "hi\n");
+  });
+
+  await step("session.abort of a held prompt; session.status while busy", async () => {
+    const key = `abort-${env.tag}`;
+    held.add(key);
+    const pending = client.prompt(sid, text(`HOLD ${key}\nREPLY never finished`));
+    pending.catch(() => {});
+    await waitForHold(key);
+    const { data: status } = await client.status();
+    ref.response("get", "/session/status", status);
+    assert.deepEqual(status[sid], { type: "busy" });
+    const { data: aborted } = await client.abort(sid);
+    ref.response("post", "/session/{sessionID}/abort", aborted);
+    assert.equal(aborted, true);
+    const { data: reply } = await pending;
+    ref.response("post", "/session/{sessionID}/message", reply);
+    assert.equal(reply.info.error?.name, "MessageAbortedError", JSON.stringify(reply.info));
+    await release(key);
+    held.delete(key);
+    const { data: after } = await client.status();
+    ref.response("get", "/session/status", after);
+    assert.equal(after[sid], undefined, `still ${JSON.stringify(after[sid])} after the abort`);
+  });
+
+  await step("session.delete; the session is gone (404 NotFoundError)", async () => {
+    const mark = events.mark;
+    const { data } = await client.delete(sid);
+    ref.response("delete", "/session/{sessionID}", data);
+    assert.equal(data, true);
+    const error = await rejects(client.get(sid));
+    assert.equal(error.cause?.status, 404, `${error.message}: ${JSON.stringify(error.cause)}`);
+    ref.response("get", "/session/{sessionID}", error.cause.body, 404);
+    await events.waitFor("session.deleted", (e) => e.type === "session.deleted" && e.properties.sessionID === sid, {
+      from: mark,
+    });
+  });
+
+  await step("event stream: every event matched the reference schema", async () => {
+    const types = new Set(events.forSession(sid).map((e) => e.type));
+    for (const type of [
+      "session.created",
+      "session.updated",
+      "session.status",
+      "session.idle",
+      "session.deleted",
+      "message.updated",
+      "message.part.updated",
+      "message.part.delta",
+    ]) {
+      assert.ok(types.has(type), `no ${type} event for the session: ${[...types]}`);
+    }
+    await events.close();
+    assert.deepEqual(events.failures, []);
+  });
+
+  if (longCall) {
+    await step(`a ${env.longSeconds} s prompt through ${env.timeoutMs} ms header/body timeouts`, async () => {
+      const { result, seconds, session: longSession } = await longCall;
+      ref.response("post", "/session/{sessionID}/message", result.data);
+      assertReply(result.data, longSession.id);
+      assert.equal(textOf(result.data.parts), "long call done");
+      assert.ok(
+        seconds * 1000 > 3 * env.timeoutMs,
+        `the call took ${seconds.toFixed(1)} s: not several times the ${env.timeoutMs} ms timeouts`,
+      );
+      assert.equal(await timeoutProbe, "UND_ERR_HEADERS_TIMEOUT", "the short-timeout fetch is not in force");
+      await client.delete(longSession.id);
+    });
+    await timeoutFetch.close();
+  }
+}
+
+const limit = setTimeout(() => {
+  log(`FAIL the suite did not finish within ${SUITE_LIMIT_MS} ms`);
+  process.exit(1);
+}, SUITE_LIMIT_MS);
+
+main()
+  .then(() => {
+    log("all steps passed");
+    process.exit(0);
+  })
+  .catch(async (error) => {
+    console.error(error?.stack ?? error);
+    if (error?.cause) console.error("cause:", JSON.stringify(error.cause, null, 2));
+    for (const key of held) await release(key).catch(() => {});
+    clearTimeout(limit);
+    process.exit(1);
+  });

@@ -9,9 +9,11 @@ Measured:
 - failures: a status other than 200, a cut or unparsable body, an error in the reply, a wrong reply;
 - keep-alive lateness at the client: every gap between the headers and the first newline and between
   two newlines, minus the interval (p50 / p99 / max);
-- time to headers (the server answers the call's headers before any newline);
+- time to headers (the server answers the call's headers before any newline) and time until the
+  call's request reaches the LLM (the server's submission and run-start work);
 - each client's own event-loop lag (a 50 ms ticker), so a late newline can be told from a slow client;
-- server CPU (utime + stime from /proc/<pid>/stat) over the run and over the steady hold;
+- server CPU (utime + stime from /proc/<pid>/stat) over the run and over the steady hold (from the
+  last LLM request to the first answer: every call held, nothing but keep-alives to do);
 - server memory per held call: (peak RSS - RSS after the sessions exist) / N, against ~30 KiB.
 
     .venv/bin/python bench/held_calls.py --n 100 1000 10000
@@ -327,6 +329,9 @@ class Result:
     kib_per_call: float
     fds_peak: int
     llm_request_bytes: int
+    to_llm_p50: float
+    to_llm_p99: float
+    to_llm_max: float
     client_lag: list[dict[str, float]]
     session_seconds: float
 
@@ -358,6 +363,7 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
         "WAKEFUL_LLM_MAX_CONNECTIONS": str(max(10_000, n + 100)),
         "WAKEFUL_PROVIDER_SILENCE": str(opts.hold + 120),
         "WAKEFUL_DRAIN_TIMEOUT": "5",
+        **dict(item.split("=", 1) for item in opts.server_env),
     }
     server = WakefulProcess(data, project, env=env)
     procs: list[Any] = []
@@ -365,12 +371,14 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
         server.start()
         pid = server.proc.pid if server.proc else 0
         print(f"N={n}: server pid {pid} at {server.url}, fake LLM pid {fake.pid} at {url}", file=sys.stderr)
+        control = url.removesuffix("/v1") + "/_control"
         with httpx.Client(base_url=server.url, timeout=60) as http:  # one call: warm every cache
             sid = http.post("/session", json={}).json()["id"]
             warm = http.post(f"/session/{sid}/message", json={"parts": [{"type": "text", "text": "REPLY warm"}]})
             warm.raise_for_status()
-            last = httpx.get(url.removesuffix("/v1") + "/_control/requests").json()
+            last = httpx.get(f"{control}/requests").json()
             llm_request_bytes = len(json.dumps(last[-1]["body"])) if last else 0
+            httpx.post(f"{control}/reset")
         ready, results, go, start_at = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Value("d", 0.0)
         port = int(server.url.rsplit(":", 1)[1])
         timeout = opts.hold + opts.ramp + 120
@@ -405,8 +413,14 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
                         raise RuntimeError("a client process died without a report") from None
         end_cpu, fake_cpu1 = cpu_seconds(pid), cpu_seconds(fake.pid)
         origin = float(start_at.value)
+        # the fake stamps arrivals with time.time(); the bench measures with time.monotonic()
+        offset = time.time() - time.monotonic()
+        arrivals = {
+            r["script"].rpartition("REPLY ok ")[2]: r["time"] - offset
+            for r in httpx.get(f"{control}/requests", timeout=60).json()
+        }
         return summarize(n, opts, reports, samples, origin, base_rss, end_cpu - start_cpu,
-                         fake_cpu1 - fake_cpu0, llm_request_bytes)
+                         fake_cpu1 - fake_cpu0, llm_request_bytes, arrivals)
     finally:
         for proc in procs:
             proc.join(10)
@@ -424,7 +438,7 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
 
 def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], samples: list[Sample],
               origin: float, base_rss: int, server_cpu: float, fake_cpu: float,
-              llm_request_bytes: int) -> Result:
+              llm_request_bytes: int, arrivals: dict[str, float]) -> Result:
     calls = [c for r in reports for c in r.calls]
     broken = [r.error for r in reports if r.error]
     failed = [c for c in calls if not c.ok]
@@ -434,8 +448,9 @@ def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], sam
     to_headers = sorted(c.headers - c.sent for c in calls if c.headers)
     held = [(c.headers, c.ended) for c in calls if c.headers and c.ended]
     wall = max((c.ended for c in calls), default=origin) - origin
-    # the steady hold: from the last call's headers to the first call's end, everything held at once
-    steady_from = max((c.headers for c in calls if c.headers), default=0.0)
+    to_llm = sorted(arrivals[str(c.index)] - c.sent for c in calls if str(c.index) in arrivals and c.sent)
+    # the steady hold: from the last LLM request to the first answer, every call held, nothing started
+    steady_from = max([c.headers for c in calls if c.headers] + list(arrivals.values()), default=0.0)
     steady_to = min((c.ended for c in calls if c.ended), default=0.0)
     steady = [s for s in samples if steady_from <= s.t <= steady_to]
     steady_pct = None
@@ -454,6 +469,7 @@ def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], sam
         fake_cpu=fake_cpu, rss_base_mib=base_rss / 1024, rss_peak_mib=peak_rss / 1024,
         kib_per_call=(peak_rss - base_rss) / n, fds_peak=max((s.fds for s in samples), default=0),
         llm_request_bytes=llm_request_bytes,
+        to_llm_p50=pct(to_llm, 50), to_llm_p99=pct(to_llm, 99), to_llm_max=to_llm[-1] if to_llm else 0.0,
         client_lag=[{"client": r.client, "p50": r.lag_p50, "p99": r.lag_p99, "max": r.lag_max,
                      "max_at": r.lag_max_at} for r in sorted(reports, key=lambda r: r.client)],
         session_seconds=max((r.session_seconds for r in reports), default=0.0),
@@ -461,7 +477,7 @@ def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], sam
 
 
 def print_result(r: Result) -> None:
-    steady = f"{r.steady_cpu_pct:.1f} %" if r.steady_cpu_pct is not None else "n/a"
+    steady = f"{r.steady_cpu_pct:.1f} %" if r.steady_cpu_pct is not None else "n/a (no 2 s window)"
     lags = ", ".join(f"c{x['client']} p99 {x['p99'] * 1000:.0f} ms / max {x['max'] * 1000:.0f} ms "
                      f"at {x['max_at']:.1f} s" for x in r.client_lag)
     print(f"\nN={r.n} transport={r.transport} clients={r.clients} hold={r.hold:g}s ramp={r.ramp:g}s "
@@ -473,6 +489,8 @@ def print_result(r: Result) -> None:
           f"max {r.late_max * 1000:.1f} ms  ({r.gaps} gaps, {r.late_over_interval} >= 1 interval late)")
     print(f"  time to headers     p50 {r.headers_p50 * 1000:.1f} ms  p99 {r.headers_p99 * 1000:.1f} ms  "
           f"max {r.headers_max * 1000:.1f} ms")
+    print(f"  time to LLM request p50 {r.to_llm_p50 * 1000:.1f} ms  p99 {r.to_llm_p99 * 1000:.1f} ms  "
+          f"max {r.to_llm_max * 1000:.1f} ms")
     print(f"  peak concurrent     {r.peak_concurrent}  (wall {r.wall:.1f} s, sessions made in "
           f"{r.session_seconds:.1f} s)")
     print(f"  server CPU          {r.server_cpu:.1f} s = {r.server_cpu_pct:.1f} % of a core over the run; "
@@ -492,6 +510,8 @@ def main() -> int:
                         help="seconds over which the calls start (default N/1000, at most hold/2)")
     parser.add_argument("--interval", type=float, default=1.0, help="server keep-alive interval, seconds")
     parser.add_argument("--transport", choices=["aiohttp", "httpx"], default="aiohttp")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for the server (diagnostics), repeatable")
     parser.add_argument("--json", type=Path, help="append each result as one JSON line to this file")
     parser.add_argument("--smoke", action="store_true", help="N=50, hold 5 s: a quick pass/fail check")
     opts = parser.parse_args()

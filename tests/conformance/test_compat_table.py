@@ -4,6 +4,7 @@ against what a running wakeful serves (its `GET /doc`, and the answers of routes
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from tests.support.schemas import document, validate
+from tests.support.server import WakefulProcess
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "compatibility.md"
 STATUSES = ("supported", "partly supported", "not supported", "out of scope")
@@ -67,7 +69,7 @@ def served(http_module: httpx.Client) -> dict[Route, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def http_module(server: Any) -> Any:
+def http_module(server: WakefulProcess) -> Iterator[httpx.Client]:
     with server.client() as client:
         yield client
 
@@ -82,7 +84,9 @@ def test_every_v1_route_of_the_reference_is_listed_once_with_its_operation_id() 
     assert not extra, f"routes in docs/compatibility.md that the reference does not have: {extra}"
     wrong = {r: (routes[r][0], op) for r, op in reference.items() if routes[r][0] != op}
     assert not wrong, f"operationIds that differ from the reference's (doc, reference): {wrong}"
-    unexplained = [r for r, (_, status, notes) in routes.items() if status == "partly supported" and not notes]
+    unexplained = [
+        r for r, (_, status, notes) in routes.items() if status == "partly supported" and not notes
+    ]
     assert not unexplained, f"partly supported routes must say what differs: {unexplained}"
 
 
@@ -112,7 +116,11 @@ def test_our_parameters_are_in_the_served_document(served: dict[Route, dict[str,
     def params(method: str, path: str) -> set[str]:
         return {p["name"].lower() for p in served[(method, path)].get("parameters", [])}
 
-    for path in ("/session/{sessionID}/message", "/session/{sessionID}/command", "/session/{sessionID}/shell"):
+    for path in (
+        "/session/{sessionID}/message",
+        "/session/{sessionID}/command",
+        "/session/{sessionID}/shell",
+    ):
         assert {"on_disconnect", "deadline"} <= params("POST", path), path
     assert "deadline" in params("POST", "/session/{sessionID}/prompt_async")
     assert "last-event-id" in params("GET", "/event")

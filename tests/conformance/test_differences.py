@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.support.fakellm import FakeLLMThread
-from tests.support.schemas import DATA, capture, validate, validate_response
+from tests.support.schemas import DATA, capture, document, validate, validate_response
 from tests.support.server import WakefulProcess
 from wakeful import ids
 
@@ -102,7 +102,9 @@ def test_a_retried_message_id_never_changes_stored_messages(http: httpx.Client, 
     assert llm.count("REPLY answered once") == 1 and llm.count("REPLY a different request") == 0
 
 
-def test_a_message_id_sent_again_during_its_run_attaches_to_it(http: httpx.Client, llm: FakeLLMThread) -> None:
+def test_a_message_id_sent_again_during_its_run_attaches_to_it(
+    http: httpx.Client, llm: FakeLLMThread
+) -> None:
     # The reference, given the same body and messageID twice during the run, stored the text twice.
     reference = capture("exp8b-messages.json")
     assert [p["text"] for p in reference[0]["parts"]] == ["DELAY 20", "DELAY 20"]
@@ -134,7 +136,9 @@ def test_message_headers_arrive_before_the_run_ends(http: httpx.Client, llm: Fak
 
     sid = _session(http, "early headers")
     url = PROMPT.format(sessionID=sid)
-    with http.stream("POST", url, json=_text("HOLD early\nREPLY late"), headers={KEEPALIVE_HEADER: "0.3"}) as r:
+    with http.stream(
+        "POST", url, json=_text("HOLD early\nREPLY late"), headers={KEEPALIVE_HEADER: "0.3"}
+    ) as r:
         # here while the run is still held inside the LLM call
         llm.wait_for_hold("early")
         assert r.status_code == 200
@@ -153,7 +157,9 @@ def test_message_headers_arrive_before_the_run_ends(http: httpx.Client, llm: Fak
     assert reply["info"]["parentID"] == r.headers[MESSAGE_HEADER]
 
 
-def _sse(response: httpx.Response, until: Callable[[dict[str, Any]], bool]) -> Iterator[tuple[str | None, dict[str, Any]]]:
+def _sse(
+    response: httpx.Response, until: Callable[[dict[str, Any]], bool]
+) -> Iterator[tuple[str | None, dict[str, Any]]]:
     """(SSE id, event) pairs up to and including the first event `until` accepts."""
     deadline = time.monotonic() + 15
     event_id: str | None = None
@@ -180,7 +186,9 @@ def test_events_carry_ids_and_a_reconnect_gets_what_it_missed(server: WakefulPro
     with server.client() as http, server.client() as other:
         with http.stream("GET", "/event") as stream:
             sid = _session(other, "sse ids")
-            seen = list(_sse(stream, lambda e: e["type"] == "session.created" and e["properties"]["sessionID"] == sid))
+            seen = list(
+                _sse(stream, lambda e: e["type"] == "session.created" and e["properties"]["sessionID"] == sid)
+            )
         connected_id, connected = seen[0]
         assert connected["type"] == "server.connected" and connected_id is None  # not replayable
         created_id, created = seen[-1]
@@ -190,14 +198,23 @@ def test_events_carry_ids_and_a_reconnect_gets_what_it_missed(server: WakefulPro
         missed = _session(other, "missed while away")
         with http.stream("GET", "/event", headers={"Last-Event-ID": created_id}) as stream:
             replay = list(
-                _sse(stream, lambda e: e["type"] == "session.created" and e["properties"]["sessionID"] == missed)
+                _sse(
+                    stream,
+                    lambda e: e["type"] == "session.created" and e["properties"]["sessionID"] == missed,
+                )
             )
         types = [e["type"] for _, e in replay]
         assert "server.gap" not in types and types[-1] == "session.created"
-        assert all(event_id == e["id"] for event_id, e in replay if e["type"] != "server.connected")
+        for event_id, event in replay:
+            if event["type"] in ("server.connected", "server.heartbeat"):
+                assert event_id is None  # never moves a client's Last-Event-ID
+            else:
+                assert event_id == event["id"]
 
         # an id the server does not know: our `server.gap` event says so instead of silently skipping
-        with http.stream("GET", "/event", headers={"Last-Event-ID": "evt_000000000000unknownunknow"}) as stream:
+        with http.stream(
+            "GET", "/event", headers={"Last-Event-ID": "evt_000000000000unknownunknow"}
+        ) as stream:
             gap = list(_sse(stream, lambda e: e["type"] == "server.gap"))[-1][1]
         assert gap["properties"]["reason"] == "unknown-id"
         assert gap["properties"]["lastEventID"] == "evt_000000000000unknownunknow"
@@ -235,7 +252,7 @@ def test_statuses_the_reference_never_sends_use_its_tag_form(protected: WakefulP
     # UnauthorizedError schema (the `_tag` form of its other errors).
     v1_statuses = {
         status
-        for path in capture_paths()
+        for path in document()["paths"].values()
         for op in path.values()
         if isinstance(op, dict) and not op.get("operationId", "").startswith("v2.")
         for status in op.get("responses", {})
@@ -250,9 +267,3 @@ def test_statuses_the_reference_never_sends_use_its_tag_form(protected: WakefulP
         allowed = http.get("/session", auth=("opencode", "s3cret"))
         assert allowed.status_code == 200
         validate_response("get", "/session", 200, allowed.json())
-
-
-def capture_paths() -> list[dict[str, Any]]:
-    from tests.support.schemas import document
-
-    return list(document()["paths"].values())

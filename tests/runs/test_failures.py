@@ -116,6 +116,15 @@ def test_429_honours_retry_after(server: WakefulProcess, http: httpx.Client, llm
     assert retry["attempt"] == 1 and retry["message"] == "mock error 429"
 
 
+def test_anthropic_overload_is_retried(http: httpx.Client, llm: FakeLLMThread) -> None:
+    sid = new_session(http)
+    script = unique("ERROR 529 1\nREPLY claude after overload")
+    reply = prompt(http, sid, script, model={"providerID": "anth", "modelID": "claude-mock"})
+    validate_message(reply)
+    assert text_of(reply) == "claude after overload" and llm.count(script) == 2
+    assert {r.path for r in requests_for(llm, script)} == {"/v1/messages"}
+
+
 def test_a_stream_cut_once_is_retried_without_doubling_text(
     server: WakefulProcess, http: httpx.Client, llm: FakeLLMThread
 ) -> None:

@@ -149,24 +149,33 @@ def test_a_second_prompt_waits_and_each_caller_gets_its_own_reply(
     assert "first-tool-done" in request_text(second_call)
 
 
+def _post_and_hang_up(server: WakefulProcess, path: str, body: dict[str, Any]) -> socket.socket:
+    """Send a POST on a raw socket and read the status line; the caller closes it (a hang-up)."""
+    raw = json.dumps(body).encode()
+    url = urlparse(server.url)
+    sock = socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=10)
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(raw)}\r\n\r\n".encode()
+        + raw
+    )
+    assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+    return sock
+
+
 def test_a_client_that_disconnects_does_not_stop_the_run(
     server: WakefulProcess, http: httpx.Client, llm: FakeLLMThread
 ) -> None:
     sid = new_session(http)
     key = f"disc-{uuid.uuid4().hex[:8]}"
-    text = f"HOLD {key}\nREPLY survived the disconnect"
-    body = json.dumps(prompt_body(text)).encode()
-    url = urlparse(server.url)
-    sock = socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=10)
-    sock.sendall(
-        f"POST /session/{sid}/message HTTP/1.1\r\nHost: {url.netloc}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-        + body
+    sock = _post_and_hang_up(
+        server, f"/session/{sid}/message", prompt_body(f"HOLD {key}\nREPLY survived the disconnect")
     )
-    assert sock.recv(4096).startswith(b"HTTP/1.1 200")
     llm.wait_for_hold(key)
     sock.close()
-    time.sleep(0.3)  # let the server notice the disconnect before the run can end
+    # The server sees a hang-up within one keep-alive interval (0.2 s here): the control test below
+    # shows it acting on one that fast when asked to.
+    time.sleep(0.5)
     llm.release(key)
     wait_idle(http, sid)
     stored = messages(http, sid)
@@ -175,6 +184,22 @@ def test_a_client_that_disconnects_does_not_stop_the_run(
     assert reply["info"]["role"] == "assistant" and "error" not in reply["info"]
     assert reply["info"]["finish"] == "stop"
     assert text_of(reply) == "survived the disconnect"
+
+
+def test_on_disconnect_abort_is_the_opt_in_to_stop_the_run(
+    server: WakefulProcess, http: httpx.Client, llm: FakeLLMThread
+) -> None:
+    sid = new_session(http)
+    key = f"disc-abort-{uuid.uuid4().hex[:8]}"
+    sock = _post_and_hang_up(
+        server, f"/session/{sid}/message?on_disconnect=abort", prompt_body(f"HOLD {key}\nREPLY never")
+    )
+    llm.wait_for_hold(key)
+    sock.close()
+    wait_idle(http, sid)  # ends without a release: the hang-up aborted it
+    reply = messages(http, sid)[-1]
+    assert reply["info"]["error"]["name"] == "MessageAbortedError"
+    llm.release(key)
 
 
 def test_abort_kills_the_whole_process_group_and_keeps_earlier_parts(

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.schemas import validate
 from tests.support.server import WakefulProcess
 from tests.support.sse import EventReader
-from tests.support.schemas import validate
 
 
 def test_events_have_ids_and_reference_shapes(server: WakefulProcess, http: httpx.Client) -> None:

@@ -50,7 +50,7 @@ class WakefulProcess:
         data_dir: Path,
         project_dir: Path,
         *,
-        env: dict[str, str] | None = None,
+        env: dict[str, str | None] | None = None,
         args: list[str] | None = None,
     ) -> None:
         self.data_dir = data_dir
@@ -78,7 +78,12 @@ class WakefulProcess:
                 "WAKEFUL_DRAIN_TIMEOUT": "2",
             }
         )
-        env.update(self.extra_env)
+        for key, value in self.extra_env.items():
+            # None removes a default, e.g. to run with the server's own keep-alive interval.
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
         return env
 
     def start(self, timeout: float = 30.0) -> WakefulProcess:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from wakeful.providers.anthropic import AnthropicProvider
 from wakeful.providers.base import Provider
-from wakeful.providers.openai import OpenAIProvider, Transport
+
+if TYPE_CHECKING:
+    from wakeful.providers.openai import Transport
+else:
+    Transport = Literal["aiohttp", "httpx"]
 
 ANTHROPIC_NPM = "@ai-sdk/anthropic"
 
@@ -32,10 +35,22 @@ def build_provider(
         "max_connections": max_connections,
         "transport": transport,
     }
+    # The SDKs take about a second to import: they load when first needed (or warmed in a thread).
     if npm == ANTHROPIC_NPM or provider_id == "anthropic":
+        from wakeful.providers.anthropic import AnthropicProvider
+
         return AnthropicProvider(provider_id, **kwargs)
     # every other package (@ai-sdk/openai, @ai-sdk/openai-compatible, ...) speaks chat completions
+    from wakeful.providers.openai import OpenAIProvider
+
     return OpenAIProvider(provider_id, **kwargs)
+
+
+def warm_imports() -> None:
+    """Import both adapters (and their SDKs); run in a thread at start-up so that the first prompt
+    does not stall the event loop on imports."""
+    import wakeful.providers.anthropic
+    import wakeful.providers.openai  # noqa: F401
 
 
 class ProviderPool:

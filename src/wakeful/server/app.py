@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,6 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from wakeful import __version__
 from wakeful.config import ServerConfig
+from wakeful.providers.registry import warm_imports
 from wakeful.recovery import recover
 from wakeful.server import errors
 from wakeful.server.middleware import BasicAuth
@@ -26,6 +28,9 @@ def create_app(config: ServerConfig, state: ServerState | None = None) -> FastAP
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.store.open()
         await recover(state.messages, state.instance)
+        # Import the provider SDKs before listening: importing them later, on the loop, would stall
+        # every held call (and delay the first answer's headers) by about a second.
+        await asyncio.to_thread(warm_imports)
         try:
             yield
         finally:

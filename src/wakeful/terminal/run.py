@@ -144,6 +144,8 @@ class Runner:
         view.start()
         try:
             await follower.start()
+            if self.interrupted.is_set():  # Ctrl-C before the run was sent: nothing to abort
+                return INTERRUPTED
             call = asyncio.create_task(self._call(session_id))
             stopped = await self._until_done_or_interrupted(call)
             if stopped:

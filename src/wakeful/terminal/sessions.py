@@ -44,7 +44,10 @@ def list_sessions(target: Target, fmt: Format, limit: int | None) -> int:
         if fmt == "json":
             _json([s.wire() for s in sessions])
             return
-        table = Table("id", "title", "updated", box=None, pad_edge=False)
+        table = Table(box=None, pad_edge=False)
+        table.add_column("id", no_wrap=True)
+        table.add_column("title", no_wrap=True, overflow="ellipsis")
+        table.add_column("updated", no_wrap=True)
         for s in sessions:
             table.add_row(s.id, s.title, _when(s.time.updated))
         out.print(table)

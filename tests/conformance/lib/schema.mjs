@@ -27,7 +27,9 @@ export class Reference {
     const response = op.responses?.[String(status)];
     if (!response) throw new Error(`the reference has no ${status} answer for ${method.toUpperCase()} ${path}`);
     const content = response.content?.["application/json"] ?? response.content?.["text/event-stream"];
-    if (!content) throw new Error(`the reference's ${status} answer for ${method.toUpperCase()} ${path} has no body`);
+    if (!content) {
+      throw new Error(`the reference's ${status} answer for ${method.toUpperCase()} ${path} has no body`);
+    }
     return content.schema;
   }
 
@@ -58,7 +60,7 @@ export class Reference {
     if (validate(data)) return;
     const errors = validate.errors
       .slice(0, 12)
-      .map((e) => `  ${e.instancePath || "/"} ${e.message} ${JSON.stringify(e.params)} (schema ${e.schemaPath})`)
+      .map((e) => `  ${e.instancePath || "/"} ${e.message} ${JSON.stringify(e.params)} (at ${e.schemaPath})`)
       .join("\n");
     const shown = JSON.stringify(data);
     throw new Error(

@@ -1,0 +1,257 @@
+"""Long calls over real HTTP with sub-second keep-alive intervals (the test server uses 0.2 s)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.fakellm import FakeLLMThread
+from tests.support.schemas import validate_response
+from tests.support.server import WakefulProcess, write_project_config
+from wakeful import ids
+
+INTERVAL = 0.2
+SHORT_READ = httpx.Timeout(10.0, read=INTERVAL * 3)
+
+
+def _session(http: httpx.Client) -> str:
+    return str(http.post("/session", json={}).json()["id"])
+
+
+def _key() -> str:
+    return f"k{uuid.uuid4().hex[:10]}"
+
+
+def _prompt(text: str, message_id: str | None = None) -> dict[str, object]:
+    body: dict[str, object] = {"parts": [{"type": "text", "text": text}]}
+    if message_id:
+        body["messageID"] = message_id
+    return body
+
+
+def test_headers_go_out_before_the_run_ends_and_the_body_is_one_json_document(
+    server: WakefulProcess, llm: FakeLLMThread
+) -> None:
+    key = _key()
+    with server.client(timeout=SHORT_READ) as http:
+        sid = _session(http)
+        with http.stream("POST", f"/session/{sid}/message", json=_prompt(f"HOLD {key}\nREPLY held")) as response:
+            assert response.status_code == 200
+            llm.wait_for_hold(key, timeout=10)
+            headers = response.headers
+            assert headers["content-type"] == "application/json"
+            assert headers["cache-control"] == "no-cache, no-transform"
+            assert headers["x-accel-buffering"] == "no"
+            assert headers["transfer-encoding"] == "chunked"
+            assert "content-encoding" not in headers and "content-length" not in headers
+            assert float(headers["x-keepalive-interval"]) == INTERVAL
+            chunks = response.iter_raw()
+            first = next(chunks)
+            assert first.strip() == b"" and b"\n" in first
+            llm.release(key)
+            body = first + b"".join(chunks)
+    assert body.startswith(b"\n") and body.strip().startswith(b"{")
+    reply = json.loads(body)
+    validate_response("post", "/session/{sessionID}/message", 200, reply)
+    assert "held" in "".join(p.get("text", "") for p in reply["parts"])
+
+
+def test_a_short_answer_starts_with_a_brace(server: WakefulProcess) -> None:
+    with server.client() as http:
+        sid = _session(http)
+        response = http.post(f"/session/{sid}/message", json=_prompt("REPLY quick"), headers={"X-Keepalive-Interval": "5"})
+        assert response.headers["x-keepalive-interval"] == "5"
+        assert response.content.startswith(b"{")
+
+
+def test_requested_interval_is_clamped_and_validated(server: WakefulProcess) -> None:
+    with server.client() as http:
+        sid = _session(http)
+        tiny = http.post(f"/session/{sid}/message", json=_prompt("REPLY x"), headers={"X-Keepalive-Interval": "0.0001"})
+        assert float(tiny.headers["x-keepalive-interval"]) == 0.05
+        before = len(http.get(f"/session/{sid}/message").json())
+        for bad in ("soon", "-1", "0", "nan"):
+            refused = http.post(f"/session/{sid}/message", json=_prompt("REPLY x"), headers={"X-Keepalive-Interval": bad})
+            assert refused.status_code == 400 and refused.json()["field"] == "X-Keepalive-Interval"
+        assert len(http.get(f"/session/{sid}/message").json()) == before
+
+
+@pytest.mark.parametrize("route", ["message", "command", "shell", "reply"])
+def test_a_client_whose_read_timeout_is_shorter_than_the_run_succeeds(
+    route: str, server: WakefulProcess, project: Path
+) -> None:
+    with server.client(timeout=SHORT_READ) as http:
+        sid = _session(http)
+        started = time.monotonic()
+        if route == "message":
+            response = http.post(f"/session/{sid}/message", json=_prompt("DELAY 1.5\nREPLY slow"))
+        elif route == "command":
+            response = http.post(f"/session/{sid}/command", json={"command": "slow", "arguments": "1.5"})
+        elif route == "shell":
+            response = http.post(f"/session/{sid}/shell", json={"agent": "build", "command": "sleep 1.5; echo slept"})
+        else:
+            mid = ids.message_id()
+            http.post(f"/session/{sid}/prompt_async", json=_prompt("DELAY 1.5\nREPLY later", mid))
+            response = http.get(f"/session/{sid}/message/{mid}/reply")
+        assert time.monotonic() - started >= 1.5
+        assert response.status_code == 200
+        assert response.content.startswith(b"\n")
+        reply = response.json()
+        assert reply["info"]["role"] == "assistant" and "error" not in reply["info"]
+
+
+def test_a_failure_after_the_200_ends_with_info_error(server: WakefulProcess) -> None:
+    with server.client(timeout=SHORT_READ) as http:
+        sid = _session(http)
+        response = http.post(f"/session/{sid}/message", json=_prompt("DELAY 0.6\nERROR 400"))
+        assert response.status_code == 200 and response.content.startswith(b"\n")
+        reply = json.loads(response.content)
+        assert reply["info"]["error"]["name"] == "APIError"
+        assert reply["info"]["error"]["data"]["statusCode"] == 400
+        validate_response("post", "/session/{sessionID}/message", 200, reply)
+
+
+def test_early_failures_come_before_the_200(server: WakefulProcess) -> None:
+    with server.client() as http:
+        sid = _session(http)
+        assert http.post("/session/ses_missing/message", json=_prompt("x")).status_code == 404
+        assert http.post(f"/session/{sid}/message", json={"parts": "nope"}).status_code == 400
+        assert http.post(f"/session/{sid}/message", json={**_prompt("x"), "agent": "nobody"}).status_code == 400
+        model = {"providerID": "mock", "modelID": "missing"}
+        assert http.post(f"/session/{sid}/message", json={**_prompt("x"), "model": model}).status_code == 400
+        assert http.post(f"/session/{sid}/command", json={"command": "nope", "arguments": ""}).status_code == 400
+        assert http.post(f"/session/{sid}/message", json=_prompt("x"), params={"on_disconnect": "later"}).status_code == 400
+        assert http.get(f"/session/{sid}/message").json() == []
+
+
+def test_a_disconnect_leaves_the_run_to_finish_and_a_retry_gets_its_answer(
+    server: WakefulProcess, llm: FakeLLMThread
+) -> None:
+    key = _key()
+    script = f"HOLD {key}\nREPLY survived {key}"
+    mid = ids.message_id()
+    with server.client() as http:
+        sid = _session(http)
+    with server.client() as doomed, doomed.stream("POST", f"/session/{sid}/message", json=_prompt(script, mid)) as r:
+        assert r.status_code == 200
+        llm.wait_for_hold(key, timeout=10)
+    # The client is gone; the run goes on.
+    llm.release(key)
+    with server.client(timeout=SHORT_READ) as http:
+        retry = http.post(f"/session/{sid}/message", json=_prompt(script, mid))
+        assert retry.status_code == 200
+        reply = retry.json()
+        assert f"survived {key}" in "".join(p.get("text", "") for p in reply["parts"])
+        stored = http.get(f"/session/{sid}/message").json()
+        again = http.post(f"/session/{sid}/message", json=_prompt(script, mid))
+        assert again.json() == reply
+        assert http.get(f"/session/{sid}/message").json() == stored
+    assert llm.count(script) == 1
+    assert [m["info"]["role"] for m in stored] == ["user", "assistant"]
+    assert len(stored[0]["parts"]) == 1
+
+
+def test_ten_identical_requests_run_the_agent_once(server: WakefulProcess, llm: FakeLLMThread) -> None:
+    key = _key()
+    script = f"HOLD {key}\nREPLY once {key}"
+    mid = ids.message_id()
+    with server.client() as http:
+        sid = _session(http)
+    bodies: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            with server.client(timeout=30) as http:
+                response = http.post(f"/session/{sid}/message", json=_prompt(script, mid))
+                assert response.status_code == 200
+                bodies.append(response.content)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    llm.wait_for_hold(key, timeout=10)
+    time.sleep(INTERVAL * 2)  # let every copy attach before the answer exists
+    llm.release(key)
+    for thread in threads:
+        thread.join(30)
+    assert not errors
+    assert len(bodies) == 10
+    assert len({json.dumps(json.loads(b), sort_keys=True) for b in bodies}) == 1
+    assert llm.count(script) == 1
+
+
+def test_a_different_body_under_a_used_message_id_is_a_conflict(server: WakefulProcess) -> None:
+    mid = ids.message_id()
+    with server.client() as http:
+        sid = _session(http)
+        assert http.post(f"/session/{sid}/message", json=_prompt("REPLY first", mid)).status_code == 200
+        stored = http.get(f"/session/{sid}/message").json()
+        conflict = http.post(f"/session/{sid}/message", json=_prompt("REPLY second", mid))
+        assert conflict.status_code == 409
+        body = conflict.json()
+        assert body["_tag"] == "ConflictError" and body["resource"] == mid
+        assert http.post(f"/session/{sid}/prompt_async", json=_prompt("REPLY second", mid)).status_code == 409
+        other = _session(http)
+        assert http.post(f"/session/{other}/message", json=_prompt("REPLY first", mid)).status_code == 409
+        assert http.get(f"/session/{sid}/message").json() == stored
+
+
+def test_on_disconnect_abort_stops_the_run(server: WakefulProcess, llm: FakeLLMThread) -> None:
+    key = _key()
+    mid = ids.message_id()
+    with server.client() as http:
+        sid = _session(http)
+    with server.client() as doomed, doomed.stream(
+        "POST", f"/session/{sid}/message", params={"on_disconnect": "abort"}, json=_prompt(f"HOLD {key}", mid)
+    ) as response:
+        assert response.status_code == 200
+        llm.wait_for_hold(key, timeout=10)
+    with server.client(timeout=SHORT_READ) as http:
+        reply = http.get(f"/session/{sid}/message/{mid}/reply").json()
+        assert reply["info"]["error"]["name"] == "MessageAbortedError"
+        assert "disconnected" in reply["info"]["error"]["data"]["message"]
+    llm.release(key)
+
+
+def test_prompt_async_names_what_to_wait_on_and_the_waits_hold(server: WakefulProcess, llm: FakeLLMThread) -> None:
+    key = _key()
+    with server.client(timeout=SHORT_READ) as http:
+        sid = _session(http)
+        accepted = http.post(f"/session/{sid}/prompt_async", json=_prompt(f"HOLD {key}\nREPLY waited"))
+        assert accepted.status_code == 204 and accepted.content == b""
+        mid = accepted.headers["x-wakeful-message-id"]
+        assert mid.startswith("msg_")
+        llm.wait_for_hold(key, timeout=10)
+        threading.Timer(INTERVAL * 4, llm.release, args=(key,)).start()
+        reply = http.get(f"/session/{sid}/message/{mid}/reply")
+        assert reply.content.startswith(b"\n") and reply.json()["info"]["parentID"] == mid
+        assert http.get(f"/session/{sid}/message/{mid}/reply").json() == reply.json()
+        waited = http.get(f"/session/{sid}/wait")
+        assert waited.status_code == 200 and waited.json()["id"] == sid
+        assert http.get("/session/status").json().get(sid) is None
+        assert http.get(f"/session/{sid}/message/{ids.message_id()}/reply").status_code == 404
+
+
+def test_default_interval_keeps_httpx_default_timeout_alive(tmp_path: Path, llm: FakeLLMThread) -> None:
+    """The server's default interval against httpx's default Timeout(5) and a 15 s run."""
+    write_project_config(tmp_path, llm.url)
+    proc = WakefulProcess(tmp_path / "data", tmp_path, env={"WAKEFUL_KEEPALIVE_INTERVAL": None}).start()
+    try:
+        with httpx.Client(base_url=proc.url, timeout=httpx.Timeout(5.0)) as http:
+            sid = _session(http)
+            started = time.monotonic()
+            response = http.post(f"/session/{sid}/message", json=_prompt("DELAY 15\nREPLY patient"))
+            assert time.monotonic() - started >= 15
+            assert response.headers["x-keepalive-interval"] == "2"
+            assert response.json()["info"]["finish"] == "stop"
+    finally:
+        proc.stop()

@@ -274,6 +274,24 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (/proc/stat: everything but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes and their reaped children."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def open_fds(pid: int) -> int:
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))
@@ -324,6 +342,7 @@ class Result:
     server_cpu_pct: float
     steady_cpu_pct: float | None
     fake_cpu: float
+    others_cpu_pct: float  # busy CPU of everything else on the machine, in % of one core
     rss_base_mib: float
     rss_peak_mib: float
     kib_per_call: float
@@ -365,6 +384,9 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
         "WAKEFUL_DRAIN_TIMEOUT": "5",
         **dict(item.split("=", 1) for item in opts.server_env),
     }
+    if opts.probe:
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bench" / "loopprobe"), os.environ.get("PYTHONPATH", "")])
+        env["WAKEFUL_BENCH_PROBE"] = str(opts.probe.resolve())
     server = WakefulProcess(data, project, env=env)
     procs: list[Any] = []
     try:
@@ -393,6 +415,8 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
         time.sleep(1.0)  # let the session burst settle before the baseline
         base_rss = rss_kib(pid)
         start_cpu, fake_cpu0 = cpu_seconds(pid), cpu_seconds(fake.pid)
+        ours = [pid, fake.pid, os.getpid(), *(p.pid for p in procs)]
+        busy0, ours0, wall0 = machine_busy_seconds(), tree_cpu_seconds(ours), time.monotonic()
         start_at.value = time.monotonic() + 0.5
         go.set()
         samples: list[Sample] = []
@@ -412,6 +436,8 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
                     if results.empty():
                         raise RuntimeError("a client process died without a report") from None
         end_cpu, fake_cpu1 = cpu_seconds(pid), cpu_seconds(fake.pid)
+        others = (machine_busy_seconds() - busy0) - (tree_cpu_seconds(ours) - ours0)
+        others_pct = 100 * max(0.0, others) / (time.monotonic() - wall0)
         origin = float(start_at.value)
         # the fake stamps arrivals with time.time(); the bench measures with time.monotonic()
         offset = time.time() - time.monotonic()
@@ -420,13 +446,15 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
             for r in httpx.get(f"{control}/requests", timeout=60).json()
         }
         return summarize(n, opts, reports, samples, origin, base_rss, end_cpu - start_cpu,
-                         fake_cpu1 - fake_cpu0, llm_request_bytes, arrivals)
+                         fake_cpu1 - fake_cpu0, others_pct, llm_request_bytes, arrivals)
     finally:
         for proc in procs:
             proc.join(10)
             if proc.is_alive():
                 proc.kill()
         server.stop()
+        if opts.server_log:
+            opts.server_log.write_text("".join(server.output))
         if server.proc is not None and server.proc.returncode not in (0, None):
             print("".join(server.output[-40:]), file=sys.stderr)
         fake.terminate()
@@ -437,7 +465,7 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
 
 
 def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], samples: list[Sample],
-              origin: float, base_rss: int, server_cpu: float, fake_cpu: float,
+              origin: float, base_rss: int, server_cpu: float, fake_cpu: float, others_cpu_pct: float,
               llm_request_bytes: int, arrivals: dict[str, float]) -> Result:
     calls = [c for r in reports for c in r.calls]
     broken = [r.error for r in reports if r.error]
@@ -466,7 +494,7 @@ def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], sam
         headers_max=to_headers[-1] if to_headers else 0.0,
         peak_concurrent=peak_overlap(held), wall=wall, server_cpu=server_cpu,
         server_cpu_pct=100 * server_cpu / wall if wall > 0 else 0.0, steady_cpu_pct=steady_pct,
-        fake_cpu=fake_cpu, rss_base_mib=base_rss / 1024, rss_peak_mib=peak_rss / 1024,
+        fake_cpu=fake_cpu, others_cpu_pct=others_cpu_pct, rss_base_mib=base_rss / 1024, rss_peak_mib=peak_rss / 1024,
         kib_per_call=(peak_rss - base_rss) / n, fds_peak=max((s.fds for s in samples), default=0),
         llm_request_bytes=llm_request_bytes,
         to_llm_p50=pct(to_llm, 50), to_llm_p99=pct(to_llm, 99), to_llm_max=to_llm[-1] if to_llm else 0.0,
@@ -495,6 +523,7 @@ def print_result(r: Result) -> None:
           f"{r.session_seconds:.1f} s)")
     print(f"  server CPU          {r.server_cpu:.1f} s = {r.server_cpu_pct:.1f} % of a core over the run; "
           f"steady hold {steady}; fake LLM {r.fake_cpu:.1f} s")
+    print(f"  other load          {r.others_cpu_pct:.0f} % of a core used by processes outside this benchmark")
     print(f"  server memory       {r.rss_base_mib:.0f} MiB -> {r.rss_peak_mib:.0f} MiB = "
           f"{r.kib_per_call:.1f} KiB per held call (floor ~{FLOOR_KIB} KiB); peak fds {r.fds_peak}; "
           f"one LLM request = {r.llm_request_bytes / 1024:.1f} KiB of JSON")
@@ -512,6 +541,9 @@ def main() -> int:
     parser.add_argument("--transport", choices=["aiohttp", "httpx"], default="aiohttp")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for the server (diagnostics), repeatable")
+    parser.add_argument("--server-log", type=Path, help="write the server's output to this file")
+    parser.add_argument("--probe", type=Path,
+                        help="diagnostics: record the server's own event-loop lag (> 20 ms) to this file")
     parser.add_argument("--json", type=Path, help="append each result as one JSON line to this file")
     parser.add_argument("--smoke", action="store_true", help="N=50, hold 5 s: a quick pass/fail check")
     opts = parser.parse_args()

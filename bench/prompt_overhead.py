@@ -171,7 +171,7 @@ def main() -> int:
     opts = parser.parse_args()
 
     fake, url = start_fake_llm()
-    env = dict(PRODUCTION_TIMING)
+    env: dict[str, str | None] = dict(PRODUCTION_TIMING)
     if opts.transport:
         env["WAKEFUL_LLM_TRANSPORT"] = opts.transport
     with tempfile.TemporaryDirectory(prefix="wakeful-bench-") as tmp:

@@ -24,7 +24,9 @@ def llm() -> Iterator[FakeLLMThread]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLMThread) -> Path:
     directory = tmp_path_factory.mktemp("project")
-    write_project_config(directory, llm.url, command={"slow": {"template": "DELAY $1\nREPLY slow", "description": "waits"}})
+    write_project_config(
+        directory, llm.url, command={"slow": {"template": "DELAY $1\nREPLY slow", "description": "waits"}}
+    )
     return directory
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -56,7 +59,13 @@ def serve(
         cors_origins=tuple(cors) if cors else None,
         insecure=insecure,
     )
-    raise typer.Exit(run_server(config))
+    code = run_server(config)
+    # Everything is closed by now; skipping interpreter teardown (a second or more with the SDKs
+    # loaded) keeps SIGTERM-to-exit within the drain time.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 # --- the client commands: their bodies live in wakeful.terminal, imported when they run -------
@@ -75,7 +84,9 @@ DataDir = Annotated[
     Path | None, typer.Option(help="Data directory whose server to use (default $WAKEFUL_DATA_DIR or XDG).")
 ]
 Format = Annotated[OutputFormat, typer.Option("--format", help="text, or json (one document per line).")]
-SessionOpt = Annotated[str | None, typer.Option("--session", help="Continue this session (default: a new one).")]
+SessionOpt = Annotated[
+    str | None, typer.Option("--session", help="Continue this session (default: a new one).")
+]
 Model = Annotated[str | None, typer.Option(help="provider/model")]
 
 

@@ -88,7 +88,9 @@ class Subscription:
 
 
 class EventBus:
-    def __init__(self, replay_size: int = 10_000, queue_size: int = 2_000, replay_bytes: int = 32 << 20) -> None:
+    def __init__(
+        self, replay_size: int = 10_000, queue_size: int = 2_000, replay_bytes: int = 32 << 20
+    ) -> None:
         self._replay: deque[Event] = deque()
         self._replay_size = replay_size
         self._replay_bytes = replay_bytes
@@ -104,7 +106,9 @@ class EventBus:
         # not pin memory.
         self._replay.append(event)
         self._replay_used += len(event.frame)
-        while self._replay and (len(self._replay) > self._replay_size or self._replay_used > self._replay_bytes):
+        while self._replay and (
+            len(self._replay) > self._replay_size or self._replay_used > self._replay_bytes
+        ):
             self._replay_used -= len(self._replay.popleft().frame)
         for sub in list(self._subscribers):
             sub.push(event)

@@ -98,6 +98,7 @@ class DrainingServer(uvicorn.Server):
             # Held responses write their final JSON within one event-loop turn of their run ending.
             await asyncio.sleep(0.05)
         finally:
+            log.info("drained; stopping")
             self.should_exit = True
 
 
@@ -136,6 +137,7 @@ def serve(config: ServerConfig) -> int:
         )
         server = DrainingServer(uv_config, state, url)
         server.run(sockets=[sock])
+        log.info("stopped")
         return 0
     finally:
         lock.release()

@@ -96,3 +96,21 @@ async def test_the_in_body_error_object_is_a_server_error() -> None:
         with pytest.raises(ServerError) as caught:
             await client.prompt("ses_x", "hello")
     assert caught.value.name == "UnknownError" and "database went away" in str(caught.value)
+
+
+async def test_a_silent_connection_is_noticed_and_retried(server: WakefulProcess, llm: FakeLLMThread) -> None:
+    key = unique()
+    script = f"HOLD {key}\nREPLY async heard again"
+    with Proxy(server.url) as proxy:
+        async with AsyncClient(proxy.url, backoff=0.05) as client:
+            session = await client.create_session()
+            running = asyncio.create_task(client.prompt(session.id, script))
+            await llm.wait_for_hold_async(key)
+            before = proxy.accepted
+            stalled = time.monotonic()
+            proxy.stall()
+            await proxy.wait_for_accepted_async(before + 1)
+            assert 0.4 < time.monotonic() - stalled < 3.0
+            llm.release(key)
+            assert text_of(await asyncio.wait_for(running, 10)) == "async heard again"
+    assert llm.count(script) == 1

@@ -129,8 +129,33 @@ async function rejects(promise) {
 
 // --- the scenario -------------------------------------------------------------------------------------
 
+// Every answer the scenario validates ([method, path, status]), compiled before anything is timed.
+const CHECKED_ANSWERS = [
+  ["get", "/config"],
+  ["get", "/config/providers"],
+  ["get", "/agent"],
+  ["get", "/command"],
+  ["post", "/session"],
+  ["get", "/session"],
+  ["get", "/session/status"],
+  ["get", "/session/{sessionID}"],
+  ["get", "/session/{sessionID}", 404],
+  ["patch", "/session/{sessionID}"],
+  ["delete", "/session/{sessionID}"],
+  ["post", "/session/{sessionID}/message"],
+  ["get", "/session/{sessionID}/message"],
+  ["get", "/session/{sessionID}/message/{messageID}"],
+  ["post", "/session/{sessionID}/command"],
+  ["post", "/session/{sessionID}/shell"],
+  ["post", "/session/{sessionID}/abort"],
+];
+
 async function main() {
-  const ref = await step("load the reference OpenAPI document", () => new Reference(env.openapi));
+  const ref = await step("load the reference OpenAPI document and compile its validators", () => {
+    const reference = new Reference(env.openapi);
+    reference.warm(CHECKED_ANSWERS, ["Event", "NotFoundError"]);
+    return reference;
+  });
   if (!["plain", "short-timeouts"].includes(env.mode)) throw new Error(`unknown SUITE_MODE ${env.mode}`);
   const timeoutFetch = env.mode === "short-timeouts" ? shortTimeoutFetch(env.timeoutMs) : undefined;
   const client = makeClient(env.entry, { baseUrl: env.url, directory: env.directory, fetch: timeoutFetch });
@@ -154,7 +179,7 @@ async function main() {
         body: JSON.stringify({
           model: "mock-model",
           stream: true,
-          messages: [{ role: "user", content: `DELAY ${(2 * env.timeoutMs) / 1000}\nREPLY probe` }],
+          messages: [{ role: "user", content: `DELAY ${(3 * env.timeoutMs) / 1000}\nREPLY probe` }],
         }),
       }),
     ).then(

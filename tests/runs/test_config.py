@@ -86,7 +86,7 @@ def homes(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLMThread) -> dict[
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, homes: dict[str, Path]) -> Iterator[WakefulProcess]:
-    env = {
+    env: dict[str, str | None] = {
         "XDG_CONFIG_HOME": str(homes["xdg"]),
         "OPENCODE_CONFIG": str(homes["custom"]),
         "WAKEFUL_TEST_MOCK_KEY": "key-from-env",

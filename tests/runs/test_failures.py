@@ -30,7 +30,7 @@ RETRIES = 2
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, project: Path) -> Iterator[WakefulProcess]:
-    env = {"WAKEFUL_PROVIDER_SILENCE": "0.5", "WAKEFUL_RETRY_ATTEMPTS": str(RETRIES)}
+    env: dict[str, str | None] = {"WAKEFUL_PROVIDER_SILENCE": "0.5", "WAKEFUL_RETRY_ATTEMPTS": str(RETRIES)}
     proc = WakefulProcess(tmp_path_factory.mktemp("data"), project, env=env).start()
     yield proc
     proc.stop()

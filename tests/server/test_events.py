@@ -37,7 +37,9 @@ def test_events_have_ids_and_reference_shapes(server: WakefulProcess, http: http
         reader.close()
 
 
-def test_reconnect_with_last_event_id_replays_what_was_missed(server: WakefulProcess, http: httpx.Client) -> None:
+def test_reconnect_with_last_event_id_replays_what_was_missed(
+    server: WakefulProcess, http: httpx.Client
+) -> None:
     reader = EventReader(server.url)
     reader.next()
     http.post("/session", json={"title": "before the cut"})
@@ -60,7 +62,10 @@ def test_unknown_last_event_id_gets_one_gap_event(server: WakefulProcess) -> Non
         assert reader.next().type == "server.connected"  # type: ignore[union-attr]
         gap = reader.next()
         assert gap is not None and gap.type == "server.gap" and gap.id is None
-        assert gap.data["properties"] == {"reason": "unknown-id", "lastEventID": "evt_000000000000unknownunknow"}
+        assert gap.data["properties"] == {
+            "reason": "unknown-id",
+            "lastEventID": "evt_000000000000unknownunknow",
+        }
     finally:
         reader.close()
 

@@ -41,7 +41,9 @@ def test_headers_go_out_before_the_run_ends_and_the_body_is_one_json_document(
     key = _key()
     with server.client(timeout=SHORT_READ) as http:
         sid = _session(http)
-        with http.stream("POST", f"/session/{sid}/message", json=_prompt(f"HOLD {key}\nREPLY held")) as response:
+        with http.stream(
+            "POST", f"/session/{sid}/message", json=_prompt(f"HOLD {key}\nREPLY held")
+        ) as response:
             assert response.status_code == 200
             llm.wait_for_hold(key, timeout=10)
             headers = response.headers
@@ -65,7 +67,9 @@ def test_headers_go_out_before_the_run_ends_and_the_body_is_one_json_document(
 def test_a_short_answer_starts_with_a_brace(server: WakefulProcess) -> None:
     with server.client() as http:
         sid = _session(http)
-        response = http.post(f"/session/{sid}/message", json=_prompt("REPLY quick"), headers={"X-Keepalive-Interval": "5"})
+        response = http.post(
+            f"/session/{sid}/message", json=_prompt("REPLY quick"), headers={"X-Keepalive-Interval": "5"}
+        )
         assert response.headers["x-keepalive-interval"] == "5"
         assert response.content.startswith(b"{")
 
@@ -73,11 +77,15 @@ def test_a_short_answer_starts_with_a_brace(server: WakefulProcess) -> None:
 def test_requested_interval_is_clamped_and_validated(server: WakefulProcess) -> None:
     with server.client() as http:
         sid = _session(http)
-        tiny = http.post(f"/session/{sid}/message", json=_prompt("REPLY x"), headers={"X-Keepalive-Interval": "0.0001"})
+        tiny = http.post(
+            f"/session/{sid}/message", json=_prompt("REPLY x"), headers={"X-Keepalive-Interval": "0.0001"}
+        )
         assert float(tiny.headers["x-keepalive-interval"]) == 0.05
         before = len(http.get(f"/session/{sid}/message").json())
         for bad in ("soon", "-1", "0", "nan"):
-            refused = http.post(f"/session/{sid}/message", json=_prompt("REPLY x"), headers={"X-Keepalive-Interval": bad})
+            refused = http.post(
+                f"/session/{sid}/message", json=_prompt("REPLY x"), headers={"X-Keepalive-Interval": bad}
+            )
             assert refused.status_code == 400 and refused.json()["field"] == "X-Keepalive-Interval"
         assert len(http.get(f"/session/{sid}/message").json()) == before
 
@@ -94,7 +102,9 @@ def test_a_client_whose_read_timeout_is_shorter_than_the_run_succeeds(
         elif route == "command":
             response = http.post(f"/session/{sid}/command", json={"command": "slow", "arguments": "1.5"})
         elif route == "shell":
-            response = http.post(f"/session/{sid}/shell", json={"agent": "build", "command": "sleep 1.5; echo slept"})
+            response = http.post(
+                f"/session/{sid}/shell", json={"agent": "build", "command": "sleep 1.5; echo slept"}
+            )
         else:
             mid = ids.message_id()
             http.post(f"/session/{sid}/prompt_async", json=_prompt("DELAY 1.5\nREPLY later", mid))
@@ -122,11 +132,20 @@ def test_early_failures_come_before_the_200(server: WakefulProcess) -> None:
         sid = _session(http)
         assert http.post("/session/ses_missing/message", json=_prompt("x")).status_code == 404
         assert http.post(f"/session/{sid}/message", json={"parts": "nope"}).status_code == 400
-        assert http.post(f"/session/{sid}/message", json={**_prompt("x"), "agent": "nobody"}).status_code == 400
+        assert (
+            http.post(f"/session/{sid}/message", json={**_prompt("x"), "agent": "nobody"}).status_code == 400
+        )
         model = {"providerID": "mock", "modelID": "missing"}
         assert http.post(f"/session/{sid}/message", json={**_prompt("x"), "model": model}).status_code == 400
-        assert http.post(f"/session/{sid}/command", json={"command": "nope", "arguments": ""}).status_code == 400
-        assert http.post(f"/session/{sid}/message", json=_prompt("x"), params={"on_disconnect": "later"}).status_code == 400
+        assert (
+            http.post(f"/session/{sid}/command", json={"command": "nope", "arguments": ""}).status_code == 400
+        )
+        assert (
+            http.post(
+                f"/session/{sid}/message", json=_prompt("x"), params={"on_disconnect": "later"}
+            ).status_code
+            == 400
+        )
         assert http.get(f"/session/{sid}/message").json() == []
 
 
@@ -138,7 +157,10 @@ def test_a_disconnect_leaves_the_run_to_finish_and_a_retry_gets_its_answer(
     mid = ids.message_id()
     with server.client() as http:
         sid = _session(http)
-    with server.client() as doomed, doomed.stream("POST", f"/session/{sid}/message", json=_prompt(script, mid)) as r:
+    with (
+        server.client() as doomed,
+        doomed.stream("POST", f"/session/{sid}/message", json=_prompt(script, mid)) as r,
+    ):
         assert r.status_code == 200
         llm.wait_for_hold(key, timeout=10)
     # The client is gone; the run goes on.
@@ -210,9 +232,15 @@ def test_on_disconnect_abort_stops_the_run(server: WakefulProcess, llm: FakeLLMT
     mid = ids.message_id()
     with server.client() as http:
         sid = _session(http)
-    with server.client() as doomed, doomed.stream(
-        "POST", f"/session/{sid}/message", params={"on_disconnect": "abort"}, json=_prompt(f"HOLD {key}", mid)
-    ) as response:
+    with (
+        server.client() as doomed,
+        doomed.stream(
+            "POST",
+            f"/session/{sid}/message",
+            params={"on_disconnect": "abort"},
+            json=_prompt(f"HOLD {key}", mid),
+        ) as response,
+    ):
         assert response.status_code == 200
         llm.wait_for_hold(key, timeout=10)
     with server.client(timeout=SHORT_READ) as http:
@@ -222,7 +250,9 @@ def test_on_disconnect_abort_stops_the_run(server: WakefulProcess, llm: FakeLLMT
     llm.release(key)
 
 
-def test_prompt_async_names_what_to_wait_on_and_the_waits_hold(server: WakefulProcess, llm: FakeLLMThread) -> None:
+def test_prompt_async_names_what_to_wait_on_and_the_waits_hold(
+    server: WakefulProcess, llm: FakeLLMThread
+) -> None:
     key = _key()
     with server.client(timeout=SHORT_READ) as http:
         sid = _session(http)
@@ -244,7 +274,8 @@ def test_prompt_async_names_what_to_wait_on_and_the_waits_hold(server: WakefulPr
 def test_default_interval_keeps_httpx_default_timeout_alive(tmp_path: Path, llm: FakeLLMThread) -> None:
     """The server's default interval against httpx's default Timeout(5) and a 15 s run."""
     write_project_config(tmp_path, llm.url)
-    proc = WakefulProcess(tmp_path / "data", tmp_path, env={"WAKEFUL_KEEPALIVE_INTERVAL": None}).start()
+    env: dict[str, str | None] = {"WAKEFUL_KEEPALIVE_INTERVAL": None, "WAKEFUL_PROVIDER_SILENCE": "60"}
+    proc = WakefulProcess(tmp_path / "data", tmp_path, env=env).start()
     try:
         with httpx.Client(base_url=proc.url, timeout=httpx.Timeout(5.0)) as http:
             sid = _session(http)

@@ -41,7 +41,18 @@ def test_custom_username_and_wakeful_password(tmp_path: Path, project: Path) -> 
 def test_refuses_a_public_address_without_a_password(tmp_path: Path, project: Path) -> None:
     proc = WakefulProcess(tmp_path / "data", project, args=["--hostname", "0.0.0.0"])
     result = subprocess.run(
-        [sys.executable, "-m", "wakeful", "serve", "--hostname", "0.0.0.0", "--port", "0", "--data-dir", str(tmp_path / "d")],
+        [
+            sys.executable,
+            "-m",
+            "wakeful",
+            "serve",
+            "--hostname",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
         cwd=project,
         env=proc.env(),
         capture_output=True,
@@ -90,7 +101,8 @@ def test_cors_when_an_origin_is_given(tmp_path: Path, project: Path) -> None:
             allowed = preflight.headers["access-control-allow-headers"].lower()
             assert "x-opencode-directory" in allowed and "x-keepalive-interval" in allowed
             other = client.options(
-                "/session", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+                "/session",
+                headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
             )
             assert other.headers.get("access-control-allow-origin") != "https://evil.example"
             real = client.get("/session", headers={"Origin": "https://app.example"}, auth=("opencode", "pw"))

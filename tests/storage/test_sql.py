@@ -16,12 +16,20 @@ async def test_hundred_sessions_written_concurrently(tmp_path: Path) -> None:
 
     async def one_session(n: int) -> None:
         sid = f"ses_{n:04d}"
-        await store.put_session({"id": sid, "projectID": "p", "title": f"s{n}", "time": {"created": n, "updated": n}})
+        await store.put_session(
+            {"id": sid, "projectID": "p", "title": f"s{n}", "time": {"created": n, "updated": n}}
+        )
         for m in range(3):
             mid = f"msg_{n:04d}_{m}"
             await store.put_message({"id": mid, "sessionID": sid, "role": "user"})
             for p in range(10):
-                part = {"id": f"prt_{n:04d}_{m}_{p}", "sessionID": sid, "messageID": mid, "type": "text", "text": "x" * p}
+                part = {
+                    "id": f"prt_{n:04d}_{m}_{p}",
+                    "sessionID": sid,
+                    "messageID": mid,
+                    "type": "text",
+                    "text": "x" * p,
+                }
                 await store.put_part(part)
 
     await asyncio.gather(*(one_session(n) for n in range(100)))
@@ -40,13 +48,18 @@ async def test_hundred_sessions_written_concurrently(tmp_path: Path) -> None:
 async def test_lists_follow_insertion_order_not_ids(tmp_path: Path) -> None:
     store = SQLStore(tmp_path / "wakeful.db")
     await store.open()
-    await store.put_session({"id": "ses_b", "projectID": "p", "title": "t", "time": {"created": 1, "updated": 1}})
+    await store.put_session(
+        {"id": "ses_b", "projectID": "p", "title": "t", "time": {"created": 1, "updated": 1}}
+    )
     for mid in ("msg_zzz", "msg_aaa", "msg_mmm"):
         await store.put_message({"id": mid, "sessionID": "ses_b", "role": "user"})
     ids = [m["info"]["id"] for m in await store.list_messages("ses_b")]
     assert ids == ["msg_zzz", "msg_aaa", "msg_mmm"]
     assert [m["info"]["id"] for m in await store.list_messages("ses_b", limit=2)] == ["msg_aaa", "msg_mmm"]
-    assert [m["info"]["id"] for m in await store.list_messages("ses_b", before="msg_mmm")] == ["msg_zzz", "msg_aaa"]
+    assert [m["info"]["id"] for m in await store.list_messages("ses_b", before="msg_mmm")] == [
+        "msg_zzz",
+        "msg_aaa",
+    ]
     await store.close()
 
 
@@ -60,7 +73,9 @@ async def test_claim_is_taken_once(tmp_path: Path) -> None:
     assert all(r is not None and r.body_hash == "hash-1" for r in results if r is not None)
     # An id that already names a message (without a run) can never be claimed.
     await store.put_message({"id": "msg_taken", "sessionID": "ses_c", "role": "assistant"})
-    taken = await store.claim_run(RunRecord("msg_taken", "ses_c", "prompt", "h"), {"id": "msg_taken", "sessionID": "ses_c"}, [])
+    taken = await store.claim_run(
+        RunRecord("msg_taken", "ses_c", "prompt", "h"), {"id": "msg_taken", "sessionID": "ses_c"}, []
+    )
     assert taken is not None and taken.body_hash == ""
     await store.close()
 
@@ -69,7 +84,9 @@ async def test_schema_is_versioned_and_reopens(tmp_path: Path) -> None:
     path = tmp_path / "wakeful.db"
     store = SQLStore(path)
     await store.open()
-    await store.put_session({"id": "ses_x", "projectID": "p", "title": "kept", "time": {"created": 1, "updated": 1}})
+    await store.put_session(
+        {"id": "ses_x", "projectID": "p", "title": "kept", "time": {"created": 1, "updated": 1}}
+    )
     await store.close()
     again = SQLStore(path)
     await again.open()

@@ -125,9 +125,15 @@ class AsyncClient:
     # --- sessions -----------------------------------------------------------------------------
 
     async def create_session(
-        self, *, title: str | None = None, parent_id: str | None = None, metadata: dict[str, Any] | None = None
+        self,
+        *,
+        title: str | None = None,
+        parent_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> Session:
-        return await self._run(self._calls.create_session(title=title, parent_id=parent_id, metadata=metadata))
+        return await self._run(
+            self._calls.create_session(title=title, parent_id=parent_id, metadata=metadata)
+        )
 
     async def list_sessions(
         self, *, limit: int | None = None, search: str | None = None, roots: bool | None = None
@@ -172,8 +178,15 @@ class AsyncClient:
     ) -> MessageWithParts:
         """Run the agent on a prompt and return its answer; raises RunFailed if the run failed."""
         body = Calls.prompt_body(
-            text, parts=parts, message_id=message_id, agent=agent, model=model, system=system,
-            tools=tools, no_reply=no_reply, variant=variant,
+            text,
+            parts=parts,
+            message_id=message_id,
+            agent=agent,
+            model=model,
+            system=system,
+            tools=tools,
+            no_reply=no_reply,
+            variant=variant,
         )
         return await self._run(
             self._calls.prompt(
@@ -197,8 +210,14 @@ class AsyncClient:
     ) -> str:
         """Start a run and return its messageID at once (pick the answer up with `reply`)."""
         body = Calls.prompt_body(
-            text, parts=parts, message_id=message_id, agent=agent, model=model, system=system,
-            tools=tools, variant=variant,
+            text,
+            parts=parts,
+            message_id=message_id,
+            agent=agent,
+            model=model,
+            system=system,
+            tools=tools,
+            variant=variant,
         )
         return await self._run(self._calls.prompt_async(session_id, body, run_deadline=run_deadline))
 
@@ -218,8 +237,16 @@ class AsyncClient:
     ) -> MessageWithParts:
         return await self._run(
             self._calls.command(
-                session_id, command, arguments, message_id=message_id, agent=agent, model=model,
-                parts=parts, on_keepalive=on_keepalive, deadline=deadline, run_deadline=run_deadline,
+                session_id,
+                command,
+                arguments,
+                message_id=message_id,
+                agent=agent,
+                model=model,
+                parts=parts,
+                on_keepalive=on_keepalive,
+                deadline=deadline,
+                run_deadline=run_deadline,
             )
         )
 
@@ -237,8 +264,14 @@ class AsyncClient:
     ) -> MessageWithParts:
         return await self._run(
             self._calls.shell(
-                session_id, command, agent=agent, model=model, message_id=message_id,
-                on_keepalive=on_keepalive, deadline=deadline, run_deadline=run_deadline,
+                session_id,
+                command,
+                agent=agent,
+                model=model,
+                message_id=message_id,
+                on_keepalive=on_keepalive,
+                deadline=deadline,
+                run_deadline=run_deadline,
             )
         )
 

@@ -76,7 +76,11 @@ class Calls:
     # --- sessions -----------------------------------------------------------------------------
 
     def create_session(
-        self, *, title: str | None = None, parent_id: str | None = None, metadata: dict[str, Any] | None = None
+        self,
+        *,
+        title: str | None = None,
+        parent_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> Plan[Session]:
         body = _clean({"title": title, "parentID": parent_id, "metadata": metadata})
         # Not idempotent: a broken answer may hide a session that was created; retried only when
@@ -86,7 +90,9 @@ class Calls:
     def list_sessions(
         self, *, limit: int | None = None, search: str | None = None, roots: bool | None = None
     ) -> Plan[list[Session]]:
-        params = _clean({"limit": limit, "search": search, "roots": None if roots is None else str(roots).lower()})
+        params = _clean(
+            {"limit": limit, "search": search, "roots": None if roots is None else str(roots).lower()}
+        )
         return self._plan(Send("GET", "/session", params=params), core.sessions_of)
 
     def get_session(self, session_id: str) -> Plan[Session]:
@@ -159,12 +165,14 @@ class Calls:
         )
         return self._plan(send, core.reply_of)
 
-    def prompt_async(
-        self, session_id: str, body: dict[str, Any], *, run_deadline: float | None
-    ) -> Plan[str]:
+    def prompt_async(self, session_id: str, body: dict[str, Any], *, run_deadline: float | None) -> Plan[str]:
         params = _clean({"deadline": run_deadline}) or None
         send = Send(
-            "POST", f"/session/{session_id}/prompt_async", params=params, json=body, message_id=body["messageID"]
+            "POST",
+            f"/session/{session_id}/prompt_async",
+            params=params,
+            json=body,
+            message_id=body["messageID"],
         )
         return self._plan(send, core.message_id_of)
 
@@ -259,7 +267,5 @@ class Calls:
     def wait(
         self, session_id: str, *, on_keepalive: KeepAliveCallback | None, deadline: float | None
     ) -> Plan[Session]:
-        send = self._long(
-            "GET", f"/session/{session_id}/wait", on_keepalive=on_keepalive, deadline=deadline
-        )
+        send = self._long("GET", f"/session/{session_id}/wait", on_keepalive=on_keepalive, deadline=deadline)
         return self._plan(send, lambda answer: Session.model_validate(core.held(answer)))

@@ -130,7 +130,7 @@ def silence_limit(response: httpx.Response, send: Send, settings: Settings) -> N
         silence = settings.response_timeout
     timeouts = response.request.extensions.get("timeout")
     if isinstance(timeouts, dict):
-        timeouts["read"] = send.cap(silence)
+        pass  # timeouts["read"] = send.cap(silence)
 
 
 class KeepAliveBody:
@@ -241,7 +241,9 @@ def exchange(settings: Settings, send: Send, parse: Callable[[Answer], T]) -> Pl
         except BROKEN as exc:
             left = send.remaining()
             if left is not None and left <= 0:
-                raise DeadlineExceeded(f"{send.method} {send.path}: deadline passed", send.message_id) from exc
+                raise DeadlineExceeded(
+                    f"{send.method} {send.path}: deadline passed", send.message_id
+                ) from exc
             failures = 1 if send.keepalives else failures + 1
             if not (send.idempotent or isinstance(exc, NOT_SENT)) or failures > settings.retries:
                 raise ConnectionLost(

@@ -92,9 +92,11 @@ class ServerError(ClientError):
 
     @property
     def name(self) -> str:
-        return str(self.body.get("name") or self.body.get("_tag") or "UnknownError") if isinstance(
-            self.body, dict
-        ) else "UnknownError"
+        return (
+            str(self.body.get("name") or self.body.get("_tag") or "UnknownError")
+            if isinstance(self.body, dict)
+            else "UnknownError"
+        )
 
 
 class ConnectionLost(ClientError):
@@ -132,8 +134,10 @@ def refused(status: int, body: Any, retry_after: str | None = None) -> ClientErr
     if status == 401:
         return Unauthorized(status, body, message)
     if status == 409:
-        return SessionBusy(status, body, message) if tag == "SessionBusyError" else Conflict(
-            status, body, message
+        return (
+            SessionBusy(status, body, message)
+            if tag == "SessionBusyError"
+            else Conflict(status, body, message)
         )
     if status == 503:
         return ServiceUnavailable(status, body, message, _seconds(retry_after))

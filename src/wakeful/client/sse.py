@@ -42,7 +42,10 @@ class Gap:
     last_event_id: str | None
 
     def wire(self) -> dict[str, Any]:
-        return {"type": "client.gap", "properties": {"reason": self.reason, "lastEventID": self.last_event_id}}
+        return {
+            "type": "client.gap",
+            "properties": {"reason": self.reason, "lastEventID": self.last_event_id},
+        }
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,9 @@ class Decoder:
 class Cursor:
     """Where a subscriber is in the stream, and which events it has already had."""
 
-    def __init__(self, last_event_id: str | None = None, *, control: bool = False, memory: int = 10_000) -> None:
+    def __init__(
+        self, last_event_id: str | None = None, *, control: bool = False, memory: int = 10_000
+    ) -> None:
         self.last_event_id = last_event_id
         self.control = control
         self._seen: set[str] = set()
@@ -127,4 +132,3 @@ class Cursor:
         self._order.append(event_id)
         if len(self._order) > self._memory:
             self._seen.discard(self._order.popleft())
-

@@ -122,7 +122,11 @@ class Client:
     # --- sessions -----------------------------------------------------------------------------
 
     def create_session(
-        self, *, title: str | None = None, parent_id: str | None = None, metadata: dict[str, Any] | None = None
+        self,
+        *,
+        title: str | None = None,
+        parent_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> Session:
         return self._run(self._calls.create_session(title=title, parent_id=parent_id, metadata=metadata))
 
@@ -169,8 +173,15 @@ class Client:
     ) -> MessageWithParts:
         """Run the agent on a prompt and return its answer; raises RunFailed if the run failed."""
         body = Calls.prompt_body(
-            text, parts=parts, message_id=message_id, agent=agent, model=model, system=system,
-            tools=tools, no_reply=no_reply, variant=variant,
+            text,
+            parts=parts,
+            message_id=message_id,
+            agent=agent,
+            model=model,
+            system=system,
+            tools=tools,
+            no_reply=no_reply,
+            variant=variant,
         )
         return self._run(
             self._calls.prompt(
@@ -194,8 +205,14 @@ class Client:
     ) -> str:
         """Start a run and return its messageID at once (pick the answer up with `reply`)."""
         body = Calls.prompt_body(
-            text, parts=parts, message_id=message_id, agent=agent, model=model, system=system,
-            tools=tools, variant=variant,
+            text,
+            parts=parts,
+            message_id=message_id,
+            agent=agent,
+            model=model,
+            system=system,
+            tools=tools,
+            variant=variant,
         )
         return self._run(self._calls.prompt_async(session_id, body, run_deadline=run_deadline))
 
@@ -215,8 +232,16 @@ class Client:
     ) -> MessageWithParts:
         return self._run(
             self._calls.command(
-                session_id, command, arguments, message_id=message_id, agent=agent, model=model,
-                parts=parts, on_keepalive=on_keepalive, deadline=deadline, run_deadline=run_deadline,
+                session_id,
+                command,
+                arguments,
+                message_id=message_id,
+                agent=agent,
+                model=model,
+                parts=parts,
+                on_keepalive=on_keepalive,
+                deadline=deadline,
+                run_deadline=run_deadline,
             )
         )
 
@@ -234,8 +259,14 @@ class Client:
     ) -> MessageWithParts:
         return self._run(
             self._calls.shell(
-                session_id, command, agent=agent, model=model, message_id=message_id,
-                on_keepalive=on_keepalive, deadline=deadline, run_deadline=run_deadline,
+                session_id,
+                command,
+                agent=agent,
+                model=model,
+                message_id=message_id,
+                on_keepalive=on_keepalive,
+                deadline=deadline,
+                run_deadline=run_deadline,
             )
         )
 

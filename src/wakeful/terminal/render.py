@@ -70,7 +70,9 @@ Item = Delta | ToolLine | Note
 
 def _summary(tool: str, state: dict[str, Any]) -> str:
     args = state.get("input") or {}
-    text = args.get("command") if tool == "bash" else state.get("title") or json.dumps(args, ensure_ascii=False)
+    text = (
+        args.get("command") if tool == "bash" else state.get("title") or json.dumps(args, ensure_ascii=False)
+    )
     text = " ".join(str(text or "").split())
     return text if len(text) <= 100 else text[:99] + "…"
 
@@ -101,7 +103,11 @@ class Tracker:
             return self._part(props.get("part") or {})
         elif event.type == "message.part.delta":
             assistant = self.roles.get(props.get("messageID", "")) == "assistant"
-            if assistant and props.get("field") == "text" and self.kinds.get(props.get("partID", "")) == "text":
+            if (
+                assistant
+                and props.get("field") == "text"
+                and self.kinds.get(props.get("partID", "")) == "text"
+            ):
                 return [Delta(str(props.get("delta", "")))]
         elif event.type == "session.status":
             status = props.get("status") or {}
@@ -121,7 +127,9 @@ class Tracker:
         times = state.get("time") or {}
         seconds = (times["end"] - times["start"]) / 1000 if "end" in times and "start" in times else None
         error = state.get("error") if status == "error" else None
-        return [ToolLine(str(part.get("tool")), status, _summary(str(part.get("tool")), state), seconds, error)]
+        return [
+            ToolLine(str(part.get("tool")), status, _summary(str(part.get("tool")), state), seconds, error)
+        ]
 
 
 class View(Protocol):

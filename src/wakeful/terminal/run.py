@@ -124,7 +124,9 @@ class Follower:
 
 
 class Runner:
-    def __init__(self, client: AsyncClient, order: RunOrder, err: Console, interrupted: asyncio.Event) -> None:
+    def __init__(
+        self, client: AsyncClient, order: RunOrder, err: Console, interrupted: asyncio.Event
+    ) -> None:
         self.client = client
         self.order = order
         self.err = err

@@ -42,6 +42,15 @@ export class Reference {
     return validate;
   }
 
+  /** Compile the validators of these `[method, path, status?]` answers and `components` up front: a
+   * compilation blocks the event loop, which must not happen while timeouts are being measured. */
+  warm(responses, components = []) {
+    for (const [method, path, status = 200] of responses) {
+      this.compile(`${method.toUpperCase()} ${path} ${status}`, this.responseSchema(method, path, status));
+    }
+    for (const name of components) this.compile(`#${name}`, { $ref: `#/components/schemas/${name}` });
+  }
+
   /** Throw unless `data` is what the reference's `method path` answers with `status`. */
   response(method, path, data, status = 200) {
     const key = `${method.toUpperCase()} ${path} ${status}`;

@@ -1,0 +1,167 @@
+"""Long calls under faults: SIGTERM drain, SIGKILL recovery, deadlines."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from tests.support.fakellm import FakeLLMThread
+from tests.support.server import WakefulProcess
+from tests.support.sse import EventReader
+from wakeful import ids
+
+
+def _key() -> str:
+    return f"f{uuid.uuid4().hex[:10]}"
+
+
+def _prompt(text: str, message_id: str | None = None) -> dict[str, object]:
+    body: dict[str, object] = {"parts": [{"type": "text", "text": text}]}
+    if message_id:
+        body["messageID"] = message_id
+    return body
+
+
+def _pids_running(command: str) -> list[int]:
+    """Live (non-zombie) processes whose command line is exactly `command`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if cmdline == command and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_sigterm_drains_held_calls_and_exits(tmp_path: Path, project: Path, llm: FakeLLMThread) -> None:
+    short, long = _key(), _key()
+    proc = WakefulProcess(tmp_path / "data", project, env={"WAKEFUL_DRAIN_TIMEOUT": "2"}).start()
+    bodies: dict[str, bytes] = {}
+    with proc.client() as http:
+        sids = [http.post("/session", json={}).json()["id"] for _ in range(2)]
+    events = EventReader(proc.url)
+
+    def hold(name: str, sid: str, key: str) -> None:
+        with proc.client(timeout=httpx.Timeout(30.0, read=2.0)) as http:
+            bodies[name] = http.post(
+                f"/session/{sid}/message", json=_prompt(f"HOLD {key}\nREPLY {name}")
+            ).content
+
+    threads = [
+        threading.Thread(target=hold, args=("short", sids[0], short)),
+        threading.Thread(target=hold, args=("long", sids[1], long)),
+    ]
+    for thread in threads:
+        thread.start()
+    llm.wait_for_hold(short, timeout=10)
+    llm.wait_for_hold(long, timeout=10)
+    try:
+        proc.signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        with proc.client() as http:
+            refused = http.post(f"/session/{sids[0]}/message", json=_prompt("REPLY too late"))
+        assert refused.status_code == 503
+        assert refused.json()["_tag"] == "ServiceUnavailableError" and refused.headers["retry-after"]
+        llm.release(short)
+        assert proc.wait(timeout=2 + 2 + 1) == 0
+        assert time.monotonic() - signalled < 4.0, "".join(proc.output)
+        for thread in threads:
+            thread.join(5)
+        short_reply = json.loads(bodies["short"])
+        assert short_reply["info"]["finish"] == "stop" and "error" not in short_reply["info"]
+        long_reply = json.loads(bodies["long"])
+        assert long_reply["info"]["error"]["name"] == "MessageAbortedError"
+        assert "shut down" in long_reply["info"]["error"]["data"]["message"]
+        # The event stream was ended by the server, not left hanging.
+        while (frame := events.next(timeout=5)) is not None:
+            pass
+    finally:
+        llm.release(long)
+        events.close()
+        proc.stop()
+
+
+def test_sigkill_mid_tool_is_recovered_at_restart(tmp_path: Path, project: Path) -> None:
+    marker = f"sleep 300.{uuid.uuid4().int % 1000:03d}"
+    proc = WakefulProcess(tmp_path / "data", project).start()
+    mid = ids.message_id()
+    with proc.client() as http:
+        sid = http.post("/session", json={}).json()["id"]
+        tool = json.dumps({"command": marker})
+        accepted = http.post(f"/session/{sid}/prompt_async", json=_prompt(f"TOOL bash {tool}", mid))
+        assert accepted.status_code == 204
+        deadline = time.monotonic() + 10
+        while not (pids := _pids_running(marker)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pids, "the tool never started"
+        assert http.get("/session/status").json()[sid] == {"type": "busy"}
+    proc.kill()
+    assert _pids_running(marker) == pids  # the tool outlived its server
+    again = WakefulProcess(tmp_path / "data", project).start()
+    try:
+        with again.client(timeout=httpx.Timeout(10.0, read=1.0)) as http:
+            assert http.get("/session/status").json() == {}
+            reply = http.get(f"/session/{sid}/message/{mid}/reply").json()
+            error = reply["info"]["error"]
+            assert error["name"] == "UnknownError" and "interrupted" in error["data"]["message"]
+            tool_parts = [p for p in reply["parts"] if p["type"] == "tool"]
+            assert tool_parts and tool_parts[0]["state"]["status"] == "error"
+            deadline = time.monotonic() + 3
+            while _pids_running(marker) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _pids_running(marker) == []
+            # The session takes new work again.
+            assert (
+                http.post(f"/session/{sid}/message", json=_prompt("REPLY alive")).json()["info"]["finish"]
+                == "stop"
+            )
+    finally:
+        again.stop()
+        for pid in _pids_running(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_run_past_its_deadline_returns_its_error_to_the_held_call(
+    server: WakefulProcess, llm: FakeLLMThread
+) -> None:
+    key = _key()
+    with server.client(timeout=httpx.Timeout(10.0, read=1.0)) as http:
+        sid = http.post("/session", json={}).json()["id"]
+        started = time.monotonic()
+        response = http.post(
+            f"/session/{sid}/message", params={"deadline": "0.5"}, json=_prompt(f"HOLD {key}")
+        )
+        assert time.monotonic() - started < 5
+        error = response.json()["info"]["error"]
+        assert error["name"] == "MessageAbortedError" and "deadline of 0.5 s" in error["data"]["message"]
+        assert http.get("/session/status").json().get(sid) is None
+        assert (
+            http.post(f"/session/{sid}/message", params={"deadline": "-1"}, json=_prompt("x")).status_code
+            == 400
+        )
+    llm.release(key)
+
+
+def test_the_server_wide_deadline_applies_too(tmp_path: Path, project: Path, llm: FakeLLMThread) -> None:
+    key = _key()
+    proc = WakefulProcess(tmp_path / "data", project, env={"WAKEFUL_RUN_DEADLINE": "0.4"}).start()
+    try:
+        with proc.client() as http:
+            sid = http.post("/session", json={}).json()["id"]
+            error = http.post(f"/session/{sid}/message", json=_prompt(f"HOLD {key}")).json()["info"]["error"]
+            assert "deadline of 0.4 s" in error["data"]["message"]
+    finally:
+        llm.release(key)
+        proc.stop()

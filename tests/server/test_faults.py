@@ -85,7 +85,7 @@ def test_sigterm_drains_held_calls_and_exits(tmp_path: Path, project: Path, llm:
         assert long_reply["info"]["error"]["name"] == "MessageAbortedError"
         assert "shut down" in long_reply["info"]["error"]["data"]["message"]
         # The event stream was ended by the server, not left hanging.
-        while (frame := events.next(timeout=5)) is not None:
+        while events.next(timeout=5) is not None:
             pass
     finally:
         llm.release(long)

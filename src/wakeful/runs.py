@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -108,7 +109,9 @@ class RunManager:
         self._queues: dict[str, deque[RunHandle]] = {}
         self._current: dict[str, RunHandle] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        # Weak: a session's lock lives exactly as long as some submission holds or awaits it, so a
+        # late submission can never get a second lock for the same session.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._status: dict[str, dict[str, Any]] = {}
         self.accepting = True
 
@@ -139,7 +142,9 @@ class RunManager:
 
     async def submit(self, request: RunRequest) -> RunHandle | Reply:
         """A handle to wait on, or the stored reply of a run that already finished."""
-        lock = self._locks.setdefault(request.session_id, asyncio.Lock())
+        lock = self._locks.get(request.session_id)
+        if lock is None:
+            lock = self._locks[request.session_id] = asyncio.Lock()
         async with lock:
             live = self._live.get(request.message_id)
             if live is not None:
@@ -210,7 +215,6 @@ class RunManager:
         finally:
             self._workers.pop(session_id, None)
             self._queues.pop(session_id, None)
-            self._locks.pop(session_id, None)
             if self.is_busy(session_id):
                 self.set_status(session_id, {"type": "idle"})
 

@@ -130,7 +130,7 @@ def silence_limit(response: httpx.Response, send: Send, settings: Settings) -> N
         silence = settings.response_timeout
     timeouts = response.request.extensions.get("timeout")
     if isinstance(timeouts, dict):
-        pass  # timeouts["read"] = send.cap(silence)
+        timeouts["read"] = send.cap(silence)
 
 
 class KeepAliveBody:

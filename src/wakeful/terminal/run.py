@@ -64,8 +64,14 @@ async def _main(url: str, order: RunOrder, err: Console) -> int:
 
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     try:
+        # A server that is not there at the start is a wrong URL, not a blip: fail fast on it. The
+        # run itself gets the full retry budget.
+        async with AsyncClient(url, retries=1, **client_options()) as probe:
+            session_id = order.session or (await probe.create_session()).id
+            if order.session:
+                await probe.get_session(session_id)
         async with AsyncClient(url, **client_options()) as client:
-            return await Runner(client, order, err, interrupted).execute()
+            return await Runner(client, order, session_id, err, interrupted).execute()
     except asyncio.CancelledError:
         return INTERRUPTED
     finally:
@@ -125,10 +131,11 @@ class Follower:
 
 class Runner:
     def __init__(
-        self, client: AsyncClient, order: RunOrder, err: Console, interrupted: asyncio.Event
+        self, client: AsyncClient, order: RunOrder, session_id: str, err: Console, interrupted: asyncio.Event
     ) -> None:
         self.client = client
         self.order = order
+        self.session_id = session_id
         self.err = err
         self.interrupted = interrupted
 
@@ -138,7 +145,7 @@ class Runner:
         return LiveView(self.err) if self.err.is_terminal else PlainView(self.err)
 
     async def execute(self) -> int:
-        session_id = self.order.session or (await self.client.create_session()).id
+        session_id = self.session_id
         tracker = Tracker(session_id)
         view = self._view()
         started = time.monotonic()

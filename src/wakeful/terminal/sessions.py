@@ -22,7 +22,7 @@ Format = Literal["text", "json"]
 def _with_client(target: Target, work: Callable[[Client, Console], None]) -> int:
     err = Console(stderr=True, highlight=False)
     try:
-        with target.open() as url, Client(url, **client_options()) as client:
+        with target.open() as url, Client(url, retries=1, **client_options()) as client:
             work(client, Console(highlight=False))
     except ClientError as exc:
         err.print(Text(f"wakeful: {exc}", "red"))

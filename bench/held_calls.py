@@ -387,6 +387,10 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
     if opts.probe:
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bench" / "loopprobe"), os.environ.get("PYTHONPATH", "")])
         env["WAKEFUL_BENCH_PROBE"] = str(opts.probe.resolve())
+        if opts.gc:
+            env["WAKEFUL_BENCH_GC"] = opts.gc
+        if opts.slow_callback:
+            env["WAKEFUL_BENCH_SLOW"] = str(opts.slow_callback)
     server = WakefulProcess(data, project, env=env)
     procs: list[Any] = []
     try:
@@ -544,6 +548,10 @@ def main() -> int:
     parser.add_argument("--server-log", type=Path, help="write the server's output to this file")
     parser.add_argument("--probe", type=Path,
                         help="diagnostics: record the server's own event-loop lag (> 20 ms) to this file")
+    parser.add_argument("--slow-callback", type=float, metavar="SECONDS",
+                        help="with --probe: loop debug mode, log callbacks longer than this (see --server-log)")
+    parser.add_argument("--gc", default="", metavar="SPEC",
+                        help='with --probe: "freeze" and/or "threshold=A,B,C" (";"-separated), see loopprobe')
     parser.add_argument("--json", type=Path, help="append each result as one JSON line to this file")
     parser.add_argument("--smoke", action="store_true", help="N=50, hold 5 s: a quick pass/fail check")
     opts = parser.parse_args()

@@ -114,6 +114,10 @@ class AgentLoop(Executor):
         self.no_reply = False
         self._open_tools: list[ToolPart] = []
         self._streaming: list[TextPart | ReasoningPart] = []  # parts of the attempt in flight
+        # What the model sees, read from storage once per run and then extended step by step:
+        # nothing else writes to a session while it runs, and a long run in a long session must not
+        # re-read the whole session at every step.
+        self._history: list[dict[str, Any]] | None = None
         self._tool_start: dict[str, int] = {}
 
     # --- messages ---------------------------------------------------------------------------------
@@ -194,11 +198,14 @@ class AgentLoop(Executor):
         await self.log.put_part(
             StepStartPart(id=ids.part_id(), sessionID=message.sessionID, messageID=message.id)
         )
-        stored = await self.log.store.list_messages(plan.session_id)
+        if self._history is None:
+            stored = await self.log.store.list_messages(plan.session_id)
+            selected = history.select(stored, plan.user_message_id)
+            self._history = [m for m in selected if m["info"]["id"] != message.id]  # added when done
         request = ChatRequest(
             model=plan.model.api_model,
             system=self._system(),
-            messages=history.to_chat(history.select(stored, plan.user_message_id)),
+            messages=history.to_chat(self._history),
             tools=[
                 ToolSpec(t.definition.name, t.definition.description, t.definition.parameters)
                 for t in plan.tools.values()
@@ -222,6 +229,9 @@ class AgentLoop(Executor):
         message.tokens, message.cost, message.finish = tokens, cost, finish
         message.time.completed = now_ms()
         await self.log.put_message(message)
+        done = await self.log.store.get_message(message.sessionID, message.id)
+        if done is not None:
+            self._history.append(done)
         return finish, calls
 
     def _system(self) -> list[str]:

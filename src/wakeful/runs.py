@@ -209,52 +209,60 @@ class RunManager:
                 handle = queue.popleft()
                 self._current[session_id] = handle
                 try:
-                    await self._execute(handle)
+                    outcome = await self._execute(handle)
                 finally:
                     self._current.pop(session_id, None)
+                    self._live.pop(handle.message_id, None)
+                    with contextlib.suppress(Exception):
+                        await self.store.update_run(handle.message_id, status="done", pgids=[])
+                if not queue:
+                    # The session is idle before its last caller hears the answer, so a client that
+                    # checks the status right after its reply never sees "busy".
+                    self._release(session_id)
+                if isinstance(outcome, BaseException):
+                    handle.future.set_exception(outcome)
+                else:
+                    handle.future.set_result(outcome)
         finally:
+            self._release(session_id)
+
+    def _release(self, session_id: str) -> None:
+        if self._workers.get(session_id) is asyncio.current_task():
             self._workers.pop(session_id, None)
             self._queues.pop(session_id, None)
             if self.is_busy(session_id):
                 self.set_status(session_id, {"type": "idle"})
 
-    async def _execute(self, handle: RunHandle) -> None:
+    async def _execute(self, handle: RunHandle) -> Reply | BaseException:
+        """Run one handle to its reply; the executor stores its own errors."""
         request = handle.request
         deadline_timer: asyncio.TimerHandle | None = None
         try:
             if handle.cancel_reason is not None:
-                reply = await request.executor.fail(handle, handle.cancel_reason)
-            else:
-                await self.store.update_run(request.message_id, status="running")
-                handle.task = asyncio.create_task(
-                    request.executor.run(handle), name=f"run {request.message_id}"
+                return await request.executor.fail(handle, handle.cancel_reason)
+            await self.store.update_run(request.message_id, status="running")
+            handle.task = asyncio.create_task(request.executor.run(handle), name=f"run {request.message_id}")
+            if request.deadline:
+                deadline_timer = asyncio.get_running_loop().call_later(
+                    request.deadline,
+                    handle.cancel,
+                    MessageAbortedError(f"Run exceeded its deadline of {request.deadline:g} s"),
                 )
-                if request.deadline:
-                    deadline_timer = asyncio.get_running_loop().call_later(
-                        request.deadline,
-                        handle.cancel,
-                        MessageAbortedError(f"Run exceeded its deadline of {request.deadline:g} s"),
-                    )
-                try:
-                    reply = await asyncio.shield(handle.task)
-                except asyncio.CancelledError:
-                    if not handle.task.cancelled():
-                        raise  # the worker itself is being cancelled
-                    reply = await request.executor.fail(handle, handle.cancel_reason or MessageAbortedError())
-            handle.future.set_result(reply)
-        except Exception as exc:  # the executor stores its own errors; this is the last resort
-            log.exception("run %s failed", request.message_id)
-            error = UnknownRunError(f"{type(exc).__name__}: {exc}")
             try:
-                handle.future.set_result(await request.executor.fail(handle, error))
+                return await asyncio.shield(handle.task)
+            except asyncio.CancelledError:
+                if not handle.task.cancelled():
+                    raise  # the worker itself is being cancelled
+                return await request.executor.fail(handle, handle.cancel_reason or MessageAbortedError())
+        except Exception as exc:  # the last resort: an executor that could not store its error
+            log.exception("run %s failed", request.message_id)
+            try:
+                return await request.executor.fail(handle, UnknownRunError(f"{type(exc).__name__}: {exc}"))
             except Exception as inner:
-                handle.future.set_exception(inner)
+                return inner
         finally:
             if deadline_timer is not None:
                 deadline_timer.cancel()
-            self._live.pop(request.message_id, None)
-            with contextlib.suppress(Exception):
-                await self.store.update_run(request.message_id, status="done", pgids=[])
 
     # --- abort and shutdown -----------------------------------------------------------------------
 

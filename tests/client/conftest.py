@@ -10,11 +10,6 @@ import pytest
 from tests.support.proxy import Proxy
 from tests.support.server import WakefulProcess
 from wakeful.client import Client
-from wakeful.messages import MessageWithParts
-
-
-def text_of(reply: MessageWithParts) -> str:
-    return "".join(p.text for p in reply.parts if p.type == "text")
 
 
 def unique(prefix: str = "k") -> str:

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.client.conftest import text_of, unique
+from tests.client.conftest import unique
 from tests.support.fakellm import FakeLLMThread
 from tests.support.proxy import Proxy
 from tests.support.server import WakefulProcess
@@ -24,7 +24,7 @@ async def test_a_long_run_with_an_async_keepalive_callback(server: WakefulProces
     async with AsyncClient(server.url) as client:
         session = await client.create_session()
         reply = await client.prompt(session.id, "DELAY 2\nREPLY async and steady", on_keepalive=heartbeat)
-    assert text_of(reply) == "async and steady"
+    assert reply.text == "async and steady"
     assert len(ticks) >= 5 and ticks[-1] - ticks[0] >= 1.2
 
 
@@ -40,7 +40,7 @@ async def test_a_cut_connection_is_retried_to_the_same_answer(server: WakefulPro
             assert proxy.cut() >= 1
             await proxy.wait_for_accepted_async(before + 1)
             llm.release(key)
-            assert text_of(await asyncio.wait_for(running, 10)) == "async survived"
+            assert (await asyncio.wait_for(running, 10)).text == "async survived"
     assert llm.count(script) == 1
 
 
@@ -112,5 +112,5 @@ async def test_a_silent_connection_is_noticed_and_retried(server: WakefulProcess
             await proxy.wait_for_accepted_async(before + 1)
             assert 0.4 < time.monotonic() - stalled < 3.0
             llm.release(key)
-            assert text_of(await asyncio.wait_for(running, 10)) == "async heard again"
+            assert (await asyncio.wait_for(running, 10)).text == "async heard again"
     assert llm.count(script) == 1

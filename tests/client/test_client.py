@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.client.conftest import text_of, unique
+from tests.client.conftest import unique
 from tests.support.fakellm import FakeLLMThread
 from tests.support.proxy import Proxy
 from tests.support.server import WakefulProcess
@@ -49,7 +49,7 @@ def test_a_run_three_times_longer_than_the_silence_limit(client: Client) -> None
     ticks: list[float] = []
     started = time.monotonic()
     reply = client.prompt(session.id, "DELAY 2\nREPLY slow and steady", on_keepalive=lambda: ticks.append(1))
-    assert text_of(reply) == "slow and steady"
+    assert reply.text == "slow and steady"
     assert time.monotonic() - started >= 1.8  # 3 x the 0.6 s silence limit
     assert len(ticks) >= 5  # one per 0.2 s keep-alive byte
 
@@ -66,7 +66,7 @@ def test_a_cut_connection_is_retried_to_the_same_answer(server: WakefulProcess, 
         proxy.wait_for_accepted(before + 1)  # the client came back on a new connection
         llm.release(key)
         reply = running.result(10)
-        assert text_of(reply) == "survived the cut"
+        assert reply.text == "survived the cut"
         assert llm.count(script) == 1  # the retry attached to the run, it did not start another
         assert [m.info.role for m in client.messages(session.id)] == ["user", "assistant"]
 
@@ -85,7 +85,7 @@ def test_a_silent_connection_is_noticed_and_retried(server: WakefulProcess, llm:
         noticed = time.monotonic() - stalled
         assert 0.4 < noticed < 3.0, noticed  # the 0.6 s silence limit (+ backoff), not a fixed cap
         llm.release(key)
-        assert text_of(running.result(10)) == "heard again"
+        assert running.result(10).text == "heard again"
         assert llm.count(script) == 1
 
 
@@ -97,7 +97,7 @@ def test_deadline_gives_up_waiting_and_reply_picks_the_answer_up(client: Client,
     message_id = caught.value.message_id
     assert message_id is not None and message_id.startswith("msg_")
     llm.release(key)  # the run was not stopped by the client's deadline
-    assert text_of(client.reply(session.id, message_id)) == "later"
+    assert client.reply(session.id, message_id).text == "later"
 
 
 def test_prompt_async_reply_wait_and_the_same_message_id_again(client: Client, llm: FakeLLMThread) -> None:
@@ -110,11 +110,11 @@ def test_prompt_async_reply_wait_and_the_same_message_id_again(client: Client, l
     ticks: list[int] = []
     waiting = pool.submit(client.reply, session.id, message_id, on_keepalive=lambda: ticks.append(1))
     llm.release(key)
-    assert text_of(waiting.result(10)) == "async answer"
+    assert waiting.result(10).text == "async answer"
     assert client.wait(session.id).id == session.id
     # The same call again answers from storage.
     again = client.prompt(session.id, script, message_id=message_id)
-    assert text_of(again) == "async answer" and llm.count(script) == 1
+    assert again.text == "async answer" and llm.count(script) == 1
 
 
 def test_shell_and_abort(client: Client, llm: FakeLLMThread) -> None:

@@ -8,7 +8,8 @@
 // SDK_ENTRY     v1: `@opencode-ai/sdk` ({ path, body }); v2: `@opencode-ai/sdk/v2` (flat arguments)
 // SUITE_MODE    plain: the SDK's default fetch; short-timeouts: every SDK call goes through a fetch
 //               whose header and body timeouts are SHORT_TIMEOUT_MS, and one extra prompt lasts
-//               LONG_CALL_SECONDS (several times longer) and must still succeed
+//               LONG_CALL_SECONDS (several times longer) and must still succeed (v1 opens its
+//               event stream with the global fetch whatever it is given; v2 uses the given one)
 // FAKE_LLM_URL  the scripted LLM's base URL (its /_control routes); its prompts are scripts
 // Exit status 0 only if every step passed.
 
@@ -224,10 +225,10 @@ async function main() {
       signal: streamAbort.signal,
       sseMaxRetryAttempts: 1, // a dropped stream must fail the suite, not reconnect quietly
     });
-    const log = new EventLog(ref, stream, streamAbort);
-    const first = await log.waitFor("server.connected", () => true, { timeoutMs: 10000 });
+    const eventLog = new EventLog(ref, stream, streamAbort);
+    const first = await eventLog.waitFor("server.connected", () => true, { timeoutMs: 10000 });
     assert.equal(first.type, "server.connected");
-    return log;
+    return eventLog;
   });
 
   const title = `conformance ${env.tag}`;

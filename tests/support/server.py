@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -9,12 +10,22 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
+# Servers a test started and did not stop (a failed assertion, a timeout) are killed at exit, so
+# nothing outlives the test run.
+_started: weakref.WeakSet[WakefulProcess] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for proc in list(_started):
+        proc.kill()
 
 
 def write_project_config(directory: Path, llm_url: str | None, **extra: Any) -> Path:
@@ -116,6 +127,7 @@ class WakefulProcess:
             self.output.append(line)
             if line.startswith("wakeful listening on "):
                 self.url = line.split()[-1]
+                _started.add(self)
                 threading.Thread(target=self._drain_output, daemon=True).start()
                 return self
         self.proc.kill()
@@ -150,5 +162,8 @@ class WakefulProcess:
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                return
             self.proc.wait(5)

@@ -4,7 +4,8 @@
 
     with Client("http://127.0.0.1:4096") as client:
         session = client.create_session(title="nightly")
-        reply = client.prompt(session.id, "Fix the failing test", on_keepalive=lambda: None)
+        reply = client.prompt(session.id, "Fix the failing test")
+        print(reply.text)
 
 See docs/client.md. Timeouts are liveness, not deadlines: a long call lives as long as the server
 keeps sending keep-alive bytes.
@@ -27,6 +28,7 @@ from wakeful.client.errors import (
     SessionBusy,
     Unauthorized,
 )
+from wakeful.client.models import Reply
 from wakeful.client.sse import Event, Gap
 from wakeful.client.sync import Client
 
@@ -42,6 +44,7 @@ __all__ = [
     "Gap",
     "NotFound",
     "Refused",
+    "Reply",
     "RunFailed",
     "ServerError",
     "ServiceUnavailable",

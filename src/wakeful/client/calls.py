@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from wakeful import ids
 from wakeful.client import core
 from wakeful.client.core import KEEPALIVE_HEADER, Answer, KeepAliveCallback, Plan, Send, Settings, exchange
-from wakeful.messages import MessageWithParts
+from wakeful.client.models import Reply
 from wakeful.sessions import Session
 
 Parts = list[dict[str, Any]]
@@ -110,11 +110,11 @@ class Calls:
 
     # --- messages -----------------------------------------------------------------------------
 
-    def messages(self, session_id: str, *, limit: int | None = None) -> Plan[list[MessageWithParts]]:
+    def messages(self, session_id: str, *, limit: int | None = None) -> Plan[list[Reply]]:
         params = _clean({"limit": limit})
         return self._plan(Send("GET", f"/session/{session_id}/message", params=params), core.messages_of)
 
-    def message(self, session_id: str, message_id: str) -> Plan[MessageWithParts]:
+    def message(self, session_id: str, message_id: str) -> Plan[Reply]:
         return self._plan(Send("GET", f"/session/{session_id}/message/{message_id}"), core.message_of)
 
     # --- runs ---------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ class Calls:
         on_keepalive: KeepAliveCallback | None,
         deadline: float | None,
         run_deadline: float | None,
-    ) -> Plan[MessageWithParts]:
+    ) -> Plan[Reply]:
         send = self._long(
             "POST",
             f"/session/{session_id}/message",
@@ -189,7 +189,7 @@ class Calls:
         on_keepalive: KeepAliveCallback | None,
         deadline: float | None,
         run_deadline: float | None,
-    ) -> Plan[MessageWithParts]:
+    ) -> Plan[Reply]:
         if model is not None:
             model_ref(model)  # refuse a malformed model here, not after a round trip
         body = _clean(
@@ -224,7 +224,7 @@ class Calls:
         on_keepalive: KeepAliveCallback | None,
         deadline: float | None,
         run_deadline: float | None,
-    ) -> Plan[MessageWithParts]:
+    ) -> Plan[Reply]:
         body = _clean(
             {
                 "messageID": message_id or ids.message_id(),
@@ -254,7 +254,7 @@ class Calls:
         *,
         on_keepalive: KeepAliveCallback | None,
         deadline: float | None,
-    ) -> Plan[MessageWithParts]:
+    ) -> Plan[Reply]:
         send = self._long(
             "GET",
             f"/session/{session_id}/message/{message_id}/reply",

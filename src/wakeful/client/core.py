@@ -25,7 +25,7 @@ from wakeful.client.errors import (
     ServiceUnavailable,
     refused,
 )
-from wakeful.messages import MessageWithParts
+from wakeful.client.models import Reply
 from wakeful.sessions import Session
 
 T = TypeVar("T")
@@ -154,11 +154,6 @@ class KeepAliveBody:
         return b"".join(self._chunks)
 
 
-def run_plan_step(plan: Plan[T], value: Any, error: BaseException | None) -> Step:
-    """Advance `plan` with the result (or failure) of its last step; raises StopIteration at the end."""
-    return plan.throw(error) if error is not None else plan.send(value)
-
-
 # --- answers ----------------------------------------------------------------------------------
 
 
@@ -188,9 +183,9 @@ def held(answer: Answer) -> Any:
     return data
 
 
-def reply_of(answer: Answer) -> MessageWithParts:
-    reply = MessageWithParts.model_validate(held(answer))
-    if getattr(reply.info, "error", None):
+def reply_of(answer: Answer) -> Reply:
+    reply = Reply.model_validate(held(answer))
+    if reply.error:
         raise RunFailed(reply)
     return reply
 
@@ -203,12 +198,12 @@ def sessions_of(answer: Answer) -> list[Session]:
     return [Session.model_validate(s) for s in checked(answer)]
 
 
-def messages_of(answer: Answer) -> list[MessageWithParts]:
-    return [MessageWithParts.model_validate(m) for m in checked(answer)]
+def messages_of(answer: Answer) -> list[Reply]:
+    return [Reply.model_validate(m) for m in checked(answer)]
 
 
-def message_of(answer: Answer) -> MessageWithParts:
-    return MessageWithParts.model_validate(checked(answer))
+def message_of(answer: Answer) -> Reply:
+    return Reply.model_validate(checked(answer))
 
 
 def flag_of(answer: Answer) -> bool:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from wakeful.messages import MessageWithParts
+    from wakeful.client.models import Reply
 
 
 class ClientError(Exception):
@@ -69,9 +69,9 @@ class ServiceUnavailable(Refused):
 class RunFailed(ClientError):
     """The run ended with `info.error`; `reply` is the stored answer (what was done until then)."""
 
-    def __init__(self, reply: MessageWithParts) -> None:
+    def __init__(self, reply: Reply) -> None:
         self.reply = reply
-        self.error: dict[str, Any] = getattr(reply.info, "error", None) or {}
+        self.error: dict[str, Any] = dict(reply.error or {})
         self.name: str = str(self.error.get("name", "UnknownError"))
         data = self.error.get("data")
         self.data: dict[str, Any] = data if isinstance(data, dict) else {}

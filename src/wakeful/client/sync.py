@@ -13,8 +13,8 @@ from wakeful.client import core
 from wakeful.client.calls import Calls, Parts
 from wakeful.client.core import BROKEN, Answer, KeepAliveBody, KeepAliveCallback, Plan, Send, Settings, Sleep
 from wakeful.client.errors import ServiceUnavailable
+from wakeful.client.models import Reply
 from wakeful.client.sse import Cursor, Decoder, Event, Gap
-from wakeful.messages import MessageWithParts
 from wakeful.sessions import Session
 
 T = TypeVar("T")
@@ -146,10 +146,10 @@ class Client:
     def delete_session(self, session_id: str) -> bool:
         return self._run(self._calls.delete_session(session_id))
 
-    def messages(self, session_id: str, *, limit: int | None = None) -> list[MessageWithParts]:
+    def messages(self, session_id: str, *, limit: int | None = None) -> list[Reply]:
         return self._run(self._calls.messages(session_id, limit=limit))
 
-    def message(self, session_id: str, message_id: str) -> MessageWithParts:
+    def message(self, session_id: str, message_id: str) -> Reply:
         return self._run(self._calls.message(session_id, message_id))
 
     # --- runs ---------------------------------------------------------------------------------
@@ -170,7 +170,7 @@ class Client:
         on_keepalive: KeepAliveCallback | None = None,
         deadline: float | None = None,
         run_deadline: float | None = None,
-    ) -> MessageWithParts:
+    ) -> Reply:
         """Run the agent on a prompt and return its answer; raises RunFailed if the run failed."""
         body = Calls.prompt_body(
             text,
@@ -229,7 +229,7 @@ class Client:
         on_keepalive: KeepAliveCallback | None = None,
         deadline: float | None = None,
         run_deadline: float | None = None,
-    ) -> MessageWithParts:
+    ) -> Reply:
         return self._run(
             self._calls.command(
                 session_id,
@@ -256,7 +256,7 @@ class Client:
         on_keepalive: KeepAliveCallback | None = None,
         deadline: float | None = None,
         run_deadline: float | None = None,
-    ) -> MessageWithParts:
+    ) -> Reply:
         return self._run(
             self._calls.shell(
                 session_id,
@@ -280,7 +280,7 @@ class Client:
         *,
         on_keepalive: KeepAliveCallback | None = None,
         deadline: float | None = None,
-    ) -> MessageWithParts:
+    ) -> Reply:
         """The answer to the prompt `message_id`: waits for it if the run is still going."""
         return self._run(
             self._calls.reply(session_id, message_id, on_keepalive=on_keepalive, deadline=deadline)

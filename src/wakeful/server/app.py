@@ -13,7 +13,7 @@ from wakeful import __version__
 from wakeful.config import ServerConfig
 from wakeful.providers.registry import warm_imports
 from wakeful.recovery import recover
-from wakeful.server import errors
+from wakeful.server import errors, openapi
 from wakeful.server.middleware import BasicAuth
 from wakeful.server.routes import events, messages, meta, runs, sessions
 from wakeful.server.state import ServerState
@@ -53,6 +53,7 @@ def create_app(config: ServerConfig, state: ServerState | None = None) -> FastAP
     )
     app.state.wakeful = state
     errors.install(app)
+    openapi.install(app)
     for module in (meta, sessions, messages, runs, events):
         app.include_router(module.router)
     if config.cors_origins:

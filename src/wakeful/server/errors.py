@@ -56,7 +56,10 @@ def install(app: FastAPI) -> None:
             return error_response(
                 NotFoundError(str(exc.detail) if exc.detail != "Not Found" else "Not found")
             )
-        body = {"_tag": "BadRequest" if exc.status_code < 500 else "UnknownError", "message": str(exc.detail)}
+        tag = {405: "MethodNotAllowedError"}.get(
+            exc.status_code, "BadRequest" if exc.status_code < 500 else "UnknownError"
+        )
+        body = {"_tag": tag, "message": str(exc.detail)}
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

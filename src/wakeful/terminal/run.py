@@ -20,14 +20,13 @@ from rich.console import Console
 from rich.text import Text
 
 from wakeful import ids
-from wakeful.client import AsyncClient, ClientError, Event, RunFailed, ServerError
+from wakeful.client import AsyncClient, ClientError, Event, Reply, RunFailed, ServerError
 from wakeful.client.sse import CONTROL
-from wakeful.messages import MessageWithParts
 from wakeful.terminal.render import JsonView, LiveView, PlainView, Tracker, View
 from wakeful.terminal.target import Target, client_options
 
 INTERRUPTED = 130  # the shell's code for "ended by SIGINT"
-Outcome = MessageWithParts | ClientError
+Outcome = Reply | ClientError
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ def run(order: RunOrder, target: Target) -> int:
     except KeyboardInterrupt:  # Ctrl-C while a server was starting: nothing to abort yet
         return INTERRUPTED
     except ClientError as exc:
-        err.print(Text(f"wakeful: {exc}", "red"))
+        err.print(Text(f"wakeful: {exc}", "red"), soft_wrap=True)
         return 1
 
 
@@ -166,7 +165,7 @@ class Runner:
             view.stop()
         return self._report(outcome, view, stopped, time.monotonic() - started)
 
-    async def _call(self, session_id: str) -> MessageWithParts:
+    async def _call(self, session_id: str) -> Reply:
         message_id = ids.message_id()
         order = self.order
         if order.kind == "shell":
@@ -177,7 +176,7 @@ class Runner:
             session_id, order.text, agent=order.agent, model=order.model, message_id=message_id
         )
 
-    async def _until_done_or_interrupted(self, call: asyncio.Task[MessageWithParts]) -> bool:
+    async def _until_done_or_interrupted(self, call: asyncio.Task[Reply]) -> bool:
         waiter = asyncio.create_task(self.interrupted.wait())
         try:
             await asyncio.wait({call, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -185,7 +184,7 @@ class Runner:
             waiter.cancel()
         return self.interrupted.is_set() and not call.done()
 
-    async def _abort(self, session_id: str, call: asyncio.Task[MessageWithParts], view: View) -> None:
+    async def _abort(self, session_id: str, call: asyncio.Task[Reply], view: View) -> None:
         view.note("interrupted: aborting the run (Ctrl-C again to stop waiting)")
         # Repeated, because the run may not have reached the server when the first abort did.
         for _ in range(20):
@@ -203,7 +202,7 @@ class Runner:
             if answer:
                 print(answer, flush=True)
             if isinstance(outcome, ClientError):
-                self.err.print(Text(f"✗ {outcome} ({seconds:.1f}s)", "red"))
+                self.err.print(Text(f"✗ {outcome} ({seconds:.1f}s)", "red"), soft_wrap=True)
             else:
                 self.err.print(Text(f"✓ done in {seconds:.1f}s", "green"))
         if stopped:
@@ -213,7 +212,7 @@ class Runner:
         return _shell_exit(outcome) if self.order.kind == "shell" else 0
 
 
-async def _outcome(call: asyncio.Task[MessageWithParts]) -> Outcome:
+async def _outcome(call: asyncio.Task[Reply]) -> Outcome:
     try:
         return await call
     except ClientError as exc:
@@ -221,13 +220,13 @@ async def _outcome(call: asyncio.Task[MessageWithParts]) -> Outcome:
 
 
 def _message_id(outcome: Outcome) -> str | None:
-    if isinstance(outcome, MessageWithParts):
+    if isinstance(outcome, Reply):
         return outcome.info.id
     return outcome.message_id if isinstance(outcome, RunFailed) else None
 
 
 def _final_document(outcome: Outcome) -> Any:
-    if isinstance(outcome, MessageWithParts):
+    if isinstance(outcome, Reply):
         return outcome.wire()
     if isinstance(outcome, RunFailed):
         return outcome.reply.wire()
@@ -238,18 +237,15 @@ def _final_document(outcome: Outcome) -> Any:
 
 def _answer_text(outcome: Outcome, kind: str) -> str:
     reply = outcome.reply if isinstance(outcome, RunFailed) else outcome
-    if not isinstance(reply, MessageWithParts):
+    if not isinstance(reply, Reply):
         return ""
-    chunks: list[str] = []
-    for part in reply.parts:
-        if kind == "shell" and part.type == "tool" and part.state.status == "completed":
-            chunks.append(part.state.output.rstrip("\n"))
-        elif kind == "prompt" and part.type == "text" and not part.synthetic and not part.ignored:
-            chunks.append(part.text.strip())
-    return "\n\n".join(c for c in chunks if c)
+    if kind == "prompt":
+        return reply.text.strip()
+    outputs = [p.state.output.rstrip("\n") for p in reply.parts if p.type == "tool" and p.state.status == "completed"]
+    return "\n".join(o for o in outputs if o)
 
 
-def _shell_exit(reply: MessageWithParts) -> int:
+def _shell_exit(reply: Reply) -> int:
     """The command's own exit code, like a shell would give."""
     for part in reply.parts:
         if part.type == "tool" and part.state.status == "completed":

@@ -11,8 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from wakeful.client import Client, ClientError
-from wakeful.messages import MessageWithParts
+from wakeful.client import Client, ClientError, Reply
 from wakeful.sessions import Session
 from wakeful.terminal.target import Target, client_options
 
@@ -25,7 +24,7 @@ def _with_client(target: Target, work: Callable[[Client, Console], None]) -> int
         with target.open() as url, Client(url, retries=1, **client_options()) as client:
             work(client, Console(highlight=False))
     except ClientError as exc:
-        err.print(Text(f"wakeful: {exc}", "red"))
+        err.print(Text(f"wakeful: {exc}", "red"), soft_wrap=True)
         return 1
     return 0
 
@@ -78,7 +77,7 @@ def delete_session(target: Target, fmt: Format, session_id: str) -> int:
     return _with_client(target, work)
 
 
-def _print_session(out: Console, session: Session, messages: list[MessageWithParts]) -> None:
+def _print_session(out: Console, session: Session, messages: list[Reply]) -> None:
     out.print(Text(session.title, "bold"))
     out.print(Text(f"{session.id} · {session.directory} · updated {_when(session.time.updated)}", "dim"))
     for message in messages:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from wakeful import __version__
+from wakeful import OPENCODE_VERSION, __version__
 from wakeful.agents import load_agents
 from wakeful.commands import load_commands
 from wakeful.server.deps import Directory, State
@@ -15,9 +15,12 @@ router = APIRouter()
 
 
 @router.get("/global/health", operation_id="global.health", tags=["global"])
-async def health(state: State) -> dict[str, Any]:
+async def health(state: State, response: Response) -> dict[str, Any]:
+    """The version is the opencode API version wakeful speaks (clients compare it); wakeful's own
+    version is in the `X-Wakeful-Version` header."""
     del state
-    return {"healthy": True, "version": __version__}
+    response.headers["X-Wakeful-Version"] = __version__
+    return {"healthy": True, "version": OPENCODE_VERSION}
 
 
 @router.get("/config", operation_id="config.get", tags=["config"])

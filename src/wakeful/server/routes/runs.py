@@ -55,7 +55,12 @@ def _interval(state: ServerState, request: Request) -> float:
 
 
 def _hold(
-    state: ServerState, request: Request, outcome: RunHandle | Reply, *, abort_on_disconnect: bool = False
+    state: ServerState,
+    request: Request,
+    outcome: RunHandle | Reply,
+    *,
+    abort_on_disconnect: bool = False,
+    message_id: str | None = None,
 ) -> KeepAliveResponse:
     interval = _interval(state, request)
     if isinstance(outcome, RunHandle):
@@ -69,7 +74,7 @@ def _hold(
         return KeepAliveResponse(handle.wait(), interval, headers=headers, on_disconnect=disconnect)
     done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     done.set_result(outcome)
-    return KeepAliveResponse(done, interval)
+    return KeepAliveResponse(done, interval, headers={MESSAGE_HEADER: message_id} if message_id else None)
 
 
 @router.post("/session/{sessionID}/message", operation_id="session.prompt", **HELD)
@@ -85,8 +90,9 @@ async def prompt(
     abort = _on_disconnect(on_disconnect)
     _interval(state, request)
     session = await state.sessions.get(session_id)
-    outcome = await state.runs.submit(build_run(state, session, directory, body, deadline=deadline))
-    return _hold(state, request, outcome, abort_on_disconnect=abort)
+    run = build_run(state, session, directory, body, deadline=deadline)
+    outcome = await state.runs.submit(run)
+    return _hold(state, request, outcome, abort_on_disconnect=abort, message_id=run.message_id)
 
 
 @router.post("/session/{sessionID}/prompt_async", operation_id="session.prompt_async", status_code=204)
@@ -120,7 +126,7 @@ async def command(
     prompt_body = command_prompt(found, body)
     run = build_run(state, session, directory, prompt_body, kind="command", deadline=deadline)
     outcome = await state.runs.submit(run)
-    return _hold(state, request, outcome, abort_on_disconnect=abort)
+    return _hold(state, request, outcome, abort_on_disconnect=abort, message_id=run.message_id)
 
 
 @router.post("/session/{sessionID}/shell", operation_id="session.shell", **HELD)
@@ -136,8 +142,9 @@ async def shell(
     abort = _on_disconnect(on_disconnect)
     _interval(state, request)
     session = await state.sessions.get(session_id)
-    outcome = await state.runs.submit(build_shell_run(state, session, directory, body, deadline=deadline))
-    return _hold(state, request, outcome, abort_on_disconnect=abort)
+    run = build_shell_run(state, session, directory, body, deadline=deadline)
+    outcome = await state.runs.submit(run)
+    return _hold(state, request, outcome, abort_on_disconnect=abort, message_id=run.message_id)
 
 
 @router.post("/session/{sessionID}/abort", operation_id="session.abort")
@@ -161,7 +168,9 @@ async def reply(
     run = await state.store.get_run(message_id)
     if run is None or run.session_id != session_id:
         raise NotFoundError(f"No prompt {message_id} in session {session_id}")
-    return _hold(state, request, await stored_answer(state.messages, session_id, message_id))
+    return _hold(
+        state, request, await stored_answer(state.messages, session_id, message_id), message_id=message_id
+    )
 
 
 @router.get("/session/{sessionID}/wait", operation_id="session.wait", **HELD)

@@ -102,7 +102,7 @@ def test_sigkill_mid_tool_is_recovered_at_restart(tmp_path: Path, project: Path)
         tool = json.dumps({"command": marker})
         accepted = http.post(f"/session/{sid}/prompt_async", json=_prompt(f"TOOL bash {tool}", mid))
         assert accepted.status_code == 204
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while not (pids := _pids_running(marker)) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert pids, "the tool never started"

@@ -8,15 +8,16 @@ claim) happens first, and only an accepted run gets a 200.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from wakeful.commands import resolve_command
 from wakeful.errors import InvalidRequestError, MessageAbortedError, NotFoundError
 from wakeful.keepalive import HEADER, KeepAliveResponse, requested_interval
 from wakeful.prompts import CommandBody, PromptBody, build_run, command_prompt
-from wakeful.runs import Reply, RunHandle
+from wakeful.runs import Reply, RunHandle, RunRequest
 from wakeful.server.deps import Directory, MessageID, SessionID, State
 from wakeful.server.state import ServerState, stored_answer
 from wakeful.shell import ShellBody, build_shell_run
@@ -38,61 +39,57 @@ HELD: dict[str, Any] = {
     },
 }
 MESSAGE_HEADER = "X-Wakeful-Message-ID"
-OnDisconnect = Annotated[str | None, Query(alias="on_disconnect")]
-Deadline = Annotated[float | None, Query(alias="deadline", gt=0)]
 
 
-def _on_disconnect(value: str | None) -> bool:
-    if value in (None, "", "continue"):
-        return False
-    if value == "abort":
-        return True
-    raise InvalidRequestError("on_disconnect must be 'continue' or 'abort'", field="on_disconnect")
+@dataclass
+class HoldOptions:
+    """How a long call is held, parsed (and refused) before anything runs."""
+
+    interval: float
+    abort_on_disconnect: bool
+    deadline: float | None
 
 
-def _interval(state: ServerState, request: Request) -> float:
-    return state.config.clamp_keepalive(requested_interval(request.headers.get(HEADER)))
-
-
-def _hold(
-    state: ServerState,
+def hold_options(
+    state: State,
     request: Request,
-    outcome: RunHandle | Reply,
-    *,
-    abort_on_disconnect: bool = False,
-    message_id: str | None = None,
-) -> KeepAliveResponse:
-    interval = _interval(state, request)
+    on_disconnect: Annotated[str | None, Query()] = None,
+    deadline: Annotated[float | None, Query(gt=0)] = None,
+) -> HoldOptions:
+    if on_disconnect not in (None, "", "continue", "abort"):
+        raise InvalidRequestError("on_disconnect must be 'continue' or 'abort'", field="on_disconnect")
+    interval = state.config.clamp_keepalive(requested_interval(request.headers.get(HEADER)))
+    return HoldOptions(interval, on_disconnect == "abort", deadline)
+
+
+Held = Annotated[HoldOptions, Depends(hold_options)]
+
+
+def _hold(outcome: RunHandle | Reply, options: HoldOptions, message_id: str) -> KeepAliveResponse:
+    headers = {MESSAGE_HEADER: message_id}
     if isinstance(outcome, RunHandle):
         handle = outcome
-        headers = {MESSAGE_HEADER: handle.message_id}
 
         def disconnect() -> None:
-            if abort_on_disconnect:
+            if options.abort_on_disconnect:
                 handle.cancel(MessageAbortedError("The client disconnected"))
 
-        return KeepAliveResponse(handle.wait(), interval, headers=headers, on_disconnect=disconnect)
+        return KeepAliveResponse(handle.wait(), options.interval, headers=headers, on_disconnect=disconnect)
     done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     done.set_result(outcome)
-    return KeepAliveResponse(done, interval, headers={MESSAGE_HEADER: message_id} if message_id else None)
+    return KeepAliveResponse(done, options.interval, headers=headers)
+
+
+async def _submit(state: ServerState, run: RunRequest, options: HoldOptions) -> KeepAliveResponse:
+    return _hold(await state.runs.submit(run), options, run.message_id)
 
 
 @router.post("/session/{sessionID}/message", operation_id="session.prompt", **HELD)
 async def prompt(
-    state: State,
-    request: Request,
-    directory: Directory,
-    session_id: SessionID,
-    body: Annotated[PromptBody, Body()],
-    on_disconnect: OnDisconnect = None,
-    deadline: Deadline = None,
+    state: State, held: Held, directory: Directory, session_id: SessionID, body: Annotated[PromptBody, Body()]
 ) -> KeepAliveResponse:
-    abort = _on_disconnect(on_disconnect)
-    _interval(state, request)
     session = await state.sessions.get(session_id)
-    run = build_run(state, session, directory, body, deadline=deadline)
-    outcome = await state.runs.submit(run)
-    return _hold(state, request, outcome, abort_on_disconnect=abort, message_id=run.message_id)
+    return await _submit(state, build_run(state, session, directory, body, deadline=held.deadline), held)
 
 
 @router.post("/session/{sessionID}/prompt_async", operation_id="session.prompt_async", status_code=204)
@@ -101,7 +98,7 @@ async def prompt_async(
     directory: Directory,
     session_id: SessionID,
     body: Annotated[PromptBody, Body()],
-    deadline: Deadline = None,
+    deadline: Annotated[float | None, Query(gt=0)] = None,
 ) -> Response:
     session = await state.sessions.get(session_id)
     run = build_run(state, session, directory, body, deadline=deadline)
@@ -112,39 +109,25 @@ async def prompt_async(
 @router.post("/session/{sessionID}/command", operation_id="session.command", **HELD)
 async def command(
     state: State,
-    request: Request,
+    held: Held,
     directory: Directory,
     session_id: SessionID,
     body: Annotated[CommandBody, Body()],
-    on_disconnect: OnDisconnect = None,
-    deadline: Deadline = None,
 ) -> KeepAliveResponse:
-    abort = _on_disconnect(on_disconnect)
-    _interval(state, request)
     session = await state.sessions.get(session_id)
-    found = resolve_command(state.projects.load(directory), body.command)
-    prompt_body = command_prompt(found, body)
-    run = build_run(state, session, directory, prompt_body, kind="command", deadline=deadline)
-    outcome = await state.runs.submit(run)
-    return _hold(state, request, outcome, abort_on_disconnect=abort, message_id=run.message_id)
+    prompt_body = command_prompt(resolve_command(state.projects.load(directory), body.command), body)
+    run = build_run(state, session, directory, prompt_body, kind="command", deadline=held.deadline)
+    return await _submit(state, run, held)
 
 
 @router.post("/session/{sessionID}/shell", operation_id="session.shell", **HELD)
 async def shell(
-    state: State,
-    request: Request,
-    directory: Directory,
-    session_id: SessionID,
-    body: Annotated[ShellBody, Body()],
-    on_disconnect: OnDisconnect = None,
-    deadline: Deadline = None,
+    state: State, held: Held, directory: Directory, session_id: SessionID, body: Annotated[ShellBody, Body()]
 ) -> KeepAliveResponse:
-    abort = _on_disconnect(on_disconnect)
-    _interval(state, request)
     session = await state.sessions.get(session_id)
-    run = build_shell_run(state, session, directory, body, deadline=deadline)
-    outcome = await state.runs.submit(run)
-    return _hold(state, request, outcome, abort_on_disconnect=abort, message_id=run.message_id)
+    return await _submit(
+        state, build_shell_run(state, session, directory, body, deadline=held.deadline), held
+    )
 
 
 @router.post("/session/{sessionID}/abort", operation_id="session.abort")
@@ -156,34 +139,28 @@ async def abort(state: State, directory: Directory, session_id: SessionID) -> bo
 
 @router.get("/session/{sessionID}/message/{messageID}/reply", operation_id="session.reply", **HELD)
 async def reply(
-    state: State, request: Request, directory: Directory, session_id: SessionID, message_id: MessageID
+    state: State, held: Held, directory: Directory, session_id: SessionID, message_id: MessageID
 ) -> KeepAliveResponse:
     """Wait for the run of the prompt `messageID` and answer what `/message` answered."""
     del directory
-    _interval(state, request)
     await state.sessions.get(session_id)
     handle = state.runs.live(message_id)
     if handle is not None and handle.session_id == session_id:
-        return _hold(state, request, handle)
+        return _hold(handle, held, message_id)
     run = await state.store.get_run(message_id)
     if run is None or run.session_id != session_id:
         raise NotFoundError(f"No prompt {message_id} in session {session_id}")
-    return _hold(
-        state, request, await stored_answer(state.messages, session_id, message_id), message_id=message_id
-    )
+    return _hold(await stored_answer(state.messages, session_id, message_id), held, message_id)
 
 
 @router.get("/session/{sessionID}/wait", operation_id="session.wait", **HELD)
-async def wait(
-    state: State, request: Request, directory: Directory, session_id: SessionID
-) -> KeepAliveResponse:
+async def wait(state: State, held: Held, directory: Directory, session_id: SessionID) -> KeepAliveResponse:
     """Hold until the session has nothing running or queued; answer the session."""
     del directory
-    interval = _interval(state, request)
     await state.sessions.get(session_id)
 
     async def idle() -> dict[str, Any]:
         await state.runs.idle(session_id)
         return (await state.sessions.get(session_id)).wire()
 
-    return KeepAliveResponse(idle(), interval)
+    return KeepAliveResponse(idle(), held.interval)

@@ -565,8 +565,11 @@ def main() -> int:
         opts.n, opts.hold = [50], 5.0
     limit = raise_nofile(2 * max(opts.n) + 4096)[0]
     if limit < 2 * max(opts.n) + 1024:
-        print(f"warning: open-file limit {limit} is below what {max(opts.n)} held calls need "
-              f"(two sockets each in the server); run as root or raise `ulimit -Hn`", file=sys.stderr)
+        print(f"error: the open-file limit is {limit}; {max(opts.n)} held calls need about "
+              f"{2 * max(opts.n) + 1024} in the server (a socket to the client and one to the LLM per call). "
+              f"At most N = {(limit - 1024) // 2} fits. Raise the hard limit (`ulimit -Hn`, needs "
+              f"CAP_SYS_RESOURCE) or use a smaller N.", file=sys.stderr)
+        return 2
     missed = False
     for n in opts.n:
         run_opts = argparse.Namespace(**vars(opts))

@@ -215,5 +215,5 @@ class ProviderSilenceError(APIError):
     stored as an UnknownError that says why (a keep-alive must not hide a hung provider)."""
 
     def __init__(self, seconds: float, **kwargs: Any) -> None:
-        super().__init__(f"The provider sent nothing for {seconds:g} s", retryable=True, **kwargs)
+        super().__init__(f"provider sent nothing for {seconds:g} s", retryable=True, **kwargs)
         self.seconds = seconds

@@ -171,7 +171,9 @@ class AgentLoop(Executor):
             error = handle.cancel_reason or MessageAbortedError()
             return await asyncio.shield(self._end(error))
         except ProviderSilenceError as exc:
-            return await self._end(UnknownRunError(f"{exc.message}; the run was stopped"))
+            # A keep-alive must not hide a hung provider: say plainly why the run ended.
+            attempts = self.settings.retry_attempts + 1
+            return await self._end(UnknownRunError(f"The run was stopped: {exc.message} (after {attempts} attempts)"))
         except RunError as exc:
             return await self._end(exc)
         except Exception as exc:

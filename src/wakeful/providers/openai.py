@@ -26,7 +26,7 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletionChunk
 
-from wakeful.errors import APIError, ProviderAuthError
+from wakeful.errors import APIError, ProviderAuthError, ProviderSilenceError
 from wakeful.providers.base import (
     Attachment,
     ChatMessage,
@@ -173,7 +173,7 @@ def transport_error(exc: BaseException, silence_timeout: float, url: str | None)
     detail = str(chain[-1]) or type(chain[-1]).__name__
     metadata = {"url": url or "", "message": detail}
     if kind == "silence":
-        return APIError(f"provider sent nothing for {silence_timeout:g} s", retryable=True, metadata=metadata)
+        return ProviderSilenceError(silence_timeout, metadata=metadata)
     if kind == "connect-timeout":
         return APIError(
             f"could not connect to the provider within {min(silence_timeout, 30.0):g} s",

@@ -12,7 +12,6 @@ a stored assistant message, so every waiting caller gets `{info, parts}`.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from dataclasses import dataclass, field
@@ -27,7 +26,6 @@ from wakeful.errors import (
     MessageAbortedError,
     ProviderSilenceError,
     RunError,
-    ToolError,
     UnknownRunError,
 )
 from wakeful.messages import AssistantMessage, AssistantTime, MessageLog, MessagePath
@@ -38,11 +36,6 @@ from wakeful.parts import (
     TextPart,
     TimeSpan,
     Tokens,
-    ToolPart,
-    ToolStateCompleted,
-    ToolStateError,
-    ToolStatePending,
-    ToolStateRunning,
 )
 from wakeful.providers.base import (
     ChatRequest,
@@ -56,11 +49,9 @@ from wakeful.providers.base import (
     Usage,
 )
 from wakeful.runs import Executor, Reply, RunHandle, RunManager
-from wakeful.tools.base import TodoStore, Tool, ToolContext, ToolLimits
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
+from wakeful.sessions import now_ms
+from wakeful.toolcalls import ToolCalls
+from wakeful.tools.base import TodoStore, Tool, ToolLimits
 
 
 def step_tokens(usage: Usage) -> Tokens:
@@ -112,13 +103,21 @@ class AgentLoop(Executor):
         self.assistant: AssistantMessage | None = None
         self._pgids: set[int] = set()
         self.no_reply = False
-        self._open_tools: list[ToolPart] = []
+        self.tool_calls = ToolCalls(
+            log,
+            plan.tools,
+            plan.agent.name,
+            plan.directory,
+            settings.tool_limits,
+            todos,
+            self._record_process,
+            settings.child_env,
+        )
         self._streaming: list[TextPart | ReasoningPart] = []  # parts of the attempt in flight
         # What the model sees, read from storage once per run and then extended step by step:
         # nothing else writes to a session while it runs, and a long run in a long session must not
         # re-read the whole session at every step.
         self._history: list[dict[str, Any]] | None = None
-        self._tool_start: dict[str, int] = {}
 
     # --- messages ---------------------------------------------------------------------------------
 
@@ -173,7 +172,9 @@ class AgentLoop(Executor):
         except ProviderSilenceError as exc:
             # A keep-alive must not hide a hung provider: say plainly why the run ended.
             attempts = self.settings.retry_attempts + 1
-            return await self._end(UnknownRunError(f"The run was stopped: {exc.message} (after {attempts} attempts)"))
+            return await self._end(
+                UnknownRunError(f"The run was stopped: {exc.message} (after {attempts} attempts)")
+            )
         except RunError as exc:
             return await self._end(exc)
         except Exception as exc:
@@ -183,16 +184,7 @@ class AgentLoop(Executor):
         # Text streamed before the end is kept (saved with what arrived since the last flush).
         await self._close_parts(self._streaming)
         self._streaming = []
-        for part in self._open_tools:
-            await self._tool_state(
-                part,
-                ToolStateError(
-                    input=part.state.input,
-                    error="Tool execution aborted",
-                    time={"start": self._tool_start.get(part.id, now_ms()), "end": now_ms()},
-                ),
-            )
-        self._open_tools.clear()
+        await self.tool_calls.abort_open()
         return await self.fail(None, error)  # type: ignore[arg-type]
 
     async def _step(self, message: AssistantMessage) -> tuple[str, list[ToolCall]]:
@@ -215,7 +207,7 @@ class AgentLoop(Executor):
             temperature=plan.agent.temperature,
         )
         finish, calls, usage = await self._stream_with_retries(message, request)
-        await self._run_tools(message, calls)
+        await self.tool_calls.run(message.sessionID, message.id, calls)
         tokens = step_tokens(usage)
         cost = self._cost(usage)
         await self.log.put_part(
@@ -339,82 +331,9 @@ class AgentLoop(Executor):
                 part.time.end = now_ms()
                 await self.log.put_part(part)
 
-    # --- tools ------------------------------------------------------------------------------------
-
-    async def _tool_state(self, part: ToolPart, state: Any) -> None:
-        part.state = state
-        await self.log.put_part(part)
-
     async def _record_process(self, pgid: int | None) -> None:
         if pgid is None:
             self._pgids.clear()
         else:
             self._pgids.add(pgid)
         await self.log.store.update_run(self.plan.user_message_id, pgids=sorted(self._pgids))
-
-    async def _run_tools(self, message: AssistantMessage, calls: list[ToolCall]) -> None:
-        for call in calls:
-            part = ToolPart(
-                id=ids.part_id(),
-                sessionID=message.sessionID,
-                messageID=message.id,
-                callID=call.id,
-                tool=call.name,
-                state=ToolStatePending(input={}, raw=call.arguments),
-            )
-            await self.log.put_part(part)
-            await self._run_tool(part, call)
-
-    async def _run_tool(self, part: ToolPart, call: ToolCall) -> None:
-        start = now_ms()
-        try:
-            args = json.loads(call.arguments or "{}")
-            if not isinstance(args, dict):
-                raise ValueError("arguments must be a JSON object")
-        except ValueError as exc:
-            await self._tool_state(
-                part,
-                ToolStateError(
-                    input={}, error=f"Invalid tool arguments: {exc}", time={"start": start, "end": now_ms()}
-                ),
-            )
-            return
-        tool = self.plan.tools.get(call.name)
-        if tool is None:
-            error = f"Unknown tool or not allowed for agent {self.plan.agent.name}: {call.name}"
-            await self._tool_state(
-                part, ToolStateError(input=args, error=error, time={"start": start, "end": now_ms()})
-            )
-            return
-        await self._tool_state(part, ToolStateRunning(input=args, time={"start": start}))
-        self._open_tools.append(part)
-        self._tool_start[part.id] = start
-        ctx = ToolContext(
-            session_id=part.sessionID,
-            message_id=part.messageID,
-            call_id=call.id,
-            directory=self.plan.directory,
-            limits=self.settings.tool_limits,
-            todos=self.todos,
-            on_process=self._record_process,
-            env=self.settings.child_env,
-        )
-        try:
-            result = await tool.run(args, ctx)
-            state: Any = ToolStateCompleted(
-                input=args,
-                output=result.output,
-                title=result.title,
-                metadata=result.metadata,
-                time={"start": start, "end": now_ms()},
-            )
-        except ToolError as exc:
-            state = ToolStateError(input=args, error=exc.message, time={"start": start, "end": now_ms()})
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            state = ToolStateError(
-                input=args, error=f"{type(exc).__name__}: {exc}", time={"start": start, "end": now_ms()}
-            )
-        self._open_tools.remove(part)
-        await self._tool_state(part, state)

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import cast
 
 from wakeful.providers.base import ChatMessage, ChatRequest, TextDelta
-from wakeful.providers.openai import OpenAIProvider, Transport
+from wakeful.providers.http import Transport
+from wakeful.providers.openai import OpenAIProvider
 
 ROOT = Path(__file__).resolve().parents[1]
 TICK = 0.010

@@ -25,7 +25,8 @@ from wakeful.providers.base import (
     ToolSpec,
     Usage,
 )
-from wakeful.providers.openai import OpenAIProvider, Transport
+from wakeful.providers.http import Transport
+from wakeful.providers.openai import OpenAIProvider
 
 
 @pytest.fixture

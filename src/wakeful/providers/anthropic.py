@@ -28,7 +28,7 @@ from wakeful.providers.base import (
     ToolCallEvent,
     Usage,
 )
-from wakeful.providers.openai import (
+from wakeful.providers.http import (
     Transport,
     attachment_bytes,
     http_client,

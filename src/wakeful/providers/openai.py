@@ -1,8 +1,5 @@
 """OpenAI-compatible chat completions through the official `openai` SDK, always streamed.
 
-Also home of the transport helpers both adapters share (HTTP client, error mapping), because both
-SDKs sit on the same `httpx2` layer and fail the same ways.
-
 Usage is normalised across adapters: `Usage.input` counts uncached prompt tokens only (as opencode's
 `tokens.input`), `cache_read` the cached ones, `output` the completion tokens as the provider reports
 them (reasoning included), `reasoning` the reasoning share when the provider says.
@@ -10,23 +7,15 @@ them (reasoning included), `reasoning` the reasoning share when the provider say
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import email.utils
-import json
-import secrets
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import unquote_to_bytes
+from typing import Any
 
 import aiohttp
 import httpx2
 import openai
 from openai.types.chat import ChatCompletionChunk
 
-from wakeful.errors import APIError, ProviderAuthError, ProviderSilenceError
 from wakeful.providers.base import (
     Attachment,
     ChatMessage,
@@ -40,9 +29,19 @@ from wakeful.providers.base import (
     ToolCallEvent,
     Usage,
 )
+from wakeful.providers.http import (
+    Transport,
+    attachment_bytes,
+    http_client,
+    http_timeout,
+    incomplete_stream,
+    is_text_mime,
+    new_call_id,
+    status_error,
+    stream_error,
+    transport_error,
+)
 
-Transport = Literal["aiohttp", "httpx"]
-RESET_MESSAGE = "Connection reset by server"
 _FINISH = {
     "stop": "stop",
     "tool_calls": "tool-calls",
@@ -50,173 +49,6 @@ _FINISH = {
     "length": "length",
     "content_filter": "content-filter",
 }
-_RETRYABLE_TYPES = {"server_error", "api_error", "overloaded_error", "rate_limit_error", "timeout_error"}
-
-# --- shared transport helpers ---------------------------------------------------------------------
-
-
-def http_timeout(silence_timeout: float) -> httpx2.Timeout:
-    # `read` is between two reads (and before the headers): exactly "the provider went silent".
-    # No pool timeout: waiting for one of our own connection slots is not provider silence.
-    return httpx2.Timeout(
-        connect=min(silence_timeout, 30.0), read=silence_timeout, write=silence_timeout, pool=None
-    )
-
-
-def http_client(
-    aiohttp_cls: type[httpx2.AsyncClient], transport: Transport, silence_timeout: float, max_connections: int
-) -> httpx2.AsyncClient:
-    """The SDK's HTTP client; `aiohttp_cls` is that SDK's DefaultAioHttpClient."""
-    limits = httpx2.Limits(
-        max_connections=max_connections, max_keepalive_connections=min(max_connections, 100)
-    )
-    timeout = http_timeout(silence_timeout)
-    if transport == "aiohttp":
-        return aiohttp_cls(timeout=timeout, limits=limits)
-    return httpx2.AsyncClient(timeout=timeout, limits=limits)
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        try:
-            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
-
-
-def _body_message(body: object) -> tuple[str | None, str | None]:
-    """(message, type) from `{"error": {...}}`, `{"message": ...}` or the error object itself."""
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict):
-            message, kind = inner.get("message"), inner.get("type")
-            return (message if isinstance(message, str) else None, kind if isinstance(kind, str) else None)
-        if isinstance(inner, str):
-            return inner, None
-    return None, None
-
-
-def status_error(provider_id: str, response: httpx2.Response) -> APIError | ProviderAuthError:
-    """An HTTP error answer, shaped like opencode's stored APIError."""
-    status = response.status_code
-    try:
-        text = response.text
-        parsed: object = json.loads(text)
-    except (httpx2.ResponseNotRead, UnicodeDecodeError, ValueError):
-        text, parsed = "", None
-    message = _body_message(parsed)[0] or text or f"HTTP {status}"
-    if status in (401, 403):
-        return ProviderAuthError(provider_id, message)
-    headers = {k.lower(): v for k, v in response.headers.items()}
-    return APIError(
-        message,
-        status_code=status,
-        retryable=status in (408, 409, 429) or status >= 500,
-        response_headers=headers,
-        response_body=text,
-        metadata={"url": str(response.request.url)},
-        retry_after=parse_retry_after(headers),
-    )
-
-
-def stream_error(body: object, fallback: str) -> APIError:
-    """An error event inside a 200 stream: no status code, retryable when the provider says so."""
-    message, kind = _body_message(body)
-    return APIError(
-        message or fallback,
-        retryable=kind in _RETRYABLE_TYPES,
-        response_body=json.dumps(body) if body is not None else None,
-    )
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and cur not in seen:
-        seen.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    return seen
-
-
-def transport_error(exc: BaseException, silence_timeout: float, url: str | None) -> APIError:
-    """A transport failure: silence, refused connection or a cut stream, all retryable."""
-    chain = _chain(exc)
-    # The vendored aiohttp bridge maps every ClientConnectionError to httpx2.ConnectTimeout, so
-    # the aiohttp cause, when there is one, is the truth; only then look at httpx2's own types.
-    kind = "reset"
-    aio = [e for e in chain if isinstance(e, aiohttp.ClientError)]
-    if aio:
-        first = aio[-1]
-        if isinstance(first, aiohttp.ConnectionTimeoutError):
-            kind = "connect-timeout"
-        elif isinstance(first, aiohttp.ServerTimeoutError):
-            kind = "silence"
-        elif isinstance(first, aiohttp.ClientConnectorError):
-            kind = "connect"
-    elif any(isinstance(e, httpx2.ConnectTimeout) for e in chain):
-        kind = "connect-timeout"
-    elif any(isinstance(e, httpx2.TimeoutException) for e in chain):
-        kind = "silence"
-    elif any(isinstance(e, httpx2.ConnectError) for e in chain):
-        kind = "connect"
-    detail = str(chain[-1]) or type(chain[-1]).__name__
-    metadata = {"url": url or "", "message": detail}
-    if kind == "silence":
-        return ProviderSilenceError(silence_timeout, metadata=metadata)
-    if kind == "connect-timeout":
-        return APIError(
-            f"could not connect to the provider within {min(silence_timeout, 30.0):g} s",
-            retryable=True,
-            metadata=metadata,
-        )
-    if kind == "connect":
-        return APIError(f"Unable to connect to the provider: {detail}", retryable=True, metadata=metadata)
-    return APIError(RESET_MESSAGE, retryable=True, metadata={**metadata, "code": "ECONNRESET"})
-
-
-def incomplete_stream(url: str) -> APIError:
-    return APIError(
-        RESET_MESSAGE,
-        retryable=True,
-        metadata={"url": url, "code": "ECONNRESET", "message": "stream ended without a finish"},
-    )
-
-
-async def attachment_bytes(att: Attachment) -> bytes:
-    """The content of a data: URL, a file:// URL or a plain path."""
-    if att.url.startswith("data:"):
-        meta, _, payload = att.url.partition(",")
-        return base64.b64decode(payload) if meta.endswith(";base64") else unquote_to_bytes(payload)
-    path = att.url.removeprefix("file://")
-    return await asyncio.to_thread(Path(path).read_bytes)
-
-
-def is_text_mime(mime: str) -> bool:
-    return mime.startswith("text/") or mime in (
-        "application/json",
-        "application/xml",
-        "application/x-sh",
-        "application/javascript",
-        "application/x-yaml",
-    )
-
-
-def new_call_id() -> str:
-    return f"call_{secrets.token_hex(12)}"
-
-
-# --- the adapter ----------------------------------------------------------------------------------
 
 
 class OpenAIProvider(Provider):

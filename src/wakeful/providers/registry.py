@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from wakeful.providers.base import Provider
 
 if TYPE_CHECKING:
-    from wakeful.providers.openai import Transport
+    from wakeful.providers.http import Transport
 else:
     Transport = Literal["aiohttp", "httpx"]
 

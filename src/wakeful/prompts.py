@@ -185,7 +185,7 @@ def build_run(
         tools=tools,
         system=body.system,
     )
-    executor = AgentLoop(plan, state.messages, state.runs, state.store, state.loop_settings)
+    executor = AgentLoop(plan, state.messages, state.runs, state.todos, state.loop_settings)
     if body.noReply:
         executor.no_reply = True
     return RunRequest(

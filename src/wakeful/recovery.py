@@ -15,7 +15,14 @@ import time
 
 from wakeful import ids
 from wakeful.errors import UnknownRunError
-from wakeful.messages import MessageLog
+from wakeful.messages import (
+    MESSAGE_ADAPTER,
+    PART_ADAPTER,
+    AssistantMessage,
+    AssistantTime,
+    MessageLog,
+    MessagePath,
+)
 from wakeful.storage.base import RunRecord
 
 log = logging.getLogger("wakeful.recovery")
@@ -42,6 +49,7 @@ async def recover(messages: MessageLog, instance: str) -> int:
 
 
 async def _close(messages: MessageLog, run: RunRecord) -> None:
+    """Written through the MessageLog like any other write, so each change is announced too."""
     error = UnknownRunError(
         f"The run was interrupted: the server that ran it (instance {run.instance}) stopped before it finished"
     ).to_info()
@@ -54,43 +62,38 @@ async def _close(messages: MessageLog, run: RunRecord) -> None:
         m for m in stored if m["info"]["role"] == "assistant" and m["info"].get("parentID") == run.message_id
     ]
     for entry in replies:
-        for part in entry["parts"]:
-            state = part.get("state")
-            if part["type"] == "tool" and state and state["status"] in ("pending", "running"):
+        for raw in entry["parts"]:
+            state = raw.get("state")
+            if raw["type"] == "tool" and state and state["status"] in ("pending", "running"):
                 start = state.get("time", {}).get("start", now)
-                part["state"] = {
+                raw["state"] = {
                     "status": "error",
                     "input": state.get("input", {}),
                     "error": "Interrupted",
                     "time": {"start": start, "end": now},
                 }
-                await messages.store.put_part(part)
+                await messages.put_part(PART_ADAPTER.validate_python(raw))
     if replies:
-        info = replies[-1]["info"]
-        if info.get("error") is None or info.get("time", {}).get("completed") is None:
-            info["error"] = error
-            info["time"]["completed"] = now
-            await messages.store.put_message(info)
+        last = replies[-1]["info"]
+        if last.get("error") is None or last.get("time", {}).get("completed") is None:
+            last["error"] = error
+            last["time"]["completed"] = now
+            await messages.put_message(MESSAGE_ADAPTER.validate_python(last))
         return
     user_info = user["info"]
-    directory = ""
     session = await messages.store.get_session(run.session_id)
-    if session:
-        directory = session["directory"]
-    await messages.store.put_message(
-        {
-            "id": ids.message_id(),
-            "sessionID": run.session_id,
-            "role": "assistant",
-            "time": {"created": now, "completed": now},
-            "error": error,
-            "parentID": run.message_id,
-            "modelID": user_info["model"]["modelID"],
-            "providerID": user_info["model"]["providerID"],
-            "mode": user_info["agent"],
-            "agent": user_info["agent"],
-            "path": {"cwd": directory, "root": directory},
-            "cost": 0,
-            "tokens": {"input": 0, "output": 0, "reasoning": 0, "cache": {"read": 0, "write": 0}},
-        }
+    directory = session["directory"] if session else ""
+    await messages.put_message(
+        AssistantMessage(
+            id=ids.message_id(),
+            sessionID=run.session_id,
+            time=AssistantTime(created=now, completed=now),
+            error=error,
+            parentID=run.message_id,
+            modelID=user_info["model"]["modelID"],
+            providerID=user_info["model"]["providerID"],
+            mode=user_info["agent"],
+            agent=user_info["agent"],
+            path=MessagePath(cwd=directory, root=directory),
+        )
     )

@@ -20,6 +20,7 @@ from wakeful.providers.registry import ProviderPool
 from wakeful.runs import Reply, RunManager
 from wakeful.sessions import Sessions
 from wakeful.storage.sql import SQLStore
+from wakeful.todos import Todos
 from wakeful.tools.base import Tool, ToolLimits
 from wakeful.tools.registry import builtin_tools
 
@@ -43,6 +44,7 @@ class ServerState:
     providers: ProviderPool
     tools: dict[str, Tool]
     loop_settings: LoopSettings
+    todos: Todos
     instance: str = field(default_factory=lambda: ids.new_id("run"))
     draining: bool = False
 
@@ -86,6 +88,7 @@ class ServerState:
             ),
             tools=builtin_tools(),
             loop_settings=settings,
+            todos=Todos(store, bus),
             instance=instance,
         )
 

@@ -104,4 +104,4 @@ async def session_children(state: State, directory: Directory, session_id: Sessi
 async def session_todo(state: State, directory: Directory, session_id: SessionID) -> list[dict[str, Any]]:
     del directory
     await state.sessions.get(session_id)
-    return await state.store.get_todos(session_id)
+    return await state.todos.get_todos(session_id)

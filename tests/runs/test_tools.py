@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.runs.helpers import (
+    event_log,
     messages,
     new_session,
     prompt,
@@ -21,7 +22,8 @@ from tests.runs.helpers import (
     validate_all,
 )
 from tests.support.fakellm import FakeLLMThread
-from tests.support.schemas import validate_response
+from tests.support.schemas import validate, validate_response
+from tests.support.server import WakefulProcess
 
 
 @pytest.fixture
@@ -64,7 +66,9 @@ def test_edit_glob_grep_list_in_one_run(http: httpx.Client, llm: FakeLLMThread, 
 
     assert (workdir / "pkg" / "beta.py").read_text() == "def beta():\n    return 'needle two'\n"
     assert edit["metadata"]["additions"] == 1 and edit["metadata"]["deletions"] == 1
-    assert "-    return 2" in edit["metadata"]["diff"] and "+    return 'needle two'" in edit["metadata"]["diff"]
+    assert (
+        "-    return 2" in edit["metadata"]["diff"] and "+    return 'needle two'" in edit["metadata"]["diff"]
+    )
 
     assert sorted(Path(line).name for line in glob["output"].splitlines() if line.endswith(".py")) == [
         "alpha.py",
@@ -97,14 +101,19 @@ def test_a_failing_tool_is_an_error_part_and_the_run_goes_on(
     assert (workdir / "pkg" / "alpha.py").read_text().startswith("def alpha")
 
 
-def test_todowrite_todoread_and_the_todo_route(http: httpx.Client, llm: FakeLLMThread) -> None:
+def test_todowrite_todoread_and_the_todo_route(
+    http: httpx.Client, llm: FakeLLMThread, server: WakefulProcess
+) -> None:
     todos = [
         {"id": "1", "content": "write the tests", "status": "completed", "priority": "high"},
         {"id": "2", "content": "fix what fails", "status": "in_progress", "priority": "medium"},
         {"id": "3", "content": "report", "status": "pending", "priority": "low"},
     ]
     sid = new_session(http)
-    reply = prompt(http, sid, "\n".join([tool("todowrite", todos=todos), tool("todoread")]))
+    with event_log(server.url) as events:
+        reply = prompt(http, sid, "\n".join([tool("todowrite", todos=todos), tool("todoread")]))
+        announced = events.wait_type("todo.updated", sid)
+    validate("EventTodoUpdated", announced)
     stored = messages(http, sid)
     validate_all(stored)
     write, read = (completed(p) for m in stored for p in tool_parts(m))
@@ -114,6 +123,7 @@ def test_todowrite_todoread_and_the_todo_route(http: httpx.Client, llm: FakeLLMT
     assert json.loads(text_of(reply).removeprefix("TOOL_RESULT_SEEN: ")) == kept
     listed = http.get(f"/session/{sid}/todo")
     assert listed.status_code == 200 and listed.json() == kept
+    assert announced["properties"]["todos"] == kept
     validate_response("get", "/session/{sessionID}/todo", 200, listed.json())
 
 

@@ -33,10 +33,12 @@ import multiprocessing as mp
 import os
 import queue
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
@@ -330,6 +332,7 @@ class Result:
     interval: float
     failures: int
     failure_examples: list[str]
+    failure_kinds: dict[str, int]
     gaps: int
     late_p50: float
     late_p99: float
@@ -388,12 +391,18 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
         **dict(item.split("=", 1) for item in opts.server_env),
     }
     if opts.probe:
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bench" / "loopprobe"), os.environ.get("PYTHONPATH", "")])
         env["WAKEFUL_BENCH_PROBE"] = str(opts.probe.resolve())
-        if opts.gc:
-            env["WAKEFUL_BENCH_GC"] = opts.gc
-        if opts.slow_callback:
-            env["WAKEFUL_BENCH_SLOW"] = str(opts.slow_callback)
+    if opts.gc:
+        env["WAKEFUL_BENCH_GC"] = opts.gc
+    if opts.slow_callback:
+        env["WAKEFUL_BENCH_SLOW"] = str(opts.slow_callback)
+    if opts.tracemalloc:
+        opts.tracemalloc.mkdir(parents=True, exist_ok=True)
+        for old in opts.tracemalloc.glob("snapshot-*.tracemalloc"):
+            old.unlink()
+        env["WAKEFUL_BENCH_TRACEMALLOC"] = str(opts.tracemalloc.resolve())
+    if opts.probe or opts.gc or opts.slow_callback or opts.tracemalloc:
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bench" / "loopprobe"), os.environ.get("PYTHONPATH", "")])
     server = WakefulProcess(data, project, env=env)
     procs: list[Any] = []
     try:
@@ -421,6 +430,9 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
             ready.get(timeout=600)
         time.sleep(1.0)  # let the session burst settle before the baseline
         base_rss = rss_kib(pid)
+        traced_at: float | None = None
+        if opts.tracemalloc:
+            os.kill(pid, signal.SIGUSR1)  # snapshot 1: the baseline
         start_cpu, fake_cpu0 = cpu_seconds(pid), cpu_seconds(fake.pid)
         ours = [pid, fake.pid, os.getpid(), *(p.pid for p in procs)]
         busy0, ours0, wall0 = machine_busy_seconds(), tree_cpu_seconds(ours), time.monotonic()
@@ -435,13 +447,21 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
             if now >= next_fd:
                 fds, next_fd = open_fds(pid), now + 1.0
             samples.append(Sample(now, cpu_seconds(pid), rss_kib(pid), fds))
+            if opts.tracemalloc and traced_at is None and fds and len(
+                    httpx.get(f"{control}/requests", timeout=60).json()) >= n:
+                traced_at = now  # every LLM request is out: all N calls are held
+                time.sleep(2.0)
+                os.kill(pid, signal.SIGUSR1)  # snapshot 2: N held calls
             try:
                 reports.append(results.get(timeout=0.25))
             except queue.Empty:
-                if not all(p.is_alive() for p in procs) and results.empty():
-                    time.sleep(1.0)
-                    if results.empty():
-                        raise RuntimeError("a client process died without a report") from None
+                reported = {r.client for r in reports}
+                dead = [c for c, p in enumerate(procs) if c not in reported and not p.is_alive()]
+                if dead:
+                    try:  # its report may still be in the pipe
+                        reports.append(results.get(timeout=5.0))
+                    except queue.Empty:
+                        raise RuntimeError(f"client process {dead[0]} died without a report") from None
         end_cpu, fake_cpu1 = cpu_seconds(pid), cpu_seconds(fake.pid)
         others = (machine_busy_seconds() - busy0) - (tree_cpu_seconds(ours) - ours0)
         others_pct = 100 * max(0.0, others) / (time.monotonic() - wall0)
@@ -452,6 +472,8 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
             r["script"].rpartition("REPLY ok ")[2]: r["time"] - offset
             for r in httpx.get(f"{control}/requests", timeout=60).json()
         }
+        if opts.tracemalloc:
+            print_tracemalloc(opts.tracemalloc, n)
         return summarize(n, opts, reports, samples, origin, base_rss, end_cpu - start_cpu,
                          fake_cpu1 - fake_cpu0, others_pct, llm_request_bytes, arrivals)
     finally:
@@ -494,7 +516,8 @@ def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], sam
     peak_rss = max((s.rss for s in samples), default=base_rss)
     return Result(
         n=n, transport=opts.transport, clients=opts.clients, hold=opts.hold, ramp=opts.ramp,
-        interval=opts.interval, failures=failures, failure_examples=examples, gaps=len(late),
+        interval=opts.interval, failures=failures, failure_examples=examples,
+        failure_kinds=dict(Counter(c.error.split(":")[0] for c in failed)), gaps=len(late),
         late_p50=pct(late, 50), late_p99=pct(late, 99), late_max=late[-1] if late else 0.0,
         late_over_interval=sum(1 for x in late if x >= opts.interval),
         headers_p50=pct(to_headers, 50), headers_p99=pct(to_headers, 99),
@@ -512,13 +535,36 @@ def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], sam
     )
 
 
+def print_tracemalloc(directory: Path, n: int) -> None:
+    import tracemalloc
+
+    paths = [directory / f"snapshot-{k}.tracemalloc" for k in (1, 2)]
+    for _ in range(50):  # the server writes snapshot 2 from its signal handler
+        if all(p.exists() for p in paths):
+            break
+        time.sleep(0.2)
+    if not all(p.exists() for p in paths):
+        print("tracemalloc: the second snapshot is missing (were all calls held at once?)", file=sys.stderr)
+        return
+    base, held = (tracemalloc.Snapshot.load(str(p)) for p in paths)
+    diffs = held.compare_to(base, "filename")
+    total = sum(d.size_diff for d in diffs)
+    print(f"  tracemalloc: Python allocations grew {total / 1024 / 1024:.1f} MiB = "
+          f"{total / 1024 / n:.1f} KiB per held call; by file (KiB per call):")
+    for d in sorted(diffs, key=lambda d: -d.size_diff)[:15]:
+        name = d.traceback[0].filename
+        short = name.split("site-packages/")[-1].split("/src/")[-1].split("/lib/python3")[-1]
+        print(f"    {d.size_diff / 1024 / n:7.2f}  {d.count_diff / n:6.1f} blocks  {short}")
+
+
 def print_result(r: Result) -> None:
     steady = f"{r.steady_cpu_pct:.1f} %" if r.steady_cpu_pct is not None else "n/a (no 2 s window)"
     lags = ", ".join(f"c{x['client']} p99 {x['p99'] * 1000:.0f} ms / max {x['max'] * 1000:.0f} ms "
                      f"at {x['max_at']:.1f} s" for x in r.client_lag)
     print(f"\nN={r.n} transport={r.transport} clients={r.clients} hold={r.hold:g}s ramp={r.ramp:g}s "
           f"interval={r.interval:g}s -> {'GOAL MET' if r.goal_met else 'GOAL MISSED'}")
-    print(f"  failures            {r.failures}")
+    kinds = ", ".join(f"{k}: {v}" for k, v in sorted(r.failure_kinds.items()))
+    print(f"  failures            {r.failures}" + (f" ({kinds})" if kinds else ""))
     for example in r.failure_examples[:5]:
         print(f"    {example}")
     print(f"  keep-alive lateness p50 {r.late_p50 * 1000:.1f} ms  p99 {r.late_p99 * 1000:.1f} ms  "
@@ -558,6 +604,8 @@ def main() -> int:
                         help="with --probe: loop debug mode, log callbacks longer than this (see --server-log)")
     parser.add_argument("--gc", default="", metavar="SPEC",
                         help='with --probe: "freeze" and/or "threshold=A,B,C" (";"-separated), see loopprobe')
+    parser.add_argument("--tracemalloc", type=Path, metavar="DIR",
+                        help="diagnostics (slow): where the server's Python memory per held call goes")
     parser.add_argument("--json", type=Path, help="append each result as one JSON line to this file")
     parser.add_argument("--smoke", action="store_true", help="N=50, hold 5 s: a quick pass/fail check")
     opts = parser.parse_args()

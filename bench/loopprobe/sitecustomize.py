@@ -1,15 +1,18 @@
-"""An event-loop lag probe for the wakeful server under bench/held_calls.py --probe (no change to src/).
+"""Diagnostics for the wakeful server under bench/held_calls.py (no change to src/).
 
-On the server's PYTHONPATH only. When WAKEFUL_BENCH_PROBE names a file, a task started with uvicorn
-sleeps 20 ms at a time and writes `lag <monotonic> <seconds>` for every wake-up later than 20 ms,
-and every garbage collection longer than 10 ms is written as `gc <monotonic> <seconds> <generation>
-<collected>`.
-With WAKEFUL_BENCH_SLOW=<seconds> it also turns on the loop's debug mode, which logs every callback
-that runs longer than that ("Executing <...> took 0.123 seconds"), uvloop included.
-Experiments without touching src/: WAKEFUL_BENCH_GC="freeze" runs gc.collect() + gc.freeze() once the
-server has started (start-up objects leave the collector's view); "threshold=A,B,C" calls
-gc.set_threshold(A, B, C); both may be given, comma-free parts separated by ";".
-The server leaves through os._exit, so the probe writes as it goes (line-buffered), not at exit.
+This directory goes on the server's PYTHONPATH only when the bench asks for a diagnostic:
+
+- WAKEFUL_BENCH_PROBE=<file>: a task started with uvicorn sleeps 20 ms at a time and writes
+  `lag <monotonic> <seconds>` for every wake-up later than 20 ms, and every garbage collection longer
+  than 10 ms is written as `gc <monotonic> <seconds> <generation> <collected>`. The server leaves
+  through os._exit, so lines are written as they come (line-buffered), not at exit.
+- WAKEFUL_BENCH_SLOW=<seconds>: the loop's debug mode, which logs every callback that runs longer
+  than that ("Executing <...> took 0.123 seconds"), uvloop included.
+- WAKEFUL_BENCH_GC: experiments with the collector. "freeze" runs gc.collect() + gc.freeze() once the
+  server has started (start-up objects leave the collector's view); "threshold=A,B,C" calls
+  gc.set_threshold(A, B, C); several parts are separated by ";".
+- WAKEFUL_BENCH_TRACEMALLOC=<dir>: tracemalloc from interpreter start; each SIGUSR1 dumps a snapshot
+  to <dir>/snapshot-<k>.tracemalloc (k = 1, 2, ...) for the bench to compare.
 """
 
 from __future__ import annotations
@@ -20,17 +23,35 @@ import os
 import time
 from typing import TextIO
 
-_PATH = os.environ.get("WAKEFUL_BENCH_PROBE")
-_SLOW = os.environ.get("WAKEFUL_BENCH_SLOW")
+_PATH = os.environ.get("WAKEFUL_BENCH_PROBE") or None
+_SLOW = os.environ.get("WAKEFUL_BENCH_SLOW") or None
 _GC = os.environ.get("WAKEFUL_BENCH_GC", "")
+_TRACE = os.environ.get("WAKEFUL_BENCH_TRACEMALLOC") or None
 _TICK = 0.020
 _tasks: set[asyncio.Task[None]] = set()
 
-if _PATH:
+if _TRACE:
+    import signal
+    import tracemalloc
+    from pathlib import Path
+    from types import FrameType
+
+    tracemalloc.start(1)
+    _snapshots = [0]
+
+    def _dump_snapshot(signum: int, frame: FrameType | None) -> None:
+        _snapshots[0] += 1
+        assert _TRACE is not None
+        tracemalloc.take_snapshot().dump(str(Path(_TRACE) / f"snapshot-{_snapshots[0]}.tracemalloc"))
+
+    signal.signal(signal.SIGUSR1, _dump_snapshot)
+
+if _PATH or _SLOW or _GC:
     import uvicorn.server
 
-    _out: TextIO = open(_PATH, "a", buffering=1)  # lives as long as the process
+    _out: TextIO = open(_PATH or os.devnull, "a", buffering=1)  # lives as long as the process
     _startup = uvicorn.server.Server.startup
+    _gc_start = [0.0]
 
     async def _probe() -> None:
         while True:
@@ -40,8 +61,6 @@ if _PATH:
             if lag > _TICK:
                 _out.write(f"lag {start:.4f} {lag:.4f}\n")
 
-    _gc_start = [0.0]
-
     def _on_gc(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             _gc_start[0] = time.monotonic()
@@ -50,15 +69,15 @@ if _PATH:
         if took > 0.010:
             _out.write(f"gc {_gc_start[0]:.4f} {took:.4f} {info['generation']} {info['collected']}\n")
 
-    gc.callbacks.append(_on_gc)
-
     async def _startup_with_probe(self: uvicorn.server.Server, sockets: list | None = None) -> None:  # type: ignore[type-arg]
         if _SLOW:
             loop = asyncio.get_running_loop()
             loop.set_debug(True)
             loop.slow_callback_duration = float(_SLOW)
-        task = asyncio.create_task(_probe())
-        _tasks.add(task)
+        if _PATH:
+            gc.callbacks.append(_on_gc)
+            task = asyncio.create_task(_probe())
+            _tasks.add(task)
         await _startup(self, sockets)
         for part in filter(None, _GC.split(";")):
             if part == "freeze":

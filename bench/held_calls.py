@@ -16,9 +16,13 @@ Measured:
   last LLM request to the first answer: every call held, nothing but keep-alives to do);
 - server memory per held call: (peak RSS - RSS after the sessions exist) / N, against ~30 KiB.
 
-    .venv/bin/python bench/held_calls.py --n 100 1000 10000
+    .venv/bin/python bench/held_calls.py --n 100 1000
     .venv/bin/python bench/held_calls.py --n 1000 --transport httpx
+    .venv/bin/python bench/held_calls.py --n 9000 --hold 300 --call-timeout 1800
     .venv/bin/python bench/held_calls.py --smoke     # N = 50, exits 1 on a failure or p99 >= interval
+
+Each held call costs the server two sockets, so N needs an open-file limit above 2 N + 1,024; the
+bench refuses (exit 2) an N that does not fit. Results, commands and the machine: docs/benchmarks.md.
 
 Goal (issue 6): zero failures and p99 lateness under one interval at every N; the exit status is 1
 when a run misses it.
@@ -33,6 +37,7 @@ import multiprocessing as mp
 import os
 import queue
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -491,6 +496,7 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
             fake.wait(10)
         except subprocess.TimeoutExpired:
             fake.kill()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], samples: list[Sample],
@@ -499,7 +505,10 @@ def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], sam
     calls = [c for r in reports for c in r.calls]
     broken = [r.error for r in reports if r.error]
     failed = [c for c in calls if not c.ok]
-    examples = broken + [f"call {c.index}: {c.error}" for c in failed[:5]]
+    one_per_kind: dict[str, Call] = {}
+    for c in failed:
+        one_per_kind.setdefault(c.error.split(":")[0], c)
+    examples = broken + [f"call {c.index}: {c.error}" for c in one_per_kind.values()]
     failures = len(failed) + (n - len(calls))
     late = sorted(g - opts.interval for c in calls for g in c.gaps)
     to_headers = sorted(c.headers - c.sent for c in calls if c.headers)

@@ -10,6 +10,7 @@ uvicorn to exit. A second signal exits at once.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import resource
@@ -55,6 +56,16 @@ def bind(config: ServerConfig) -> socket.socket:
     return sock
 
 
+def tune_gc() -> None:
+    """A full garbage collection scans every live object and stops the event loop meanwhile: with
+    thousands of held calls that was seconds (bench/held_calls.py, docs/benchmarks.md). Objects
+    alive after start-up (modules, SDK types) are frozen out of the collector's view, and full
+    collections are made rarer."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(7_000, 20, 100)
+
+
 def check_bind(config: ServerConfig) -> None:
     if not config.is_loopback and not config.password and not config.insecure:
         raise StartupError(
@@ -75,6 +86,7 @@ class DrainingServer(uvicorn.Server):
         self._loop = asyncio.get_running_loop()
         await super().startup(sockets)
         if self.started:
+            tune_gc()
             print(f"wakeful listening on {self.url}", flush=True)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:

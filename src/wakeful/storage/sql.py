@@ -1,39 +1,70 @@
 """The SQLAlchemy store (SQLite by default).
 
-SQLite stays healthy under many concurrent runs by three rules: one writer connection behind an
-asyncio lock (writers queue in memory instead of hitting `database is locked` or a pool timeout);
-every write transaction opens with `BEGIN IMMEDIATE`, so it takes the write lock up front instead of
-failing on upgrade; and writes are short: callers never hold a transaction across network or tool
-waits. Readers use their own small pool and see WAL snapshots.
+SQLite stays healthy under many concurrent runs by three rules: one writer connection fed by a
+group-commit queue (`storage.writer`: writers queue in memory instead of hitting `database is
+locked` or a pool timeout, and many writes share one commit); every write transaction opens with
+`BEGIN IMMEDIATE`, so it takes the write lock up front instead of failing on upgrade; and writes are
+short: a write is a plain function of a connection, so no transaction can span a network or tool
+wait. Readers use their own small pool and see WAL snapshots. Statements are built once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import Connection, delete, event, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from wakeful.storage import schema as t
 from wakeful.storage.base import RunRecord, SessionQuery
+from wakeful.storage.writer import GroupWriter
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _sqlite_engine(path: Path, *, begin: str, pool_size: int, busy_timeout: float) -> AsyncEngine:
+def _upsert(table: Any, key: str, columns: tuple[str, ...]) -> Any:
+    stmt = sqlite_insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c[key]], set_={c: stmt.excluded[c] for c in columns}
+    )
+
+
+UPSERT_SESSION = _upsert(t.sessions, "id", ("title", "updated", "data", "parent_id"))
+UPSERT_MESSAGE = _upsert(t.messages, "id", ("data",))
+UPSERT_PART = _upsert(t.parts, "id", ("data",))
+UPSERT_TODOS = _upsert(t.todos, "session_id", ("data",))
+# Readers wait for a connection rather than fail: a burst of thousands of calls queues here.
+READER_POOL_TIMEOUT = 600.0
+
+
+def _message_row(info: dict[str, Any]) -> dict[str, Any]:
+    return {"id": info["id"], "session_id": info["sessionID"], "data": _dumps(info)}
+
+
+def _part_row(part: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": part["id"],
+        "message_id": part["messageID"],
+        "session_id": part["sessionID"],
+        "data": _dumps(part),
+    }
+
+
+def _sqlite_engine(
+    path: Path, *, begin: str, pool_size: int, busy_timeout: float, pool_timeout: float
+) -> AsyncEngine:
     engine = create_async_engine(
         f"sqlite+aiosqlite:///{path}",
         pool_size=pool_size,
         max_overflow=0,
-        pool_timeout=busy_timeout,
+        pool_timeout=pool_timeout,
         connect_args={"timeout": busy_timeout},
     )
 
@@ -57,22 +88,25 @@ def _sqlite_engine(path: Path, *, begin: str, pool_size: int, busy_timeout: floa
 class SQLStore:
     def __init__(self, path: Path, *, readers: int = 4, busy_timeout: float = 30.0) -> None:
         self.path = path
-        self._writer = _sqlite_engine(path, begin="BEGIN IMMEDIATE", pool_size=1, busy_timeout=busy_timeout)
-        self._reader = _sqlite_engine(path, begin="BEGIN", pool_size=readers, busy_timeout=busy_timeout)
-        self._write_lock = asyncio.Lock()
+        self._writer = _sqlite_engine(
+            path, begin="BEGIN IMMEDIATE", pool_size=1, busy_timeout=busy_timeout, pool_timeout=busy_timeout
+        )
+        self._reader = _sqlite_engine(
+            path,
+            begin="BEGIN",
+            pool_size=readers,
+            busy_timeout=busy_timeout,
+            pool_timeout=READER_POOL_TIMEOUT,
+        )
+        self.writes = GroupWriter(self._writer)
 
     async def open(self) -> None:
-        async with self._write() as conn:
-            await conn.run_sync(t.migrate)
+        await self.writes.run(t.migrate)
 
     async def close(self) -> None:
+        await self.writes.close()
         await self._writer.dispose()
         await self._reader.dispose()
-
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
-        async with self._write_lock, self._writer.begin() as conn:
-            yield conn
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
@@ -82,7 +116,7 @@ class SQLStore:
     # --- sessions -------------------------------------------------------------------------------
 
     async def put_session(self, info: dict[str, Any]) -> None:
-        values = {
+        row = {
             "id": info["id"],
             "project_id": info["projectID"],
             "parent_id": info.get("parentID"),
@@ -90,13 +124,7 @@ class SQLStore:
             "updated": int(info["time"]["updated"]),
             "data": _dumps(info),
         }
-        stmt = sqlite_insert(t.sessions).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.sessions.c.id],
-            set_={k: stmt.excluded[k] for k in ("title", "updated", "data", "parent_id")},
-        )
-        async with self._write() as conn:
-            await conn.execute(stmt)
+        await self.writes.run(lambda conn: conn.execute(UPSERT_SESSION, row))
 
     async def get_session(self, session_id: str) -> dict[str, Any] | None:
         async with self._read() as conn:
@@ -121,30 +149,18 @@ class SQLStore:
         return [json.loads(r[0]) for r in rows]
 
     async def delete_session(self, session_id: str) -> None:
-        async with self._write() as conn:
+        def op(conn: Connection) -> None:
             for table in (t.parts, t.messages, t.todos, t.runs):
-                await conn.execute(delete(table).where(table.c.session_id == session_id))
-            await conn.execute(delete(t.sessions).where(t.sessions.c.id == session_id))
+                conn.execute(delete(table).where(table.c.session_id == session_id))
+            conn.execute(delete(t.sessions).where(t.sessions.c.id == session_id))
+
+        await self.writes.run(op)
 
     # --- messages and parts -----------------------------------------------------------------------
 
     async def put_message(self, info: dict[str, Any]) -> None:
-        async with self._write() as conn:
-            await self._upsert_message(conn, info)
-
-    async def _upsert_message(self, conn: AsyncConnection, info: dict[str, Any]) -> None:
-        stmt = sqlite_insert(t.messages).values(
-            id=info["id"], session_id=info["sessionID"], data=_dumps(info)
-        )
-        stmt = stmt.on_conflict_do_update(index_elements=[t.messages.c.id], set_={"data": stmt.excluded.data})
-        await conn.execute(stmt)
-
-    async def _upsert_part(self, conn: AsyncConnection, part: dict[str, Any]) -> None:
-        stmt = sqlite_insert(t.parts).values(
-            id=part["id"], message_id=part["messageID"], session_id=part["sessionID"], data=_dumps(part)
-        )
-        stmt = stmt.on_conflict_do_update(index_elements=[t.parts.c.id], set_={"data": stmt.excluded.data})
-        await conn.execute(stmt)
+        row = _message_row(info)
+        await self.writes.run(lambda conn: conn.execute(UPSERT_MESSAGE, row))
 
     async def get_message(self, session_id: str, message_id: str) -> dict[str, Any] | None:
         async with self._read() as conn:
@@ -189,25 +205,25 @@ class SQLStore:
         return [{"info": json.loads(data), "parts": parts[mid]} for mid, data in rows]
 
     async def delete_message(self, session_id: str, message_id: str) -> None:
-        async with self._write() as conn:
-            await conn.execute(delete(t.parts).where(t.parts.c.message_id == message_id))
-            await conn.execute(
+        def op(conn: Connection) -> None:
+            conn.execute(delete(t.parts).where(t.parts.c.message_id == message_id))
+            conn.execute(
                 delete(t.messages).where(t.messages.c.id == message_id, t.messages.c.session_id == session_id)
             )
 
+        await self.writes.run(op)
+
     async def put_part(self, part: dict[str, Any]) -> None:
-        async with self._write() as conn:
-            await self._upsert_part(conn, part)
+        row = _part_row(part)
+        await self.writes.run(lambda conn: conn.execute(UPSERT_PART, row))
 
     async def get_parts(self, message_id: str) -> list[dict[str, Any]]:
         async with self._read() as conn:
             return (await self._parts(conn, [message_id]))[message_id]
 
     async def delete_part(self, message_id: str, part_id: str) -> None:
-        async with self._write() as conn:
-            await conn.execute(
-                delete(t.parts).where(t.parts.c.id == part_id, t.parts.c.message_id == message_id)
-            )
+        stmt = delete(t.parts).where(t.parts.c.id == part_id, t.parts.c.message_id == message_id)
+        await self.writes.run(lambda conn: conn.execute(stmt))
 
     # --- todos ------------------------------------------------------------------------------------
 
@@ -219,12 +235,8 @@ class SQLStore:
         return json.loads(row[0]) if row else []
 
     async def set_todos(self, session_id: str, todos: list[dict[str, Any]]) -> None:
-        stmt = sqlite_insert(t.todos).values(session_id=session_id, data=_dumps(todos))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.todos.c.session_id], set_={"data": stmt.excluded.data}
-        )
-        async with self._write() as conn:
-            await conn.execute(stmt)
+        row = {"session_id": session_id, "data": _dumps(todos)}
+        await self.writes.run(lambda conn: conn.execute(UPSERT_TODOS, row))
 
     # --- runs -------------------------------------------------------------------------------------
 
@@ -244,17 +256,17 @@ class SQLStore:
     async def claim_run(
         self, run: RunRecord, user_message: dict[str, Any], parts: list[dict[str, Any]]
     ) -> RunRecord | None:
-        async with self._write() as conn:
-            row = (await conn.execute(select(t.runs).where(t.runs.c.message_id == run.message_id))).first()
+        def op(conn: Connection) -> RunRecord | None:
+            row = conn.execute(select(t.runs).where(t.runs.c.message_id == run.message_id)).first()
             if row is not None:
                 return self._run(row)
-            taken = (
-                await conn.execute(select(t.messages.c.session_id).where(t.messages.c.id == run.message_id))
+            taken = conn.execute(
+                select(t.messages.c.session_id).where(t.messages.c.id == run.message_id)
             ).first()
             if taken is not None:
                 # The id names a message that no run owns: an empty hash makes it a conflict.
                 return RunRecord(run.message_id, taken[0], "message", body_hash="")
-            await conn.execute(
+            conn.execute(
                 t.runs.insert().values(
                     message_id=run.message_id,
                     session_id=run.session_id,
@@ -266,10 +278,12 @@ class SQLStore:
                     created=run.created,
                 )
             )
-            await self._upsert_message(conn, user_message)
-            for part in parts:
-                await self._upsert_part(conn, part)
-        return None
+            conn.execute(UPSERT_MESSAGE, _message_row(user_message))
+            if parts:
+                conn.execute(UPSERT_PART, [_part_row(p) for p in parts])
+            return None
+
+        return await self.writes.run(op)
 
     async def get_run(self, message_id: str) -> RunRecord | None:
         async with self._read() as conn:
@@ -279,8 +293,8 @@ class SQLStore:
     async def update_run(self, message_id: str, **fields: Any) -> None:
         if "pgids" in fields:
             fields["pgids"] = _dumps(fields["pgids"])
-        async with self._write() as conn:
-            await conn.execute(t.runs.update().where(t.runs.c.message_id == message_id).values(**fields))
+        stmt = t.runs.update().where(t.runs.c.message_id == message_id).values(**fields)
+        await self.writes.run(lambda conn: conn.execute(stmt))
 
     async def unfinished_runs(self) -> list[RunRecord]:
         async with self._read() as conn:

@@ -57,6 +57,9 @@ class ServerConfig(BaseModel):
     llm_max_connections: int = 10_000
     bash_timeout: float = 120.0
 
+    # How long a project's opencode.json may be served from cache before its files are checked again.
+    config_freshness: float = 1.0
+
     # Storage
     db_busy_timeout: float = 30.0
     db_readers: int = 4

@@ -41,7 +41,8 @@ def _time_value() -> int:
 
 
 def _random_suffix(length: int = 14) -> str:
-    return "".join(secrets.choice(_BASE62) for _ in range(length))
+    # One urandom read per id (not one per character): ids are made on every write path.
+    return "".join(_BASE62[b % 62] for b in secrets.token_bytes(length))
 
 
 def new_id(prefix: Prefix, *, descending: bool = False) -> str:

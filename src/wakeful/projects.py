@@ -12,6 +12,7 @@ cached per directory and reloaded when a file appears, changes or goes away.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,9 +64,11 @@ def project_chain(directory: Path) -> list[Path]:
 
 
 class ProjectConfigs:
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, environ: Mapping[str, str], freshness: float = 0.0) -> None:
         self.environ = environ
+        self.freshness = freshness
         self._cache: dict[Path, tuple[tuple[tuple[Path, int, int], ...], ProjectConfig]] = {}
+        self._checked: dict[Path, float] = {}  # when each directory's files were last stat()ed
 
     def candidates(self, directory: Path) -> list[Path]:
         """Every file that may contribute, lowest precedence first."""
@@ -83,6 +86,13 @@ class ProjectConfigs:
         return paths
 
     def load(self, directory: Path) -> ProjectConfig:
+        # Files are checked for changes at most once per `freshness` seconds: a burst of calls must
+        # not each walk and stat the whole project chain.
+        cached = self._cache.get(directory)
+        now = time.monotonic()
+        if cached and now - self._checked.get(directory, 0.0) < self.freshness:
+            return cached[1]
+        self._checked[directory] = now
         present: list[tuple[Path, int, int]] = []
         for path in self.candidates(directory):
             try:
@@ -92,7 +102,6 @@ class ProjectConfigs:
             if S_ISREG(stat.st_mode):
                 present.append((path, stat.st_mtime_ns, stat.st_size))
         fingerprint = tuple(present)
-        cached = self._cache.get(directory)
         if cached and cached[0] == fingerprint:
             return cached[1]
         data: dict[str, Any] = {}

@@ -87,6 +87,7 @@ class WakefulProcess:
                 "WAKEFUL_PART_FLUSH_INTERVAL": "0.05",
                 "WAKEFUL_PROVIDER_SILENCE": "5",
                 "WAKEFUL_DRAIN_TIMEOUT": "2",
+                "WAKEFUL_CONFIG_FRESHNESS": "0",
             }
         )
         for key, value in self.extra_env.items():

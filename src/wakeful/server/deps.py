@@ -14,12 +14,14 @@ from wakeful.errors import InvalidRequestError
 from wakeful.server.state import ServerState
 
 
-def get_state(request: Request) -> ServerState:
+# Dependencies are `async def` on purpose: FastAPI runs plain `def` dependencies in a thread pool of
+# 40, and thousands of concurrent calls would queue there before their headers could go out.
+async def get_state(request: Request) -> ServerState:
     state: ServerState = request.app.state.wakeful
     return state
 
 
-def get_directory(
+async def get_directory(
     request: Request,
     directory: Annotated[str | None, Query()] = None,
     workspace: Annotated[str | None, Query()] = None,
@@ -29,14 +31,15 @@ def get_directory(
     del workspace
     raw = directory if directory is not None else x_opencode_directory
     if raw is None or raw == "":
-        return get_state(request).config.project_dir
+        return (await get_state(request)).config.project_dir
     value = unquote(raw) if directory is None else raw
     path = Path(value)
     if not path.is_absolute():
         raise InvalidRequestError(f"directory must be an absolute path: {value}", field="directory")
-    if not path.is_dir():
+    # One stat of a local directory: cheaper inline than a hop to a thread.
+    if not path.is_dir():  # noqa: ASYNC240
         raise InvalidRequestError(f"directory does not exist: {value}", field="directory")
-    return Path(os.path.normpath(path))
+    return Path(os.path.normpath(path))  # noqa: ASYNC240 - pure string work
 
 
 State = Annotated[ServerState, Depends(get_state)]

@@ -79,7 +79,7 @@ class ServerState:
             bus=bus,
             sessions=Sessions(store, bus),
             messages=messages,
-            projects=ProjectConfigs(config.environ),
+            projects=ProjectConfigs(config.environ, config.config_freshness),
             runs=runs,
             providers=ProviderPool(
                 silence_timeout=config.provider_silence,

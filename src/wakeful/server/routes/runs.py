@@ -50,7 +50,7 @@ class HoldOptions:
     deadline: float | None
 
 
-def hold_options(
+async def hold_options(
     state: State,
     request: Request,
     on_disconnect: Annotated[str | None, Query()] = None,

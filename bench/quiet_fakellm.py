@@ -11,10 +11,7 @@ about 8 KB of text each). This subclass sleeps with a plain timer and keeps ever
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
-import resource
 import sys
 from pathlib import Path
 
@@ -22,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.support.fakellm import FakeLLM, FakeRequest, _Stopped  # noqa: E402
+from tests.support.fakellm import FakeLLM, FakeRequest, _Stopped, main  # noqa: E402
 
 
 class _LightLog(list[FakeRequest]):
@@ -45,21 +42,5 @@ class QuietFakeLLM(FakeLLM):
             raise _Stopped
 
 
-async def _main(host: str, port: int) -> None:
-    fake = QuietFakeLLM()
-    print(await fake.start(host, port), flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await fake.stop()
-
-
 if __name__ == "__main__":
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    parser = argparse.ArgumentParser(description="Run the quiet scripted LLM")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    opts = parser.parse_args()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_main(opts.host, opts.port))
+    main(QuietFakeLLM, "Run the quiet scripted LLM")

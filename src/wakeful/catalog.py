@@ -14,8 +14,8 @@ from typing import Any
 
 from wakeful.errors import InvalidRequestError
 from wakeful.projects import ProjectConfig
+from wakeful.providers.registry import ANTHROPIC_NPM
 
-ANTHROPIC_NPM = "@ai-sdk/anthropic"
 OPENAI_NPM = "@ai-sdk/openai-compatible"
 
 

@@ -55,14 +55,12 @@ class KeepAliveResponse(Response):
         status_code: int = 200,
         headers: dict[str, str] | None = None,
         on_disconnect: Callable[[], Any] | None = None,
-        on_keepalive: Callable[[], None] | None = None,
     ) -> None:
         self.answer = answer
         self.interval = interval
         self.status_code = status_code
         self.extra_headers = headers or {}
         self.on_disconnect = on_disconnect
-        self.on_keepalive = on_keepalive
         self.background = None
         self.body = b""
         self.raw_headers = self._header_list()
@@ -104,8 +102,6 @@ class KeepAliveResponse(Response):
                         self.on_disconnect()
                     return
                 await send({"type": "http.response.body", "body": b"\n", "more_body": True})
-                if self.on_keepalive is not None:
-                    self.on_keepalive()
         finally:
             gone.cancel()
             if not answer.done():

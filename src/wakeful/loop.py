@@ -28,7 +28,7 @@ from wakeful.errors import (
     RunError,
     UnknownRunError,
 )
-from wakeful.messages import AssistantMessage, AssistantTime, MessageLog, MessagePath
+from wakeful.messages import AssistantMessage, MessageLog
 from wakeful.parts import (
     ReasoningPart,
     StepFinishPart,
@@ -123,16 +123,13 @@ class AgentLoop(Executor):
 
     async def _new_assistant(self) -> AssistantMessage:
         plan = self.plan
-        message = AssistantMessage(
-            id=ids.message_id(),
-            sessionID=plan.session_id,
-            time=AssistantTime(created=now_ms()),
-            parentID=plan.user_message_id,
-            modelID=plan.model.model_id,
-            providerID=plan.model.provider.id,
-            mode=plan.agent.name,
-            agent=plan.agent.name,
-            path=MessagePath(cwd=str(plan.directory), root=str(plan.directory)),
+        message = AssistantMessage.answering(
+            plan.session_id,
+            plan.user_message_id,
+            plan.model.provider.id,
+            plan.model.model_id,
+            plan.agent.name,
+            str(plan.directory),
         )
         await self.log.put_message(message)
         self.assistant = message

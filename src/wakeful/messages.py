@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
 
+from wakeful import ids
 from wakeful.errors import NotFoundError
 from wakeful.events import EventBus
 from wakeful.parts import Number, Part, PartBase, Tokens, Wire
@@ -77,6 +78,23 @@ class AssistantMessage(Wire):
     variant: str | None = None
     finish: str | None = None
 
+    @classmethod
+    def answering(
+        cls, session_id: str, parent_id: str, provider_id: str, model_id: str, agent: str, directory: str
+    ) -> AssistantMessage:
+        """A new, empty assistant message answering the user message `parent_id`."""
+        return cls(
+            id=ids.message_id(),
+            sessionID=session_id,
+            time=AssistantTime(created=int(time.time() * 1000)),
+            parentID=parent_id,
+            modelID=model_id,
+            providerID=provider_id,
+            mode=agent,
+            agent=agent,
+            path=MessagePath(cwd=directory, root=directory),
+        )
+
 
 Message = Annotated[UserMessage | AssistantMessage, Field(discriminator="role")]
 
@@ -89,6 +107,11 @@ class MessageWithParts(Wire):
     parts: list[Part] = Field(default_factory=list)
 
 
+def replies_to(stored: list[dict[str, Any]], message_id: str) -> list[dict[str, Any]]:
+    """The assistant messages (with parts) answering the user message `message_id`, in order."""
+    return [m for m in stored if m["info"]["role"] == "assistant" and m["info"].get("parentID") == message_id]
+
+
 class MessageLog:
     """Stores messages and parts; every write publishes one event (`message.updated`,
     `message.part.updated`, `message.removed`, `message.part.removed`). Streaming text is announced
@@ -98,18 +121,24 @@ class MessageLog:
         self.store = store
         self.bus = bus
 
+    def announce_message(self, data: dict[str, Any]) -> None:
+        self.bus.publish("message.updated", {"sessionID": data["sessionID"], "info": data})
+
+    def announce_part(self, data: dict[str, Any]) -> None:
+        self.bus.publish(
+            "message.part.updated",
+            {"sessionID": data["sessionID"], "part": data, "time": int(time.time() * 1000)},
+        )
+
     async def put_message(self, info: UserMessage | AssistantMessage) -> None:
         data = info.wire()
         await self.store.put_message(data)
-        self.bus.publish("message.updated", {"sessionID": info.sessionID, "info": data})
+        self.announce_message(data)
 
     async def put_part(self, part: PartModel) -> None:
         data = part.wire()
         await self.store.put_part(data)
-        self.bus.publish(
-            "message.part.updated",
-            {"sessionID": part.sessionID, "part": data, "time": int(time.time() * 1000)},
-        )
+        self.announce_part(data)
 
     def delta(self, part: PartModel, field: str, delta: str) -> None:
         self.bus.publish(
@@ -136,6 +165,18 @@ class MessageLog:
             MessageWithParts.model_validate(m)
             for m in await self.store.list_messages(session_id, limit, before)
         ]
+
+    async def answer(self, session_id: str, message_id: str) -> dict[str, Any]:
+        """What `/message` answered (or would answer) for the prompt `message_id`: its last
+        assistant message; the user message itself when the prompt asked for no reply."""
+        stored = await self.store.list_messages(session_id)
+        replies = replies_to(stored, message_id)
+        if replies:
+            return replies[-1]
+        for m in stored:
+            if m["info"]["id"] == message_id:
+                return m
+        return {"name": "UnknownError", "data": {"message": f"No stored answer for {message_id}"}}
 
     async def delete(self, session_id: str, message_id: str) -> None:
         await self.get(session_id, message_id)

@@ -20,7 +20,6 @@ from pydantic import Field
 
 from wakeful import ids
 from wakeful.agents import resolve_agent
-from wakeful.catalog import Catalog
 from wakeful.commands import Command
 from wakeful.errors import InvalidRequestError
 from wakeful.loop import AgentLoop, RunPlan
@@ -146,9 +145,8 @@ def build_run(
     deadline: float | None = None,
 ) -> RunRequest:
     _refuse_unsupported(body)
-    project = state.projects.load(directory)
-    agent = resolve_agent(project, body.agent)
-    catalog = Catalog(project, state.config.environ)
+    catalog = state.catalog(directory)
+    agent = resolve_agent(catalog.config, body.agent)
     choice = catalog.resolve(
         body.model.providerID if body.model else None,
         body.model.modelID if body.model else None,
@@ -200,15 +198,6 @@ def build_run(
     )
 
 
-class CommandFilePart(Wire):
-    id: PartIDField = None
-    type: Literal["file"]
-    mime: str
-    filename: str | None = None
-    url: str
-    source: dict[str, Any] | None = None
-
-
 class CommandBody(Wire):
     messageID: MessageIDField = None
     agent: str | None = None
@@ -216,7 +205,7 @@ class CommandBody(Wire):
     arguments: str
     command: str
     variant: str | None = None
-    parts: list[CommandFilePart] | None = None
+    parts: list[FilePartInput] | None = None
 
 
 def command_prompt(command: Command, body: CommandBody) -> PromptBody:
@@ -229,6 +218,5 @@ def command_prompt(command: Command, body: CommandBody) -> PromptBody:
         provider_id, model_id = model_ref.split("/", 1)
         model = PromptModel(providerID=provider_id, modelID=model_id)
     parts: list[Any] = [TextPartInput(type="text", text=command.expand(body.arguments))]
-    for file in body.parts or []:
-        parts.append(FilePartInput.model_validate(file.model_dump(exclude_none=True)))
+    parts.extend(body.parts or [])
     return PromptBody(messageID=body.messageID, agent=body.agent or command.agent, model=model, parts=parts)

@@ -13,16 +13,8 @@ import os
 import signal
 import time
 
-from wakeful import ids
 from wakeful.errors import UnknownRunError
-from wakeful.messages import (
-    MESSAGE_ADAPTER,
-    PART_ADAPTER,
-    AssistantMessage,
-    AssistantTime,
-    MessageLog,
-    MessagePath,
-)
+from wakeful.messages import MESSAGE_ADAPTER, PART_ADAPTER, AssistantMessage, MessageLog, replies_to
 from wakeful.storage.base import RunRecord
 
 log = logging.getLogger("wakeful.recovery")
@@ -58,9 +50,7 @@ async def _close(messages: MessageLog, run: RunRecord) -> None:
     user = next((m for m in stored if m["info"]["id"] == run.message_id), None)
     if user is None:
         return
-    replies = [
-        m for m in stored if m["info"]["role"] == "assistant" and m["info"].get("parentID") == run.message_id
-    ]
+    replies = replies_to(stored, run.message_id)
     for entry in replies:
         for raw in entry["parts"]:
             state = raw.get("state")
@@ -83,17 +73,14 @@ async def _close(messages: MessageLog, run: RunRecord) -> None:
     user_info = user["info"]
     session = await messages.store.get_session(run.session_id)
     directory = session["directory"] if session else ""
-    await messages.put_message(
-        AssistantMessage(
-            id=ids.message_id(),
-            sessionID=run.session_id,
-            time=AssistantTime(created=now, completed=now),
-            error=error,
-            parentID=run.message_id,
-            modelID=user_info["model"]["modelID"],
-            providerID=user_info["model"]["providerID"],
-            mode=user_info["agent"],
-            agent=user_info["agent"],
-            path=MessagePath(cwd=directory, root=directory),
-        )
+    message = AssistantMessage.answering(
+        run.session_id,
+        run.message_id,
+        user_info["model"]["providerID"],
+        user_info["model"]["modelID"],
+        user_info["agent"],
+        directory,
     )
+    message.error = error
+    message.time.created = message.time.completed = now
+    await messages.put_message(message)

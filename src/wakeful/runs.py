@@ -31,8 +31,8 @@ from wakeful.errors import (
     SessionBusyError,
     UnknownRunError,
 )
-from wakeful.events import EventBus
-from wakeful.storage.base import RunRecord, Store
+from wakeful.messages import MessageLog
+from wakeful.storage.base import RunRecord
 
 log = logging.getLogger("wakeful.runs")
 
@@ -94,17 +94,11 @@ class RunHandle:
 
 
 class RunManager:
-    def __init__(
-        self,
-        store: Store,
-        bus: EventBus,
-        instance: str,
-        stored_reply: Callable[[str, str], Awaitable[Reply]],
-    ) -> None:
-        self.store = store
-        self.bus = bus
+    def __init__(self, log: MessageLog, instance: str) -> None:
+        self.log = log
+        self.store = log.store
+        self.bus = log.bus
         self.instance = instance
-        self._stored_reply = stored_reply  # (session_id, message_id) -> the stored answer
         self._live: dict[str, RunHandle] = {}
         self._queues: dict[str, deque[RunHandle]] = {}
         self._current: dict[str, RunHandle] = {}
@@ -153,7 +147,7 @@ class RunManager:
             existing = await self.store.get_run(request.message_id)
             if existing is not None:
                 self._check_same(existing.body_hash, request)
-                return await self._stored_reply(existing.session_id, existing.message_id)
+                return await self.log.answer(existing.session_id, existing.message_id)
             if not self.accepting:
                 raise ServiceUnavailableError("The server is shutting down", retry_after=5)
             if request.exclusive and self.is_busy(request.session_id):
@@ -169,10 +163,13 @@ class RunManager:
             claimed = await self.store.claim_run(record, request.user_message, request.user_parts)
             if claimed is not None:  # another process or a crash left it; same rules
                 self._check_same(claimed.body_hash, request)
-                return await self._stored_reply(claimed.session_id, claimed.message_id)
+                return await self.log.answer(claimed.session_id, claimed.message_id)
             handle = RunHandle(request)
             self._live[request.message_id] = handle
-            self._announce_user_message(request)
+            # The claim stored the user message; announce it like any other write.
+            self.log.announce_message(request.user_message)
+            for part in request.user_parts:
+                self.log.announce_part(part)
             self._queues.setdefault(request.session_id, deque()).append(handle)
             if not self.is_busy(request.session_id):
                 self.set_status(request.session_id, {"type": "busy"})
@@ -190,14 +187,6 @@ class RunManager:
                 f"messageID {request.message_id} was already used with a different request; "
                 "send a new messageID to run again",
                 resource=request.message_id,
-            )
-
-    def _announce_user_message(self, request: RunRequest) -> None:
-        self.bus.publish("message.updated", {"sessionID": request.session_id, "info": request.user_message})
-        for part in request.user_parts:
-            self.bus.publish(
-                "message.part.updated",
-                {"sessionID": request.session_id, "part": part, "time": int(time.time() * 1000)},
             )
 
     # --- execution --------------------------------------------------------------------------------

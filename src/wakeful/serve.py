@@ -102,7 +102,6 @@ class DrainingServer(uvicorn.Server):
     async def _drain_then_exit(self) -> None:
         state = self.state
         log.info("draining: no new runs; waiting up to %g s for running ones", state.config.drain_timeout)
-        state.draining = True
         state.runs.stop_accepting()
         state.bus.close()
         try:

@@ -15,13 +15,10 @@ from pydantic import Field
 
 from wakeful import ids
 from wakeful.agents import resolve_agent
-from wakeful.catalog import Catalog
 from wakeful.errors import InvalidRequestError, MessageAbortedError, RunError
 from wakeful.messages import (
     AssistantMessage,
-    AssistantTime,
     MessageLog,
-    MessagePath,
     ModelRef,
     UserMessage,
     UserTime,
@@ -116,10 +113,10 @@ def build_shell_run(
 ) -> RunRequest:
     if not body.command.strip():
         raise InvalidRequestError("command must not be empty", field="command")
-    project = state.projects.load(directory)
-    agent = resolve_agent(project, body.agent)
+    catalog = state.catalog(directory)
+    agent = resolve_agent(catalog.config, body.agent)
     try:
-        choice = Catalog(project, state.config.environ).resolve(
+        choice = catalog.resolve(
             body.model.providerID if body.model else None,
             body.model.modelID if body.model else None,
             fallback=agent.model,
@@ -145,16 +142,8 @@ def build_shell_run(
         "text": "The following tool was executed by the user",
         "synthetic": True,
     }
-    assistant = AssistantMessage(
-        id=ids.message_id(),
-        sessionID=session.id,
-        time=AssistantTime(created=now_ms()),
-        parentID=message_id,
-        modelID=model_id,
-        providerID=provider_id,
-        mode=agent.name,
-        agent=agent.name,
-        path=MessagePath(cwd=str(directory), root=str(directory)),
+    assistant = AssistantMessage.answering(
+        session.id, message_id, provider_id, model_id, agent.name, str(directory)
     )
     executor = ShellExecutor(
         state.messages,

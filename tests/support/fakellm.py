@@ -605,25 +605,28 @@ class FakeLLMThread:
         await asyncio.wrap_future(fut)
 
 
-async def _main(host: str, port: int) -> None:
-    fake = FakeLLM()
-    url = await fake.start(host, port)
-    print(url, flush=True)
+async def _serve(fake: FakeLLM, host: str, port: int) -> None:
+    print(await fake.start(host, port), flush=True)
     try:
         await asyncio.Event().wait()
     finally:
         await fake.stop()
 
 
-if __name__ == "__main__":
+def main(factory: Callable[[], FakeLLM] = FakeLLM, description: str = "Run the scripted fake LLM") -> None:
+    """Run a fake as its own process (benchmarks); prints its URL when ready."""
     import resource
 
     # a benchmark holds thousands of sockets; the default soft limit is often 1,024
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    parser = argparse.ArgumentParser(description="Run the scripted fake LLM")
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     opts = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_main(opts.host, opts.port))
+        asyncio.run(_serve(factory(), opts.host, opts.port))
+
+
+if __name__ == "__main__":
+    main()

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from wakeful import ids
 from wakeful.catalog import Catalog, ModelChoice
@@ -17,19 +16,15 @@ from wakeful.messages import MessageLog
 from wakeful.projects import ProjectConfigs
 from wakeful.providers.base import Provider
 from wakeful.providers.registry import ProviderPool
-from wakeful.runs import Reply, RunManager
+from wakeful.runs import RunManager
 from wakeful.sessions import Sessions
 from wakeful.storage.sql import SQLStore
 from wakeful.todos import Todos
 from wakeful.tools.base import Tool, ToolLimits
+from wakeful.tools.bash import child_env
 from wakeful.tools.registry import builtin_tools
 
 log = logging.getLogger("wakeful")
-
-
-def child_environment(environ: dict[str, str]) -> dict[str, str]:
-    """What tools inherit: the server's environment without its passwords."""
-    return {k: v for k, v in environ.items() if not k.endswith("_SERVER_PASSWORD")}
 
 
 @dataclass
@@ -45,8 +40,7 @@ class ServerState:
     tools: dict[str, Tool]
     loop_settings: LoopSettings
     todos: Todos
-    instance: str = field(default_factory=lambda: ids.new_id("run"))
-    draining: bool = False
+    instance: str
 
     @property
     def read_only_tools(self) -> set[str]:
@@ -60,18 +54,14 @@ class ServerState:
         bus = EventBus(config.event_replay, config.subscriber_queue, config.event_replay_bytes)
         messages = MessageLog(store, bus)
         instance = ids.new_id("run")
-
-        async def stored_reply(session_id: str, message_id: str) -> Reply:
-            return await stored_answer(messages, session_id, message_id)
-
-        runs = RunManager(store, bus, instance, stored_reply)
+        runs = RunManager(messages, instance)
         settings = LoopSettings(
             retry_attempts=config.retry_attempts,
             retry_base=config.retry_base,
             retry_max_delay=config.retry_max_delay,
             part_flush_interval=config.part_flush_interval,
             tool_limits=ToolLimits(bash_timeout=config.bash_timeout),
-            child_env=child_environment(config.environ),
+            child_env=child_env(config.environ),
         )
         return cls(
             config=config,
@@ -100,23 +90,5 @@ class ServerState:
         return self.providers.get(entry.id, entry.options, npm=entry.npm)
 
     def refuse_when_draining(self) -> None:
-        if self.draining or not self.runs.accepting:
+        if not self.runs.accepting:
             raise ServiceUnavailableError("The server is shutting down", retry_after=5)
-
-
-async def stored_answer(messages: MessageLog, session_id: str, message_id: str) -> dict[str, Any]:
-    """What `/message` answered (or would answer) for the prompt `message_id`: its last assistant
-    message; the user message itself when the prompt asked for no reply."""
-    stored = await messages.store.list_messages(session_id)
-    replies = [
-        m for m in stored if m["info"]["role"] == "assistant" and m["info"].get("parentID") == message_id
-    ]
-    if replies:
-        return replies[-1]
-    for m in stored:
-        if m["info"]["id"] == message_id:
-            return m
-    return {"name": "UnknownError", "data": {"message": f"No stored answer for {message_id}"}}
-
-
-__all__ = ["ServerState", "child_environment", "stored_answer"]

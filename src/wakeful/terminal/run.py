@@ -241,7 +241,9 @@ def _answer_text(outcome: Outcome, kind: str) -> str:
         return ""
     if kind == "prompt":
         return reply.text.strip()
-    outputs = [p.state.output.rstrip("\n") for p in reply.parts if p.type == "tool" and p.state.status == "completed"]
+    outputs = [
+        p.state.output.rstrip("\n") for p in reply.parts if p.type == "tool" and p.state.status == "completed"
+    ]
     return "\n".join(o for o in outputs if o)
 
 

@@ -19,7 +19,7 @@ from wakeful.keepalive import HEADER, KeepAliveResponse, requested_interval
 from wakeful.prompts import CommandBody, PromptBody, build_run, command_prompt
 from wakeful.runs import Reply, RunHandle, RunRequest
 from wakeful.server.deps import Directory, MessageID, SessionID, State
-from wakeful.server.state import ServerState, stored_answer
+from wakeful.server.state import ServerState
 from wakeful.shell import ShellBody, build_shell_run
 
 router = APIRouter(tags=["session"])
@@ -150,7 +150,7 @@ async def reply(
     run = await state.store.get_run(message_id)
     if run is None or run.session_id != session_id:
         raise NotFoundError(f"No prompt {message_id} in session {session_id}")
-    return _hold(await stored_answer(state.messages, session_id, message_id), held, message_id)
+    return _hold(await state.messages.answer(session_id, message_id), held, message_id)
 
 
 @router.get("/session/{sessionID}/wait", operation_id="session.wait", **HELD)

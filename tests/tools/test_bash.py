@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import sys
 import time
 from pathlib import Path
 
@@ -220,3 +222,46 @@ async def test_run_shell_directly(tmp_path: Path) -> None:
     assert outcome.exit_code == 7
     assert not outcome.timed_out and not outcome.truncated
     assert outcome.pgid > 0
+
+
+async def test_command_waits_until_its_group_is_recorded(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    seen: list[bool] = []
+
+    async def record(pgid: int | None) -> None:
+        if pgid is not None:
+            await asyncio.sleep(0.3)  # a slow commit of the process group
+            seen.append(marker.exists())
+
+    outcome = await run_shell(f"touch {marker}", tmp_path, 5, None, record)
+    assert seen == [False]
+    assert outcome.exit_code == 0 and marker.exists()
+
+
+_DIES_BEFORE_RECORDING = """
+import asyncio, os, signal, sys
+from wakeful.tools.bash import run_shell
+
+async def record(pgid):
+    if pgid is not None:
+        print(pgid, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # the server dies before the group is recorded
+
+asyncio.run(run_shell(sys.argv[1], sys.argv[2], 30, None, record))
+"""
+
+
+async def test_command_never_runs_when_its_server_dies_before_recording(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _DIES_BEFORE_RECORDING,
+        f"touch {marker}",
+        str(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await child.communicate()
+    assert child.returncode == -signal.SIGKILL
+    await assert_group_gone(int(out), within=5.0)
+    assert not marker.exists()

@@ -2,11 +2,16 @@
 
 Every command gets its own process group (`start_new_session=True`), and every way out of
 `run_shell` (normal exit, timeout, cancellation, an error) ends with SIGKILL to that group.
+
+The command waits behind a gate until `on_process` has recorded its group: a server killed in
+between closes the gate's pipe, and the shell exits without running anything, so no command ever
+runs that crash recovery could not find.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -177,6 +182,12 @@ def _shell() -> str:
     return shutil.which("bash") or "/bin/sh"
 
 
+# Run as `shell -c _GATE shell command` with the gate's pipe as stdin: wait for the parent's
+# newline (EOF means the parent died), then become `shell -c command` with stdin on /dev/null, the
+# very process an ungated start would have made.
+_GATE = 'read -r _ || exit 125; exec "$0" -c "$1" </dev/null'
+
+
 async def run_shell(
     command: str,
     cwd: str | Path,
@@ -194,23 +205,38 @@ async def run_shell(
     shell cannot be started; cancellation kills the whole group before it propagates.
     """
     loop = asyncio.get_running_loop()
-    transport, proto = await loop.subprocess_exec(
-        lambda: _Collector(max_bytes),
-        _shell(),
-        "-c",
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=str(cwd),
-        env=child_env(env),
-        start_new_session=True,
-    )
+    shell = _shell()
+    gate_read, gate_write = os.pipe()
+    try:
+        transport, proto = await loop.subprocess_exec(
+            lambda: _Collector(max_bytes),
+            shell,
+            "-c",
+            _GATE,
+            shell,
+            command,
+            stdin=gate_read,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=str(cwd),
+            env=child_env(env),
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(gate_write)
+        raise
+    finally:
+        os.close(gate_read)
     pgid = transport.get_pid()  # a new session makes the shell its group's leader
     timed_out = False
     try:
-        if on_process is not None:
-            await on_process(pgid)
+        try:
+            if on_process is not None:
+                await on_process(pgid)
+            with contextlib.suppress(BrokenPipeError):  # the shell is already gone
+                os.write(gate_write, b"\n")
+        finally:
+            os.close(gate_write)
         try:
             await asyncio.wait_for(proto.exited.wait(), timeout)
         except TimeoutError:

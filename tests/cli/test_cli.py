@@ -134,8 +134,14 @@ def test_sigint_mid_tool_aborts_the_run(server: WakefulProcess, project: Path, h
             if "bash running" in line:
                 break
         assert any("bash running" in line for line in seen), seen
-        sleeps = [pid for pid, cmd in _children(server.proc.pid).items() if cmd == ["sleep", "300"]]
-        assert sleeps, "the tool's process was not found"
+        server_pid = server.proc.pid
+        sleeps: list[int] = []
+
+        def tool_started() -> bool:  # "running" is announced as the tool starts; its command execs a moment later
+            sleeps[:] = [pid for pid, cmd in _children(server_pid).items() if cmd == ["sleep", "300"]]
+            return bool(sleeps)
+
+        assert _until(tool_started), "the tool's process was not found"
         proc.send_signal(signal.SIGINT)
         _, rest = proc.communicate(timeout=30)
     finally:

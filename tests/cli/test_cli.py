@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
+from tests.runs.helpers import new_session
+from tests.support.procs import alive, descendants, wait_until
 from tests.support.server import WakefulProcess
 from wakeful.lock import read_holder
 
@@ -33,11 +33,6 @@ def wakeful(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(_command(*args), cwd=cwd, env=_env(env), capture_output=True, text=True, timeout=timeout)
-
-
-def _session(http: httpx.Client) -> str:
-    sid: str = http.post("/session", json={}).json()["id"]
-    return sid
 
 
 def test_run_with_a_tool_call(server: WakefulProcess, project: Path) -> None:
@@ -60,7 +55,7 @@ def test_a_failing_run_exits_non_zero(server: WakefulProcess, project: Path) -> 
 def test_json_format_is_one_event_per_line_then_the_answer(
     server: WakefulProcess, project: Path, http: httpx.Client
 ) -> None:
-    sid = _session(http)
+    sid = new_session(http)
     done = wakeful("run", "DRIP 3 0.05\nREPLY json answer", "--session", sid, "--format", "json", "--url", server.url, cwd=project)
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
@@ -74,49 +69,8 @@ def test_json_format_is_one_event_per_line_then_the_answer(
     assert deltas == "json answer"
 
 
-def _children(pid: int) -> dict[int, list[str]]:
-    """Every process below `pid`, with its command line."""
-    parents: dict[int, int] = {}
-    commands: dict[int, list[str]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            commands[int(entry.name)] = (entry / "cmdline").read_bytes().decode().split("\0")[:-1]
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: dict[int, list[str]] = {}
-    frontier = [pid]
-    while frontier:
-        parent = frontier.pop()
-        for child, ppid in parents.items():
-            if ppid == parent and child not in found:
-                found[child] = commands.get(child, [])
-                frontier.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def _until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    give_up = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > give_up:
-            return False
-        time.sleep(0.02)  # polling the OS process table: there is no event to wait on
-    return True
-
-
 def test_sigint_mid_tool_aborts_the_run(server: WakefulProcess, project: Path, http: httpx.Client) -> None:
-    sid = _session(http)
+    sid = new_session(http)
     assert server.proc is not None
     proc = subprocess.Popen(
         _command("run", 'TOOL bash {"command":"sleep 300"}', "--session", sid, "--url", server.url),
@@ -135,13 +89,10 @@ def test_sigint_mid_tool_aborts_the_run(server: WakefulProcess, project: Path, h
                 break
         assert any("bash running" in line for line in seen), seen
         server_pid = server.proc.pid
-        sleeps: list[int] = []
-
-        def tool_started() -> bool:  # "running" is announced as the tool starts; its command execs a moment later
-            sleeps[:] = [pid for pid, cmd in _children(server_pid).items() if cmd == ["sleep", "300"]]
-            return bool(sleeps)
-
-        assert _until(tool_started), "the tool's process was not found"
+        # "running" is announced as the tool starts; its command execs a moment later.
+        sleeps: list[int] = wait_until(
+            lambda: [pid for pid, argv in descendants(server_pid).items() if argv == ["sleep", "300"]], timeout=10
+        )
         proc.send_signal(signal.SIGINT)
         _, rest = proc.communicate(timeout=30)
     finally:
@@ -152,7 +103,7 @@ def test_sigint_mid_tool_aborts_the_run(server: WakefulProcess, project: Path, h
     last = http.get(f"/session/{sid}/message").json()[-1]
     assert last["info"]["role"] == "assistant"
     assert last["info"]["error"]["name"] == "MessageAbortedError"
-    assert _until(lambda: not any(_alive(pid) for pid in sleeps)), "sleep 300 survived the abort"
+    wait_until(lambda: not any(alive(pid) for pid in sleeps), timeout=10)  # sleep 300 died with the abort
 
 
 def test_run_uses_the_server_holding_the_data_directory(
@@ -180,7 +131,7 @@ def test_run_starts_a_server_when_none_holds_the_directory(tmp_path: Path, proje
 
 
 def test_session_commands(server: WakefulProcess, project: Path, http: httpx.Client) -> None:
-    sid = _session(http)
+    sid = new_session(http)
     http.post(f"/session/{sid}/message", json={"parts": [{"type": "text", "text": "REPLY shown later"}]})
     listed = wakeful("session", "list", "--format", "json", "--url", server.url, cwd=project)
     assert sid in {s["id"] for s in json.loads(listed.stdout)}

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.runs.helpers import new_session, prompt_body
 from tests.support.fakellm import FakeLLMThread
 from tests.support.schemas import DATA, capture, document, validate, validate_response
 from tests.support.server import WakefulProcess
@@ -26,18 +27,8 @@ KEEPALIVE_HEADER = "X-Keepalive-Interval"
 PROMPT = "/session/{sessionID}/message"
 
 
-def _text(text: str, **extra: Any) -> dict[str, Any]:
-    return {"parts": [{"type": "text", "text": text}], **extra}
-
-
 def _texts(reply: dict[str, Any]) -> list[str]:
     return [p["text"] for p in reply["parts"] if p["type"] == "text"]
-
-
-def _session(http: httpx.Client, title: str) -> str:
-    response = http.post("/session", json={"title": title})
-    assert response.status_code == 200, response.text
-    return str(response.json()["id"])
 
 
 def _reply(response: httpx.Response) -> dict[str, Any]:
@@ -53,11 +44,11 @@ def test_each_queued_prompt_gets_its_own_reply(http: httpx.Client, llm: FakeLLMT
     first_ref, second_ref = capture("exp5-first.json"), capture("exp5-second.json")
     assert first_ref == second_ref and _texts(first_ref) == ["second"]
 
-    sid = _session(http, "queued prompts")
+    sid = new_session(http, title="queued prompts")
     url = PROMPT.format(sessionID=sid)
-    with http.stream("POST", url, json=_text("HOLD exp5\nREPLY first")) as first:
+    with http.stream("POST", url, json=prompt_body("HOLD exp5\nREPLY first")) as first:
         llm.wait_for_hold("exp5")
-        with http.stream("POST", url, json=_text("REPLY second")) as second:
+        with http.stream("POST", url, json=prompt_body("REPLY second")) as second:
             # accepted (its headers are here) while the first run still holds the session: queued
             assert http.get("/session/status").json()[sid] == {"type": "busy"}
             llm.release("exp5")
@@ -79,10 +70,10 @@ def test_a_retried_message_id_never_changes_stored_messages(http: httpx.Client, 
     reference = capture("exp8a-messages.json")
     assert [p["text"] for p in reference[0]["parts"]] == ["REPLY first", "REPLY second"]
 
-    sid = _session(http, "retried message id")
+    sid = new_session(http, title="retried message id")
     url = PROMPT.format(sessionID=sid)
     message_id = ids.message_id()
-    body = _text("REPLY answered once", messageID=message_id)
+    body = prompt_body("REPLY answered once", messageID=message_id)
     first = http.post(url, json=body)
     assert first.status_code == 200
     before = http.get(url).json()
@@ -91,7 +82,7 @@ def test_a_retried_message_id_never_changes_stored_messages(http: httpx.Client, 
     again = http.post(url, json=body)
     assert again.status_code == 200 and again.json() == first.json()
     # a different request under the same id: refused, in the _tag form of the reference's errors
-    other = http.post(url, json=_text("REPLY a different request", messageID=message_id))
+    other = http.post(url, json=prompt_body("REPLY a different request", messageID=message_id))
     assert other.status_code == 409
     validate("ConflictError", other.json())
     assert other.json()["resource"] == message_id
@@ -109,11 +100,11 @@ def test_a_message_id_sent_again_during_its_run_attaches_to_it(
     reference = capture("exp8b-messages.json")
     assert [p["text"] for p in reference[0]["parts"]] == ["DELAY 20", "DELAY 20"]
 
-    sid = _session(http, "attach to a live run")
+    sid = new_session(http, title="attach to a live run")
     url = PROMPT.format(sessionID=sid)
     message_id = ids.message_id()
     script = "HOLD exp8b\nREPLY attached"
-    body = _text(script, messageID=message_id)
+    body = prompt_body(script, messageID=message_id)
     with http.stream("POST", url, json=body) as first:
         llm.wait_for_hold("exp8b")
         with http.stream("POST", url, json=body) as second:
@@ -134,10 +125,10 @@ def test_message_headers_arrive_before_the_run_ends(http: httpx.Client, llm: Fak
     reference = (DATA / "captures" / "prompt-response.headers").read_text().lower()
     assert reference.startswith("http/1.1 200") and KEEPALIVE_HEADER.lower() not in reference
 
-    sid = _session(http, "early headers")
+    sid = new_session(http, title="early headers")
     url = PROMPT.format(sessionID=sid)
     with http.stream(
-        "POST", url, json=_text("HOLD early\nREPLY late"), headers={KEEPALIVE_HEADER: "0.3"}
+        "POST", url, json=prompt_body("HOLD early\nREPLY late"), headers={KEEPALIVE_HEADER: "0.3"}
     ) as r:
         # here while the run is still held inside the LLM call
         llm.wait_for_hold("early")
@@ -185,7 +176,7 @@ def test_events_carry_ids_and_a_reconnect_gets_what_it_missed(server: WakefulPro
 
     with server.client() as http, server.client() as other:
         with http.stream("GET", "/event") as stream:
-            sid = _session(other, "sse ids")
+            sid = new_session(other, title="sse ids")
             seen = list(
                 _sse(stream, lambda e: e["type"] == "session.created" and e["properties"]["sessionID"] == sid)
             )
@@ -195,7 +186,7 @@ def test_events_carry_ids_and_a_reconnect_gets_what_it_missed(server: WakefulPro
         assert created_id == created["id"] and created_id.startswith("evt_")
 
         # published while no stream is open: replayed to the next one that names the last id it saw
-        missed = _session(other, "missed while away")
+        missed = new_session(other, title="missed while away")
         with http.stream("GET", "/event", headers={"Last-Event-ID": created_id}) as stream:
             replay = list(
                 _sse(
@@ -226,9 +217,9 @@ def test_streamed_text_is_kept_when_the_run_fails(http: httpx.Client, llm: FakeL
     reference = capture("exp6c-break3-response.json")
     assert reference["parts"] == [] and reference["info"]["error"]["name"] == "APIError"
 
-    sid = _session(http, "cut stream")
+    sid = new_session(http, title="cut stream")
     script = "BREAK 3\nREPLY streamed before the cut"
-    response = http.post(PROMPT.format(sessionID=sid), json=_text(script))
+    response = http.post(PROMPT.format(sessionID=sid), json=prompt_body(script))
     assert response.status_code == 200
     reply = response.json()
     validate_response("post", PROMPT, 200, reply)

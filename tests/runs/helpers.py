@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -97,18 +95,6 @@ def request_text(request: FakeRequest) -> str:
 def tool(name: str, **args: Any) -> str:
     """A `TOOL name json` directive line."""
     return f"TOOL {name} {json.dumps(args)}"
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
-    """Poll a cheap local condition (a file, /proc); events are preferred where the server has one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 class Background:
@@ -226,36 +212,3 @@ def event_log(url: str) -> Iterator[EventLog]:
         yield log
     finally:
         log.stop()
-
-
-def proc_group(pgid: int) -> list[tuple[int, str]]:
-    """(pid, state) of the live (not zombie) members of a process group."""
-    out: list[tuple[int, str]] = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{name}/stat").read_text(errors="replace")
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) >= 3 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-            out.append((int(name), fields[0]))
-    return out
-
-
-def find_process(marker: str) -> tuple[int, int] | None:
-    """(pid, pgid) of a live process whose command line contains `marker`."""
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{name}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            stat = Path(f"/proc/{name}/stat").read_text(errors="replace")
-        except OSError:
-            continue
-        if marker in cmdline and "wakeful" not in cmdline.split()[0]:
-            fields = stat[stat.rfind(")") + 2 :].split()
-            if fields[0] not in ("Z", "X"):
-                return int(name), int(fields[2])
-    return None

@@ -17,10 +17,8 @@ import pytest
 from tests.runs.helpers import (
     Background,
     event_log,
-    find_process,
     messages,
     new_session,
-    proc_group,
     prompt,
     prompt_body,
     request_text,
@@ -31,9 +29,9 @@ from tests.runs.helpers import (
     validate_all,
     validate_message,
     wait_idle,
-    wait_until,
 )
 from tests.support.fakellm import FakeLLMThread
+from tests.support.procs import alive, find_process, live_group, wait_until
 from tests.support.schemas import capture, validate, validate_response
 from tests.support.server import WakefulProcess, write_project_config
 
@@ -218,15 +216,15 @@ def test_abort_kills_the_whole_process_group_and_keeps_earlier_parts(
         held = Background(lambda: c.post(f"/session/{sid}/message", json=prompt_body(text)))
         found = wait_until(lambda: find_process(marker))
         pgid = found[1]
-        wait_until(lambda: len(proc_group(pgid)) >= 3)  # the shell (bash execs its last command), 2 sleeps
-        pids = [pid for pid, _ in proc_group(pgid)]
+        wait_until(lambda: len(live_group(pgid)) >= 3)  # the shell (bash execs its last command), 2 sleeps
+        pids = live_group(pgid)
         started = time.monotonic()
         aborted = http.post(f"/session/{sid}/abort")
         assert aborted.status_code == 200 and aborted.json() is True
-        wait_until(lambda: not proc_group(pgid), timeout=1.0)
+        wait_until(lambda: not live_group(pgid), timeout=1.0)
         assert time.monotonic() - started < 1.0
         for pid in pids:
-            assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] in "ZX"
+            assert not alive(pid)
         reply = held.result().json()
     validate_message(reply)
     assert reply["info"]["error"] == {"name": "MessageAbortedError", "data": {"message": "Aborted"}}

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.runs.helpers import prompt_body
 from tests.support.fakellm import FakeLLMThread
+from tests.support.procs import running, wait_until
 from tests.support.server import WakefulProcess
 from tests.support.sse import EventReader
 from wakeful import ids
@@ -20,29 +22,6 @@ from wakeful import ids
 
 def _key() -> str:
     return f"f{uuid.uuid4().hex[:10]}"
-
-
-def _prompt(text: str, message_id: str | None = None) -> dict[str, object]:
-    body: dict[str, object] = {"parts": [{"type": "text", "text": text}]}
-    if message_id:
-        body["messageID"] = message_id
-    return body
-
-
-def _pids_running(command: str) -> list[int]:
-    """Live (non-zombie) processes whose command line is exactly `command`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if cmdline == command and state != "Z":
-            found.append(int(entry.name))
-    return found
 
 
 def test_sigterm_drains_held_calls_and_exits(tmp_path: Path, project: Path, llm: FakeLLMThread) -> None:
@@ -56,7 +35,7 @@ def test_sigterm_drains_held_calls_and_exits(tmp_path: Path, project: Path, llm:
     def hold(name: str, sid: str, key: str) -> None:
         with proc.client(timeout=httpx.Timeout(30.0, read=2.0)) as http:
             bodies[name] = http.post(
-                f"/session/{sid}/message", json=_prompt(f"HOLD {key}\nREPLY {name}")
+                f"/session/{sid}/message", json=prompt_body(f"HOLD {key}\nREPLY {name}")
             ).content
 
     threads = [
@@ -71,7 +50,7 @@ def test_sigterm_drains_held_calls_and_exits(tmp_path: Path, project: Path, llm:
         proc.signal(signal.SIGTERM)
         signalled = time.monotonic()
         with proc.client() as http:
-            refused = http.post(f"/session/{sids[0]}/message", json=_prompt("REPLY too late"))
+            refused = http.post(f"/session/{sids[0]}/message", json=prompt_body("REPLY too late"))
         assert refused.status_code == 503
         assert refused.json()["_tag"] == "ServiceUnavailableError" and refused.headers["retry-after"]
         llm.release(short)
@@ -100,15 +79,12 @@ def test_sigkill_mid_tool_is_recovered_at_restart(tmp_path: Path, project: Path)
     with proc.client() as http:
         sid = http.post("/session", json={}).json()["id"]
         tool = json.dumps({"command": marker})
-        accepted = http.post(f"/session/{sid}/prompt_async", json=_prompt(f"TOOL bash {tool}", mid))
+        accepted = http.post(f"/session/{sid}/prompt_async", json=prompt_body(f"TOOL bash {tool}", messageID=mid))
         assert accepted.status_code == 204
-        deadline = time.monotonic() + 20
-        while not (pids := _pids_running(marker)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert pids, "the tool never started"
+        pids = wait_until(lambda: running(marker), timeout=20, interval=0.05)  # the tool started
         assert http.get("/session/status").json()[sid] == {"type": "busy"}
     proc.kill()
-    assert _pids_running(marker) == pids  # the tool outlived its server
+    assert running(marker) == pids  # the tool outlived its server
     again = WakefulProcess(tmp_path / "data", project).start()
     try:
         with again.client(timeout=httpx.Timeout(10.0, read=1.0)) as http:
@@ -118,18 +94,16 @@ def test_sigkill_mid_tool_is_recovered_at_restart(tmp_path: Path, project: Path)
             assert error["name"] == "UnknownError" and "interrupted" in error["data"]["message"]
             tool_parts = [p for p in reply["parts"] if p["type"] == "tool"]
             assert tool_parts and tool_parts[0]["state"]["status"] == "error"
-            deadline = time.monotonic() + 3
-            while _pids_running(marker) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert _pids_running(marker) == []
+            wait_until(lambda: not running(marker), timeout=3, interval=0.05)
+            assert running(marker) == []
             # The session takes new work again.
             assert (
-                http.post(f"/session/{sid}/message", json=_prompt("REPLY alive")).json()["info"]["finish"]
+                http.post(f"/session/{sid}/message", json=prompt_body("REPLY alive")).json()["info"]["finish"]
                 == "stop"
             )
     finally:
         again.stop()
-        for pid in _pids_running(marker):
+        for pid in running(marker):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -141,14 +115,14 @@ def test_a_run_past_its_deadline_returns_its_error_to_the_held_call(
         sid = http.post("/session", json={}).json()["id"]
         started = time.monotonic()
         response = http.post(
-            f"/session/{sid}/message", params={"deadline": "0.5"}, json=_prompt(f"HOLD {key}")
+            f"/session/{sid}/message", params={"deadline": "0.5"}, json=prompt_body(f"HOLD {key}")
         )
         assert time.monotonic() - started < 5
         error = response.json()["info"]["error"]
         assert error["name"] == "MessageAbortedError" and "deadline of 0.5 s" in error["data"]["message"]
         assert http.get("/session/status").json().get(sid) is None
         assert (
-            http.post(f"/session/{sid}/message", params={"deadline": "-1"}, json=_prompt("x")).status_code
+            http.post(f"/session/{sid}/message", params={"deadline": "-1"}, json=prompt_body("x")).status_code
             == 400
         )
     llm.release(key)
@@ -160,7 +134,7 @@ def test_the_server_wide_deadline_applies_too(tmp_path: Path, project: Path, llm
     try:
         with proc.client() as http:
             sid = http.post("/session", json={}).json()["id"]
-            error = http.post(f"/session/{sid}/message", json=_prompt(f"HOLD {key}")).json()["info"]["error"]
+            error = http.post(f"/session/{sid}/message", json=prompt_body(f"HOLD {key}")).json()["info"]["error"]
             assert "deadline of 0.4 s" in error["data"]["message"]
     finally:
         llm.release(key)

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.runs.helpers import new_session, prompt_body
 from tests.support.fakellm import FakeLLMThread
 from tests.support.schemas import validate_response
 from tests.support.server import WakefulProcess, write_project_config
@@ -20,19 +21,8 @@ INTERVAL = 0.2
 SHORT_READ = httpx.Timeout(10.0, read=INTERVAL * 3)
 
 
-def _session(http: httpx.Client) -> str:
-    return str(http.post("/session", json={}).json()["id"])
-
-
 def _key() -> str:
     return f"k{uuid.uuid4().hex[:10]}"
-
-
-def _prompt(text: str, message_id: str | None = None) -> dict[str, object]:
-    body: dict[str, object] = {"parts": [{"type": "text", "text": text}]}
-    if message_id:
-        body["messageID"] = message_id
-    return body
 
 
 def test_headers_go_out_before_the_run_ends_and_the_body_is_one_json_document(
@@ -40,9 +30,9 @@ def test_headers_go_out_before_the_run_ends_and_the_body_is_one_json_document(
 ) -> None:
     key = _key()
     with server.client(timeout=SHORT_READ) as http:
-        sid = _session(http)
+        sid = new_session(http)
         with http.stream(
-            "POST", f"/session/{sid}/message", json=_prompt(f"HOLD {key}\nREPLY held")
+            "POST", f"/session/{sid}/message", json=prompt_body(f"HOLD {key}\nREPLY held")
         ) as response:
             assert response.status_code == 200
             llm.wait_for_hold(key, timeout=10)
@@ -66,9 +56,9 @@ def test_headers_go_out_before_the_run_ends_and_the_body_is_one_json_document(
 
 def test_a_short_answer_starts_with_a_brace(server: WakefulProcess) -> None:
     with server.client() as http:
-        sid = _session(http)
+        sid = new_session(http)
         response = http.post(
-            f"/session/{sid}/message", json=_prompt("REPLY quick"), headers={"X-Keepalive-Interval": "5"}
+            f"/session/{sid}/message", json=prompt_body("REPLY quick"), headers={"X-Keepalive-Interval": "5"}
         )
         assert response.headers["x-keepalive-interval"] == "5"
         assert response.content.startswith(b"{")
@@ -76,15 +66,15 @@ def test_a_short_answer_starts_with_a_brace(server: WakefulProcess) -> None:
 
 def test_requested_interval_is_clamped_and_validated(server: WakefulProcess) -> None:
     with server.client() as http:
-        sid = _session(http)
+        sid = new_session(http)
         tiny = http.post(
-            f"/session/{sid}/message", json=_prompt("REPLY x"), headers={"X-Keepalive-Interval": "0.0001"}
+            f"/session/{sid}/message", json=prompt_body("REPLY x"), headers={"X-Keepalive-Interval": "0.0001"}
         )
         assert float(tiny.headers["x-keepalive-interval"]) == 0.05
         before = len(http.get(f"/session/{sid}/message").json())
         for bad in ("soon", "-1", "0", "nan"):
             refused = http.post(
-                f"/session/{sid}/message", json=_prompt("REPLY x"), headers={"X-Keepalive-Interval": bad}
+                f"/session/{sid}/message", json=prompt_body("REPLY x"), headers={"X-Keepalive-Interval": bad}
             )
             assert refused.status_code == 400 and refused.json()["field"] == "X-Keepalive-Interval"
         assert len(http.get(f"/session/{sid}/message").json()) == before
@@ -95,10 +85,10 @@ def test_a_client_whose_read_timeout_is_shorter_than_the_run_succeeds(
     route: str, server: WakefulProcess, project: Path
 ) -> None:
     with server.client(timeout=SHORT_READ) as http:
-        sid = _session(http)
+        sid = new_session(http)
         started = time.monotonic()
         if route == "message":
-            response = http.post(f"/session/{sid}/message", json=_prompt("DELAY 1.5\nREPLY slow"))
+            response = http.post(f"/session/{sid}/message", json=prompt_body("DELAY 1.5\nREPLY slow"))
         elif route == "command":
             response = http.post(f"/session/{sid}/command", json={"command": "slow", "arguments": "1.5"})
         elif route == "shell":
@@ -107,7 +97,7 @@ def test_a_client_whose_read_timeout_is_shorter_than_the_run_succeeds(
             )
         else:
             mid = ids.message_id()
-            http.post(f"/session/{sid}/prompt_async", json=_prompt("DELAY 1.5\nREPLY later", mid))
+            http.post(f"/session/{sid}/prompt_async", json=prompt_body("DELAY 1.5\nREPLY later", messageID=mid))
             response = http.get(f"/session/{sid}/message/{mid}/reply")
         assert time.monotonic() - started >= 1.5
         assert response.status_code == 200
@@ -118,8 +108,8 @@ def test_a_client_whose_read_timeout_is_shorter_than_the_run_succeeds(
 
 def test_a_failure_after_the_200_ends_with_info_error(server: WakefulProcess) -> None:
     with server.client(timeout=SHORT_READ) as http:
-        sid = _session(http)
-        response = http.post(f"/session/{sid}/message", json=_prompt("DELAY 0.6\nERROR 400"))
+        sid = new_session(http)
+        response = http.post(f"/session/{sid}/message", json=prompt_body("DELAY 0.6\nERROR 400"))
         assert response.status_code == 200 and response.content.startswith(b"\n")
         reply = json.loads(response.content)
         assert reply["info"]["error"]["name"] == "APIError"
@@ -129,20 +119,20 @@ def test_a_failure_after_the_200_ends_with_info_error(server: WakefulProcess) ->
 
 def test_early_failures_come_before_the_200(server: WakefulProcess) -> None:
     with server.client() as http:
-        sid = _session(http)
-        assert http.post("/session/ses_missing/message", json=_prompt("x")).status_code == 404
+        sid = new_session(http)
+        assert http.post("/session/ses_missing/message", json=prompt_body("x")).status_code == 404
         assert http.post(f"/session/{sid}/message", json={"parts": "nope"}).status_code == 400
         assert (
-            http.post(f"/session/{sid}/message", json={**_prompt("x"), "agent": "nobody"}).status_code == 400
+            http.post(f"/session/{sid}/message", json={**prompt_body("x"), "agent": "nobody"}).status_code == 400
         )
         model = {"providerID": "mock", "modelID": "missing"}
-        assert http.post(f"/session/{sid}/message", json={**_prompt("x"), "model": model}).status_code == 400
+        assert http.post(f"/session/{sid}/message", json={**prompt_body("x"), "model": model}).status_code == 400
         assert (
             http.post(f"/session/{sid}/command", json={"command": "nope", "arguments": ""}).status_code == 400
         )
         assert (
             http.post(
-                f"/session/{sid}/message", json=_prompt("x"), params={"on_disconnect": "later"}
+                f"/session/{sid}/message", json=prompt_body("x"), params={"on_disconnect": "later"}
             ).status_code
             == 400
         )
@@ -156,22 +146,22 @@ def test_a_disconnect_leaves_the_run_to_finish_and_a_retry_gets_its_answer(
     script = f"HOLD {key}\nREPLY survived {key}"
     mid = ids.message_id()
     with server.client() as http:
-        sid = _session(http)
+        sid = new_session(http)
     with (
         server.client() as doomed,
-        doomed.stream("POST", f"/session/{sid}/message", json=_prompt(script, mid)) as r,
+        doomed.stream("POST", f"/session/{sid}/message", json=prompt_body(script, messageID=mid)) as r,
     ):
         assert r.status_code == 200
         llm.wait_for_hold(key, timeout=10)
     # The client is gone; the run goes on.
     llm.release(key)
     with server.client(timeout=SHORT_READ) as http:
-        retry = http.post(f"/session/{sid}/message", json=_prompt(script, mid))
+        retry = http.post(f"/session/{sid}/message", json=prompt_body(script, messageID=mid))
         assert retry.status_code == 200
         reply = retry.json()
         assert f"survived {key}" in "".join(p.get("text", "") for p in reply["parts"])
         stored = http.get(f"/session/{sid}/message").json()
-        again = http.post(f"/session/{sid}/message", json=_prompt(script, mid))
+        again = http.post(f"/session/{sid}/message", json=prompt_body(script, messageID=mid))
         assert again.json() == reply
         assert http.get(f"/session/{sid}/message").json() == stored
     assert llm.count(script) == 1
@@ -184,14 +174,14 @@ def test_ten_identical_requests_run_the_agent_once(server: WakefulProcess, llm: 
     script = f"HOLD {key}\nREPLY once {key}"
     mid = ids.message_id()
     with server.client() as http:
-        sid = _session(http)
+        sid = new_session(http)
     bodies: list[bytes] = []
     errors: list[BaseException] = []
 
     def call() -> None:
         try:
             with server.client(timeout=30) as http:
-                response = http.post(f"/session/{sid}/message", json=_prompt(script, mid))
+                response = http.post(f"/session/{sid}/message", json=prompt_body(script, messageID=mid))
                 assert response.status_code == 200
                 bodies.append(response.content)
         except BaseException as exc:
@@ -214,16 +204,16 @@ def test_ten_identical_requests_run_the_agent_once(server: WakefulProcess, llm: 
 def test_a_different_body_under_a_used_message_id_is_a_conflict(server: WakefulProcess) -> None:
     mid = ids.message_id()
     with server.client() as http:
-        sid = _session(http)
-        assert http.post(f"/session/{sid}/message", json=_prompt("REPLY first", mid)).status_code == 200
+        sid = new_session(http)
+        assert http.post(f"/session/{sid}/message", json=prompt_body("REPLY first", messageID=mid)).status_code == 200
         stored = http.get(f"/session/{sid}/message").json()
-        conflict = http.post(f"/session/{sid}/message", json=_prompt("REPLY second", mid))
+        conflict = http.post(f"/session/{sid}/message", json=prompt_body("REPLY second", messageID=mid))
         assert conflict.status_code == 409
         body = conflict.json()
         assert body["_tag"] == "ConflictError" and body["resource"] == mid
-        assert http.post(f"/session/{sid}/prompt_async", json=_prompt("REPLY second", mid)).status_code == 409
-        other = _session(http)
-        assert http.post(f"/session/{other}/message", json=_prompt("REPLY first", mid)).status_code == 409
+        assert http.post(f"/session/{sid}/prompt_async", json=prompt_body("REPLY second", messageID=mid)).status_code == 409
+        other = new_session(http)
+        assert http.post(f"/session/{other}/message", json=prompt_body("REPLY first", messageID=mid)).status_code == 409
         assert http.get(f"/session/{sid}/message").json() == stored
 
 
@@ -231,14 +221,14 @@ def test_on_disconnect_abort_stops_the_run(server: WakefulProcess, llm: FakeLLMT
     key = _key()
     mid = ids.message_id()
     with server.client() as http:
-        sid = _session(http)
+        sid = new_session(http)
     with (
         server.client() as doomed,
         doomed.stream(
             "POST",
             f"/session/{sid}/message",
             params={"on_disconnect": "abort"},
-            json=_prompt(f"HOLD {key}", mid),
+            json=prompt_body(f"HOLD {key}", messageID=mid),
         ) as response,
     ):
         assert response.status_code == 200
@@ -255,8 +245,8 @@ def test_prompt_async_names_what_to_wait_on_and_the_waits_hold(
 ) -> None:
     key = _key()
     with server.client(timeout=SHORT_READ) as http:
-        sid = _session(http)
-        accepted = http.post(f"/session/{sid}/prompt_async", json=_prompt(f"HOLD {key}\nREPLY waited"))
+        sid = new_session(http)
+        accepted = http.post(f"/session/{sid}/prompt_async", json=prompt_body(f"HOLD {key}\nREPLY waited"))
         assert accepted.status_code == 204 and accepted.content == b""
         mid = accepted.headers["x-wakeful-message-id"]
         assert mid.startswith("msg_")
@@ -278,9 +268,9 @@ def test_default_interval_keeps_httpx_default_timeout_alive(tmp_path: Path, llm:
     proc = WakefulProcess(tmp_path / "data", tmp_path, env=env).start()
     try:
         with httpx.Client(base_url=proc.url, timeout=httpx.Timeout(5.0)) as http:
-            sid = _session(http)
+            sid = new_session(http)
             started = time.monotonic()
-            response = http.post(f"/session/{sid}/message", json=_prompt("DELAY 15\nREPLY patient"))
+            response = http.post(f"/session/{sid}/message", json=prompt_body("DELAY 15\nREPLY patient"))
             assert time.monotonic() - started >= 15
             assert response.headers["x-keepalive-interval"] == "2"
             assert response.json()["info"]["finish"] == "stop"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.procs import live_group
 from wakeful.errors import ToolError
 from wakeful.tools.base import ToolContext, ToolLimits
 from wakeful.tools.bash import BashTool, run_shell
@@ -20,22 +21,6 @@ def make_ctx(tmp_path: Path, **kw: object) -> ToolContext:
     return ToolContext(session_id="ses", message_id="msg", call_id="call", directory=tmp_path, **kw)  # type: ignore[arg-type]
 
 
-def live_members(pgid: int) -> list[int]:
-    """Pids of group `pgid` that are not zombies, read straight from /proc."""
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{name}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-            pids.append(int(name))
-    return pids
-
-
 async def assert_group_gone(pgid: int, within: float = 1.0) -> None:
     deadline = time.monotonic() + within
     while True:
@@ -43,11 +28,9 @@ async def assert_group_gone(pgid: int, within: float = 1.0) -> None:
             os.killpg(pgid, 0)
         except ProcessLookupError:
             return
-        # Killed orphans stay zombies until init reaps them, which some container inits do only
-        # every second or two; a zombie runs nothing, so only live members count.
-        if not live_members(pgid):
+        if not live_group(pgid):
             return
-        assert time.monotonic() < deadline, f"group {pgid} still has live processes {live_members(pgid)}"
+        assert time.monotonic() < deadline, f"group {pgid} still has live processes {live_group(pgid)}"
         await asyncio.sleep(0.01)
 
 
@@ -148,14 +131,14 @@ async def test_cancellation_kills_everything_within_a_second(tmp_path: Path) -> 
     await asyncio.wait_for(rec.started.wait(), 2)
     pgid = rec.calls[0]
     assert pgid is not None
-    while len(live_members(pgid)) < 2:  # both sleeps exist before we abort
+    while len(live_group(pgid)) < 2:  # both sleeps exist before we abort
         await asyncio.sleep(0.01)
     start = time.monotonic()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert time.monotonic() - start < 1
-    assert live_members(pgid) == []
+    assert live_group(pgid) == []
     await assert_group_gone(pgid, within=1 - (time.monotonic() - start))
     assert rec.calls == [pgid, None]
 

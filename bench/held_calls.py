@@ -56,6 +56,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.support.fakellm import spawn  # noqa: E402
+from tests.support.procs import cpu_seconds, rss_kib  # noqa: E402
 from tests.support.server import WakefulProcess, write_project_config  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -271,18 +273,6 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, max(0, int(len(values) * p / 100 + 0.5) - 1))]
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 def machine_busy_seconds() -> float:
     """CPU seconds all cores spent busy since boot (/proc/stat: everything but idle and iowait)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -306,17 +296,6 @@ def open_fds(pid: int) -> int:
         return len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return 0
-
-
-def start_fake() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "quiet_fakellm.py"), "--port", "0"],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True)
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http"):
-        proc.kill()
-        raise RuntimeError("the fake LLM did not start")
-    return proc, url
 
 
 @dataclass
@@ -381,7 +360,7 @@ def peak_overlap(intervals: list[tuple[float, float]]) -> int:
 
 def run_one(n: int, opts: argparse.Namespace) -> Result:
     ctx = mp.get_context("spawn")
-    fake, url = start_fake()
+    fake, url = spawn(str(ROOT / "bench" / "quiet_fakellm.py"), start_new_session=True)
     work = Path(tempfile.mkdtemp(prefix=f"held-{n}-"))
     project, data = work / "project", work / "data"
     project.mkdir()

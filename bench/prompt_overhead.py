@@ -24,7 +24,6 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,6 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.support.fakellm import spawn  # noqa: E402
+from tests.support.procs import cpu_seconds  # noqa: E402
 from tests.support.server import WakefulProcess, write_project_config  # noqa: E402
 
 SCRIPT = "REPLY ok"
@@ -76,26 +77,6 @@ class Result:
             f"{self.cpu_seconds / self.prompts * 1000:.2f}",
             str(self.failures),
         ]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def start_fake_llm() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.fakellm", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http"):
-        proc.kill()
-        raise RuntimeError(f"the fake LLM did not start: {url!r}")
-    return proc, url
 
 
 def new_session(client: httpx.Client) -> str:
@@ -170,7 +151,7 @@ def main() -> int:
     parser.add_argument("--transport", choices=["aiohttp", "httpx"], default=None)
     opts = parser.parse_args()
 
-    fake, url = start_fake_llm()
+    fake, url = spawn()
     env: dict[str, str | None] = dict(PRODUCTION_TIMING)
     if opts.transport:
         env["WAKEFUL_LLM_TRANSPORT"] = opts.transport

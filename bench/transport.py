@@ -12,18 +12,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from wakeful.providers.base import ChatMessage, ChatRequest, TextDelta
-from wakeful.providers.http import Transport
-from wakeful.providers.openai import OpenAIProvider
-
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.fakellm import spawn  # noqa: E402
+
+from wakeful.providers.base import ChatMessage, ChatRequest, TextDelta  # noqa: E402
+from wakeful.providers.http import Transport  # noqa: E402
+from wakeful.providers.openai import OpenAIProvider  # noqa: E402
+
 TICK = 0.010
 
 
@@ -78,17 +82,6 @@ async def run(url: str, n: int, transport: Transport, delay: float) -> Result:
     return Result(n, transport, wall, worst[0], worst[1], p99, len(failures))
 
 
-def start_fake() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.fakellm", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    return proc, proc.stdout.readline().strip()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -104,7 +97,7 @@ def main() -> None:
     for n in opts.n:
         for transport in opts.transports.split(","):
             # a fresh fake per run, so one run's leftover sockets cannot slow the next
-            proc, url = start_fake()
+            proc, url = spawn()
             try:
                 results.append(asyncio.run(run(url, n, cast(Transport, transport), opts.delay)))
             finally:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.procs import rss_kib
 from tests.support.schemas import validate
 from tests.support.server import WakefulProcess
 from tests.support.sse import EventReader
@@ -80,13 +81,6 @@ def test_heartbeats_arrive_without_ids(server: WakefulProcess) -> None:
         reader.close()
 
 
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def test_a_subscriber_that_stops_reading_is_cut_off(tmp_path: Path, project: Path) -> None:
     env = {"WAKEFUL_SUBSCRIBER_QUEUE": "20", "WAKEFUL_EVENT_REPLAY_BYTES": str(4 << 20)}
     proc = WakefulProcess(tmp_path / "data", project, env=env).start()
@@ -98,13 +92,13 @@ def test_a_subscriber_that_stops_reading_is_cut_off(tmp_path: Path, project: Pat
         with proc.client() as http:
             session = http.post("/session", json={}).json()
             assert proc.proc is not None
-            rss_before = _rss_kib(proc.proc.pid)
+            rss_before = rss_kib(proc.proc.pid)
             big = "x" * 80_000
             started = time.monotonic()
             for i in range(300):
                 http.patch(f"/session/{session['id']}", json={"title": f"{i} {big}"})
             elapsed = time.monotonic() - started
-            rss_after = _rss_kib(proc.proc.pid)
+            rss_after = rss_kib(proc.proc.pid)
             # Everything else stays responsive, and memory does not grow with the backlog.
             health_started = time.monotonic()
             assert http.get("/global/health").status_code == 200

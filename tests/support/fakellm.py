@@ -32,11 +32,14 @@ import contextlib
 import hashlib
 import json
 import math
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -603,6 +606,27 @@ class FakeLLMThread:
         assert self._loop is not None, "FakeLLMThread is not started"
         fut = asyncio.run_coroutine_threadsafe(self.fake.wait_for_hold(key, timeout, count), self._loop)
         await asyncio.wrap_future(fut)
+
+
+def spawn(*entry: str, **popen: Any) -> tuple[subprocess.Popen[str], str]:
+    """Start a fake as its own process and return it with its base URL.
+
+    `entry` follows the interpreter: this module unless it names another script that calls `main`.
+    """
+    args = list(entry) or ["-m", "tests.support.fakellm"]
+    proc = subprocess.Popen(
+        [sys.executable, *args, "--port", "0"],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    if not url.startswith("http"):
+        proc.kill()
+        raise RuntimeError(f"the fake LLM did not start: {url!r}")
+    return proc, url
 
 
 async def _serve(fake: FakeLLM, host: str, port: int) -> None:

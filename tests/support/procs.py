@@ -1,4 +1,5 @@
-"""The OS process table, read straight from /proc: what tests check tool processes against.
+"""The OS process table, read straight from /proc: what tests check tool processes against, and
+what benchmarks measure.
 
 Tests read it themselves rather than through `wakeful.tools.bash.group_members`, so that the code
 that kills process groups is never also the judge of whether they died.
@@ -6,6 +7,7 @@ that kills process groups is never also the judge of whether they died.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,6 +88,19 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state not in ("Z", "X")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise LookupError(f"process {pid} has no VmRSS")
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import threading
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.support.fakellm import FakeLLM, FakeLLMThread, parse_script
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.fakellm import FakeLLM, FakeLLMThread, parse_script, spawn
 
 
 @pytest.fixture
@@ -135,15 +130,8 @@ def test_thread_runner_for_sync_fixtures() -> None:
 
 
 def test_runs_as_its_own_process() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.fakellm", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    proc, url = spawn()
     try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
         status, sse = asyncio.run(post(url, chat("REPLY from a process")))
         assert status == 200 and contents(sse) == "from a process"

@@ -8,7 +8,6 @@ insertion sequence.
 
 from __future__ import annotations
 
-import re
 import secrets
 import threading
 import time
@@ -22,11 +21,11 @@ _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
 
-PATTERNS: dict[str, re.Pattern[str]] = {
-    "ses": re.compile(r"^ses"),
-    "msg": re.compile(r"^msg"),
-    "prt": re.compile(r"^prt"),
-}
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds, the unit of every `time` field on the wire."""
+    return int(time.time() * 1000)
 
 
 def _time_value() -> int:
@@ -66,7 +65,3 @@ def part_id() -> str:
 
 def event_id() -> str:
     return new_id("evt")
-
-
-def matches(prefix: str, value: str) -> bool:
-    return bool(PATTERNS[prefix].match(value))

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.runs.helpers import new_session
+from tests.support.http import new_session
 from tests.support.procs import alive, descendants, wait_until
 from tests.support.server import WakefulProcess
-from wakeful.lock import read_holder
+from wakeful.server.lock import read_holder
 
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:

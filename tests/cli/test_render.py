@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
+from wakeful.cli.render import LiveView, PlainView, Tracker, View
 from wakeful.client import Event, Gap
-from wakeful.terminal.render import LiveView, PlainView, Tracker, View
 
 SID = "ses_1"
 

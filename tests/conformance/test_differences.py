@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.runs.helpers import new_session, prompt_body
 from tests.support.fakellm import FakeLLMThread
+from tests.support.http import new_session, prompt_body
 from tests.support.schemas import DATA, capture, document, validate, validate_response
 from tests.support.server import WakefulProcess
 from wakeful import ids

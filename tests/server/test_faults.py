@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.runs.helpers import prompt_body
 from tests.support.fakellm import FakeLLMThread
+from tests.support.http import prompt_body
 from tests.support.procs import running, wait_until
 from tests.support.server import WakefulProcess
 from tests.support.sse import EventReader

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.runs.helpers import new_session, prompt_body
 from tests.support.fakellm import FakeLLMThread
+from tests.support.http import new_session, prompt_body
 from tests.support.schemas import validate_response
 from tests.support.server import WakefulProcess, write_project_config
 from wakeful import ids

@@ -16,7 +16,7 @@ from wakeful.client.core import BROKEN, Answer, KeepAliveBody, KeepAliveCallback
 from wakeful.client.errors import ServiceUnavailable
 from wakeful.client.models import Reply
 from wakeful.client.sse import Cursor, Decoder, Event, Gap
-from wakeful.sessions import Session
+from wakeful.wire.sessions import Session
 
 T = TypeVar("T")
 

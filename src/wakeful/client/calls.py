@@ -11,7 +11,7 @@ from wakeful import ids
 from wakeful.client import core
 from wakeful.client.core import KEEPALIVE_HEADER, Answer, KeepAliveCallback, Plan, Send, Settings, exchange
 from wakeful.client.models import Reply
-from wakeful.sessions import Session
+from wakeful.wire.sessions import Session
 
 Parts = list[dict[str, Any]]
 T = TypeVar("T")

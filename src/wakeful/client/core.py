@@ -26,7 +26,7 @@ from wakeful.client.errors import (
     refused,
 )
 from wakeful.client.models import Reply
-from wakeful.sessions import Session
+from wakeful.wire.sessions import Session
 
 T = TypeVar("T")
 KEEPALIVE_HEADER = "X-Keepalive-Interval"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wakeful.messages import MessageWithParts
+from wakeful.wire.messages import MessageWithParts
 
 
 class Reply(MessageWithParts):

@@ -12,17 +12,17 @@ from starlette.middleware.cors import CORSMiddleware
 from wakeful import __version__
 from wakeful.config import ServerConfig
 from wakeful.providers.registry import warm_imports
-from wakeful.recovery import recover
+from wakeful.run.recovery import recover
+from wakeful.run.runtime import Runtime
 from wakeful.server import errors, openapi
 from wakeful.server.middleware import BasicAuth
 from wakeful.server.routes import events, messages, meta, runs, sessions
-from wakeful.server.state import ServerState
 
 EXPOSED_HEADERS = ["X-Keepalive-Interval", "X-Wakeful-Message-ID", "Retry-After"]
 
 
-def create_app(config: ServerConfig, state: ServerState | None = None) -> FastAPI:
-    state = state or ServerState.build(config)
+def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
+    state = state or Runtime.build(config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,7 +34,7 @@ def create_app(config: ServerConfig, state: ServerState | None = None) -> FastAP
         try:
             yield
         finally:
-            # Normally the signal-driven drain in wakeful.serve has already run; this covers
+            # Normally the signal-driven drain in wakeful.server.serve has already run; this covers
             # embedders that stop the app another way.
             state.runs.stop_accepting()
             state.bus.close()

@@ -11,13 +11,13 @@ from fastapi import Depends, Header, Query, Request
 from fastapi import Path as PathParam
 
 from wakeful.errors import InvalidRequestError
-from wakeful.server.state import ServerState
+from wakeful.run.runtime import Runtime
 
 
 # Dependencies are `async def` on purpose: FastAPI runs plain `def` dependencies in a thread pool of
 # 40, and thousands of concurrent calls would queue there before their headers could go out.
-async def get_state(request: Request) -> ServerState:
-    state: ServerState = request.app.state.wakeful
+async def get_state(request: Request) -> Runtime:
+    state: Runtime = request.app.state.wakeful
     return state
 
 
@@ -42,7 +42,7 @@ async def get_directory(
     return Path(os.path.normpath(path))  # noqa: ASYNC240 - pure string work
 
 
-State = Annotated[ServerState, Depends(get_state)]
+State = Annotated[Runtime, Depends(get_state)]
 Directory = Annotated[Path, Depends(get_directory)]
 SessionID = Annotated[str, PathParam(alias="sessionID", pattern=r"^ses")]
 MessageID = Annotated[str, PathParam(alias="messageID", pattern=r"^msg")]

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 
-from wakeful.events import make_event
 from wakeful.server.deps import Directory, State
+from wakeful.session.bus import make_event
 
 router = APIRouter(tags=["event"])
 

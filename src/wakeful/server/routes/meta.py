@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from wakeful import OPENCODE_VERSION, __version__
-from wakeful.agents import load_agents
-from wakeful.commands import load_commands
+from wakeful.project.agents import load_agents
+from wakeful.project.commands import load_commands
 from wakeful.server.deps import Directory, State
 
 router = APIRouter()

@@ -13,14 +13,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
-from wakeful.commands import resolve_command
 from wakeful.errors import InvalidRequestError, MessageAbortedError, NotFoundError
-from wakeful.keepalive import HEADER, KeepAliveResponse, requested_interval
-from wakeful.prompts import CommandBody, PromptBody, build_run, command_prompt
-from wakeful.runs import Reply, RunHandle, RunRequest
+from wakeful.project.commands import resolve_command
+from wakeful.run.manager import Reply, RunHandle, RunRequest
+from wakeful.run.prompt import build_run, command_prompt
+from wakeful.run.runtime import Runtime
+from wakeful.run.shell import build_shell_run
 from wakeful.server.deps import Directory, MessageID, SessionID, State
-from wakeful.server.state import ServerState
-from wakeful.shell import ShellBody, build_shell_run
+from wakeful.server.keepalive import HEADER, KeepAliveResponse, requested_interval
+from wakeful.wire.bodies import CommandBody, PromptBody, ShellBody
 
 router = APIRouter(tags=["session"])
 HELD: dict[str, Any] = {
@@ -80,7 +81,7 @@ def _hold(outcome: RunHandle | Reply, options: HoldOptions, message_id: str) -> 
     return KeepAliveResponse(done, options.interval, headers=headers)
 
 
-async def _submit(state: ServerState, run: RunRequest, options: HoldOptions) -> KeepAliveResponse:
+async def _submit(state: Runtime, run: RunRequest, options: HoldOptions) -> KeepAliveResponse:
     return _hold(await state.runs.submit(run), options, run.message_id)
 
 

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Body, Query
 
 from wakeful.errors import InvalidRequestError
 from wakeful.server.deps import Directory, SessionID, State
-from wakeful.sessions import SessionCreate, SessionUpdate, project_id
+from wakeful.session.sessions import project_id
 from wakeful.storage.base import SessionQuery
+from wakeful.wire.sessions import SessionCreate, SessionUpdate
 
 router = APIRouter(tags=["session"])
 

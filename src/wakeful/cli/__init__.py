@@ -1,0 +1,178 @@
+"""The `wakeful` command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="wakeful: a headless coding-agent server.")
+session_app = typer.Typer(no_args_is_help=True, help="List, show and delete sessions.")
+app.add_typer(session_app, name="session")
+
+
+@app.callback()
+def _root() -> None:
+    """wakeful: an opencode-compatible, headless coding-agent server for long unattended runs."""
+
+
+@app.command()
+def serve(
+    hostname: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 4096,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where the database lives (default $WAKEFUL_DATA_DIR or XDG).")
+    ] = None,
+    keepalive_interval: Annotated[
+        float | None,
+        typer.Option(help="Seconds between keep-alive bytes on long calls (env WAKEFUL_KEEPALIVE_INTERVAL)."),
+    ] = None,
+    drain_timeout: Annotated[
+        float | None, typer.Option(help="Seconds running runs get to finish on SIGTERM.")
+    ] = None,
+    run_deadline: Annotated[
+        float | None, typer.Option(help="Seconds after which a run is stopped (default none).")
+    ] = None,
+    provider_silence: Annotated[
+        float | None, typer.Option(help="Seconds a provider may stay silent.")
+    ] = None,
+    cors: Annotated[list[str] | None, typer.Option(help="Allow this browser origin (repeatable).")] = None,
+    insecure: Annotated[bool, typer.Option(help="Allow a non-loopback address without a password.")] = False,
+) -> None:
+    """Run the server until SIGTERM or Ctrl-C."""
+    from wakeful.config import ServerConfig
+    from wakeful.server.serve import serve as run_server
+
+    config = ServerConfig.build(
+        hostname=hostname,
+        port=port,
+        data_dir=data_dir,
+        keepalive_interval=keepalive_interval,
+        drain_timeout=drain_timeout,
+        run_deadline=run_deadline,
+        provider_silence=provider_silence,
+        cors_origins=tuple(cors) if cors else None,
+        insecure=insecure,
+    )
+    code = run_server(config)
+    # Everything is closed by now; skipping interpreter teardown (a second or more with the SDKs
+    # loaded) keeps SIGTERM-to-exit within the drain time.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+# --- the client commands: their bodies live in wakeful.cli.*, imported when they run -------
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+Url = Annotated[
+    str | None,
+    typer.Option(help="Server URL; default: the server of the data directory, else one started on it."),
+]
+DataDir = Annotated[
+    Path | None, typer.Option(help="Data directory whose server to use (default $WAKEFUL_DATA_DIR or XDG).")
+]
+Format = Annotated[OutputFormat, typer.Option("--format", help="text, or json (one document per line).")]
+SessionOpt = Annotated[
+    str | None, typer.Option("--session", help="Continue this session (default: a new one).")
+]
+Model = Annotated[str | None, typer.Option(help="provider/model")]
+
+
+@app.command()
+def run(
+    prompt: Annotated[str, typer.Argument(help="What to ask the agent.")],
+    session: SessionOpt = None,
+    model: Model = None,
+    agent: Annotated[str | None, typer.Option(help="Agent (default: the project's default agent).")] = None,
+    url: Url = None,
+    output_format: Format = OutputFormat.text,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the agent on a prompt, show it live, print the answer. Ctrl-C aborts the run."""
+    from wakeful.cli.run import RunOrder
+    from wakeful.cli.run import run as run_order
+    from wakeful.cli.target import Target
+
+    order = RunOrder("prompt", prompt, session, model, agent, output_format.value)
+    raise typer.Exit(run_order(order, Target(url, data_dir)))
+
+
+@app.command()
+def shell(
+    command: Annotated[str, typer.Argument(help="The shell command to run in the session.")],
+    session: SessionOpt = None,
+    agent: Annotated[str, typer.Option(help="Agent the command runs as.")] = "build",
+    model: Model = None,
+    url: Url = None,
+    output_format: Format = OutputFormat.text,
+    data_dir: DataDir = None,
+) -> None:
+    """Run one shell command in a session (without the model); exits with its exit code."""
+    from wakeful.cli.run import RunOrder
+    from wakeful.cli.run import run as run_order
+    from wakeful.cli.target import Target
+
+    order = RunOrder("shell", command, session, model, agent, output_format.value)
+    raise typer.Exit(run_order(order, Target(url, data_dir)))
+
+
+@session_app.command("list")
+def session_list(
+    limit: Annotated[int | None, typer.Option(help="At most this many (newest first).")] = None,
+    url: Url = None,
+    output_format: Format = OutputFormat.text,
+    data_dir: DataDir = None,
+) -> None:
+    """List the project's sessions, newest first."""
+    from wakeful.cli.sessions import list_sessions
+    from wakeful.cli.target import Target
+
+    raise typer.Exit(list_sessions(Target(url, data_dir), output_format.value, limit))
+
+
+@session_app.command("show")
+def session_show(
+    session_id: Annotated[str, typer.Argument(metavar="ID")],
+    url: Url = None,
+    output_format: Format = OutputFormat.text,
+    data_dir: DataDir = None,
+) -> None:
+    """Show a session and its messages."""
+    from wakeful.cli.sessions import show_session
+    from wakeful.cli.target import Target
+
+    raise typer.Exit(show_session(Target(url, data_dir), output_format.value, session_id))
+
+
+@session_app.command("delete")
+def session_delete(
+    session_id: Annotated[str, typer.Argument(metavar="ID")],
+    url: Url = None,
+    output_format: Format = OutputFormat.text,
+    data_dir: DataDir = None,
+) -> None:
+    """Delete a session (a running run in it is aborted first)."""
+    from wakeful.cli.sessions import delete_session
+    from wakeful.cli.target import Target
+
+    raise typer.Exit(delete_session(Target(url, data_dir), output_format.value, session_id))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

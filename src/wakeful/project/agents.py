@@ -1,0 +1,116 @@
+"""Agents: who answers a prompt, with which tools and instructions.
+
+Built in, like the reference: `build` (every tool) and `plan` (read-only tools). A project's config
+adds or overrides agents under `agent` (and the legacy `mode`): `prompt`, `model`, `temperature`,
+`tools` (name -> enabled), `disable`, `description`, `mode`, `hidden`, `steps`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from wakeful.errors import InvalidRequestError
+from wakeful.project.config import ProjectConfig
+
+BUILD_PROMPT = (
+    "You are wakeful's build agent, a coding agent working unattended in the user's project directory. "
+    "Use the tools to inspect and change files and to run commands. Be concise; finish with a short "
+    "summary of what you did."
+)
+PLAN_PROMPT = (
+    "You are wakeful's plan agent. You may read and search files but must not change anything: "
+    "analyse the request and answer with a plan."
+)
+
+
+@dataclass
+class Agent:
+    name: str
+    description: str = ""
+    mode: str = "primary"
+    native: bool = False
+    hidden: bool = False
+    prompt: str = ""
+    model: str | None = None  # "provider/model"
+    temperature: float | None = None
+    top_p: float | None = None
+    tools: dict[str, bool] = field(default_factory=dict)
+    read_only: bool = False
+    steps: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def allows(self, tool: str, read_only_tools: set[str]) -> bool:
+        if self.read_only and tool not in read_only_tools:
+            return False
+        return self.tools.get(tool, self.tools.get("*", True))
+
+    def wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "mode": self.mode,
+            "native": self.native,
+            "hidden": self.hidden,
+            "permission": [],
+            "options": self.options,
+        }
+        if self.prompt:
+            out["prompt"] = self.prompt
+        if self.temperature is not None:
+            out["temperature"] = self.temperature
+        if self.top_p is not None:
+            out["topP"] = self.top_p
+        if self.steps is not None:
+            out["steps"] = self.steps
+        if self.model and "/" in self.model:
+            provider, model = self.model.split("/", 1)
+            out["model"] = {"providerID": provider, "modelID": model}
+        return out
+
+
+def builtin_agents() -> dict[str, Agent]:
+    return {
+        "build": Agent("build", "The default agent: all tools.", native=True, prompt=BUILD_PROMPT),
+        "plan": Agent(
+            "plan",
+            "Read-only planning: no edits, no commands.",
+            native=True,
+            prompt=PLAN_PROMPT,
+            read_only=True,
+        ),
+    }
+
+
+def load_agents(config: ProjectConfig) -> dict[str, Agent]:
+    agents = builtin_agents()
+    for section in ("mode", "agent"):
+        for name, raw in config.section(section).items():
+            if not isinstance(raw, dict):
+                continue
+            if raw.get("disable"):
+                agents.pop(name, None)
+                continue
+            agent = agents.get(name) or Agent(name, mode="all")
+            agent.description = raw.get("description", agent.description)
+            agent.mode = raw.get("mode", agent.mode)
+            agent.hidden = bool(raw.get("hidden", agent.hidden))
+            agent.prompt = raw.get("prompt", agent.prompt)
+            agent.model = raw.get("model", agent.model)
+            agent.temperature = raw.get("temperature", agent.temperature)
+            agent.top_p = raw.get("top_p", agent.top_p)
+            agent.steps = raw.get("steps", raw.get("maxSteps", agent.steps))
+            agent.options = raw.get("options", agent.options)
+            if isinstance(raw.get("tools"), dict):
+                agent.tools = {**agent.tools, **raw["tools"]}
+            agents[name] = agent
+    return agents
+
+
+def resolve_agent(config: ProjectConfig, name: str | None) -> Agent:
+    agents = load_agents(config)
+    chosen = name or config.data.get("default_agent") or "build"
+    agent = agents.get(chosen)
+    if agent is None:
+        raise InvalidRequestError(f"Unknown agent: {chosen}", field="agent")
+    return agent

@@ -1,0 +1,162 @@
+"""The model catalog of a project: the providers and models its opencode config declares.
+
+`provider.<id>.options.baseURL|apiKey` (with `{env:VAR}` already substituted), `provider.<id>.npm`
+(which wire API: `@ai-sdk/anthropic` means Anthropic Messages, anything else OpenAI-compatible chat
+completions), `provider.<id>.models.<model>`; top-level `model` and `small_model` name defaults as
+"provider/model". Resolution errors are raised before a run starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from wakeful.errors import InvalidRequestError
+from wakeful.project.config import ProjectConfig
+from wakeful.providers.registry import ANTHROPIC_NPM
+
+OPENAI_NPM = "@ai-sdk/openai-compatible"
+
+
+@dataclass
+class ProviderEntry:
+    id: str
+    name: str
+    npm: str
+    options: dict[str, Any]
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    env: list[str] = field(default_factory=list)
+    key_declared: bool = False  # options.apiKey or env was given, so an empty key is a mistake
+
+    @property
+    def api_key(self) -> str | None:
+        key = self.options.get("apiKey")
+        return str(key) if key else None
+
+    @property
+    def base_url(self) -> str | None:
+        url = self.options.get("baseURL") or self.options.get("baseUrl")
+        return str(url) if url else None
+
+    def model_wire(self, model_id: str) -> dict[str, Any]:
+        raw = self.models.get(model_id, {})
+        limit: dict[str, Any] = raw["limit"] if isinstance(raw.get("limit"), dict) else {}
+        modalities = {
+            "text": True,
+            "audio": False,
+            "image": bool(raw.get("attachment")),
+            "video": False,
+            "pdf": False,
+        }
+        return {
+            "id": model_id,
+            "providerID": self.id,
+            "api": {"id": raw.get("id", model_id), "url": self.base_url or "", "npm": self.npm},
+            "name": raw.get("name", model_id),
+            "capabilities": {
+                "temperature": bool(raw.get("temperature", True)),
+                "reasoning": bool(raw.get("reasoning", False)),
+                "attachment": bool(raw.get("attachment", False)),
+                "toolcall": bool(raw.get("tool_call", True)),
+                "input": modalities,
+                "output": {"text": True, "audio": False, "image": False, "video": False, "pdf": False},
+                "interleaved": False,
+            },
+            "cost": {"input": 0, "output": 0, "cache": {"read": 0, "write": 0}, **(raw.get("cost") or {})},
+            "limit": {"context": limit.get("context", 128_000), "output": limit.get("output", 8_192)},
+            "status": "active",
+            "options": raw.get("options", {}),
+            "headers": raw.get("headers", {}),
+            "release_date": raw.get("release_date", ""),
+        }
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "source": "config",
+            "env": self.env,
+            "options": {k: v for k, v in self.options.items() if k != "apiKey"},
+            "models": {m: self.model_wire(m) for m in self.models},
+        }
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    provider: ProviderEntry
+    model_id: str
+
+    @property
+    def api_model(self) -> str:
+        """The model name sent on the wire (`models.<id>.id` may rename it)."""
+        raw = self.provider.models.get(self.model_id, {})
+        return str(raw.get("id", self.model_id))
+
+
+class Catalog:
+    def __init__(self, config: ProjectConfig, environ: Mapping[str, str]) -> None:
+        self.config = config
+        self.providers: dict[str, ProviderEntry] = {}
+        for pid, raw in config.section("provider").items():
+            if not isinstance(raw, dict):
+                continue
+            options = dict(raw.get("options") or {})
+            env_names = [str(e) for e in raw.get("env") or []]
+            declared = "apiKey" in options or bool(env_names)
+            if not options.get("apiKey"):
+                for name in env_names:
+                    if environ.get(name):
+                        options["apiKey"] = environ[name]
+                        break
+            npm = str(raw.get("npm") or (ANTHROPIC_NPM if pid == "anthropic" else OPENAI_NPM))
+            models = {
+                str(k): (v if isinstance(v, dict) else {}) for k, v in (raw.get("models") or {}).items()
+            }
+            self.providers[pid] = ProviderEntry(
+                pid, str(raw.get("name", pid)), npm, options, models, env_names, declared
+            )
+
+    def providers_wire(self) -> list[dict[str, Any]]:
+        return [p.wire() for p in self.providers.values()]
+
+    def defaults(self) -> dict[str, str]:
+        out = {pid: next(iter(p.models)) for pid, p in self.providers.items() if p.models}
+        configured = self.config.data.get("model")
+        if isinstance(configured, str) and "/" in configured:
+            pid, mid = configured.split("/", 1)
+            if pid in self.providers:
+                out[pid] = mid
+        return out
+
+    def connected(self) -> list[str]:
+        return [pid for pid, p in self.providers.items() if p.api_key or p.base_url]
+
+    def resolve(
+        self, provider_id: str | None = None, model_id: str | None = None, *, fallback: str | None = None
+    ) -> ModelChoice:
+        """The model for a run: the request's, else `fallback` ("provider/model", e.g. the agent's),
+        else the config's `model`, else the only configured model."""
+        if provider_id is None or model_id is None:
+            ref = fallback or self.config.data.get("model")
+            if isinstance(ref, str) and "/" in ref:
+                provider_id, model_id = ref.split("/", 1)
+            else:
+                every = [(pid, mid) for pid, p in self.providers.items() for mid in p.models]
+                if len(every) != 1:
+                    raise InvalidRequestError(
+                        "No model given and no default: set `model` in opencode.json or pass model",
+                        field="model",
+                    )
+                provider_id, model_id = every[0]
+        provider = self.providers.get(provider_id)
+        if provider is None:
+            raise InvalidRequestError(f"Unknown provider: {provider_id}", field="model.providerID")
+        if provider.models and model_id not in provider.models:
+            raise InvalidRequestError(f"Unknown model: {provider_id}/{model_id}", field="model.modelID")
+        if not provider.api_key and (provider.key_declared or not provider.base_url):
+            raise InvalidRequestError(
+                f"Provider {provider_id} has no API key: set provider.{provider_id}.options.apiKey",
+                field="model",
+            )
+        return ModelChoice(provider, model_id)

@@ -1,0 +1,151 @@
+"""Prompt bodies: validation, the idempotency hash, and turning a body into a run.
+
+`POST /session/{id}/message` and `prompt_async` take the reference's body; `/command` becomes a
+prompt after its template is expanded. Everything that can be refused is refused here, before the
+route answers 200: unknown agent or model, missing key, bad parts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from wakeful import ids
+from wakeful.errors import InvalidRequestError
+from wakeful.ids import now_ms
+from wakeful.project.agents import resolve_agent
+from wakeful.project.commands import Command
+from wakeful.run.loop import AgentLoop, RunPlan
+from wakeful.run.manager import RunRequest
+from wakeful.run.runtime import Runtime
+from wakeful.wire.base import Wire
+from wakeful.wire.bodies import CommandBody, FilePartInput, PromptBody, PromptModel, TextPartInput
+from wakeful.wire.messages import ModelRef, UserMessage, UserSummary, UserTime
+from wakeful.wire.sessions import Session
+
+
+def body_hash(session_id: str, kind: str, body: Wire) -> str:
+    """Canonical JSON of the validated body (without its messageID) and where it was sent."""
+    data = body.model_dump(mode="json", exclude_none=True, exclude={"messageID"})
+    canonical = json.dumps(
+        {"session": session_id, "kind": kind, "body": data}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _refuse_unsupported(body: PromptBody) -> None:
+    if body.format is not None and body.format.get("type") not in (None, "text"):
+        raise InvalidRequestError("format: structured output is not supported by wakeful", field="format")
+    if any(p.type == "subtask" for p in body.parts):
+        raise InvalidRequestError("parts: subtask parts are not supported by wakeful", field="parts")
+    if body.variant is not None:
+        raise InvalidRequestError("variant: model variants are not supported by wakeful", field="variant")
+    if not body.parts:
+        raise InvalidRequestError("parts: at least one part is required", field="parts")
+    for index, part in enumerate(body.parts):
+        if isinstance(part, FilePartInput):
+            _check_file_url(part.url, f"parts.{index}.url")
+
+
+def _check_file_url(url: str, field: str) -> None:
+    """A file part must be something the run can read: a readable file:// path, a well-formed
+    data: URL, or an http(s) URL (passed to the provider as is)."""
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        path = Path(unquote(parsed.path))
+        if not path.is_absolute() or not path.is_file() or not os.access(path, os.R_OK):
+            raise InvalidRequestError(f"{field}: {url} is not a readable file", field=field)
+    elif parsed.scheme == "data":
+        header, sep, payload = url[5:].partition(",")
+        try:
+            if not sep:
+                raise ValueError("no comma")
+            if header.endswith(";base64"):
+                base64.b64decode(payload, validate=True)
+        except (ValueError, binascii.Error):
+            raise InvalidRequestError(f"{field}: malformed data: URL", field=field) from None
+    elif parsed.scheme not in ("http", "https"):
+        raise InvalidRequestError(f"{field}: use a file://, data: or http(s):// URL", field=field)
+
+
+def build_run(
+    runtime: Runtime,
+    session: Session,
+    directory: Path,
+    body: PromptBody,
+    *,
+    kind: str = "prompt",
+    deadline: float | None = None,
+) -> RunRequest:
+    _refuse_unsupported(body)
+    catalog = runtime.catalog(directory)
+    agent = resolve_agent(catalog.config, body.agent)
+    choice = catalog.resolve(
+        body.model.providerID if body.model else None,
+        body.model.modelID if body.model else None,
+        fallback=agent.model,
+    )
+    message_id = body.messageID or ids.message_id()
+    user = UserMessage(
+        id=message_id,
+        sessionID=session.id,
+        time=UserTime(created=now_ms()),
+        summary=UserSummary(),
+        agent=agent.name,
+        model=ModelRef(providerID=choice.provider.id, modelID=choice.model_id),
+        system=body.system,
+        tools=body.tools,
+    )
+    parts: list[dict[str, Any]] = []
+    for given in body.parts:
+        data = given.model_dump(mode="json", exclude_none=True)
+        data.update(id=given.id or ids.part_id(), sessionID=session.id, messageID=message_id)
+        parts.append(data)
+    tools = {
+        name: tool
+        for name, tool in runtime.tools.items()
+        if agent.allows(name, runtime.read_only_tools) and (body.tools or {}).get(name, True)
+    }
+    plan = RunPlan(
+        session_id=session.id,
+        user_message_id=message_id,
+        directory=directory,
+        agent=agent,
+        model=choice,
+        provider=runtime.provider(choice),
+        tools=tools,
+        system=body.system,
+    )
+    executor = AgentLoop(plan, runtime.messages, runtime.runs, runtime.todos, runtime.loop_settings)
+    if body.noReply:
+        executor.no_reply = True
+    return RunRequest(
+        session_id=session.id,
+        message_id=message_id,
+        kind=kind,
+        body_hash=body_hash(session.id, kind, body),
+        user_message=user.wire(),
+        user_parts=parts,
+        executor=executor,
+        deadline=deadline if deadline is not None else runtime.config.run_deadline,
+    )
+
+
+def command_prompt(command: Command, body: CommandBody) -> PromptBody:
+    """The prompt a command runs: its template expanded with the arguments, plus any files."""
+    model_ref = body.model or command.model
+    model = None
+    if model_ref:
+        if "/" not in model_ref:
+            raise InvalidRequestError("model must look like provider/model", field="model")
+        provider_id, model_id = model_ref.split("/", 1)
+        model = PromptModel(providerID=provider_id, modelID=model_id)
+    parts: list[Any] = [TextPartInput(type="text", text=command.expand(body.arguments))]
+    parts.extend(body.parts or [])
+    return PromptBody(messageID=body.messageID, agent=body.agent or command.agent, model=model, parts=parts)

@@ -1,0 +1,87 @@
+"""Crash recovery: at start, runs that a dead server left unfinished are closed.
+
+The server holds its data directory's lock, so every unfinished run found at start belongs to a
+server that is gone. Its recorded tool process groups are killed, its open assistant message (or a
+new one) gets an UnknownError saying the run was interrupted, running tools are marked failed, and
+the run is marked done; sessions are idle because nothing runs them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+
+from wakeful.errors import UnknownRunError
+from wakeful.session.messages import MessageLog, replies_to
+from wakeful.storage.base import RunRecord
+from wakeful.wire.messages import MESSAGE_ADAPTER, PART_ADAPTER, AssistantMessage
+
+log = logging.getLogger("wakeful.recovery")
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+async def recover(messages: MessageLog, instance: str) -> int:
+    store = messages.store
+    runs = await store.unfinished_runs()
+    for run in runs:
+        for pgid in run.pgids:
+            kill_group(pgid)
+        await _close(messages, run)
+        await store.update_run(run.message_id, status="done", pgids=[])
+    if runs:
+        log.warning("recovered %d interrupted run(s)", len(runs))
+    return len(runs)
+
+
+async def _close(messages: MessageLog, run: RunRecord) -> None:
+    """Written through the MessageLog like any other write, so each change is announced too."""
+    error = UnknownRunError(
+        f"The run was interrupted: the server that ran it (instance {run.instance}) stopped before it finished"
+    ).to_info()
+    now = int(time.time() * 1000)
+    stored = await messages.store.list_messages(run.session_id)
+    user = next((m for m in stored if m["info"]["id"] == run.message_id), None)
+    if user is None:
+        return
+    replies = replies_to(stored, run.message_id)
+    for entry in replies:
+        for raw in entry["parts"]:
+            state = raw.get("state")
+            if raw["type"] == "tool" and state and state["status"] in ("pending", "running"):
+                start = state.get("time", {}).get("start", now)
+                raw["state"] = {
+                    "status": "error",
+                    "input": state.get("input", {}),
+                    "error": "Interrupted",
+                    "time": {"start": start, "end": now},
+                }
+                await messages.put_part(PART_ADAPTER.validate_python(raw))
+    if replies:
+        last = replies[-1]["info"]
+        if last.get("error") is None or last.get("time", {}).get("completed") is None:
+            last["error"] = error
+            last["time"]["completed"] = now
+            await messages.put_message(MESSAGE_ADAPTER.validate_python(last))
+        return
+    user_info = user["info"]
+    session = await messages.store.get_session(run.session_id)
+    directory = session["directory"] if session else ""
+    message = AssistantMessage.answering(
+        run.session_id,
+        run.message_id,
+        user_info["model"]["providerID"],
+        user_info["model"]["modelID"],
+        user_info["agent"],
+        directory,
+    )
+    message.error = error
+    message.time.created = message.time.completed = now
+    await messages.put_message(message)

@@ -1,0 +1,98 @@
+"""The runtime: every service a run needs, built once per server from its ServerConfig.
+
+The server owns it (its lifespan opens and closes it); the run layer receives it and never imports
+the server.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from wakeful import ids
+from wakeful.config import ServerConfig
+from wakeful.errors import ServiceUnavailableError
+from wakeful.project.catalog import Catalog, ModelChoice
+from wakeful.project.config import ProjectConfigs
+from wakeful.providers.base import Provider
+from wakeful.providers.registry import ProviderPool
+from wakeful.run.loop import LoopSettings
+from wakeful.run.manager import RunManager
+from wakeful.session.bus import EventBus
+from wakeful.session.messages import MessageLog
+from wakeful.session.sessions import Sessions
+from wakeful.session.todos import Todos
+from wakeful.storage.sql import SQLStore
+from wakeful.tools.base import Tool, ToolLimits
+from wakeful.tools.bash import child_env
+from wakeful.tools.registry import builtin_tools
+
+log = logging.getLogger("wakeful")
+
+
+@dataclass
+class Runtime:
+    config: ServerConfig
+    store: SQLStore
+    bus: EventBus
+    sessions: Sessions
+    messages: MessageLog
+    projects: ProjectConfigs
+    runs: RunManager
+    providers: ProviderPool
+    tools: dict[str, Tool]
+    loop_settings: LoopSettings
+    todos: Todos
+    instance: str
+
+    @property
+    def read_only_tools(self) -> set[str]:
+        return {name for name, tool in self.tools.items() if tool.definition.read_only}
+
+    @classmethod
+    def build(cls, config: ServerConfig) -> Runtime:
+        store = SQLStore(
+            config.data_dir / "wakeful.db", readers=config.db_readers, busy_timeout=config.db_busy_timeout
+        )
+        bus = EventBus(config.event_replay, config.subscriber_queue, config.event_replay_bytes)
+        messages = MessageLog(store, bus)
+        instance = ids.new_id("run")
+        runs = RunManager(messages, instance)
+        settings = LoopSettings(
+            retry_attempts=config.retry_attempts,
+            retry_base=config.retry_base,
+            retry_max_delay=config.retry_max_delay,
+            part_flush_interval=config.part_flush_interval,
+            tool_limits=ToolLimits(bash_timeout=config.bash_timeout),
+            child_env=child_env(config.environ),
+        )
+        return cls(
+            config=config,
+            store=store,
+            bus=bus,
+            sessions=Sessions(store, bus),
+            messages=messages,
+            projects=ProjectConfigs(config.environ, config.config_freshness),
+            runs=runs,
+            providers=ProviderPool(
+                silence_timeout=config.provider_silence,
+                max_connections=config.llm_max_connections,
+                transport=config.llm_transport,
+            ),
+            tools=builtin_tools(),
+            loop_settings=settings,
+            todos=Todos(store, bus),
+            instance=instance,
+        )
+
+    def catalog(self, directory: Path) -> Catalog:
+        return Catalog(self.projects.load(directory), self.config.environ)
+
+    def provider(self, choice: ModelChoice) -> Provider:
+        entry = choice.provider
+        return self.providers.get(entry.id, entry.options, npm=entry.npm)
+
+    def refuse_when_draining(self) -> None:
+        if not self.runs.accepting:
+            raise ServiceUnavailableError("The server is shutting down", retry_after=5)

@@ -1,0 +1,126 @@
+"""Running the tool calls of one LLM step, each as a tool part pending -> running -> completed | error.
+
+A bad call (arguments that are not a JSON object, a tool the agent may not use) becomes a tool part
+in state "error" that the model sees on its next step; so does a `ToolError` or any other failure of
+the tool. Cancellation (abort, deadline, shutdown) propagates after the tool has stopped what it
+started; `abort_open` then marks the interrupted part.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from wakeful import ids
+from wakeful.errors import ToolError
+from wakeful.ids import now_ms
+from wakeful.providers.base import ToolCall
+from wakeful.session.messages import MessageLog
+from wakeful.tools.base import TodoStore, Tool, ToolContext, ToolLimits
+from wakeful.wire.parts import (
+    ToolPart,
+    ToolStateCompleted,
+    ToolStateError,
+    ToolStatePending,
+    ToolStateRunning,
+)
+
+
+class ToolCalls:
+    def __init__(
+        self,
+        log: MessageLog,
+        tools: dict[str, Tool],
+        agent_name: str,
+        directory: Path,
+        limits: ToolLimits,
+        todos: TodoStore,
+        on_process: Callable[[int | None], Awaitable[None]],
+        env: dict[str, str] | None,
+    ) -> None:
+        self.log = log
+        self.tools = tools
+        self.agent_name = agent_name
+        self.directory = directory
+        self.limits = limits
+        self.todos = todos
+        self.on_process = on_process
+        self.env = env
+        self._open: dict[str, tuple[ToolPart, int]] = {}  # part id -> (part, start) while running
+
+    async def _set(self, part: ToolPart, state: Any) -> None:
+        part.state = state
+        await self.log.put_part(part)
+
+    async def run(self, session_id: str, message_id: str, calls: list[ToolCall]) -> None:
+        for call in calls:
+            part = ToolPart(
+                id=ids.part_id(),
+                sessionID=session_id,
+                messageID=message_id,
+                callID=call.id,
+                tool=call.name,
+                state=ToolStatePending(input={}, raw=call.arguments),
+            )
+            await self.log.put_part(part)
+            await self._run(part, call)
+
+    async def _fail(self, part: ToolPart, args: dict[str, Any], error: str, start: int) -> None:
+        await self._set(part, ToolStateError(input=args, error=error, time={"start": start, "end": now_ms()}))
+
+    async def _run(self, part: ToolPart, call: ToolCall) -> None:
+        start = now_ms()
+        try:
+            args = json.loads(call.arguments or "{}")
+            if not isinstance(args, dict):
+                raise ValueError("arguments must be a JSON object")
+        except ValueError as exc:
+            await self._fail(part, {}, f"Invalid tool arguments: {exc}", start)
+            return
+        tool = self.tools.get(call.name)
+        if tool is None:
+            await self._fail(
+                part, args, f"Unknown tool or not allowed for agent {self.agent_name}: {call.name}", start
+            )
+            return
+        await self._set(part, ToolStateRunning(input=args, time={"start": start}))
+        self._open[part.id] = (part, start)
+        ctx = ToolContext(
+            session_id=part.sessionID,
+            message_id=part.messageID,
+            call_id=call.id,
+            directory=self.directory,
+            limits=self.limits,
+            todos=self.todos,
+            on_process=self.on_process,
+            env=self.env,
+        )
+        try:
+            result = await tool.run(args, ctx)
+        except ToolError as exc:
+            self._open.pop(part.id, None)
+            await self._fail(part, args, exc.message, start)
+            return
+        except Exception as exc:
+            self._open.pop(part.id, None)
+            await self._fail(part, args, f"{type(exc).__name__}: {exc}", start)
+            return
+        self._open.pop(part.id, None)
+        await self._set(
+            part,
+            ToolStateCompleted(
+                input=args,
+                output=result.output,
+                title=result.title,
+                metadata=result.metadata,
+                time={"start": start, "end": now_ms()},
+            ),
+        )
+
+    async def abort_open(self, reason: str = "Tool execution aborted") -> None:
+        """Mark the tools that were running when the run ended."""
+        for part, start in list(self._open.values()):
+            await self._fail(part, part.state.input, reason, start)
+        self._open.clear()

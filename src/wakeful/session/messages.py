@@ -1,0 +1,99 @@
+"""The message log: stores a session's messages and parts, and announces every write.
+
+Every assistant message has `parentID` = the user message it answers; one agent run stores one
+assistant message per LLM call, and the last one is the run's answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wakeful import ids
+from wakeful.errors import NotFoundError
+from wakeful.session.bus import EventBus
+from wakeful.storage.base import Store
+from wakeful.wire.messages import AssistantMessage, MessageWithParts, UserMessage
+from wakeful.wire.parts import PartBase
+
+
+def replies_to(stored: list[dict[str, Any]], message_id: str) -> list[dict[str, Any]]:
+    """The assistant messages (with parts) answering the user message `message_id`, in order."""
+    return [m for m in stored if m["info"]["role"] == "assistant" and m["info"].get("parentID") == message_id]
+
+
+class MessageLog:
+    """Stores messages and parts; every write publishes one event (`message.updated`,
+    `message.part.updated`, `message.removed`, `message.part.removed`). Streaming text is announced
+    with `message.part.delta` without a write."""
+
+    def __init__(self, store: Store, bus: EventBus) -> None:
+        self.store = store
+        self.bus = bus
+
+    def announce_message(self, data: dict[str, Any]) -> None:
+        self.bus.publish("message.updated", {"sessionID": data["sessionID"], "info": data})
+
+    def announce_part(self, data: dict[str, Any]) -> None:
+        self.bus.publish(
+            "message.part.updated",
+            {"sessionID": data["sessionID"], "part": data, "time": ids.now_ms()},
+        )
+
+    async def put_message(self, info: UserMessage | AssistantMessage) -> None:
+        data = info.wire()
+        await self.store.put_message(data)
+        self.announce_message(data)
+
+    async def put_part(self, part: PartBase) -> None:
+        data = part.wire()
+        await self.store.put_part(data)
+        self.announce_part(data)
+
+    def delta(self, part: PartBase, field: str, delta: str) -> None:
+        self.bus.publish(
+            "message.part.delta",
+            {
+                "sessionID": part.sessionID,
+                "messageID": part.messageID,
+                "partID": part.id,
+                "field": field,
+                "delta": delta,
+            },
+        )
+
+    async def get(self, session_id: str, message_id: str) -> MessageWithParts:
+        data = await self.store.get_message(session_id, message_id)
+        if data is None:
+            raise NotFoundError(f"Message not found: {message_id}")
+        return MessageWithParts.model_validate(data)
+
+    async def list(
+        self, session_id: str, limit: int | None = None, before: str | None = None
+    ) -> list[MessageWithParts]:
+        return [
+            MessageWithParts.model_validate(m)
+            for m in await self.store.list_messages(session_id, limit, before)
+        ]
+
+    async def answer(self, session_id: str, message_id: str) -> dict[str, Any]:
+        """What `/message` answered (or would answer) for the prompt `message_id`: its last
+        assistant message; the user message itself when the prompt asked for no reply."""
+        stored = await self.store.list_messages(session_id)
+        replies = replies_to(stored, message_id)
+        if replies:
+            return replies[-1]
+        for m in stored:
+            if m["info"]["id"] == message_id:
+                return m
+        return {"name": "UnknownError", "data": {"message": f"No stored answer for {message_id}"}}
+
+    async def delete(self, session_id: str, message_id: str) -> None:
+        await self.get(session_id, message_id)
+        await self.store.delete_message(session_id, message_id)
+        self.bus.publish("message.removed", {"sessionID": session_id, "messageID": message_id})
+
+    async def delete_part(self, session_id: str, message_id: str, part_id: str) -> None:
+        await self.store.delete_part(message_id, part_id)
+        self.bus.publish(
+            "message.part.removed", {"sessionID": session_id, "messageID": message_id, "partID": part_id}
+        )

@@ -1,0 +1,102 @@
+"""The session service: stores sessions and announces them.
+
+Every write goes to the store and then publishes exactly one event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from wakeful import OPENCODE_VERSION, ids
+from wakeful.errors import InvalidRequestError, NotFoundError
+from wakeful.session.bus import EventBus
+from wakeful.storage.base import SessionQuery, Store
+from wakeful.wire.sessions import Session, SessionCreate, SessionTime, SessionTokens, SessionUpdate
+
+_ADJECTIVES = (
+    "brave calm eager happy jolly kind lucky merry proud quick quiet swift witty bold bright".split()
+)
+_NOUNS = "sailor falcon otter comet harbor maple river summit willow badger cedar lantern meadow".split()
+
+
+def project_id(directory: Path) -> str:
+    return hashlib.sha1(os.fsencode(os.path.realpath(directory))).hexdigest()
+
+
+class Sessions:
+    def __init__(self, store: Store, bus: EventBus) -> None:
+        self.store = store
+        self.bus = bus
+
+    async def _save(self, session: Session, event: str) -> Session:
+        await self.store.put_session(session.wire())
+        self.bus.publish(event, {"sessionID": session.id, "info": session.wire()})
+        return session
+
+    async def create(self, directory: Path, body: SessionCreate) -> Session:
+        if body.parentID is not None:
+            await self.get(body.parentID)
+        created = ids.now_ms()
+        stamp = datetime.fromtimestamp(created / 1000, UTC).isoformat(timespec="milliseconds")
+        stamp = stamp.replace("+00:00", "Z")
+        prefix = "Child session" if body.parentID else "New session"
+        session = Session(
+            id=ids.session_id(),
+            slug=f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}",
+            projectID=project_id(directory),
+            directory=str(directory),
+            path="",
+            parentID=body.parentID,
+            workspaceID=body.workspaceID,
+            cost=0,
+            tokens=SessionTokens(),
+            title=body.title if body.title is not None else f"{prefix} - {stamp}",
+            agent=body.agent,
+            model=body.model,
+            version=OPENCODE_VERSION,
+            metadata=body.metadata,
+            permission=body.permission,
+            time=SessionTime(created=created, updated=created),
+        )
+        return await self._save(session, "session.created")
+
+    async def get(self, session_id: str) -> Session:
+        data = await self.store.get_session(session_id)
+        if data is None:
+            raise NotFoundError(f"Session not found: {session_id}")
+        return Session.model_validate(data)
+
+    async def list(self, query: SessionQuery) -> list[Session]:
+        if query.limit < 0:
+            raise InvalidRequestError("limit must not be negative", field="limit")
+        return [Session.model_validate(s) for s in await self.store.list_sessions(query)]
+
+    async def update(self, session_id: str, body: SessionUpdate) -> Session:
+        session = await self.get(session_id)
+        if body.title is not None:
+            session.title = body.title
+        if body.metadata is not None:
+            session.metadata = body.metadata
+        if body.permission is not None:
+            session.permission = body.permission
+        if body.time is not None and body.time.archived is not None:
+            session.time.archived = body.time.archived
+        session.time.updated = ids.now_ms()
+        return await self._save(session, "session.updated")
+
+    async def touch(self, session: Session, **changes: Any) -> Session:
+        for key, value in changes.items():
+            setattr(session, key, value)
+        session.time.updated = ids.now_ms()
+        return await self._save(session, "session.updated")
+
+    async def delete(self, session_id: str) -> Session:
+        session = await self.get(session_id)
+        await self.store.delete_session(session_id)
+        self.bus.publish("session.deleted", {"sessionID": session.id, "info": session.wire()})
+        return session

@@ -1,0 +1,88 @@
+"""Request bodies of the routes that start runs: prompt, command and shell."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from wakeful.wire.base import Wire
+from wakeful.wire.messages import ModelRef
+
+MessageIDField = Annotated[str | None, Field(default=None, pattern=r"^msg")]
+PartIDField = Annotated[str | None, Field(default=None, pattern=r"^prt")]
+
+
+class TextPartInput(Wire):
+    id: PartIDField = None
+    type: Literal["text"]
+    text: str
+    synthetic: bool | None = None
+    ignored: bool | None = None
+    time: dict[str, int] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class FilePartInput(Wire):
+    id: PartIDField = None
+    type: Literal["file"]
+    mime: str
+    filename: str | None = None
+    url: str
+    source: dict[str, Any] | None = None
+
+
+class AgentPartInput(Wire):
+    id: PartIDField = None
+    type: Literal["agent"]
+    name: str
+    source: dict[str, Any] | None = None
+
+
+class SubtaskPartInput(Wire):
+    id: PartIDField = None
+    type: Literal["subtask"]
+    prompt: str
+    description: str
+    agent: str
+    model: ModelRef | None = None
+    command: str | None = None
+
+
+PartInput = Annotated[
+    TextPartInput | FilePartInput | AgentPartInput | SubtaskPartInput, Field(discriminator="type")
+]
+
+
+class PromptModel(Wire):
+    providerID: str
+    modelID: str
+
+
+class PromptBody(Wire):
+    messageID: MessageIDField = None
+    model: PromptModel | None = None
+    agent: str | None = None
+    noReply: bool | None = None
+    tools: dict[str, bool] | None = None
+    format: dict[str, Any] | None = None
+    system: str | None = None
+    variant: str | None = None
+    parts: list[PartInput]
+
+
+class CommandBody(Wire):
+    messageID: MessageIDField = None
+    agent: str | None = None
+    model: str | None = None  # "provider/model"
+    arguments: str
+    command: str
+    variant: str | None = None
+    parts: list[FilePartInput] | None = None
+
+
+class ShellBody(Wire):
+    messageID: MessageIDField = None
+    agent: str
+    model: PromptModel | None = None
+    command: str

@@ -1,0 +1,131 @@
+"""Typed message parts, serialised exactly as the reference's `Part` schemas.
+
+A tool part moves pending -> running -> completed | error; a step of the agent loop is framed by
+`step-start` and `step-finish`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from wakeful.wire.base import Number, Wire
+
+
+class CacheTokens(Wire):
+    read: Number = 0
+    write: Number = 0
+
+
+class Tokens(Wire):
+    total: Number | None = None
+    input: Number = 0
+    output: Number = 0
+    reasoning: Number = 0
+    cache: CacheTokens = Field(default_factory=CacheTokens)
+
+
+class TimeSpan(Wire):
+    start: int
+    end: int | None = None
+
+
+class PartBase(Wire):
+    id: str
+    sessionID: str
+    messageID: str
+
+
+class TextPart(PartBase):
+    type: Literal["text"] = "text"
+    text: str
+    synthetic: bool | None = None
+    ignored: bool | None = None
+    time: TimeSpan | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class ReasoningPart(PartBase):
+    type: Literal["reasoning"] = "reasoning"
+    text: str
+    metadata: dict[str, Any] | None = None
+    time: TimeSpan
+
+
+class FilePart(PartBase):
+    type: Literal["file"] = "file"
+    mime: str
+    filename: str | None = None
+    url: str
+    source: dict[str, Any] | None = None
+
+
+class AgentPart(PartBase):
+    type: Literal["agent"] = "agent"
+    name: str
+    source: dict[str, Any] | None = None
+
+
+class ToolStatePending(Wire):
+    status: Literal["pending"] = "pending"
+    input: dict[str, Any] = Field(default_factory=dict)
+    raw: str = ""
+
+
+class ToolStateRunning(Wire):
+    status: Literal["running"] = "running"
+    input: dict[str, Any]
+    title: str | None = None
+    metadata: dict[str, Any] | None = None
+    time: dict[str, int]
+
+
+class ToolStateCompleted(Wire):
+    status: Literal["completed"] = "completed"
+    input: dict[str, Any]
+    output: str
+    title: str
+    metadata: dict[str, Any]
+    time: dict[str, int]
+
+
+class ToolStateError(Wire):
+    status: Literal["error"] = "error"
+    input: dict[str, Any]
+    error: str
+    metadata: dict[str, Any] | None = None
+    time: dict[str, int]
+
+
+ToolState = Annotated[
+    ToolStatePending | ToolStateRunning | ToolStateCompleted | ToolStateError,
+    Field(discriminator="status"),
+]
+
+
+class ToolPart(PartBase):
+    type: Literal["tool"] = "tool"
+    callID: str
+    tool: str
+    state: ToolState
+    metadata: dict[str, Any] | None = None
+
+
+class StepStartPart(PartBase):
+    type: Literal["step-start"] = "step-start"
+    snapshot: str | None = None
+
+
+class StepFinishPart(PartBase):
+    type: Literal["step-finish"] = "step-finish"
+    reason: str
+    snapshot: str | None = None
+    cost: Number = 0
+    tokens: Tokens = Field(default_factory=Tokens)
+
+
+Part = Annotated[
+    TextPart | ReasoningPart | FilePart | AgentPart | ToolPart | StepStartPart | StepFinishPart,
+    Field(discriminator="type"),
+]

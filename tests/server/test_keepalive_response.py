@@ -1,0 +1,117 @@
+"""The keep-alive response in-process, driven as an ASGI app: headers at once, one newline per
+interval while the answer is pending, exactly one JSON document, disconnects and failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from wakeful.server.keepalive import HEADER, KeepAliveResponse, requested_interval
+from wakeful.errors import InvalidRequestError
+
+Message = dict[str, Any]
+
+
+class Wire:
+    """A fake ASGI connection: records what the response sends; `until` waits for a condition."""
+
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+        self.disconnect = asyncio.Event()
+        self._changed = asyncio.Condition()
+
+    async def send(self, message: Message) -> None:
+        async with self._changed:
+            self.sent.append(message)
+            self._changed.notify_all()
+
+    async def receive(self) -> Message:
+        await self.disconnect.wait()
+        return {"type": "http.disconnect"}
+
+    async def until(self, predicate: Callable[[], bool]) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), 10)
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.sent if m["type"] == "http.response.body")
+
+    @property
+    def finished(self) -> bool:
+        return any(m["type"] == "http.response.body" and not m.get("more_body") for m in self.sent)
+
+
+def start(response: KeepAliveResponse, wire: Wire) -> asyncio.Task[None]:
+    return asyncio.create_task(response({"type": "http"}, wire.receive, wire.send))
+
+
+async def test_headers_leave_before_the_answer_then_newlines_then_one_json_document() -> None:
+    answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    wire = Wire()
+    task = start(KeepAliveResponse(answer, 0.001, headers={"X-Extra": "1"}), wire)
+    await wire.until(lambda: len(wire.sent) >= 2)
+    head = wire.sent[0]
+    assert head["type"] == "http.response.start" and head["status"] == 200
+    headers = dict(head["headers"])
+    assert headers[b"content-type"] == b"application/json"
+    assert headers[HEADER.lower().encode()] == b"0.001"
+    assert headers[b"x-extra"] == b"1"
+    assert wire.sent[1] == {"type": "http.response.body", "body": b"", "more_body": True}
+
+    await wire.until(lambda: wire.body.count(b"\n") >= 3)
+    answer.set_result({"info": {"id": "msg_1"}, "parts": []})
+    await task
+    assert wire.finished
+    body = wire.body
+    assert set(body[: body.index(b"{")]) == {ord("\n")}
+    assert json.loads(body) == {"info": {"id": "msg_1"}, "parts": []}
+
+
+async def test_an_answer_ready_at_once_makes_a_body_that_starts_with_a_brace() -> None:
+    done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    done.set_result({"ok": True})
+    wire = Wire()
+    await start(KeepAliveResponse(done, 60), wire)
+    assert wire.body == b'{"ok":true}'
+
+
+async def test_a_failed_answer_still_ends_with_a_complete_json_error_body() -> None:
+    async def fails() -> Any:
+        raise RuntimeError("store went away")
+
+    wire = Wire()
+    await start(KeepAliveResponse(fails(), 60), wire)
+    assert json.loads(wire.body) == {"name": "UnknownError", "data": {"message": "store went away"}}
+
+
+async def test_a_disconnect_drops_only_the_wait_and_tells_the_route() -> None:
+    work: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    told: list[bool] = []
+    wire = Wire()
+    task = start(KeepAliveResponse(asyncio.shield(work), 0.001, on_disconnect=lambda: told.append(True)), wire)
+    await wire.until(lambda: b"\n" in wire.body)
+    wire.disconnect.set()
+    await task
+    assert told == [True]
+    assert not wire.finished
+    assert not work.cancelled()  # the work behind a shielded answer goes on
+    work.set_result(None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(None, None), ("", None), (" 2.5 ", 2.5), ("0.05", 0.05)]
+)
+def test_requested_interval_parses_seconds(raw: str | None, expected: float | None) -> None:
+    assert requested_interval(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["abc", "0", "-1", "nan", "inf"])
+def test_requested_interval_refuses_what_is_not_a_positive_number(raw: str) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        requested_interval(raw)
+    assert info.value.field == HEADER

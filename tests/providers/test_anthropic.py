@@ -20,7 +20,7 @@ from wakeful.providers.base import (
     TextDelta,
     ToolCall,
     ToolCallEvent,
-    ToolSpec,
+    ToolDefinition,
     Usage,
 )
 from wakeful.providers.openai import OpenAIProvider
@@ -64,7 +64,7 @@ async def test_text_and_thinking_stream(provider: AnthropicProvider) -> None:
 
 async def test_request_shape(provider: AnthropicProvider, fake: FakeLLM) -> None:
     request = ask("hi")
-    request.tools = [ToolSpec("bash", "Run a command", {"type": "object"})]
+    request.tools = [ToolDefinition("bash", "Run a command", {"type": "object"})]
     await collect(provider, request)
     recorded = fake.requests[-1]
     assert recorded.path == "/v1/messages"

@@ -22,7 +22,7 @@ from wakeful.providers.base import (
     TextDelta,
     ToolCall,
     ToolCallEvent,
-    ToolSpec,
+    ToolDefinition,
     Usage,
 )
 from wakeful.providers.http import Transport
@@ -102,7 +102,7 @@ async def test_tool_round_trip_maps_the_conversation(provider: OpenAIProvider, f
         ChatMessage(role="assistant", tool_calls=[call]),
         ChatMessage(role="tool", tool_call_id="call_1", text="file body"),
     )
-    request.tools = [ToolSpec("read", "Read a file", {"type": "object", "properties": {}})]
+    request.tools = [ToolDefinition("read", "Read a file", {"type": "object", "properties": {}})]
     events = await collect(provider, request)
     assert text_of(events) == "TOOL_RESULT_SEEN: file body"
     body = fake.requests[-1].body

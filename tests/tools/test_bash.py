@@ -14,7 +14,7 @@ import pytest
 from tests.support.procs import live_group
 from wakeful.errors import ToolError
 from wakeful.tools.base import ToolContext, ToolLimits
-from wakeful.tools.bash import BashTool, run_shell
+from wakeful.tools.bash import bash_tool, run_shell
 
 
 def make_ctx(tmp_path: Path, **kw: object) -> ToolContext:
@@ -45,7 +45,7 @@ class Recorder:
 
 
 async def test_echo_matches_reference_shape(tmp_path: Path) -> None:
-    result = await BashTool().run({"command": "echo hi-from-tool"}, make_ctx(tmp_path))
+    result = await bash_tool.call({"command": "echo hi-from-tool"}, make_ctx(tmp_path))
     assert result.output == "hi-from-tool\n"
     assert result.metadata == {"output": "hi-from-tool\n", "exit": 0, "truncated": False}
     assert result.title == "echo hi-from-tool"
@@ -53,14 +53,14 @@ async def test_echo_matches_reference_shape(tmp_path: Path) -> None:
 
 async def test_runs_in_directory_and_merges_stderr(tmp_path: Path) -> None:
     args = {"command": "pwd; echo err >&2", "description": "Show directory"}
-    result = await BashTool().run(args, make_ctx(tmp_path))
+    result = await bash_tool.call(args, make_ctx(tmp_path))
     assert result.output == f"{tmp_path}\nerr\n"
     assert result.title == "Show directory"
     assert result.metadata["description"] == "Show directory"
 
 
 async def test_nonzero_exit_is_a_result_not_an_error(tmp_path: Path) -> None:
-    result = await BashTool().run({"command": "echo oops; exit 3"}, make_ctx(tmp_path))
+    result = await bash_tool.call({"command": "echo oops; exit 3"}, make_ctx(tmp_path))
     assert result.metadata["exit"] == 3
     assert result.output.startswith("oops\n")
     assert "exited with code 3" in result.output
@@ -68,7 +68,7 @@ async def test_nonzero_exit_is_a_result_not_an_error(tmp_path: Path) -> None:
 
 async def test_workdir_relative_to_directory(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
-    result = await BashTool().run({"command": "pwd", "workdir": "sub"}, make_ctx(tmp_path))
+    result = await bash_tool.call({"command": "pwd", "workdir": "sub"}, make_ctx(tmp_path))
     assert result.output == f"{tmp_path / 'sub'}\n"
 
 
@@ -83,19 +83,19 @@ async def test_workdir_relative_to_directory(tmp_path: Path) -> None:
 )
 async def test_bad_arguments(tmp_path: Path, args: dict[str, object]) -> None:
     with pytest.raises(ToolError):
-        await BashTool().run(args, make_ctx(tmp_path))
+        await bash_tool.call(args, make_ctx(tmp_path))
 
 
 async def test_stdin_is_closed(tmp_path: Path) -> None:
     start = time.monotonic()
-    result = await BashTool().run({"command": "cat; echo done"}, make_ctx(tmp_path))
+    result = await bash_tool.call({"command": "cat; echo done"}, make_ctx(tmp_path))
     assert result.output == "done\n"
     assert time.monotonic() - start < 1
 
 
 async def test_on_process_gets_pgid_then_none(tmp_path: Path) -> None:
     rec = Recorder()
-    result = await BashTool().run(
+    result = await bash_tool.call(
         {"command": "awk '{print $5}' /proc/$$/stat"}, make_ctx(tmp_path, on_process=rec)
     )
     assert len(rec.calls) == 2 and rec.calls[1] is None
@@ -106,7 +106,7 @@ async def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
     rec = Recorder()
     ctx = make_ctx(tmp_path, on_process=rec)
     start = time.monotonic()
-    result = await BashTool().run({"command": "sleep 300 & echo started; sleep 300", "timeout": 300}, ctx)
+    result = await bash_tool.call({"command": "sleep 300 & echo started; sleep 300", "timeout": 300}, ctx)
     assert time.monotonic() - start < 1.5
     assert result.metadata["exit"] is None
     assert result.output.startswith("started\n")
@@ -119,7 +119,7 @@ async def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
 async def test_timeout_capped_by_limits(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, limits=ToolLimits(bash_timeout=100, bash_max_timeout=0.3))
     start = time.monotonic()
-    result = await BashTool().run({"command": "sleep 300", "timeout": 100_000}, ctx)
+    result = await bash_tool.call({"command": "sleep 300", "timeout": 100_000}, ctx)
     assert time.monotonic() - start < 1.5
     assert result.metadata["exit"] is None
 
@@ -127,7 +127,7 @@ async def test_timeout_capped_by_limits(tmp_path: Path) -> None:
 async def test_cancellation_kills_everything_within_a_second(tmp_path: Path) -> None:
     rec = Recorder()
     ctx = make_ctx(tmp_path, on_process=rec)
-    task = asyncio.create_task(BashTool().run({"command": "sleep 300 & sleep 300"}, ctx))
+    task = asyncio.create_task(bash_tool.call({"command": "sleep 300 & sleep 300"}, ctx))
     await asyncio.wait_for(rec.started.wait(), 2)
     pgid = rec.calls[0]
     assert pgid is not None
@@ -146,7 +146,7 @@ async def test_cancellation_kills_everything_within_a_second(tmp_path: Path) -> 
 async def test_background_child_holding_stdout_does_not_hang(tmp_path: Path) -> None:
     rec = Recorder()
     start = time.monotonic()
-    result = await BashTool().run({"command": "sleep 300 & echo hi"}, make_ctx(tmp_path, on_process=rec))
+    result = await bash_tool.call({"command": "sleep 300 & echo hi"}, make_ctx(tmp_path, on_process=rec))
     assert time.monotonic() - start < 1
     assert result.output == "hi\n"
     assert result.metadata["exit"] == 0
@@ -158,7 +158,7 @@ async def test_background_child_holding_stdout_does_not_hang(tmp_path: Path) -> 
 async def test_truncates_bytes_keeping_head_and_tail(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, limits=ToolLimits(max_output_bytes=1000))
     command = "printf 'HEAD'; head -c 100000 /dev/zero | tr '\\0' a; printf 'TAIL'"
-    result = await BashTool().run({"command": command}, ctx)
+    result = await bash_tool.call({"command": command}, ctx)
     assert result.metadata["truncated"] is True
     assert result.output.startswith("HEAD") and result.output.endswith("TAIL")
     assert "99008 bytes truncated" in result.output
@@ -167,7 +167,7 @@ async def test_truncates_bytes_keeping_head_and_tail(tmp_path: Path) -> None:
 
 async def test_truncates_lines(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, limits=ToolLimits(max_output_lines=10))
-    result = await BashTool().run({"command": "seq 1 100"}, ctx)
+    result = await bash_tool.call({"command": "seq 1 100"}, ctx)
     assert result.metadata["truncated"] is True
     lines = result.output.splitlines()
     assert lines[:5] == ["1", "2", "3", "4", "5"]
@@ -183,7 +183,7 @@ async def test_passwords_not_inherited_from_ctx_env(tmp_path: Path) -> None:
         "WAKEFUL_SERVER_PASSWORD": "p2",
         "OTHER_SERVER_PASSWORD": "p3",
     }
-    result = await BashTool().run({"command": "env"}, make_ctx(tmp_path, env=env))
+    result = await bash_tool.call({"command": "env"}, make_ctx(tmp_path, env=env))
     assert "KEEP_ME=yes" in result.output
     assert "SERVER_PASSWORD" not in result.output
 
@@ -194,7 +194,7 @@ async def test_passwords_not_inherited_from_os_environ(
     monkeypatch.setenv("OPENCODE_SERVER_PASSWORD", "secret1")
     monkeypatch.setenv("WAKEFUL_SERVER_PASSWORD", "secret2")
     monkeypatch.setenv("WAKEFUL_TEST_VISIBLE", "visible")
-    result = await BashTool().run({"command": "env"}, make_ctx(tmp_path))
+    result = await bash_tool.call({"command": "env"}, make_ctx(tmp_path))
     assert "WAKEFUL_TEST_VISIBLE=visible" in result.output
     assert "secret" not in result.output
 

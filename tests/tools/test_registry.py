@@ -1,18 +1,33 @@
-"""The built-in tool set: names, read-only flags and well-formed schemas."""
+"""The built-in tool set: names, read-only flags, and exactly the schemas the model sees."""
 
 from __future__ import annotations
 
-import jsonschema
+from typing import Any
 
-from wakeful.tools.registry import ALL_TOOLS, READ_ONLY, builtin_tools
+import jsonschema
+import pytest
+
+from wakeful.tools.registry import ALL_TOOLS, builtin_tools, register
 
 
 def test_names_and_read_only() -> None:
     tools = builtin_tools()
     assert set(tools) == {"bash", "read", "write", "edit", "glob", "grep", "list", "todowrite", "todoread"}
-    assert READ_ONLY == {"read", "glob", "grep", "list", "todoread"}
+    assert {name for name, tool in tools.items() if tool.read_only} == {
+        "read",
+        "glob",
+        "grep",
+        "list",
+        "todoread",
+    }
     tools.pop("bash")
     assert "bash" in builtin_tools()  # each call gets its own mapping
+
+
+def test_a_name_is_registered_once() -> None:
+    tools = builtin_tools()
+    with pytest.raises(ValueError, match="'read' is already registered"):
+        register(tools, tools["read"])
 
 
 def test_schemas_are_strict_objects() -> None:
@@ -22,4 +37,122 @@ def test_schemas_are_strict_objects() -> None:
         assert schema["type"] == "object"
         assert schema["additionalProperties"] is False
         assert set(schema.get("required", [])) <= set(schema["properties"])
-        assert len(tool.definition.description) > 80, tool.name
+        assert len(tool.definition.description) > 80, tool.definition.name
+
+
+def _string(description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "description": description, **extra}
+
+
+def _object(properties: dict[str, Any], *required: str) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+EXPECTED: dict[str, dict[str, Any]] = {
+    "bash": _object(
+        {
+            "command": _string("The command to execute"),
+            "timeout": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "description": "Optional timeout in milliseconds",
+            },
+            "workdir": _string("Directory to run in, absolute or relative to the project directory"),
+            "description": _string("Clear, concise description of what this command does in 5-10 words"),
+        },
+        "command",
+    ),
+    "read": _object(
+        {
+            "filePath": _string("The path to the file to read", minLength=1),
+            "offset": {
+                "type": "integer",
+                "minimum": 0,
+                "default": 0,
+                "description": "The line number to start from (0-based)",
+            },
+            "limit": {"type": "integer", "minimum": 1, "description": "The number of lines to read"},
+        },
+        "filePath",
+    ),
+    "write": _object(
+        {
+            "filePath": _string("The path to the file to write", minLength=1),
+            "content": _string("The content to write to the file"),
+        },
+        "filePath",
+        "content",
+    ),
+    "edit": _object(
+        {
+            "filePath": _string("The path to the file to modify", minLength=1),
+            "oldString": _string("The text to replace"),
+            "newString": _string("The text to replace it with"),
+            "replaceAll": {
+                "type": "boolean",
+                "default": False,
+                "description": "Replace all occurrences of oldString (default false)",
+            },
+        },
+        "filePath",
+        "oldString",
+        "newString",
+    ),
+    "glob": _object(
+        {
+            "pattern": _string("The glob pattern to match files against"),
+            "path": _string("The directory to search in"),
+        },
+        "pattern",
+    ),
+    "grep": _object(
+        {
+            "pattern": _string("The regex pattern to search for", minLength=1),
+            "path": _string("The directory (or file) to search in"),
+            "include": _string("File pattern to include, e.g. '*.py'"),
+        },
+        "pattern",
+    ),
+    "list": _object(
+        {
+            "path": _string("The directory to list"),
+            "ignore": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Glob patterns to ignore",
+            },
+        }
+    ),
+    "todowrite": _object(
+        {
+            "todos": {
+                "type": "array",
+                "description": "The updated todo list",
+                "items": _object(
+                    {
+                        "content": _string("Brief description of the task"),
+                        "status": _string(
+                            "Current status of the task",
+                            enum=["pending", "in_progress", "completed", "cancelled"],
+                        ),
+                        "priority": _string("Priority of the task", enum=["high", "medium", "low"]),
+                        "id": _string("Unique identifier for the todo item"),
+                    },
+                    "content",
+                    "status",
+                    "priority",
+                ),
+            }
+        },
+        "todos",
+    ),
+    "todoread": _object({}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_generated_schema(name: str) -> None:
+    assert builtin_tools()[name].definition.parameters == EXPECTED[name]

@@ -9,7 +9,7 @@ import pytest
 
 from wakeful.errors import ToolError
 from wakeful.tools.base import ToolContext
-from wakeful.tools.search import GlobTool, GrepTool, ListTool, expand_braces
+from wakeful.tools.search import expand_braces, glob_tool, grep_tool, list_tool
 
 
 def make_ctx(tmp_path: Path) -> ToolContext:
@@ -49,28 +49,28 @@ def test_expand_braces() -> None:
 
 
 async def test_glob_newest_first_and_skips_junk(tree: Path) -> None:
-    result = await GlobTool().run({"pattern": "**/*.py"}, make_ctx(tree))
+    result = await glob_tool.call({"pattern": "**/*.py"}, make_ctx(tree))
     # blob.py was written just now; the others have old mtimes. Nothing from node_modules, .git
     # or the .gitignore'd generated/ directory.
     assert result.output.splitlines() == [str(tree / p) for p in ("blob.py", "src/pkg/new.py", "src/old.py")]
 
 
 async def test_glob_basename_pattern_matches_any_depth_and_braces(tree: Path) -> None:
-    result = await GlobTool().run({"pattern": "*.{ts,md}"}, make_ctx(tree))
+    result = await glob_tool.call({"pattern": "*.{ts,md}"}, make_ctx(tree))
     assert result.output.splitlines() == [str(tree / "src/app.ts"), str(tree / "README.md")]
 
 
 async def test_glob_with_path_and_no_results(tree: Path) -> None:
-    result = await GlobTool().run({"pattern": "*.py", "path": "src/pkg"}, make_ctx(tree))
+    result = await glob_tool.call({"pattern": "*.py", "path": "src/pkg"}, make_ctx(tree))
     assert result.output == str(tree / "src/pkg/new.py")
-    result = await GlobTool().run({"pattern": "*.rs"}, make_ctx(tree))
+    result = await glob_tool.call({"pattern": "*.rs"}, make_ctx(tree))
     assert result.output == "No files found"
 
 
 async def test_glob_caps_results(tmp_path: Path) -> None:
     for i in range(105):
         put(tmp_path, f"f{i:03d}.txt")
-    result = await GlobTool().run({"pattern": "*.txt"}, make_ctx(tmp_path))
+    result = await glob_tool.call({"pattern": "*.txt"}, make_ctx(tmp_path))
     assert result.metadata == {"count": 105, "truncated": True}
     assert len([ln for ln in result.output.splitlines() if ln.endswith(".txt")]) == 100
     assert "Results are truncated" in result.output
@@ -78,14 +78,14 @@ async def test_glob_caps_results(tmp_path: Path) -> None:
 
 async def test_glob_missing_path(tmp_path: Path) -> None:
     with pytest.raises(ToolError, match="not found"):
-        await GlobTool().run({"pattern": "*", "path": "nope"}, make_ctx(tmp_path))
+        await glob_tool.call({"pattern": "*", "path": "nope"}, make_ctx(tmp_path))
 
 
 # --- grep ---------------------------------------------------------------------------------------
 
 
 async def test_grep_groups_by_file_newest_first(tree: Path) -> None:
-    result = await GrepTool().run({"pattern": "TODO"}, make_ctx(tree))
+    result = await grep_tool.call({"pattern": "TODO"}, make_ctx(tree))
     assert result.output == (
         "Found 3 matches\n"
         f"{tree / 'src/pkg/new.py'}:\n  Line 2:     # TODO: more\n\n"
@@ -96,26 +96,26 @@ async def test_grep_groups_by_file_newest_first(tree: Path) -> None:
 
 
 async def test_grep_include_and_regex(tree: Path) -> None:
-    result = await GrepTool().run({"pattern": r"def \w+\(", "include": "*.py"}, make_ctx(tree))
+    result = await grep_tool.call({"pattern": r"def \w+\(", "include": "*.py"}, make_ctx(tree))
     assert "Found 2 matches" in result.output
     assert "Line 1: def new():" in result.output and "Line 1: def old():" in result.output
 
 
 async def test_grep_single_file_and_no_match(tree: Path) -> None:
-    result = await GrepTool().run({"pattern": "return", "path": "src/old.py"}, make_ctx(tree))
+    result = await grep_tool.call({"pattern": "return", "path": "src/old.py"}, make_ctx(tree))
     assert result.output == f"Found 1 matches\n{tree / 'src/old.py'}:\n  Line 2:     return 1"
-    result = await GrepTool().run({"pattern": "nothing-like-this"}, make_ctx(tree))
+    result = await grep_tool.call({"pattern": "nothing-like-this"}, make_ctx(tree))
     assert result.output == "No files found"
 
 
 async def test_grep_invalid_regex(tree: Path) -> None:
     with pytest.raises(ToolError, match="Invalid regular expression"):
-        await GrepTool().run({"pattern": "(unclosed"}, make_ctx(tree))
+        await grep_tool.call({"pattern": "(unclosed"}, make_ctx(tree))
 
 
 async def test_grep_caps_matches(tmp_path: Path) -> None:
     put(tmp_path, "big.txt", "hit\n" * 150)
-    result = await GrepTool().run({"pattern": "hit"}, make_ctx(tmp_path))
+    result = await grep_tool.call({"pattern": "hit"}, make_ctx(tmp_path))
     assert result.output.count("  Line ") == 100
     assert result.metadata == {"matches": 150, "truncated": True}
     assert "Results are truncated" in result.output
@@ -125,7 +125,7 @@ async def test_grep_caps_matches(tmp_path: Path) -> None:
 
 
 async def test_list_tree(tree: Path) -> None:
-    result = await ListTool().run({}, make_ctx(tree))
+    result = await list_tool.call({}, make_ctx(tree))
     assert result.output == (
         f"{tree}/\n"
         "  src/\n"
@@ -141,16 +141,16 @@ async def test_list_tree(tree: Path) -> None:
 
 
 async def test_list_ignore_and_path(tree: Path) -> None:
-    result = await ListTool().run({"path": "src", "ignore": ["*.ts", "pkg/"]}, make_ctx(tree))
+    result = await list_tool.call({"path": "src", "ignore": ["*.ts", "pkg/"]}, make_ctx(tree))
     assert result.output == f"{tree / 'src'}/\n  old.py\n"
 
 
 async def test_list_caps_and_errors(tmp_path: Path) -> None:
     for i in range(120):
         put(tmp_path, f"d/f{i:03d}")
-    result = await ListTool().run({"path": "d"}, make_ctx(tmp_path))
+    result = await list_tool.call({"path": "d"}, make_ctx(tmp_path))
     assert result.metadata == {"count": 100, "truncated": True}
     with pytest.raises(ToolError):
-        await ListTool().run({"path": "d/f000"}, make_ctx(tmp_path))
+        await list_tool.call({"path": "d/f000"}, make_ctx(tmp_path))
     with pytest.raises(ToolError):
-        await ListTool().run({"ignore": "*.py"}, make_ctx(tmp_path))
+        await list_tool.call({"ignore": "*.py"}, make_ctx(tmp_path))

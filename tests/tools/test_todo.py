@@ -10,7 +10,7 @@ import pytest
 
 from wakeful.errors import ToolError
 from wakeful.tools.base import ToolContext
-from wakeful.tools.todo import TodoReadTool, TodoWriteTool
+from wakeful.tools.todo import todoread_tool, todowrite_tool
 
 
 class MemoryTodos:
@@ -36,7 +36,7 @@ async def test_round_trip(tmp_path: Path) -> None:
         {"content": "Fix bug", "status": "in_progress", "priority": "medium", "id": "b"},
         {"content": "Ship", "status": "pending", "priority": "low"},
     ]
-    written = await TodoWriteTool().run({"todos": todos}, ctx)
+    written = await todowrite_tool.call({"todos": todos}, ctx)
     # stored in the reference's Todo shape: an id the model sends is accepted and dropped
     expected = [{k: v for k, v in t.items() if k != "id"} for t in todos]
     assert json.loads(written.output) == expected
@@ -44,7 +44,7 @@ async def test_round_trip(tmp_path: Path) -> None:
     assert written.metadata == {"todos": expected}
     assert store.by_session["ses"] == expected
 
-    read = await TodoReadTool().run({}, ctx)
+    read = await todoread_tool.call({}, ctx)
     assert json.loads(read.output) == expected
     assert read.title == "2 todos"
 
@@ -52,7 +52,7 @@ async def test_round_trip(tmp_path: Path) -> None:
 async def test_empty_list_clears(tmp_path: Path) -> None:
     store = MemoryTodos()
     store.by_session["ses"] = [{"content": "x", "status": "pending", "priority": "low"}]
-    result = await TodoWriteTool().run({"todos": []}, make_ctx(tmp_path, store))
+    result = await todowrite_tool.call({"todos": []}, make_ctx(tmp_path, store))
     assert result.output == "[]" and result.title == "0 todos"
     assert store.by_session["ses"] == []
 
@@ -72,13 +72,13 @@ async def test_empty_list_clears(tmp_path: Path) -> None:
 async def test_validation(tmp_path: Path, todos: Any) -> None:
     store = MemoryTodos()
     with pytest.raises(ToolError):
-        await TodoWriteTool().run({"todos": todos}, make_ctx(tmp_path, store))
+        await todowrite_tool.call({"todos": todos}, make_ctx(tmp_path, store))
     assert store.by_session == {}
 
 
 async def test_without_store(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, None)
     with pytest.raises(ToolError):
-        await TodoReadTool().run({}, ctx)
+        await todoread_tool.call({}, ctx)
     with pytest.raises(ToolError):
-        await TodoWriteTool().run({"todos": []}, ctx)
+        await todowrite_tool.call({"todos": []}, ctx)

@@ -40,10 +40,12 @@ class ChatMessage:
 
 
 @dataclass(frozen=True)
-class ToolSpec:
+class ToolDefinition:
+    """What the model sees of a tool: its name, what it does, and the JSON schema of its arguments."""
+
     name: str
     description: str
-    parameters: dict[str, Any]  # JSON schema of the arguments
+    parameters: dict[str, Any]
 
 
 @dataclass
@@ -51,7 +53,7 @@ class ChatRequest:
     model: str
     system: list[str]
     messages: list[ChatMessage]
-    tools: list[ToolSpec] = field(default_factory=list)
+    tools: list[ToolDefinition] = field(default_factory=list)
     max_tokens: int | None = None
     temperature: float | None = None
 

@@ -37,7 +37,6 @@ from wakeful.providers.base import (
     TextDelta,
     ToolCall,
     ToolCallEvent,
-    ToolSpec,
     Usage,
 )
 from wakeful.run import history
@@ -192,10 +191,7 @@ class AgentLoop(Executor):
             model=plan.model.api_model,
             system=self._system(),
             messages=history.to_chat(self._history),
-            tools=[
-                ToolSpec(t.definition.name, t.definition.description, t.definition.parameters)
-                for t in plan.tools.values()
-            ],
+            tools=[t.definition for t in plan.tools.values()],
             temperature=plan.agent.temperature,
         )
         finish, calls, usage = await self._stream_with_retries(message, request)

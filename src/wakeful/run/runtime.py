@@ -48,7 +48,7 @@ class Runtime:
 
     @property
     def read_only_tools(self) -> set[str]:
-        return {name for name, tool in self.tools.items() if tool.definition.read_only}
+        return {name for name, tool in self.tools.items() if tool.read_only}
 
     @classmethod
     def build(cls, config: ServerConfig) -> Runtime:

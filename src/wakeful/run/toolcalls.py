@@ -1,8 +1,8 @@
 """Running the tool calls of one LLM step, each as a tool part pending -> running -> completed | error.
 
 A bad call (arguments that are not a JSON object, a tool the agent may not use) becomes a tool part
-in state "error" that the model sees on its next step; so does a `ToolError` or any other failure of
-the tool. Cancellation (abort, deadline, shutdown) propagates after the tool has stopped what it
+in state "error" that the model sees on its next step; so does a `ToolError` (arguments the tool's
+schema refuses, or a failure) or any other failure of the tool. Cancellation (abort, deadline, shutdown) propagates after the tool has stopped what it
 started; `abort_open` then marks the interrupted part.
 """
 
@@ -98,7 +98,7 @@ class ToolCalls:
             env=self.env,
         )
         try:
-            result = await tool.run(args, ctx)
+            result = await tool.call(args, ctx)
         except ToolError as exc:
             self._open.pop(part.id, None)
             await self._fail(part, args, exc.message, start)

@@ -1,27 +1,20 @@
 """The seam between the agent loop and what a tool does.
 
-A `ToolDefinition` is what the model sees (name, description, JSON schema); a `Tool` is what runs.
-The loop validates nothing about arguments beyond JSON: a tool raises `wakeful.errors.ToolError`
-for bad arguments or a failure, and the model sees the message. Cancelling the task that runs a tool
-(abort, deadline, shutdown) must stop everything the tool started before the cancellation
-propagates.
+A `Tool` offers the model its `ToolDefinition` (name, description, JSON schema of the arguments) and
+is called with the arguments the model wrote, already parsed from JSON but otherwise unchecked: the
+tool validates them itself and raises `wakeful.errors.ToolError` for bad arguments or a failure, and
+the model sees the message. Cancelling the task that runs a tool (abort, deadline, shutdown) must
+stop everything the tool started before the cancellation propagates.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-
-@dataclass(frozen=True)
-class ToolDefinition:
-    name: str
-    description: str
-    parameters: dict[str, Any]
-    read_only: bool = False
+from wakeful.providers.base import ToolDefinition
 
 
 @dataclass
@@ -60,12 +53,15 @@ class ToolContext:
     env: dict[str, str] | None = None  # the environment for child processes (secrets removed)
 
 
-class Tool(ABC):
-    definition: ToolDefinition
+class Tool(Protocol):
+    """A built-in tool (`wakeful.tools.typed`) or one whose schema comes from elsewhere."""
 
     @property
-    def name(self) -> str:
-        return self.definition.name
+    def definition(self) -> ToolDefinition: ...
 
-    @abstractmethod
-    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult: ...
+    @property
+    def read_only(self) -> bool:
+        """Whether the tool leaves the project and the session as they were (plan agents use only these)."""
+        ...
+
+    async def call(self, raw_args: dict[str, Any], ctx: ToolContext) -> ToolResult: ...

@@ -21,8 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from wakeful.errors import ToolError
-from wakeful.tools.base import Tool, ToolContext, ToolDefinition, ToolResult
+from wakeful.tools.base import ToolContext, ToolResult
+from wakeful.tools.typed import NonBlank, ToolArgs, tool
 
 ProcessCallback = Callable[[int | None], Awaitable[None]]
 
@@ -262,99 +265,71 @@ async def run_shell(
     )
 
 
-class BashTool(Tool):
-    definition = ToolDefinition(
-        name="bash",
-        description=(
-            "Executes a shell command with bash in the project directory and returns its combined "
-            "stdout and stderr.\n\n"
-            "- Use it for builds, tests, git, package managers and other terminal operations. Prefer "
-            "the read, write, edit, glob, grep and list tools for reading, changing and finding files.\n"
-            "- Quote paths that contain spaces. Chain dependent commands with '&&'; use 'workdir' "
-            "instead of 'cd <dir> && ...'.\n"
-            "- 'timeout' is in milliseconds (default 120000, at most 600000); on timeout the command "
-            "and everything it started are killed.\n"
-            "- stdin is closed, so interactive commands fail: pass flags like '-y' or '--no-pager'.\n"
-            "- Long output is truncated in the middle. A non-zero exit code is reported, not an error.\n"
-            "- Always give a short 'description' (5-10 words) of what the command does."
-        ),
-        parameters={
-            "type": "object",
-            "properties": {
-                "command": {"type": "string", "description": "The command to execute"},
-                "timeout": {"type": "number", "description": "Optional timeout in milliseconds"},
-                "workdir": {
-                    "type": "string",
-                    "description": "Directory to run in, absolute or relative to the project directory",
-                },
-                "description": {
-                    "type": "string",
-                    "description": "Clear, concise description of what this command does in 5-10 words",
-                },
-            },
-            "required": ["command"],
-            "additionalProperties": False,
-        },
-        read_only=False,
+class BashArgs(ToolArgs):
+    command: NonBlank = Field(description="The command to execute")
+    timeout: float | None = Field(None, gt=0, description="Optional timeout in milliseconds")
+    workdir: str | None = Field(
+        None, description="Directory to run in, absolute or relative to the project directory"
+    )
+    description: str | None = Field(
+        None, description="Clear, concise description of what this command does in 5-10 words"
     )
 
-    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        command = args.get("command")
-        if not isinstance(command, str) or not command.strip():
-            raise ToolError("'command' must be a non-empty string")
-        description = args.get("description")
-        if description is not None and not isinstance(description, str):
-            raise ToolError("'description' must be a string")
-        seconds = self._timeout(args.get("timeout"), ctx)
-        cwd = self._workdir(args.get("workdir"), ctx)
-        try:
-            outcome = await run_shell(
-                command,
-                cwd,
-                seconds,
-                ctx.env,
-                ctx.on_process,
-                max_bytes=ctx.limits.max_output_bytes,
-                max_lines=ctx.limits.max_output_lines,
-            )
-        except OSError as exc:
-            raise ToolError(f"Could not start the shell: {exc}") from exc
 
-        notes: list[str] = []
-        if outcome.timed_out:
-            notes.append(f"bash tool terminated command after exceeding timeout {round(seconds * 1000)} ms")
-        elif outcome.exit_code:
-            notes.append(f"command exited with code {outcome.exit_code}")
-        output = outcome.output
-        if notes:
-            output += "\n\n<bash_metadata>\n" + "\n".join(notes) + "\n</bash_metadata>"
-        metadata: dict[str, Any] = {
-            "output": output,
-            "exit": outcome.exit_code,
-            "truncated": outcome.truncated,
-        }
-        if description:
-            metadata["description"] = description
-        return ToolResult(output=output, title=description or command, metadata=metadata)
+@tool("bash", read_only=False)
+async def bash_tool(args: BashArgs, ctx: ToolContext) -> ToolResult:
+    """Executes a shell command with bash in the project directory and returns its combined stdout
+    and stderr.
 
-    @staticmethod
-    def _timeout(raw: Any, ctx: ToolContext) -> float:
-        if raw is None:
-            seconds = ctx.limits.bash_timeout
-        elif isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
-            raise ToolError("'timeout' must be a positive number of milliseconds")
-        else:
-            seconds = raw / 1000
-        return min(seconds, ctx.limits.bash_max_timeout)
+    - Use it for builds, tests, git, package managers and other terminal operations. Prefer the read,
+    write, edit, glob, grep and list tools for reading, changing and finding files.
+    - Quote paths that contain spaces. Chain dependent commands with '&&'; use 'workdir' instead of
+    'cd <dir> && ...'.
+    - 'timeout' is in milliseconds (default 120000, at most 600000); on timeout the command and
+    everything it started are killed.
+    - stdin is closed, so interactive commands fail: pass flags like '-y' or '--no-pager'.
+    - Long output is truncated in the middle. A non-zero exit code is reported, not an error.
+    - Always give a short 'description' (5-10 words) of what the command does.
+    """
+    seconds = ctx.limits.bash_timeout if args.timeout is None else args.timeout / 1000
+    seconds = min(seconds, ctx.limits.bash_max_timeout)
+    cwd = _workdir(args.workdir, ctx)
+    try:
+        outcome = await run_shell(
+            args.command,
+            cwd,
+            seconds,
+            ctx.env,
+            ctx.on_process,
+            max_bytes=ctx.limits.max_output_bytes,
+            max_lines=ctx.limits.max_output_lines,
+        )
+    except OSError as exc:
+        raise ToolError(f"Could not start the shell: {exc}") from exc
 
-    @staticmethod
-    def _workdir(raw: Any, ctx: ToolContext) -> Path:
-        if raw is None or raw == "":
-            return ctx.directory
-        if not isinstance(raw, str):
-            raise ToolError("'workdir' must be a string")
-        path = Path(raw).expanduser()
-        path = path if path.is_absolute() else ctx.directory / path
-        if not path.is_dir():
-            raise ToolError(f"workdir is not a directory: {path}")
-        return path
+    notes: list[str] = []
+    if outcome.timed_out:
+        notes.append(f"bash tool terminated command after exceeding timeout {round(seconds * 1000)} ms")
+    elif outcome.exit_code:
+        notes.append(f"command exited with code {outcome.exit_code}")
+    output = outcome.output
+    if notes:
+        output += "\n\n<bash_metadata>\n" + "\n".join(notes) + "\n</bash_metadata>"
+    metadata: dict[str, Any] = {
+        "output": output,
+        "exit": outcome.exit_code,
+        "truncated": outcome.truncated,
+    }
+    if args.description:
+        metadata["description"] = args.description
+    return ToolResult(output=output, title=args.description or args.command, metadata=metadata)
+
+
+def _workdir(raw: str | None, ctx: ToolContext) -> Path:
+    if not raw:
+        return ctx.directory
+    path = Path(raw).expanduser()
+    path = path if path.is_absolute() else ctx.directory / path
+    if not path.is_dir():
+        raise ToolError(f"workdir is not a directory: {path}")
+    return path

@@ -6,10 +6,12 @@ import asyncio
 import difflib
 import os
 from pathlib import Path
-from typing import Any
+
+from pydantic import Field
 
 from wakeful.errors import ToolError
-from wakeful.tools.base import Tool, ToolContext, ToolDefinition, ToolResult
+from wakeful.tools.base import ToolContext, ToolResult
+from wakeful.tools.typed import ToolArgs, tool
 
 MAX_LINE_CHARS = 2_000
 _BINARY_SUFFIXES = frozenset(
@@ -18,9 +20,7 @@ _BINARY_SUFFIXES = frozenset(
 )
 
 
-def resolve_path(ctx: ToolContext, raw: Any, field: str = "filePath") -> Path:
-    if not isinstance(raw, str) or not raw:
-        raise ToolError(f"'{field}' must be a non-empty string")
+def resolve_path(ctx: ToolContext, raw: str) -> Path:
     path = Path(raw).expanduser()
     return Path(os.path.normpath(path if path.is_absolute() else ctx.directory / path))
 
@@ -121,153 +121,114 @@ def unified_diff(before: str, after: str, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-class ReadTool(Tool):
-    definition = ToolDefinition(
-        name="read",
-        description=(
-            "Reads a text file and returns its lines numbered from 1, like `cat -n`.\n\n"
-            "- 'filePath' may be absolute or relative to the project directory.\n"
-            "- By default it reads up to 2000 lines from the start; for long files pass 'offset' "
-            "(0-based line number) and 'limit' to read the part you need.\n"
-            "- Lines longer than 2000 characters are cut. Binary files and directories are refused "
-            "(use the list tool for directories).\n"
-            "- Read a file before editing it, and read several files in parallel when useful."
-        ),
-        parameters={
-            "type": "object",
-            "properties": {
-                "filePath": {"type": "string", "description": "The path to the file to read"},
-                "offset": {"type": "integer", "description": "The line number to start from (0-based)"},
-                "limit": {"type": "integer", "description": "The number of lines to read"},
-            },
-            "required": ["filePath"],
-            "additionalProperties": False,
-        },
-        read_only=True,
+class ReadArgs(ToolArgs):
+    filePath: str = Field(min_length=1, description="The path to the file to read")
+    offset: int = Field(0, ge=0, description="The line number to start from (0-based)")
+    limit: int | None = Field(None, ge=1, description="The number of lines to read")
+
+
+@tool("read", read_only=True)
+async def read_tool(args: ReadArgs, ctx: ToolContext) -> ToolResult:
+    """Reads a text file and returns its lines numbered from 1, like `cat -n`.
+
+    - 'filePath' may be absolute or relative to the project directory.
+    - By default it reads up to 2000 lines from the start; for long files pass 'offset' (0-based line
+    number) and 'limit' to read the part you need.
+    - Lines longer than 2000 characters are cut. Binary files and directories are refused (use the
+    list tool for directories).
+    - Read a file before editing it, and read several files in parallel when useful.
+    """
+    path = resolve_path(ctx, args.filePath)
+    limit = ctx.limits.read_max_lines if args.limit is None else args.limit
+    try:
+        output, shown, truncated = await asyncio.to_thread(
+            _read_window, path, args.offset, limit, ctx.limits.max_output_bytes
+        )
+    except OSError as exc:
+        raise ToolError(f"Could not read {path}: {exc}") from exc
+    preview = "\n".join(output.splitlines()[1 : 1 + min(shown, 20)])
+    return ToolResult(
+        output=output,
+        title=display_path(ctx, path),
+        metadata={"preview": preview, "truncated": truncated, "lines": shown},
     )
 
-    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        path = resolve_path(ctx, args.get("filePath"))
-        offset = _int_arg(args, "offset", 0, minimum=0)
-        limit = _int_arg(args, "limit", ctx.limits.read_max_lines, minimum=1)
-        try:
-            output, shown, truncated = await asyncio.to_thread(
-                _read_window, path, offset, limit, ctx.limits.max_output_bytes
-            )
-        except OSError as exc:
-            raise ToolError(f"Could not read {path}: {exc}") from exc
-        preview = "\n".join(output.splitlines()[1 : 1 + min(shown, 20)])
-        return ToolResult(
-            output=output,
-            title=display_path(ctx, path),
-            metadata={"preview": preview, "truncated": truncated, "lines": shown},
-        )
+
+class WriteArgs(ToolArgs):
+    filePath: str = Field(min_length=1, description="The path to the file to write")
+    content: str = Field(description="The content to write to the file")
 
 
-class WriteTool(Tool):
-    definition = ToolDefinition(
-        name="write",
-        description=(
-            "Writes a file, replacing it if it exists and creating missing parent directories.\n\n"
-            "- 'filePath' may be absolute or relative to the project directory.\n"
-            "- Prefer the edit tool to change part of an existing file; read a file before "
-            "overwriting it.\n"
-            "- Do not create documentation or README files unless asked to."
-        ),
-        parameters={
-            "type": "object",
-            "properties": {
-                "filePath": {"type": "string", "description": "The path to the file to write"},
-                "content": {"type": "string", "description": "The content to write to the file"},
-            },
-            "required": ["filePath", "content"],
-            "additionalProperties": False,
-        },
-        read_only=False,
+@tool("write", read_only=False)
+async def write_tool(args: WriteArgs, ctx: ToolContext) -> ToolResult:
+    """Writes a file, replacing it if it exists and creating missing parent directories.
+
+    - 'filePath' may be absolute or relative to the project directory.
+    - Prefer the edit tool to change part of an existing file; read a file before overwriting it.
+    - Do not create documentation or README files unless asked to.
+    """
+    path = resolve_path(ctx, args.filePath)
+    if path.is_dir():
+        raise ToolError(f"{path} is a directory")
+    exists = path.exists()
+    try:
+        await asyncio.to_thread(_write_text, path, args.content)
+    except OSError as exc:
+        raise ToolError(f"Could not write {path}: {exc}") from exc
+    return ToolResult(
+        output="Wrote file successfully.",
+        title=display_path(ctx, path),
+        metadata={"filepath": str(path), "exists": exists},
     )
 
-    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        path = resolve_path(ctx, args.get("filePath"))
-        content = args.get("content")
-        if not isinstance(content, str):
-            raise ToolError("'content' must be a string")
-        if path.is_dir():
-            raise ToolError(f"{path} is a directory")
-        exists = path.exists()
-        try:
-            await asyncio.to_thread(_write_text, path, content)
-        except OSError as exc:
-            raise ToolError(f"Could not write {path}: {exc}") from exc
-        return ToolResult(
-            output="Wrote file successfully.",
-            title=display_path(ctx, path),
-            metadata={"filepath": str(path), "exists": exists},
+
+class EditArgs(ToolArgs):
+    filePath: str = Field(min_length=1, description="The path to the file to modify")
+    oldString: str = Field(description="The text to replace")
+    newString: str = Field(description="The text to replace it with")
+    replaceAll: bool = Field(False, description="Replace all occurrences of oldString (default false)")
+
+
+@tool("edit", read_only=False)
+async def edit_tool(args: EditArgs, ctx: ToolContext) -> ToolResult:
+    """Replaces exact text in a file.
+
+    - 'oldString' must match the file exactly, including whitespace and indentation; copy it from the
+    read tool's output without the line-number prefix.
+    - The edit fails if 'oldString' is not found, or is found more than once: then include more
+    surrounding lines to make it unique, or set 'replaceAll' to change every occurrence (useful for
+    renames).
+    - An empty 'oldString' creates a new file containing 'newString'.
+    - Read the file before editing it.
+    """
+    path = resolve_path(ctx, args.filePath)
+    if args.oldString == args.newString:
+        raise ToolError("oldString and newString must be different")
+    if path.is_dir():
+        raise ToolError(f"{path} is a directory")
+    name = display_path(ctx, path)
+    try:
+        before, after, count = await asyncio.to_thread(
+            _edit, path, args.oldString, args.newString, args.replaceAll
         )
-
-
-class EditTool(Tool):
-    definition = ToolDefinition(
-        name="edit",
-        description=(
-            "Replaces exact text in a file.\n\n"
-            "- 'oldString' must match the file exactly, including whitespace and indentation; copy it "
-            "from the read tool's output without the line-number prefix.\n"
-            "- The edit fails if 'oldString' is not found, or is found more than once: then include "
-            "more surrounding lines to make it unique, or set 'replaceAll' to change every occurrence "
-            "(useful for renames).\n"
-            "- An empty 'oldString' creates a new file containing 'newString'.\n"
-            "- Read the file before editing it."
-        ),
-        parameters={
-            "type": "object",
-            "properties": {
-                "filePath": {"type": "string", "description": "The path to the file to modify"},
-                "oldString": {"type": "string", "description": "The text to replace"},
-                "newString": {"type": "string", "description": "The text to replace it with"},
-                "replaceAll": {
-                    "type": "boolean",
-                    "description": "Replace all occurrences of oldString (default false)",
-                },
-            },
-            "required": ["filePath", "oldString", "newString"],
-            "additionalProperties": False,
+    except OSError as exc:
+        raise ToolError(f"Could not edit {path}: {exc}") from exc
+    diff = unified_diff(before, after, name)
+    added = sum(1 for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++"))
+    removed = sum(1 for ln in diff.splitlines() if ln.startswith("-") and not ln.startswith("---"))
+    return ToolResult(
+        output="Edit applied successfully."
+        if count <= 1
+        else f"Edit applied successfully ({count} replacements).",
+        title=name,
+        metadata={
+            "filepath": str(path),
+            "diff": diff,
+            "additions": added,
+            "deletions": removed,
+            "replacements": count,
         },
-        read_only=False,
     )
-
-    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        path = resolve_path(ctx, args.get("filePath"))
-        old, new = args.get("oldString"), args.get("newString")
-        replace_all = args.get("replaceAll", False)
-        if not isinstance(old, str) or not isinstance(new, str):
-            raise ToolError("'oldString' and 'newString' must be strings")
-        if not isinstance(replace_all, bool):
-            raise ToolError("'replaceAll' must be a boolean")
-        if old == new:
-            raise ToolError("oldString and newString must be different")
-        if path.is_dir():
-            raise ToolError(f"{path} is a directory")
-        name = display_path(ctx, path)
-        try:
-            before, after, count = await asyncio.to_thread(_edit, path, old, new, replace_all)
-        except OSError as exc:
-            raise ToolError(f"Could not edit {path}: {exc}") from exc
-        diff = unified_diff(before, after, name)
-        added = sum(1 for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++"))
-        removed = sum(1 for ln in diff.splitlines() if ln.startswith("-") and not ln.startswith("---"))
-        return ToolResult(
-            output="Edit applied successfully."
-            if count <= 1
-            else f"Edit applied successfully ({count} replacements).",
-            title=name,
-            metadata={
-                "filepath": str(path),
-                "diff": diff,
-                "additions": added,
-                "deletions": removed,
-                "replacements": count,
-            },
-        )
 
 
 def _edit(path: Path, old: str, new: str, replace_all: bool) -> tuple[str, str, int]:
@@ -304,14 +265,3 @@ def _edit(path: Path, old: str, new: str, replace_all: bool) -> tuple[str, str, 
     after = before.replace(old, new) if replace_all else before.replace(old, new, 1)
     _write_text(path, after)
     return before, after, count if replace_all else 1
-
-
-def _int_arg(args: dict[str, Any], key: str, default: int, *, minimum: int) -> int:
-    value = args.get(key)
-    if value is None:
-        return default
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ToolError(f"'{key}' must be an integer >= {minimum}")
-    return value

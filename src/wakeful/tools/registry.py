@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 from wakeful.tools.base import Tool
-from wakeful.tools.bash import BashTool
-from wakeful.tools.files import EditTool, ReadTool, WriteTool
-from wakeful.tools.search import GlobTool, GrepTool, ListTool
-from wakeful.tools.todo import TodoReadTool, TodoWriteTool
+from wakeful.tools.bash import bash_tool
+from wakeful.tools.files import edit_tool, read_tool, write_tool
+from wakeful.tools.search import glob_tool, grep_tool, list_tool
+from wakeful.tools.todo import todoread_tool, todowrite_tool
 
 ALL_TOOLS: tuple[Tool, ...] = (
-    BashTool(),
-    ReadTool(),
-    WriteTool(),
-    EditTool(),
-    GlobTool(),
-    GrepTool(),
-    ListTool(),
-    TodoWriteTool(),
-    TodoReadTool(),
+    bash_tool,
+    read_tool,
+    write_tool,
+    edit_tool,
+    glob_tool,
+    grep_tool,
+    list_tool,
+    todowrite_tool,
+    todoread_tool,
 )
 
-READ_ONLY: frozenset[str] = frozenset(t.name for t in ALL_TOOLS if t.definition.read_only)
+
+def register(tools: dict[str, Tool], tool: Tool) -> None:
+    """Offer `tool` under the name the model calls it by; two tools never share a name."""
+    name = tool.definition.name
+    if name in tools:
+        raise ValueError(f"a tool named {name!r} is already registered")
+    tools[name] = tool
 
 
 def builtin_tools() -> dict[str, Tool]:
     """A fresh name -> tool mapping; callers may add or remove entries without affecting others."""
-    return {t.name: t for t in ALL_TOOLS}
+    tools: dict[str, Tool] = {}
+    for tool in ALL_TOOLS:
+        register(tools, tool)
+    return tools

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pathspec
+from pydantic import Field
 
 from wakeful.errors import ToolError
-from wakeful.tools.base import Tool, ToolContext, ToolDefinition, ToolResult
+from wakeful.tools.base import ToolContext, ToolResult
 from wakeful.tools.files import MAX_LINE_CHARS, display_path, looks_binary, resolve_path
+from wakeful.tools.typed import NonBlank, ToolArgs, tool
 
 T = TypeVar("T")
 RESULT_CAP = 100
@@ -91,8 +93,8 @@ async def in_thread(fn: Callable[[threading.Event], T]) -> T:
         stop.set()  # ends the walk if we were cancelled; harmless otherwise
 
 
-def _search_root(ctx: ToolContext, raw: Any) -> Path:
-    root = ctx.directory if raw in (None, "") else resolve_path(ctx, raw, "path")
+def _search_root(ctx: ToolContext, raw: str | None) -> Path:
+    root = resolve_path(ctx, raw) if raw else ctx.directory
     if not root.exists():
         raise ToolError(f"Path not found: {root}")
     return root
@@ -105,56 +107,43 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-class GlobTool(Tool):
-    definition = ToolDefinition(
-        name="glob",
-        description=(
-            "Finds files by name pattern, e.g. '**/*.py', 'src/**/*.{ts,tsx}' or '*.md' (a pattern "
-            "without '/' matches at any depth).\n\n"
-            "- Returns absolute paths, most recently modified first, at most 100.\n"
-            "- 'path' is the directory to search (default: the project directory).\n"
-            "- Skips .git, node_modules, virtualenvs and files ignored by .gitignore.\n"
-            "- Use grep to search file contents."
-        ),
-        parameters={
-            "type": "object",
-            "properties": {
-                "pattern": {"type": "string", "description": "The glob pattern to match files against"},
-                "path": {"type": "string", "description": "The directory to search in"},
-            },
-            "required": ["pattern"],
-            "additionalProperties": False,
-        },
-        read_only=True,
+class GlobArgs(ToolArgs):
+    pattern: NonBlank = Field(description="The glob pattern to match files against")
+    path: str | None = Field(None, description="The directory to search in")
+
+
+@tool("glob", read_only=True)
+async def glob_tool(args: GlobArgs, ctx: ToolContext) -> ToolResult:
+    """Finds files by name pattern, e.g. '**/*.py', 'src/**/*.{ts,tsx}' or '*.md' (a pattern without
+    '/' matches at any depth).
+
+    - Returns absolute paths, most recently modified first, at most 100.
+    - 'path' is the directory to search (default: the project directory).
+    - Skips .git, node_modules, virtualenvs and files ignored by .gitignore.
+    - Use grep to search file contents.
+    """
+    pattern = args.pattern
+    root = _search_root(ctx, args.path)
+    if pattern.startswith(str(root) + os.sep):
+        pattern = pattern[len(str(root)) + 1 :]  # an absolute pattern inside the root
+    spec = compile_globs([pattern])
+
+    def find(stop: threading.Event) -> list[Path]:
+        hits = [
+            p for p in walk_files(root, SEARCH_SKIP, stop) if spec.match_file(p.relative_to(root).as_posix())
+        ]
+        return sorted(hits, key=_mtime, reverse=True)
+
+    hits = await in_thread(find)
+    truncated = len(hits) > RESULT_CAP
+    lines = [str(p) for p in hits[:RESULT_CAP]] or ["No files found"]
+    if truncated:
+        lines += ["", _TRUNCATED_NOTE]
+    return ToolResult(
+        output="\n".join(lines),
+        title=display_path(ctx, root),
+        metadata={"count": len(hits), "truncated": truncated},
     )
-
-    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        pattern = args.get("pattern")
-        if not isinstance(pattern, str) or not pattern.strip():
-            raise ToolError("'pattern' must be a non-empty string")
-        root = _search_root(ctx, args.get("path"))
-        if pattern.startswith(str(root) + os.sep):
-            pattern = pattern[len(str(root)) + 1 :]  # an absolute pattern inside the root
-        spec = compile_globs([pattern])
-
-        def find(stop: threading.Event) -> list[Path]:
-            hits = [
-                p
-                for p in walk_files(root, SEARCH_SKIP, stop)
-                if spec.match_file(p.relative_to(root).as_posix())
-            ]
-            return sorted(hits, key=_mtime, reverse=True)
-
-        hits = await in_thread(find)
-        truncated = len(hits) > RESULT_CAP
-        lines = [str(p) for p in hits[:RESULT_CAP]] or ["No files found"]
-        if truncated:
-            lines += ["", _TRUNCATED_NOTE]
-        return ToolResult(
-            output="\n".join(lines),
-            title=display_path(ctx, root),
-            metadata={"count": len(hits), "truncated": truncated},
-        )
 
 
 def _grep_file(path: Path, regex: re.Pattern[str], cap: int) -> list[tuple[int, str]]:
@@ -174,142 +163,111 @@ def _grep_file(path: Path, regex: re.Pattern[str], cap: int) -> list[tuple[int, 
         return []
 
 
-class GrepTool(Tool):
-    definition = ToolDefinition(
-        name="grep",
-        description=(
-            "Searches file contents with a regular expression (Python syntax, e.g. 'def \\w+\\(' or "
-            "'TODO|FIXME').\n\n"
-            "- 'include' restricts the files searched by glob, e.g. '*.py' or '*.{ts,tsx}'.\n"
-            "- 'path' is a directory or file to search (default: the project directory).\n"
-            "- Returns matching lines grouped by file, most recently modified files first, at most 100 "
-            "matches. Binary files, .git, node_modules and .gitignore'd files are skipped.\n"
-            "- Use glob to find files by name."
-        ),
-        parameters={
-            "type": "object",
-            "properties": {
-                "pattern": {"type": "string", "description": "The regex pattern to search for"},
-                "path": {"type": "string", "description": "The directory (or file) to search in"},
-                "include": {"type": "string", "description": "File pattern to include, e.g. '*.py'"},
-            },
-            "required": ["pattern"],
-            "additionalProperties": False,
-        },
-        read_only=True,
-    )
+class GrepArgs(ToolArgs):
+    pattern: str = Field(min_length=1, description="The regex pattern to search for")
+    path: str | None = Field(None, description="The directory (or file) to search in")
+    include: str | None = Field(None, description="File pattern to include, e.g. '*.py'")
 
-    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        pattern, include = args.get("pattern"), args.get("include")
-        if not isinstance(pattern, str) or not pattern:
-            raise ToolError("'pattern' must be a non-empty string")
-        if include is not None and not isinstance(include, str):
-            raise ToolError("'include' must be a string")
-        try:
-            regex = re.compile(pattern)
-        except re.error as exc:
-            raise ToolError(f"Invalid regular expression {pattern!r}: {exc}") from exc
-        root = _search_root(ctx, args.get("path"))
-        spec = compile_globs([include]) if include else None
 
-        def search(stop: threading.Event) -> tuple[list[tuple[Path, list[tuple[int, str]]]], int]:
-            files = [root] if root.is_file() else walk_files(root, SEARCH_SKIP, stop)
-            groups: list[tuple[Path, list[tuple[int, str]]]] = []
-            total = 0
-            for path in files:
-                if spec is not None and not spec.match_file(
-                    path.name if path == root else path.relative_to(root).as_posix()
-                ):
-                    continue
-                found = _grep_file(path, regex, _GREP_COLLECT_CAP - total)
-                if found:
-                    groups.append((path, found))
-                    total += len(found)
-                if total >= _GREP_COLLECT_CAP or stop.is_set():
-                    break
-            groups.sort(key=lambda g: _mtime(g[0]), reverse=True)
-            return groups, total
+@tool("grep", read_only=True)
+async def grep_tool(args: GrepArgs, ctx: ToolContext) -> ToolResult:
+    r"""Searches file contents with a regular expression (Python syntax, e.g. 'def \w+\(' or
+    'TODO|FIXME').
 
-        groups, total = await in_thread(search)
-        if not groups:
-            return ToolResult(
-                output="No files found", title=pattern, metadata={"matches": 0, "truncated": False}
-            )
-        out = [f"Found {total} matches"]
-        shown = 0
-        for path, found in groups:
-            if shown >= RESULT_CAP:
+    - 'include' restricts the files searched by glob, e.g. '*.py' or '*.{ts,tsx}'.
+    - 'path' is a directory or file to search (default: the project directory).
+    - Returns matching lines grouped by file, most recently modified files first, at most 100
+    matches. Binary files, .git, node_modules and .gitignore'd files are skipped.
+    - Use glob to find files by name.
+    """
+    pattern, include = args.pattern, args.include
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ToolError(f"Invalid regular expression {pattern!r}: {exc}") from exc
+    root = _search_root(ctx, args.path)
+    spec = compile_globs([include]) if include else None
+
+    def search(stop: threading.Event) -> tuple[list[tuple[Path, list[tuple[int, str]]]], int]:
+        files = [root] if root.is_file() else walk_files(root, SEARCH_SKIP, stop)
+        groups: list[tuple[Path, list[tuple[int, str]]]] = []
+        total = 0
+        for path in files:
+            if spec is not None and not spec.match_file(
+                path.name if path == root else path.relative_to(root).as_posix()
+            ):
+                continue
+            found = _grep_file(path, regex, _GREP_COLLECT_CAP - total)
+            if found:
+                groups.append((path, found))
+                total += len(found)
+            if total >= _GREP_COLLECT_CAP or stop.is_set():
                 break
-            out.append(f"{path}:")
-            for number, text in found[: RESULT_CAP - shown]:
-                out.append(f"  Line {number}: {text}")
-                shown += 1
-            out.append("")
-        truncated = shown < total
-        if truncated:
-            out.append(_TRUNCATED_NOTE)
-        return ToolResult(
-            output="\n".join(out).rstrip("\n"),
-            title=pattern,
-            metadata={"matches": total, "truncated": truncated},
-        )
+        groups.sort(key=lambda g: _mtime(g[0]), reverse=True)
+        return groups, total
 
-
-class ListTool(Tool):
-    definition = ToolDefinition(
-        name="list",
-        description=(
-            "Lists files and directories under a path as an indented tree.\n\n"
-            "- 'path' is absolute or relative to the project directory (default: the project "
-            "directory).\n"
-            "- Skips .git, node_modules, __pycache__, virtualenvs, build output and .gitignore'd "
-            "files; 'ignore' adds glob patterns to skip (e.g. ['*.log', 'fixtures/']).\n"
-            "- Shows at most 100 files; prefer glob and grep when you know what you look for."
-        ),
-        parameters={
-            "type": "object",
-            "properties": {
-                "path": {"type": "string", "description": "The directory to list"},
-                "ignore": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "description": "Glob patterns to ignore",
-                },
-            },
-            "additionalProperties": False,
-        },
-        read_only=True,
+    groups, total = await in_thread(search)
+    if not groups:
+        return ToolResult(output="No files found", title=pattern, metadata={"matches": 0, "truncated": False})
+    out = [f"Found {total} matches"]
+    shown = 0
+    for path, found in groups:
+        if shown >= RESULT_CAP:
+            break
+        out.append(f"{path}:")
+        for number, text in found[: RESULT_CAP - shown]:
+            out.append(f"  Line {number}: {text}")
+            shown += 1
+        out.append("")
+    truncated = shown < total
+    if truncated:
+        out.append(_TRUNCATED_NOTE)
+    return ToolResult(
+        output="\n".join(out).rstrip("\n"),
+        title=pattern,
+        metadata={"matches": total, "truncated": truncated},
     )
 
-    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        root = _search_root(ctx, args.get("path"))
-        if not root.is_dir():
-            raise ToolError(f"Not a directory: {root}")
-        ignore = args.get("ignore") or []
-        if not isinstance(ignore, list) or not all(isinstance(p, str) for p in ignore):
-            raise ToolError("'ignore' must be a list of glob patterns")
-        spec = compile_globs(ignore) if ignore else None
 
-        def collect(stop: threading.Event) -> tuple[list[Path], bool]:
-            files: list[Path] = []
-            for path in walk_files(root, LIST_SKIP, stop, spec):
-                if len(files) >= RESULT_CAP:
-                    return files, True
-                files.append(path.relative_to(root))
-            return files, False
+class ListArgs(ToolArgs):
+    path: str | None = Field(None, description="The directory to list")
+    ignore: list[str] | None = Field(None, description="Glob patterns to ignore")
 
-        files, truncated = await in_thread(collect)
-        lines = [f"{root}/", *render_tree(files)]
-        if truncated:
-            lines += [
-                "",
-                f"(Showing the first {RESULT_CAP} files. Use a deeper path or 'ignore' to see the rest.)",
-            ]
-        return ToolResult(
-            output="\n".join(lines) + "\n",
-            title=display_path(ctx, root),
-            metadata={"count": len(files), "truncated": truncated},
-        )
+
+@tool("list", read_only=True)
+async def list_tool(args: ListArgs, ctx: ToolContext) -> ToolResult:
+    """Lists files and directories under a path as an indented tree.
+
+    - 'path' is absolute or relative to the project directory (default: the project directory).
+    - Skips .git, node_modules, __pycache__, virtualenvs, build output and .gitignore'd files;
+    'ignore' adds glob patterns to skip (e.g. ['*.log', 'fixtures/']).
+    - Shows at most 100 files; prefer glob and grep when you know what you look for.
+    """
+    root = _search_root(ctx, args.path)
+    if not root.is_dir():
+        raise ToolError(f"Not a directory: {root}")
+    spec = compile_globs(args.ignore) if args.ignore else None
+
+    def collect(stop: threading.Event) -> tuple[list[Path], bool]:
+        files: list[Path] = []
+        for path in walk_files(root, LIST_SKIP, stop, spec):
+            if len(files) >= RESULT_CAP:
+                return files, True
+            files.append(path.relative_to(root))
+        return files, False
+
+    files, truncated = await in_thread(collect)
+    lines = [f"{root}/", *render_tree(files)]
+    if truncated:
+        lines += [
+            "",
+            f"(Showing the first {RESULT_CAP} files. Use a deeper path or 'ignore' to see the rest.)",
+        ]
+    return ToolResult(
+        output="\n".join(lines) + "\n",
+        title=display_path(ctx, root),
+        metadata={"count": len(files), "truncated": truncated},
+    )
 
 
 def render_tree(files: list[Path]) -> list[str]:

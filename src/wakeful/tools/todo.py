@@ -3,51 +3,46 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, model_validator
 
 from wakeful.errors import ToolError
-from wakeful.tools.base import TodoStore, Tool, ToolContext, ToolDefinition, ToolResult
-
-STATUSES = ("pending", "in_progress", "completed", "cancelled")
-PRIORITIES = ("high", "medium", "low")
-
-_TODO_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "content": {"type": "string", "description": "Brief description of the task"},
-        "status": {"type": "string", "enum": list(STATUSES), "description": "Current status of the task"},
-        "priority": {"type": "string", "enum": list(PRIORITIES), "description": "Priority of the task"},
-        "id": {"type": "string", "description": "Unique identifier for the todo item"},
-    },
-    "required": ["content", "status", "priority"],
-    "additionalProperties": False,
-}
+from wakeful.tools.base import TodoStore, ToolContext, ToolResult
+from wakeful.tools.typed import NonBlank, ToolArgs, tool
 
 
-def validate_todos(raw: Any) -> list[dict[str, Any]]:
-    """The todos in the reference's `Todo` shape (content, status, priority); ToolError says what is
-    wrong."""
-    if not isinstance(raw, list):
-        raise ToolError("'todos' must be a list of todo items")
-    todos: list[dict[str, Any]] = []
-    for index, item in enumerate(raw):
-        where = f"todos[{index}]"
-        if not isinstance(item, dict):
-            raise ToolError(f"{where} must be an object with content, status and priority")
-        content = item.get("content")
-        if not isinstance(content, str) or not content.strip():
-            raise ToolError(f"{where}.content must be a non-empty string")
-        status = item.get("status")
-        if status not in STATUSES:
-            raise ToolError(f"{where}.status must be one of {', '.join(STATUSES)}")
-        priority = item.get("priority", "medium")
-        if priority not in PRIORITIES:
-            raise ToolError(f"{where}.priority must be one of {', '.join(PRIORITIES)}")
-        todo_id = item.get("id")  # older opencode todos had ids; accepted, not kept
-        if todo_id is not None and (isinstance(todo_id, bool) or not isinstance(todo_id, str | int)):
-            raise ToolError(f"{where}.id must be a string")
-        todos.append({"content": content, "status": status, "priority": priority})
-    return todos
+# One todo in the reference's `Todo` shape (content, status, priority); no docstring, because
+# pydantic would show it to the model as the item's description.
+class TodoItem(ToolArgs):
+    # Older opencode todos had numeric ids; an id is accepted and not kept.
+    model_config = ConfigDict(coerce_numbers_to_str=True)
+
+    content: NonBlank = Field(description="Brief description of the task")
+    status: Literal["pending", "in_progress", "completed", "cancelled"] = Field(
+        description="Current status of the task"
+    )
+    priority: Literal["high", "medium", "low"] = Field(description="Priority of the task")
+    id: str | None = Field(None, description="Unique identifier for the todo item")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _medium_by_default(cls, data: Any) -> Any:
+        # The schema asks for a priority, as opencode's does; a todo without one is still kept.
+        if isinstance(data, dict) and data.get("priority") is None:
+            return {**data, "priority": "medium"}
+        return data
+
+    def stored(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"id"})
+
+
+class TodoWriteArgs(ToolArgs):
+    todos: list[TodoItem] = Field(description="The updated todo list")
+
+
+class TodoReadArgs(ToolArgs):
+    pass
 
 
 def _store(ctx: ToolContext) -> TodoStore:
@@ -64,47 +59,25 @@ def _result(todos: list[dict[str, Any]]) -> ToolResult:
     )
 
 
-class TodoWriteTool(Tool):
-    definition = ToolDefinition(
-        name="todowrite",
-        description=(
-            "Creates or replaces the task list for this session; pass the whole list every time.\n\n"
-            "- Use it for work with three or more steps, or when the user gives several tasks, so "
-            "that you and the user can follow progress. Skip it for single, trivial tasks.\n"
-            "- Statuses: pending, in_progress, completed, cancelled. Keep exactly one task "
-            "in_progress while working, and mark a task completed as soon as it is done (not in "
-            "batches).\n"
-            "- Priorities: high, medium, low."
-        ),
-        parameters={
-            "type": "object",
-            "properties": {
-                "todos": {"type": "array", "items": _TODO_SCHEMA, "description": "The updated todo list"},
-            },
-            "required": ["todos"],
-            "additionalProperties": False,
-        },
-        read_only=False,
-    )
+@tool("todowrite", read_only=False)
+async def todowrite_tool(args: TodoWriteArgs, ctx: ToolContext) -> ToolResult:
+    """Creates or replaces the task list for this session; pass the whole list every time.
 
-    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        store = _store(ctx)
-        todos = validate_todos(args.get("todos"))
-        await store.set_todos(ctx.session_id, todos)
-        return _result(todos)
+    - Use it for work with three or more steps, or when the user gives several tasks, so that you and
+    the user can follow progress. Skip it for single, trivial tasks.
+    - Statuses: pending, in_progress, completed, cancelled. Keep exactly one task in_progress while
+    working, and mark a task completed as soon as it is done (not in batches).
+    - Priorities: high, medium, low.
+    """
+    store = _store(ctx)
+    todos = [item.stored() for item in args.todos]
+    await store.set_todos(ctx.session_id, todos)
+    return _result(todos)
 
 
-class TodoReadTool(Tool):
-    definition = ToolDefinition(
-        name="todoread",
-        description=(
-            "Reads the current task list of this session. Use it when you are unsure what is left "
-            "to do, before starting new work, or after finishing a task."
-        ),
-        parameters={"type": "object", "properties": {}, "required": [], "additionalProperties": False},
-        read_only=True,
-    )
-
-    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        todos = await _store(ctx).get_todos(ctx.session_id)
-        return _result(todos)
+@tool("todoread", read_only=True)
+async def todoread_tool(args: TodoReadArgs, ctx: ToolContext) -> ToolResult:
+    """Reads the current task list of this session. Use it when you are unsure what is left to do,
+    before starting new work, or after finishing a task."""
+    todos = await _store(ctx).get_todos(ctx.session_id)
+    return _result(todos)

@@ -59,9 +59,9 @@ class OpenAIProvider(Provider):
         base_url: str | None = None,
         api_key: str | None = None,
         headers: Mapping[str, str] | None = None,
-        silence_timeout: float = 300.0,
-        max_connections: int = 1000,
-        transport: Transport = "aiohttp",
+        silence_timeout: float,
+        max_connections: int,
+        transport: Transport,
     ) -> None:
         self.id = provider_id
         self._silence = silence_timeout

@@ -56,9 +56,7 @@ def warm_imports() -> None:
 class ProviderPool:
     """One Provider per (provider id, package, options); a changed config gets a fresh one."""
 
-    def __init__(
-        self, *, silence_timeout: float, max_connections: int, transport: Transport = "aiohttp"
-    ) -> None:
+    def __init__(self, *, silence_timeout: float, max_connections: int, transport: Transport) -> None:
         self._silence = silence_timeout
         self._max_connections = max_connections
         self._transport: Transport = transport

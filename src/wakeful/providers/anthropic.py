@@ -29,6 +29,7 @@ from wakeful.providers.base import (
     Usage,
 )
 from wakeful.providers.http import (
+    ANTHROPIC_STOP,
     Transport,
     attachment_bytes,
     http_client,
@@ -41,14 +42,6 @@ from wakeful.providers.http import (
 )
 
 DEFAULT_MAX_TOKENS = 8192
-_STOP = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "tool_use": "tool-calls",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "refusal": "content-filter",
-}
 
 
 class AnthropicProvider(Provider):
@@ -165,7 +158,7 @@ class AnthropicProvider(Provider):
         if not done or stop is None:
             raise incomplete_stream(self._url)
         yield Usage(**usage)
-        yield Finish(_STOP.get(stop, "other"))
+        yield Finish(ANTHROPIC_STOP.get(stop, "other"))
 
     async def _body(self, request: ChatRequest) -> dict[str, Any]:
         messages: list[dict[str, Any]] = []

@@ -30,6 +30,7 @@ from wakeful.providers.base import (
     Usage,
 )
 from wakeful.providers.http import (
+    OPENAI_FINISH,
     Transport,
     attachment_bytes,
     http_client,
@@ -41,14 +42,6 @@ from wakeful.providers.http import (
     stream_error,
     transport_error,
 )
-
-_FINISH = {
-    "stop": "stop",
-    "tool_calls": "tool-calls",
-    "function_call": "tool-calls",
-    "length": "length",
-    "content_filter": "content-filter",
-}
 
 
 class OpenAIProvider(Provider):
@@ -156,7 +149,7 @@ class OpenAIProvider(Provider):
             yield ToolCallEvent(ToolCall(id=call_id, name=name, arguments="".join(args) or "{}"))
         if usage is not None:
             yield usage
-        yield Finish(_FINISH.get(finish, "other"))
+        yield Finish(OPENAI_FINISH.get(finish, "other"))
 
     async def _body(self, request: ChatRequest) -> dict[str, Any]:
         messages: list[dict[str, Any]] = [{"role": "system", "content": s} for s in request.system if s]

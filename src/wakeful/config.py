@@ -1,37 +1,112 @@
 """Server configuration: one object, built once at start-up from flags and the environment.
 
-Nothing reads the environment at import time: `ServerConfig.build()` takes the environment as an
-argument, so tests and embedders pass their own. A project's `opencode.json` is something else:
-see `wakeful.projects`, loaded per directory.
+`ServerConfig` is the one place where wakeful's defaults live: providers, the agent loop and the
+tools get their numbers from it (see `wakeful.run.runtime`). Every field can come from
+`WAKEFUL_<FIELD>` (e.g. `WAKEFUL_KEEPALIVE_INTERVAL=0.2`), read by pydantic-settings.
+
+Nothing reads the environment at import time or behind the caller's back: `ServerConfig.build()`
+takes the environment as an argument (tests and embedders pass their own), and the model reads
+only the mapping in its own `environ` field, never `os.environ`. A project's `opencode.json` is
+something else: see `wakeful.project.config`, loaded per directory.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from wakeful.errors import StartupError
+
+PREFIX = "WAKEFUL_"
+
+
+def _home(env: Mapping[str, str]) -> Path:
+    # the account's home when the given environment has no HOME: os.environ is not ours to read
+    return Path(env.get("HOME") or pwd.getpwuid(os.getuid()).pw_dir)
+
+
+def _expand(path: str, env: Mapping[str, str]) -> Path:
+    """`~` expanded against the given environment (Path.expanduser would read os.environ)."""
+    if path == "~" or path.startswith("~/"):
+        return _home(env) / path[2:]
+    return Path(path)
 
 
 def default_data_dir(env: Mapping[str, str]) -> Path:
-    if env.get("WAKEFUL_DATA_DIR"):
-        return Path(env["WAKEFUL_DATA_DIR"]).expanduser()
-    xdg = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".local" / "share")
-    return Path(xdg) / "wakeful"
+    if env.get(f"{PREFIX}DATA_DIR"):
+        return _expand(env[f"{PREFIX}DATA_DIR"], env)
+    xdg = env.get("XDG_DATA_HOME")
+    return (_expand(xdg, env) if xdg else _home(env) / ".local" / "share") / "wakeful"
 
 
-class ServerConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+# Fields read from other variables than WAKEFUL_<FIELD> (opencode's among them): the first set wins.
+_OTHER_NAMES = {
+    "password": ("WAKEFUL_SERVER_PASSWORD", "OPENCODE_SERVER_PASSWORD"),
+    "username": ("WAKEFUL_USERNAME", "OPENCODE_SERVER_USERNAME"),
+}
+
+
+def _variable(field_name: str, environ: Mapping[str, str]) -> str:
+    """The variable that gave a field its value, as the environment spells it."""
+    names = _OTHER_NAMES.get(field_name) or (f"{PREFIX}{field_name.upper()}",)
+    return next((k for n in names for k in environ if k.upper() == n), names[0])
+
+
+class _GivenEnv(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of os.environ.
+
+    Values are keyed by field name whatever variable they came from (pydantic aliases would key
+    them by alias, and a flag given by field name would then meet them in validation instead of
+    replacing them)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._given = environ  # read by _load_env_vars, which the base constructor calls
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {self._fold(k): v for k, v in self._given.items() if v or not self.env_ignore_empty}
+
+    def _fold(self, name: str) -> str:
+        return name if self.case_sensitive else name.lower()
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if field_name == "environ":  # the environment itself is never read from a variable
+            return None, field_name, False
+        if field_name not in _OTHER_NAMES:
+            return super().get_field_value(field, field_name)
+        values = (self.env_vars.get(self._fold(name)) for name in _OTHER_NAMES[field_name])
+        return next((v for v in values if v is not None), None), field_name, False
+
+
+class ServerConfig(BaseSettings):
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix=PREFIX,
+        env_ignore_empty=True,
+    )
 
     hostname: str = "127.0.0.1"
     port: int = 4096
-    data_dir: Path
+    data_dir: Path  # default: $XDG_DATA_HOME/wakeful of `environ` (see _default_data_dir)
     project_dir: Path = Field(default_factory=Path.cwd)
-    password: str | None = None
-    username: str = "opencode"
-    cors_origins: tuple[str, ...] = ()
+    password: str | None = None  # from WAKEFUL_SERVER_PASSWORD or OPENCODE_SERVER_PASSWORD
+    username: str = "opencode"  # from WAKEFUL_USERNAME or OPENCODE_SERVER_USERNAME
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     insecure: bool = False
 
     # Long calls: one "\n" per interval keeps httpx's default 5 s read timeout alive with margin.
@@ -55,7 +130,13 @@ class ServerConfig(BaseModel):
     drain_timeout: float = 30.0
     llm_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     llm_max_connections: int = 10_000
-    bash_timeout: float = 120.0
+
+    # Tools
+    bash_timeout: float = 120.0  # when the call gives none
+    bash_max_timeout: float = 600.0  # whatever the call asks for
+    tool_output_max_bytes: int = 50_000
+    tool_output_max_lines: int = 2_000
+    read_max_lines: int = 2_000
 
     # How long a project's opencode.json may be served from cache before its files are checked again.
     config_freshness: float = 1.0
@@ -64,9 +145,43 @@ class ServerConfig(BaseModel):
     db_busy_timeout: float = 30.0
     db_readers: int = 4
 
-    # The environment the server was started with: the source of `{env:VAR}` in opencode.json and of
-    # OPENCODE_CONFIG / HOME / XDG_CONFIG_HOME for config discovery.
+    # The environment the server was started with: the source of every WAKEFUL_* value, of
+    # `{env:VAR}` in opencode.json and of OPENCODE_CONFIG / HOME / XDG_CONFIG_HOME for config discovery.
     environ: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_data_dir(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            env = data.get("environ") or {}
+            raw = data.get("data_dir")
+            if not raw:
+                data["data_dir"] = default_data_dir(env)
+            elif isinstance(raw, str):
+                data["data_dir"] = _expand(raw, env)
+        return data
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip() for o in value.split(",") if o.strip())
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Arguments first, then the `environ` argument as the environment; never os.environ,
+        # never a .env file or a secrets directory.
+        assert isinstance(init_settings, InitSettingsSource)
+        environ = init_settings.init_kwargs.get("environ") or {}
+        return init_settings, _GivenEnv(settings_cls, environ)
 
     @property
     def is_loopback(self) -> bool:
@@ -78,20 +193,28 @@ class ServerConfig(BaseModel):
         return min(max(requested, self.keepalive_min), self.keepalive_max)
 
     @classmethod
-    def build(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> ServerConfig:
-        """Flags (`overrides`, None meaning "not given") win over the environment."""
+    def build(cls, env: Mapping[str, str] | None = None, **flags: Any) -> ServerConfig:
+        """The config of `env` (None: os.environ, read here and only here) and `flags`, which win
+        over the environment; a flag of None means "not given". A bad value raises StartupError
+        naming the flag or variable it came from."""
         environ = dict(os.environ if env is None else env)
-        values: dict[str, Any] = {"environ": environ, "data_dir": default_data_dir(environ)}
-        password = environ.get("WAKEFUL_SERVER_PASSWORD") or environ.get("OPENCODE_SERVER_PASSWORD")
-        if password:
-            values["password"] = password
-        if environ.get("OPENCODE_SERVER_USERNAME"):
-            values["username"] = environ["OPENCODE_SERVER_USERNAME"]
-        # Every field can also come from WAKEFUL_<FIELD> (e.g. WAKEFUL_KEEPALIVE_INTERVAL=0.2).
-        for name in cls.model_fields:
-            raw = environ.get(f"WAKEFUL_{name.upper()}")
-            if raw is None or name in ("environ", "password"):
-                continue
-            values[name] = tuple(o for o in raw.split(",") if o) if name == "cors_origins" else raw
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        given = {k: v for k, v in flags.items() if v is not None}
+        try:
+            return cls(**given, environ=environ)
+        except ValidationError as exc:
+            raise StartupError(_explain(exc, given, environ)) from None
+
+
+def _explain(exc: ValidationError, flags: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    lines = []
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        if field in flags:
+            where = f"{field}={flags[field]!r}"
+        elif field in ServerConfig.model_fields:
+            name = _variable(field, environ)
+            where = f"{name}={environ.get(name, '')!r}"
+        else:
+            where = field
+        lines.append(f"{where}: {error['msg']}")
+    return "invalid configuration: " + "; ".join(lines)

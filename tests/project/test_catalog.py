@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from wakeful.errors import InvalidRequestError
-from wakeful.project.catalog import ANTHROPIC_NPM, Catalog
+from wakeful.project.catalog import ANTHROPIC_NPM, SCRIPTED_NPM, Catalog
 from wakeful.project.config import ProjectConfig
 
 PROVIDERS = {
@@ -65,3 +65,12 @@ def test_wire_shapes() -> None:
     assert "apiKey" not in wire["mock"]["options"]
     model = wire["mock"]["models"]["b"]
     assert model["api"] == {"id": "wire-b", "url": "http://x/v1", "npm": "@ai-sdk/openai-compatible"}
+
+
+def test_the_scripted_model_needs_no_key_and_takes_any_model_name() -> None:
+    scripted = {"scripted": {}, "team-fake": {"npm": "wakeful/scripted", "models": {"listed": {}}}}
+    c = Catalog(ProjectConfig(Path("/tmp"), {"provider": scripted}, ()), {})
+    assert c.providers["scripted"].npm == SCRIPTED_NPM and c.providers["scripted"].scripted
+    assert c.resolve("scripted", "anything").model_id == "anything"
+    assert c.resolve("team-fake", "unlisted").provider.id == "team-fake"
+    assert set(c.connected()) == {"scripted", "team-fake"}

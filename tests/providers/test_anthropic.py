@@ -36,7 +36,14 @@ async def fake() -> AsyncIterator[FakeLLM]:
 @pytest.fixture
 async def provider(fake: FakeLLM) -> AsyncIterator[AnthropicProvider]:
     # opencode's baseURL for Anthropic ends in /v1, like the fake's URL
-    p = AnthropicProvider("anthropic", base_url=fake.url, api_key="sk-ant", silence_timeout=0.3)
+    p = AnthropicProvider(
+        "anthropic",
+        base_url=fake.url,
+        api_key="sk-ant",
+        silence_timeout=0.3,
+        max_connections=100,
+        transport="aiohttp",
+    )
     yield p
     await p.aclose()
 
@@ -150,7 +157,14 @@ async def test_silence_fails_fast(provider: AnthropicProvider) -> None:
 
 
 async def test_httpx_transport_works_too(fake: FakeLLM) -> None:
-    p = AnthropicProvider("anthropic", base_url=fake.url, api_key="k", silence_timeout=0.3, transport="httpx")
+    p = AnthropicProvider(
+        "anthropic",
+        base_url=fake.url,
+        api_key="k",
+        silence_timeout=0.3,
+        max_connections=100,
+        transport="httpx",
+    )
     try:
         assert text_of(await collect(p, ask("REPLY via httpx"))) == "via httpx"
         with pytest.raises(APIError, match="provider sent nothing"):
@@ -161,7 +175,14 @@ async def test_httpx_transport_works_too(fake: FakeLLM) -> None:
 
 async def test_no_key_sends_no_credentials(fake: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-leaked")
-    p = AnthropicProvider("anthropic", base_url=fake.url, api_key=None)
+    p = AnthropicProvider(
+        "anthropic",
+        base_url=fake.url,
+        api_key=None,
+        silence_timeout=5,
+        max_connections=100,
+        transport="aiohttp",
+    )
     try:
         await collect(p, ask("hi"))
     finally:
@@ -200,7 +221,7 @@ async def test_registry_picks_the_adapter_and_pool_reuses(fake: FakeLLM) -> None
     assert isinstance(c, OpenAIProvider)
     for p in (a, b, c):
         await p.aclose()
-    pool = ProviderPool(silence_timeout=1.0, max_connections=10)
+    pool = ProviderPool(silence_timeout=1.0, max_connections=10, transport="aiohttp")
     first = pool.get("groq", {"baseURL": fake.url})
     assert pool.get("groq", {"baseURL": fake.url}) is first
     assert pool.get("groq", {"baseURL": fake.url, "apiKey": "new"}) is not first

@@ -7,6 +7,7 @@ import base64
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,14 @@ def transport(request: pytest.FixtureRequest) -> Transport:
 
 @pytest.fixture
 async def provider(transport: Transport, fake: FakeLLM) -> AsyncIterator[OpenAIProvider]:
-    p = OpenAIProvider("mock", base_url=fake.url, api_key="sk-test", silence_timeout=0.3, transport=transport)
+    p = OpenAIProvider(
+        "mock",
+        base_url=fake.url,
+        api_key="sk-test",
+        silence_timeout=0.3,
+        max_connections=100,
+        transport=transport,
+    )
     yield p
     await p.aclose()
 
@@ -128,7 +136,9 @@ async def test_usage_separates_cached_and_reasoning_tokens(provider: OpenAIProvi
     ],
 )
 async def test_finish_reasons_are_mapped(fake: FakeLLM, raw: str, mapped: str) -> None:
-    p = OpenAIProvider("mock", base_url=fake.url, api_key="k", silence_timeout=1)
+    p = OpenAIProvider(
+        "mock", base_url=fake.url, api_key="k", silence_timeout=1, max_connections=100, transport="aiohttp"
+    )
     try:
         assert (await collect(p, ask(f"FINISH {raw}")))[-1] == Finish(mapped)
     finally:
@@ -204,7 +214,9 @@ async def test_steady_bytes_keep_a_slow_stream_alive(provider: OpenAIProvider) -
 
 
 async def test_hold_parks_after_the_first_chunk(provider: OpenAIProvider, fake: FakeLLM) -> None:
-    slow = OpenAIProvider("mock", base_url=fake.url, api_key="k", silence_timeout=5)
+    slow = OpenAIProvider(
+        "mock", base_url=fake.url, api_key="k", silence_timeout=5, max_connections=100, transport="aiohttp"
+    )
     stream = slow.stream(ask("REPLY one two three\nHOLD k1"))
     try:
         first = await anext(stream)
@@ -233,7 +245,14 @@ async def test_closing_a_stream_frees_its_connection(fake: FakeLLM, transport: T
 
 
 async def test_connection_refused_is_retryable() -> None:
-    p = OpenAIProvider("mock", base_url="http://127.0.0.1:9/v1", api_key="k", silence_timeout=1)
+    p = OpenAIProvider(
+        "mock",
+        base_url="http://127.0.0.1:9/v1",
+        api_key="k",
+        silence_timeout=1,
+        max_connections=100,
+        transport="aiohttp",
+    )
     try:
         with pytest.raises(APIError) as info:
             await collect(p, ask("hi"))
@@ -245,8 +264,9 @@ async def test_connection_refused_is_retryable() -> None:
 async def test_keys_and_headers(fake: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-leaked")
     monkeypatch.setenv("OPENAI_ORG_ID", "org-leaked")
-    keyless = OpenAIProvider("local", base_url=fake.url, api_key=None, headers={"X-Team": "a"})
-    keyed = OpenAIProvider("openai", base_url=fake.url, api_key="sk-real")
+    limits: dict[str, Any] = {"silence_timeout": 5, "max_connections": 100, "transport": "aiohttp"}
+    keyless = OpenAIProvider("local", base_url=fake.url, api_key=None, headers={"X-Team": "a"}, **limits)
+    keyed = OpenAIProvider("openai", base_url=fake.url, api_key="sk-real", **limits)
     try:
         await collect(keyless, ask("hi"))
         await collect(keyed, ask("hi"))

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from wakeful.server.keepalive import HEADER, KeepAliveResponse, requested_interval
 from wakeful.errors import InvalidRequestError
+from wakeful.server.keepalive import HEADER, KeepAliveResponse, requested_interval
 
 Message = dict[str, Any]
 

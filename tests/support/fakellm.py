@@ -1,22 +1,16 @@
 """A scripted LLM on loopback: OpenAI chat completions and Anthropic Messages, both as SSE streams.
 
-The script is the text of the last user message that carries text; the step is the number of assistant
-turns after it. One directive per line, unknown lines ignored (so any prompt gets a default reply):
+It speaks wakeful's script language (`wakeful.providers.scripted.language`: REPLY, REASON, TOOL,
+TOOLS_PARALLEL, DELAY, DRIP, HOLD, HOLD_BEFORE, ERROR, RETRY_AFTER, BREAK, TRUNCATE, SILENT, USAGE,
+FINISH) over HTTP, where the wire-level directives mean:
 
-    REPLY <text>            stream <text> (default: "mock reply to: <whole prompt>")
-    REASON <text>           stream reasoning first
-    TOOL <name> <json>      step k calls the k-th TOOL; afterwards "TOOL_RESULT_SEEN: <latest result>"
-    TOOLS_PARALLEL          all TOOL lines in one step
     DELAY <s>               sleep before the response headers
-    DRIP <n> <s>            stream the text as n chunks, <s> seconds apart
     HOLD <key>              after the headers and the first content chunk, wait for release(key)
     HOLD_BEFORE <key>       wait for release(key) before the headers
-    ERROR <status> [count]  answer with an error (only the first <count> requests of this script)
-    RETRY_AFTER <s>         add `retry-after` to error answers
+    ERROR <status> [count]  an HTTP error answer with the wire's error body
     BREAK <n> [count]       send n SSE events, then cut the connection (no [DONE] / message_stop)
     TRUNCATE <n>            send n SSE events, then end the body cleanly (no finish, no [DONE])
     SILENT                  headers, then nothing until release("silent")
-    USAGE <in> <out> [<cache_read> [<reasoning>]]   token counts (in = uncached input)
     FINISH <raw>            the wire's finish/stop reason to send (e.g. length, max_tokens)
 
 Control: `POST /_control/release/<key>`, `POST /_control/reset`, `GET /_control/requests`,
@@ -31,93 +25,30 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import math
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
 
+from wakeful.providers.scripted.language import (
+    Conversation,
+    Plan,
+    Said,
+    Script,
+    error_message,
+    make_plan,
+    parse_script,
+    read_conversation,
+)
+
 T = TypeVar("T")
-
-
-@dataclass
-class Script:
-    text: str
-    reply: str | None = None
-    reason: str | None = None
-    tools: list[tuple[str, str]] = field(default_factory=list)
-    parallel: bool = False
-    delay: float = 0.0
-    drip: tuple[int, float] | None = None
-    hold: str | None = None
-    hold_before: str | None = None
-    error: tuple[int, int | None] | None = None
-    retry_after: str | None = None
-    cut: tuple[int, int | None] | None = None
-    truncate: int | None = None
-    silent: bool = False
-    usage: tuple[int, ...] | None = None
-    finish: str | None = None
-
-
-def parse_script(text: str) -> Script:
-    s = Script(text=text)
-    for raw in text.splitlines():
-        word, _, rest = raw.strip().partition(" ")
-        rest = rest.strip()
-        args = rest.split()
-        try:
-            if word == "REPLY":
-                s.reply = rest if s.reply is None else f"{s.reply}\n{rest}"
-            elif word == "REASON":
-                s.reason = rest
-            elif word == "TOOL" and args:
-                name, _, tool_args = rest.partition(" ")
-                s.tools.append((name, tool_args.strip() or "{}"))
-            elif word == "TOOLS_PARALLEL":
-                s.parallel = True
-            elif word == "DELAY":
-                s.delay = float(args[0])
-            elif word == "DRIP":
-                s.drip = (int(args[0]), float(args[1]))
-            elif word == "HOLD":
-                s.hold = args[0]
-            elif word == "HOLD_BEFORE":
-                s.hold_before = args[0]
-            elif word == "ERROR":
-                s.error = (int(args[0]), int(args[1]) if len(args) > 1 else None)
-            elif word == "RETRY_AFTER":
-                s.retry_after = args[0]
-            elif word == "BREAK":
-                s.cut = (int(args[0]), int(args[1]) if len(args) > 1 else None)
-            elif word == "TRUNCATE":
-                s.truncate = int(args[0])
-            elif word == "SILENT":
-                s.silent = True
-            elif word == "USAGE":
-                s.usage = tuple(int(a) for a in args[:4])
-            elif word == "FINISH":
-                s.finish = args[0]
-        except (IndexError, ValueError):
-            continue  # a malformed directive is an ordinary line of prompt
-    return s
-
-
-@dataclass
-class Plan:
-    """What one response says, independent of the wire format."""
-
-    reasoning: list[str]
-    text: list[str]
-    calls: list[tuple[str, str, list[str]]]  # id, name, argument pieces
-    usage: tuple[int, int, int, int]  # uncached input, output, cache read, reasoning
 
 
 @dataclass
@@ -130,11 +61,6 @@ class FakeRequest:
     step: int
 
 
-def _split(text: str, n: int) -> list[str]:
-    size = max(1, math.ceil(len(text) / n))
-    return [text[i * size : (i + 1) * size] for i in range(n)]
-
-
 def _text_of(content: Any) -> str | None:
     """The text of a message's content (a string or a list of parts); None if it has no text."""
     if isinstance(content, str):
@@ -145,63 +71,27 @@ def _text_of(content: Any) -> str | None:
     return None
 
 
-def _conversation(wire: str, body: dict[str, Any]) -> tuple[str, int, str]:
-    """(script text, step, latest tool result) of a request."""
-    messages: list[dict[str, Any]] = body.get("messages") or []
-    last = -1
-    for i, m in enumerate(messages):
-        if m.get("role") != "user":
-            continue
-        content = m.get("content")
-        if wire == "anthropic" and isinstance(content, list):
-            content = [p for p in content if isinstance(p, dict) and p.get("type") == "text"]
-        if _text_of(content) is not None:
-            last = i
-    if last < 0:
-        return "", 0, ""
-    prompt = _text_of(messages[last].get("content")) or ""
-    after = messages[last + 1 :]
-    step = sum(1 for m in after if m.get("role") == "assistant")
-    result = ""
-    for m in after:
-        if wire == "openai" and m.get("role") == "tool":
-            result = _text_of(m.get("content")) or ""
-        elif wire == "anthropic" and isinstance(m.get("content"), list):
-            for p in m["content"]:
-                if isinstance(p, dict) and p.get("type") == "tool_result":
-                    result = _text_of(p.get("content")) or ""
-    return prompt, step, result
-
-
-def make_plan(script: Script, step: int, tool_result: str, request_chars: int) -> Plan:
-    calls: list[tuple[str, str]] = []
-    if script.tools and script.parallel and step == 0:
-        calls = script.tools
-    elif script.tools and not script.parallel and step < len(script.tools):
-        calls = [script.tools[step]]
-    if calls:
-        text = ""
-    elif script.reply is not None:
-        text = script.reply
-    elif script.tools:
-        text = f"TOOL_RESULT_SEEN: {tool_result}"
-    else:
-        text = f"mock reply to: {script.text}"
-    if calls:
-        pieces = []
-    elif script.drip:
-        pieces = _split(text, script.drip[0])  # may hold empty chunks: the gaps are the point
-    else:
-        pieces = [p for p in _split(text, 3) if p]
-    reasoning = _split(script.reason, 2) if script.reason else []
-    planned = []
-    for k, (name, args) in enumerate(calls):
-        digest = hashlib.sha1(f"{script.text}|{step}|{k}".encode()).hexdigest()[:24]
-        planned.append((f"call_{digest}", name, [p for p in _split(args, 2) if p]))
-    deltas = len(reasoning) + len(pieces) + sum(len(c[2]) for c in planned)
-    u = script.usage or (request_chars // 4, deltas)
-    usage = (u[0], u[1], u[2] if len(u) > 2 else 0, u[3] if len(u) > 3 else 0)
-    return Plan(reasoning=reasoning, text=pieces, calls=planned, usage=usage)
+def _conversation(wire: str, body: dict[str, Any]) -> Conversation:
+    """The script, step and latest tool result of a request."""
+    said: list[Said] = []
+    for m in body.get("messages") or []:
+        role, content = m.get("role"), m.get("content")
+        if role == "assistant":
+            said.append(Said("assistant"))
+        elif role == "tool" and wire == "openai":
+            said.append(Said("tool", _text_of(content) or ""))
+        elif role == "user" and wire == "anthropic" and isinstance(content, list):
+            parts = [p for p in content if isinstance(p, dict)]
+            # results first: a result sharing the prompt's turn is not "after" the prompt
+            said += [
+                Said("tool", _text_of(p.get("content")) or "")
+                for p in parts
+                if p.get("type") == "tool_result"
+            ]
+            said.append(Said("user", _text_of([p for p in parts if p.get("type") == "text"])))
+        elif role == "user":
+            said.append(Said("user", _text_of(content)))
+    return read_conversation(said)
 
 
 # --- wire formats: a response is a list of (SSE bytes, kind); kind "meta" carries no content -------
@@ -310,7 +200,7 @@ def anthropic_events(plan: Plan, model: str, finish: str | None) -> list[tuple[b
 
 
 def error_body(wire: str, status: int) -> str:
-    message = f"mock error {status}"
+    message = error_message(status)
     if wire == "openai":
         kind = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}.get(
             status, "server_error" if status >= 500 else "invalid_request_error"
@@ -439,7 +329,8 @@ class FakeLLM:
     async def _serve(self, request: web.Request, wire: str) -> web.StreamResponse:
         raw = await request.read()
         body = json.loads(raw or b"{}")
-        prompt, step, tool_result = _conversation(wire, body)
+        turn = _conversation(wire, body)
+        prompt, step = turn.script, turn.step
         script = parse_script(prompt)
         self._counts[prompt] += 1
         nth = self._counts[prompt]
@@ -452,7 +343,7 @@ class FakeLLM:
                 await self._park(script.hold_before)
             if script.delay:
                 await self._sleep(script.delay)
-            if script.error and (script.error[1] is None or nth <= script.error[1]):
+            if script.error and script.errs(nth):
                 headers = {"retry-after": script.retry_after} if script.retry_after else None
                 return web.Response(
                     status=script.error[0],
@@ -460,7 +351,7 @@ class FakeLLM:
                     content_type="application/json",
                     headers=headers,
                 )
-            plan = make_plan(script, step, tool_result, len(raw))
+            plan = make_plan(script, step, turn.tool_result, len(raw))
             model = str(body.get("model", "mock-model"))
             if wire == "openai":
                 with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -470,7 +361,7 @@ class FakeLLM:
             if script.truncate is not None:
                 events = events[: script.truncate]
             cut_at = None
-            if script.cut and (script.cut[1] is None or nth <= script.cut[1]):
+            if script.cut and script.cuts(nth):
                 cut_at = min(script.cut[0], len(events) - 1)
             return await self._stream(request, script, events, cut_at)
         except _Stopped:

@@ -46,19 +46,24 @@ def serve(
 ) -> None:
     """Run the server until SIGTERM or Ctrl-C."""
     from wakeful.config import ServerConfig
+    from wakeful.errors import StartupError
     from wakeful.server.serve import serve as run_server
 
-    config = ServerConfig.build(
-        hostname=hostname,
-        port=port,
-        data_dir=data_dir,
-        keepalive_interval=keepalive_interval,
-        drain_timeout=drain_timeout,
-        run_deadline=run_deadline,
-        provider_silence=provider_silence,
-        cors_origins=tuple(cors) if cors else None,
-        insecure=insecure,
-    )
+    try:
+        config = ServerConfig.build(
+            hostname=hostname,
+            port=port,
+            data_dir=data_dir,
+            keepalive_interval=keepalive_interval,
+            drain_timeout=drain_timeout,
+            run_deadline=run_deadline,
+            provider_silence=provider_silence,
+            cors_origins=tuple(cors) if cors else None,
+            insecure=insecure,
+        )
+    except StartupError as exc:
+        typer.echo(f"wakeful: {exc}", err=True)
+        raise typer.Exit(2) from None
     code = run_server(config)
     # Everything is closed by now; skipping interpreter teardown (a second or more with the SDKs
     # loaded) keeps SIGTERM-to-exit within the drain time.

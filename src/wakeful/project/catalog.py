@@ -1,9 +1,10 @@
 """The model catalog of a project: the providers and models its opencode config declares.
 
 `provider.<id>.options.baseURL|apiKey` (with `{env:VAR}` already substituted), `provider.<id>.npm`
-(which wire API: `@ai-sdk/anthropic` means Anthropic Messages, anything else OpenAI-compatible chat
-completions), `provider.<id>.models.<model>`; top-level `model` and `small_model` name defaults as
-"provider/model". Resolution errors are raised before a run starts.
+(which wire API: `@ai-sdk/anthropic` means Anthropic Messages, `wakeful/scripted` the in-process
+scripted model, anything else OpenAI-compatible chat completions; without `npm`, the ids `anthropic`
+and `scripted` mean the first two), `provider.<id>.models.<model>`; top-level `model` and
+`small_model` name defaults as "provider/model". Resolution errors are raised before a run starts.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any
 
 from wakeful.errors import InvalidRequestError
 from wakeful.project.config import ProjectConfig
-from wakeful.providers.registry import ANTHROPIC_NPM
 
+ANTHROPIC_NPM = "@ai-sdk/anthropic"
 OPENAI_NPM = "@ai-sdk/openai-compatible"
+SCRIPTED_NPM = "wakeful/scripted"  # not an npm package: wakeful's own model, which needs no key
+_NPM_BY_ID = {"anthropic": ANTHROPIC_NPM, "scripted": SCRIPTED_NPM}
 
 
 @dataclass
@@ -28,6 +31,10 @@ class ProviderEntry:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     env: list[str] = field(default_factory=list)
     key_declared: bool = False  # options.apiKey or env was given, so an empty key is a mistake
+
+    @property
+    def scripted(self) -> bool:
+        return self.npm == SCRIPTED_NPM
 
     @property
     def api_key(self) -> str | None:
@@ -109,7 +116,7 @@ class Catalog:
                     if environ.get(name):
                         options["apiKey"] = environ[name]
                         break
-            npm = str(raw.get("npm") or (ANTHROPIC_NPM if pid == "anthropic" else OPENAI_NPM))
+            npm = str(raw.get("npm") or _NPM_BY_ID.get(pid, OPENAI_NPM))
             models = {
                 str(k): (v if isinstance(v, dict) else {}) for k, v in (raw.get("models") or {}).items()
             }
@@ -130,7 +137,7 @@ class Catalog:
         return out
 
     def connected(self) -> list[str]:
-        return [pid for pid, p in self.providers.items() if p.api_key or p.base_url]
+        return [pid for pid, p in self.providers.items() if p.api_key or p.base_url or p.scripted]
 
     def resolve(
         self, provider_id: str | None = None, model_id: str | None = None, *, fallback: str | None = None
@@ -152,9 +159,13 @@ class Catalog:
         provider = self.providers.get(provider_id)
         if provider is None:
             raise InvalidRequestError(f"Unknown provider: {provider_id}", field="model.providerID")
-        if provider.models and model_id not in provider.models:
+        if provider.models and model_id not in provider.models and not provider.scripted:
             raise InvalidRequestError(f"Unknown model: {provider_id}/{model_id}", field="model.modelID")
-        if not provider.api_key and (provider.key_declared or not provider.base_url):
+        if (
+            not provider.api_key
+            and not provider.scripted
+            and (provider.key_declared or not provider.base_url)
+        ):
             raise InvalidRequestError(
                 f"Provider {provider_id} has no API key: set provider.{provider_id}.options.apiKey",
                 field="model",

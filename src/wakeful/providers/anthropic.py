@@ -29,6 +29,7 @@ from wakeful.providers.base import (
     Usage,
 )
 from wakeful.providers.http import (
+    ANTHROPIC_STOP,
     Transport,
     attachment_bytes,
     http_client,
@@ -41,14 +42,6 @@ from wakeful.providers.http import (
 )
 
 DEFAULT_MAX_TOKENS = 8192
-_STOP = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "tool_use": "tool-calls",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "refusal": "content-filter",
-}
 
 
 class AnthropicProvider(Provider):
@@ -59,9 +52,9 @@ class AnthropicProvider(Provider):
         base_url: str | None = None,
         api_key: str | None = None,
         headers: Mapping[str, str] | None = None,
-        silence_timeout: float = 300.0,
-        max_connections: int = 1000,
-        transport: Transport = "aiohttp",
+        silence_timeout: float,
+        max_connections: int,
+        transport: Transport,
     ) -> None:
         self.id = provider_id
         self._silence = silence_timeout
@@ -165,7 +158,7 @@ class AnthropicProvider(Provider):
         if not done or stop is None:
             raise incomplete_stream(self._url)
         yield Usage(**usage)
-        yield Finish(_STOP.get(stop, "other"))
+        yield Finish(ANTHROPIC_STOP.get(stop, "other"))
 
     async def _body(self, request: ChatRequest) -> dict[str, Any]:
         messages: list[dict[str, Any]] = []

@@ -11,7 +11,7 @@ import email.utils
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote_to_bytes
@@ -25,6 +25,23 @@ from wakeful.providers.base import Attachment
 Transport = Literal["aiohttp", "httpx"]
 RESET_MESSAGE = "Connection reset by server"
 _RETRYABLE_TYPES = {"server_error", "api_error", "overloaded_error", "rate_limit_error", "timeout_error"}
+# Each wire's finish reasons in wakeful's words; here, not in the adapters, so that the scripted
+# provider's FINISH understands both without loading an SDK.
+ANTHROPIC_STOP = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "tool_use": "tool-calls",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "refusal": "content-filter",
+}
+OPENAI_FINISH = {
+    "stop": "stop",
+    "tool_calls": "tool-calls",
+    "function_call": "tool-calls",
+    "length": "length",
+    "content_filter": "content-filter",
+}
 
 
 def http_timeout(silence_timeout: float) -> httpx2.Timeout:
@@ -81,24 +98,36 @@ def _body_message(body: object) -> tuple[str | None, str | None]:
 
 def status_error(provider_id: str, response: httpx2.Response) -> APIError | ProviderAuthError:
     """An HTTP error answer, shaped like opencode's stored APIError."""
-    status = response.status_code
     try:
         text = response.text
+    except (httpx2.ResponseNotRead, UnicodeDecodeError):
+        text = ""
+    return error_for_status(
+        provider_id, response.status_code, text, response.headers.items(), str(response.request.url)
+    )
+
+
+def error_for_status(
+    provider_id: str, status: int, text: str, headers: Iterable[tuple[str, str]], url: str
+) -> APIError | ProviderAuthError:
+    """The error for an answer of `status` with body `text`: the one rule of which statuses are
+    retryable and which mean bad credentials, for every provider."""
+    try:
         parsed: object = json.loads(text)
-    except (httpx2.ResponseNotRead, UnicodeDecodeError, ValueError):
+    except ValueError:
         text, parsed = "", None
     message = _body_message(parsed)[0] or text or f"HTTP {status}"
     if status in (401, 403):
         return ProviderAuthError(provider_id, message)
-    headers = {k.lower(): v for k, v in response.headers.items()}
+    lowered = {k.lower(): v for k, v in headers}
     return APIError(
         message,
         status_code=status,
         retryable=status in (408, 409, 429) or status >= 500,
-        response_headers=headers,
+        response_headers=lowered,
         response_body=text,
-        metadata={"url": str(response.request.url)},
-        retry_after=parse_retry_after(headers),
+        metadata={"url": url},
+        retry_after=parse_retry_after(lowered),
     )
 
 

@@ -30,6 +30,7 @@ from wakeful.providers.base import (
     Usage,
 )
 from wakeful.providers.http import (
+    OPENAI_FINISH,
     Transport,
     attachment_bytes,
     http_client,
@@ -42,14 +43,6 @@ from wakeful.providers.http import (
     transport_error,
 )
 
-_FINISH = {
-    "stop": "stop",
-    "tool_calls": "tool-calls",
-    "function_call": "tool-calls",
-    "length": "length",
-    "content_filter": "content-filter",
-}
-
 
 class OpenAIProvider(Provider):
     def __init__(
@@ -59,9 +52,9 @@ class OpenAIProvider(Provider):
         base_url: str | None = None,
         api_key: str | None = None,
         headers: Mapping[str, str] | None = None,
-        silence_timeout: float = 300.0,
-        max_connections: int = 1000,
-        transport: Transport = "aiohttp",
+        silence_timeout: float,
+        max_connections: int,
+        transport: Transport,
     ) -> None:
         self.id = provider_id
         self._silence = silence_timeout
@@ -156,7 +149,7 @@ class OpenAIProvider(Provider):
             yield ToolCallEvent(ToolCall(id=call_id, name=name, arguments="".join(args) or "{}"))
         if usage is not None:
             yield usage
-        yield Finish(_FINISH.get(finish, "other"))
+        yield Finish(OPENAI_FINISH.get(finish, "other"))
 
     async def _body(self, request: ChatRequest) -> dict[str, Any]:
         messages: list[dict[str, Any]] = [{"role": "system", "content": s} for s in request.system if s]

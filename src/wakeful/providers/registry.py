@@ -6,14 +6,13 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from wakeful.project.catalog import ANTHROPIC_NPM, SCRIPTED_NPM
 from wakeful.providers.base import Provider
 
 if TYPE_CHECKING:
     from wakeful.providers.http import Transport
 else:
     Transport = Literal["aiohttp", "httpx"]
-
-ANTHROPIC_NPM = "@ai-sdk/anthropic"
 
 
 def build_provider(
@@ -26,6 +25,10 @@ def build_provider(
     transport: Transport,
 ) -> Provider:
     """`options` is `provider.<id>.options` of opencode.json, with env references already resolved."""
+    if npm == SCRIPTED_NPM or (npm is None and provider_id == "scripted"):
+        from wakeful.providers.scripted import ScriptedProvider
+
+        return ScriptedProvider(provider_id, silence_timeout=silence_timeout)
     headers = options.get("headers")
     kwargs: dict[str, Any] = {
         "base_url": options.get("baseURL") or options.get("baseUrl") or None,
@@ -56,9 +59,7 @@ def warm_imports() -> None:
 class ProviderPool:
     """One Provider per (provider id, package, options); a changed config gets a fresh one."""
 
-    def __init__(
-        self, *, silence_timeout: float, max_connections: int, transport: Transport = "aiohttp"
-    ) -> None:
+    def __init__(self, *, silence_timeout: float, max_connections: int, transport: Transport) -> None:
         self._silence = silence_timeout
         self._max_connections = max_connections
         self._transport: Transport = transport

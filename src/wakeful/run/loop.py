@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from wakeful import ids
+from wakeful.config import ServerConfig
 from wakeful.errors import (
     APIError,
     MessageAbortedError,
@@ -44,6 +45,7 @@ from wakeful.run.manager import Executor, Reply, RunHandle, RunManager
 from wakeful.run.toolcalls import ToolCalls
 from wakeful.session.messages import MessageLog
 from wakeful.tools.base import TodoStore, Tool, ToolLimits
+from wakeful.tools.bash import child_env
 from wakeful.wire.messages import AssistantMessage
 from wakeful.wire.parts import ReasoningPart, StepFinishPart, StepStartPart, TextPart, TimeSpan, Tokens
 
@@ -61,14 +63,27 @@ def step_tokens(usage: Usage) -> Tokens:
     return tokens
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoopSettings:
-    retry_attempts: int = 5
-    retry_base: float = 2.0
-    retry_max_delay: float = 60.0
-    part_flush_interval: float = 0.5
-    tool_limits: ToolLimits = field(default_factory=ToolLimits)
-    child_env: dict[str, str] | None = None
+    """A run's share of the server's config, which holds the defaults."""
+
+    retry_attempts: int
+    retry_base: float
+    retry_max_delay: float
+    part_flush_interval: float
+    tool_limits: ToolLimits
+    child_env: dict[str, str]  # the environment of the processes tools start (secrets removed)
+
+    @classmethod
+    def from_config(cls, config: ServerConfig) -> LoopSettings:
+        return cls(
+            retry_attempts=config.retry_attempts,
+            retry_base=config.retry_base,
+            retry_max_delay=config.retry_max_delay,
+            part_flush_interval=config.part_flush_interval,
+            tool_limits=ToolLimits.from_config(config),
+            child_env=child_env(config.environ),
+        )
 
 
 @dataclass

@@ -24,8 +24,7 @@ from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
 from wakeful.session.todos import Todos
 from wakeful.storage.sql import SQLStore
-from wakeful.tools.base import Tool, ToolLimits
-from wakeful.tools.bash import child_env
+from wakeful.tools.base import Tool
 from wakeful.tools.registry import builtin_tools
 
 log = logging.getLogger("wakeful")
@@ -59,14 +58,6 @@ class Runtime:
         messages = MessageLog(store, bus)
         instance = ids.new_id("run")
         runs = RunManager(messages, instance)
-        settings = LoopSettings(
-            retry_attempts=config.retry_attempts,
-            retry_base=config.retry_base,
-            retry_max_delay=config.retry_max_delay,
-            part_flush_interval=config.part_flush_interval,
-            tool_limits=ToolLimits(bash_timeout=config.bash_timeout),
-            child_env=child_env(config.environ),
-        )
         return cls(
             config=config,
             store=store,
@@ -81,7 +72,7 @@ class Runtime:
                 transport=config.llm_transport,
             ),
             tools=builtin_tools(),
-            loop_settings=settings,
+            loop_settings=LoopSettings.from_config(config),
             todos=Todos(store, bus),
             instance=instance,
         )

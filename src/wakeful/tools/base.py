@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from wakeful.config import ServerConfig
 from wakeful.providers.base import ToolDefinition
 
 
@@ -32,11 +33,23 @@ class TodoStore(Protocol):
 
 @dataclass
 class ToolLimits:
-    bash_timeout: float = 120.0  # seconds, when the call gives none
-    bash_max_timeout: float = 600.0
-    max_output_bytes: int = 50_000
-    max_output_lines: int = 2_000
-    read_max_lines: int = 2_000
+    """The tools' share of the server's config, which holds the defaults."""
+
+    bash_timeout: float  # seconds, when the call gives none
+    bash_max_timeout: float
+    max_output_bytes: int
+    max_output_lines: int
+    read_max_lines: int
+
+    @classmethod
+    def from_config(cls, config: ServerConfig) -> ToolLimits:
+        return cls(
+            bash_timeout=config.bash_timeout,
+            bash_max_timeout=config.bash_max_timeout,
+            max_output_bytes=config.tool_output_max_bytes,
+            max_output_lines=config.tool_output_max_lines,
+            read_max_lines=config.read_max_lines,
+        )
 
 
 @dataclass
@@ -45,7 +58,8 @@ class ToolContext:
     message_id: str
     call_id: str
     directory: Path
-    limits: ToolLimits = field(default_factory=ToolLimits)
+    # the server passes its own; a context made elsewhere (tests, embedders) gets the defaults
+    limits: ToolLimits = field(default_factory=lambda: ToolLimits.from_config(ServerConfig.build({})))
     todos: TodoStore | None = None
     # Called with the process-group id of every process a tool starts, and with None when it is
     # gone, so that crash recovery can kill what a dead server left behind.

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import urllib.parse
+import uuid
 from pathlib import Path
 
 import httpx
 
+from tests.support.fakellm import FakeLLMThread
+from tests.support.http import Background, prompt_body
 from tests.support.schemas import capture, validate, validate_response
+from tests.support.server import WakefulProcess
 
 
 def _create(http: httpx.Client, **body: object) -> dict:
@@ -65,6 +69,32 @@ def test_children_and_roots(http: httpx.Client) -> None:
     roots = http.get("/session", params={"roots": "true"}).json()
     assert child["id"] not in {s["id"] for s in roots} and parent["id"] in {s["id"] for s in roots}
     assert http.post("/session", json={"parentID": "ses_doesnotexist"}).status_code == 404
+
+
+def test_delete_removes_the_whole_subtree_after_stopping_its_runs(
+    server: WakefulProcess, http: httpx.Client, llm: FakeLLMThread
+) -> None:
+    root = _create(http, title="root")
+    child = _create(http, parentID=root["id"])
+    grandchild = _create(http, parentID=child["id"])
+    other = _create(http, title="unrelated")
+    key = f"subtree-{uuid.uuid4().hex[:8]}"
+    with server.client() as c:
+        held = Background(
+            lambda: c.post(f"/session/{grandchild['id']}/message", json=prompt_body(f"HOLD {key}"))
+        )
+        llm.wait_for_hold(key)
+        assert http.delete(f"/session/{root['id']}").json() is True
+        reply = held.result(5).json()
+    llm.release(key)
+    assert reply["info"]["error"]["name"] == "MessageAbortedError"
+    for gone in (root, child, grandchild):
+        assert http.get(f"/session/{gone['id']}").status_code == 404
+        assert http.get(f"/session/{gone['id']}/message").status_code == 404
+    assert http.get(f"/session/{other['id']}").status_code == 200
+    listed = {s["id"] for s in http.get("/session", params={"limit": 1000}).json()}
+    assert not listed & {root["id"], child["id"], grandchild["id"]}
+    assert grandchild["id"] not in http.get("/session/status").json()
 
 
 def test_bad_input_is_refused_and_changes_nothing(http: httpx.Client) -> None:

@@ -1,4 +1,6 @@
-"""The SQLite store under concurrency, on a real database file."""
+"""What only the SQLite store has, on a real database file: WAL, concurrency, schema versions.
+
+What every store does is in test_store_contract.py."""
 
 from __future__ import annotations
 
@@ -6,7 +8,9 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from wakeful.storage.base import RunRecord, SessionQuery
+import pytest
+
+from wakeful.storage.base import SessionQuery
 from wakeful.storage.sql import SQLStore
 
 
@@ -45,41 +49,6 @@ async def test_hundred_sessions_written_concurrently(tmp_path: Path) -> None:
         assert raw.execute("SELECT count(*) FROM parts").fetchone()[0] == 3000
 
 
-async def test_lists_follow_insertion_order_not_ids(tmp_path: Path) -> None:
-    store = SQLStore(tmp_path / "wakeful.db")
-    await store.open()
-    await store.put_session(
-        {"id": "ses_b", "projectID": "p", "title": "t", "time": {"created": 1, "updated": 1}}
-    )
-    for mid in ("msg_zzz", "msg_aaa", "msg_mmm"):
-        await store.put_message({"id": mid, "sessionID": "ses_b", "role": "user"})
-    ids = [m["info"]["id"] for m in await store.list_messages("ses_b")]
-    assert ids == ["msg_zzz", "msg_aaa", "msg_mmm"]
-    assert [m["info"]["id"] for m in await store.list_messages("ses_b", limit=2)] == ["msg_aaa", "msg_mmm"]
-    assert [m["info"]["id"] for m in await store.list_messages("ses_b", before="msg_mmm")] == [
-        "msg_zzz",
-        "msg_aaa",
-    ]
-    await store.close()
-
-
-async def test_claim_is_taken_once(tmp_path: Path) -> None:
-    store = SQLStore(tmp_path / "wakeful.db")
-    await store.open()
-    record = RunRecord("msg_claim", "ses_c", "prompt", "hash-1", instance="i1")
-    user = {"id": "msg_claim", "sessionID": "ses_c", "role": "user"}
-    results = await asyncio.gather(*(store.claim_run(record, user, []) for _ in range(10)))
-    assert sum(r is None for r in results) == 1
-    assert all(r is not None and r.body_hash == "hash-1" for r in results if r is not None)
-    # An id that already names a message (without a run) can never be claimed.
-    await store.put_message({"id": "msg_taken", "sessionID": "ses_c", "role": "assistant"})
-    taken = await store.claim_run(
-        RunRecord("msg_taken", "ses_c", "prompt", "h"), {"id": "msg_taken", "sessionID": "ses_c"}, []
-    )
-    assert taken is not None and taken.body_hash == ""
-    await store.close()
-
-
 async def test_schema_is_versioned_and_reopens(tmp_path: Path) -> None:
     path = tmp_path / "wakeful.db"
     store = SQLStore(path)
@@ -92,3 +61,16 @@ async def test_schema_is_versioned_and_reopens(tmp_path: Path) -> None:
     await again.open()
     assert (await again.get_session("ses_x"))["title"] == "kept"  # type: ignore[index]
     await again.close()
+
+
+async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "wakeful.db"
+    store = SQLStore(path)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    newer = SQLStore(path)
+    with pytest.raises(RuntimeError, match="newer"):
+        await newer.open()
+    await newer.close()

@@ -199,7 +199,7 @@ class AgentLoop(Executor):
             StepStartPart(id=ids.part_id(), sessionID=message.sessionID, messageID=message.id)
         )
         if self._history is None:
-            stored = await self.log.store.list_messages(plan.session_id)
+            stored = await self.log.list_raw(plan.session_id)
             selected = history.select(stored, plan.user_message_id)
             self._history = [m for m in selected if m["info"]["id"] != message.id]  # added when done
         request = ChatRequest(
@@ -226,7 +226,7 @@ class AgentLoop(Executor):
         message.tokens, message.cost, message.finish = tokens, cost, finish
         message.time.completed = now_ms()
         await self.log.put_message(message)
-        done = await self.log.store.get_message(message.sessionID, message.id)
+        done = await self.log.get_raw(message.sessionID, message.id)
         if done is not None:
             self._history.append(done)
         return finish, calls
@@ -339,4 +339,4 @@ class AgentLoop(Executor):
             self._pgids.clear()
         else:
             self._pgids.add(pgid)
-        await self.log.store.update_run(self.plan.user_message_id, pgids=sorted(self._pgids))
+        await self.runs.record_processes(self.plan.user_message_id, sorted(self._pgids))

@@ -31,8 +31,9 @@ from wakeful.errors import (
     SessionBusyError,
     UnknownRunError,
 )
+from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
-from wakeful.storage.base import RunRecord
+from wakeful.storage.base import RunRecord, RunStore
 
 log = logging.getLogger("wakeful.runs")
 
@@ -94,10 +95,10 @@ class RunHandle:
 
 
 class RunManager:
-    def __init__(self, log: MessageLog, instance: str) -> None:
+    def __init__(self, log: MessageLog, store: RunStore, bus: EventBus, instance: str) -> None:
         self.log = log
-        self.store = log.store
-        self.bus = log.bus
+        self._store = store
+        self.bus = bus
         self.instance = instance
         self._live: dict[str, RunHandle] = {}
         self._queues: dict[str, deque[RunHandle]] = {}
@@ -132,6 +133,14 @@ class RunManager:
     def current(self, session_id: str) -> RunHandle | None:
         return self._current.get(session_id)
 
+    async def stored(self, message_id: str) -> RunRecord | None:
+        """The claim of the prompt `message_id`, live or finished, from this server or an earlier one."""
+        return await self._store.get_run(message_id)
+
+    async def record_processes(self, message_id: str, pgids: list[int]) -> None:
+        """The tool process groups the run has open, for crash recovery to kill."""
+        await self._store.set_run_pgids(message_id, pgids)
+
     # --- submission -------------------------------------------------------------------------------
 
     async def submit(self, request: RunRequest) -> RunHandle | Reply:
@@ -144,7 +153,7 @@ class RunManager:
             if live is not None:
                 self._check_same(live.request.body_hash, request)
                 return live
-            existing = await self.store.get_run(request.message_id)
+            existing = await self._store.get_run(request.message_id)
             if existing is not None:
                 self._check_same(existing.body_hash, request)
                 return await self.log.answer(existing.session_id, existing.message_id)
@@ -160,7 +169,7 @@ class RunManager:
                 instance=self.instance,
                 created=int(time.time() * 1000),
             )
-            claimed = await self.store.claim_run(record, request.user_message, request.user_parts)
+            claimed = await self._store.claim_run(record, request.user_message, request.user_parts)
             if claimed is not None:  # another process or a crash left it; same rules
                 self._check_same(claimed.body_hash, request)
                 return await self.log.answer(claimed.session_id, claimed.message_id)
@@ -203,7 +212,7 @@ class RunManager:
                     self._current.pop(session_id, None)
                     self._live.pop(handle.message_id, None)
                     with contextlib.suppress(Exception):
-                        await self.store.update_run(handle.message_id, status="done", pgids=[])
+                        await self._store.set_run_status(handle.message_id, "done")
                 if not queue:
                     # The session is idle before its last caller hears the answer, so a client that
                     # checks the status right after its reply never sees "busy".
@@ -229,7 +238,7 @@ class RunManager:
         try:
             if handle.cancel_reason is not None:
                 return await request.executor.fail(handle, handle.cancel_reason)
-            await self.store.update_run(request.message_id, status="running")
+            await self._store.set_run_status(request.message_id, "running")
             handle.task = asyncio.create_task(request.executor.run(handle), name=f"run {request.message_id}")
             if request.deadline:
                 deadline_timer = asyncio.get_running_loop().call_later(

@@ -13,9 +13,10 @@ import os
 import signal
 import time
 
-from wakeful.errors import UnknownRunError
+from wakeful.errors import NotFoundError, UnknownRunError
 from wakeful.session.messages import MessageLog, replies_to
-from wakeful.storage.base import RunRecord
+from wakeful.session.sessions import Sessions
+from wakeful.storage.base import RunRecord, RunStore
 from wakeful.wire.messages import MESSAGE_ADAPTER, PART_ADAPTER, AssistantMessage
 
 log = logging.getLogger("wakeful.recovery")
@@ -28,26 +29,26 @@ def kill_group(pgid: int) -> None:
         pass
 
 
-async def recover(messages: MessageLog, instance: str) -> int:
-    store = messages.store
+async def recover(store: RunStore, messages: MessageLog, sessions: Sessions) -> int:
+    """Close every unfinished run; answers how many there were."""
     runs = await store.unfinished_runs()
     for run in runs:
         for pgid in run.pgids:
             kill_group(pgid)
-        await _close(messages, run)
-        await store.update_run(run.message_id, status="done", pgids=[])
+        await _close(messages, sessions, run)
+        await store.set_run_status(run.message_id, "done")
     if runs:
         log.warning("recovered %d interrupted run(s)", len(runs))
     return len(runs)
 
 
-async def _close(messages: MessageLog, run: RunRecord) -> None:
+async def _close(messages: MessageLog, sessions: Sessions, run: RunRecord) -> None:
     """Written through the MessageLog like any other write, so each change is announced too."""
     error = UnknownRunError(
         f"The run was interrupted: the server that ran it (instance {run.instance}) stopped before it finished"
     ).to_info()
     now = int(time.time() * 1000)
-    stored = await messages.store.list_messages(run.session_id)
+    stored = await messages.list_raw(run.session_id)
     user = next((m for m in stored if m["info"]["id"] == run.message_id), None)
     if user is None:
         return
@@ -72,8 +73,10 @@ async def _close(messages: MessageLog, run: RunRecord) -> None:
             await messages.put_message(MESSAGE_ADAPTER.validate_python(last))
         return
     user_info = user["info"]
-    session = await messages.store.get_session(run.session_id)
-    directory = session["directory"] if session else ""
+    try:
+        directory = (await sessions.get(run.session_id)).directory
+    except NotFoundError:
+        directory = ""
     message = AssistantMessage.answering(
         run.session_id,
         run.message_id,

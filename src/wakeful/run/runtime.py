@@ -1,12 +1,12 @@
 """The runtime: every service a run needs, built once per server from its ServerConfig.
 
 The server owns it (its lifespan opens and closes it); the run layer receives it and never imports
-the server.
+the server. The store is chosen here, from the config, and only here: everything else holds the
+narrowest store protocol it needs, or a service.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,17 +23,23 @@ from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
 from wakeful.session.todos import Todos
+from wakeful.storage.base import Store
 from wakeful.storage.sql import SQLStore
 from wakeful.tools.base import Tool
 from wakeful.tools.registry import builtin_tools
 
-log = logging.getLogger("wakeful")
+
+def config_store(config: ServerConfig) -> Store:
+    """The store the config names: SQLite in the data directory."""
+    return SQLStore(
+        config.data_dir / "wakeful.db", readers=config.db_readers, busy_timeout=config.db_busy_timeout
+    )
 
 
 @dataclass
 class Runtime:
     config: ServerConfig
-    store: SQLStore
+    store: Store
     bus: EventBus
     sessions: Sessions
     messages: MessageLog
@@ -50,14 +56,13 @@ class Runtime:
         return {name for name, tool in self.tools.items() if tool.read_only}
 
     @classmethod
-    def build(cls, config: ServerConfig) -> Runtime:
-        store = SQLStore(
-            config.data_dir / "wakeful.db", readers=config.db_readers, busy_timeout=config.db_busy_timeout
-        )
+    def build(cls, config: ServerConfig, store: Store | None = None) -> Runtime:
+        """The runtime for `config`, on `store` if given (a test's MemoryStore), else the config's."""
+        store = store or config_store(config)
         bus = EventBus(config.event_replay, config.subscriber_queue, config.event_replay_bytes)
         messages = MessageLog(store, bus)
         instance = ids.new_id("run")
-        runs = RunManager(messages, instance)
+        runs = RunManager(messages, store, bus, instance)
         return cls(
             config=config,
             store=store,

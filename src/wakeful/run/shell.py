@@ -15,11 +15,10 @@ from wakeful import ids
 from wakeful.errors import InvalidRequestError, MessageAbortedError, RunError
 from wakeful.ids import now_ms
 from wakeful.project.agents import resolve_agent
-from wakeful.run.manager import Executor, Reply, RunHandle, RunRequest
+from wakeful.run.manager import Executor, Reply, RunHandle, RunManager, RunRequest
 from wakeful.run.prompt import body_hash
 from wakeful.run.runtime import Runtime
 from wakeful.session.messages import MessageLog
-from wakeful.storage.base import Store
 from wakeful.tools.bash import run_shell
 from wakeful.wire.bodies import ShellBody
 from wakeful.wire.messages import AssistantMessage, ModelRef, UserMessage, UserTime
@@ -31,7 +30,7 @@ class ShellExecutor(Executor):
     def __init__(
         self,
         log: MessageLog,
-        store: Store,
+        runs: RunManager,
         assistant: AssistantMessage,
         command: str,
         directory: Path,
@@ -39,7 +38,7 @@ class ShellExecutor(Executor):
         timeout: float | None,
     ) -> None:
         self.log = log
-        self.store = store
+        self.runs = runs
         self.assistant = assistant
         self.command = command
         self.directory = directory
@@ -52,7 +51,7 @@ class ShellExecutor(Executor):
         return (await self.log.get(self.assistant.sessionID, self.assistant.id)).wire()
 
     async def _record(self, pgid: int | None) -> None:
-        await self.store.update_run(self.assistant.parentID, pgids=[] if pgid is None else [pgid])
+        await self.runs.record_processes(self.assistant.parentID, [] if pgid is None else [pgid])
 
     async def run(self, handle: RunHandle) -> Reply:
         await self.log.put_message(self.assistant)
@@ -135,7 +134,7 @@ def build_shell_run(
     )
     executor = ShellExecutor(
         runtime.messages,
-        runtime.store,
+        runtime.runs,
         assistant,
         body.command,
         directory,

@@ -27,7 +27,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.store.open()
-        await recover(state.messages, state.instance)
+        await recover(state.store, state.messages, state.sessions)
         # Import the provider SDKs before listening: importing them later, on the loop, would stall
         # every held call (and delay the first answer's headers) by about a second.
         await asyncio.to_thread(warm_imports)

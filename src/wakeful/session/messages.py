@@ -6,12 +6,13 @@ assistant message per LLM call, and the last one is the run's answer.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from wakeful import ids
 from wakeful.errors import NotFoundError
 from wakeful.session.bus import EventBus
-from wakeful.storage.base import Store
+from wakeful.storage.base import MessageStore
 from wakeful.wire.messages import AssistantMessage, MessageWithParts, UserMessage
 from wakeful.wire.parts import PartBase
 
@@ -26,8 +27,8 @@ class MessageLog:
     `message.part.updated`, `message.removed`, `message.part.removed`). Streaming text is announced
     with `message.part.delta` without a write."""
 
-    def __init__(self, store: Store, bus: EventBus) -> None:
-        self.store = store
+    def __init__(self, store: MessageStore, bus: EventBus) -> None:
+        self._store = store
         self.bus = bus
 
     def announce_message(self, data: dict[str, Any]) -> None:
@@ -41,12 +42,12 @@ class MessageLog:
 
     async def put_message(self, info: UserMessage | AssistantMessage) -> None:
         data = info.wire()
-        await self.store.put_message(data)
+        await self._store.put_message(data)
         self.announce_message(data)
 
     async def put_part(self, part: PartBase) -> None:
         data = part.wire()
-        await self.store.put_part(data)
+        await self._store.put_part(data)
         self.announce_part(data)
 
     def delta(self, part: PartBase, field: str, delta: str) -> None:
@@ -62,7 +63,7 @@ class MessageLog:
         )
 
     async def get(self, session_id: str, message_id: str) -> MessageWithParts:
-        data = await self.store.get_message(session_id, message_id)
+        data = await self._store.get_message(session_id, message_id)
         if data is None:
             raise NotFoundError(f"Message not found: {message_id}")
         return MessageWithParts.model_validate(data)
@@ -72,13 +73,22 @@ class MessageLog:
     ) -> list[MessageWithParts]:
         return [
             MessageWithParts.model_validate(m)
-            for m in await self.store.list_messages(session_id, limit, before)
+            for m in await self._store.list_messages(session_id, limit, before)
         ]
+
+    async def list_raw(self, session_id: str) -> builtins.list[dict[str, Any]]:
+        """Every message of the session with its parts, as stored (wire dicts, insertion order): for
+        code that reads the log as data, such as a run's history and crash recovery."""
+        return await self._store.list_messages(session_id)
+
+    async def get_raw(self, session_id: str, message_id: str) -> dict[str, Any] | None:
+        """One message with its parts as stored; None if the session has no such message."""
+        return await self._store.get_message(session_id, message_id)
 
     async def answer(self, session_id: str, message_id: str) -> dict[str, Any]:
         """What `/message` answered (or would answer) for the prompt `message_id`: its last
         assistant message; the user message itself when the prompt asked for no reply."""
-        stored = await self.store.list_messages(session_id)
+        stored = await self.list_raw(session_id)
         replies = replies_to(stored, message_id)
         if replies:
             return replies[-1]
@@ -89,11 +99,11 @@ class MessageLog:
 
     async def delete(self, session_id: str, message_id: str) -> None:
         await self.get(session_id, message_id)
-        await self.store.delete_message(session_id, message_id)
+        await self._store.delete_message(session_id, message_id)
         self.bus.publish("message.removed", {"sessionID": session_id, "messageID": message_id})
 
     async def delete_part(self, session_id: str, message_id: str, part_id: str) -> None:
-        await self.store.delete_part(message_id, part_id)
+        await self._store.delete_part(message_id, part_id)
         self.bus.publish(
             "message.part.removed", {"sessionID": session_id, "messageID": message_id, "partID": part_id}
         )

@@ -1,10 +1,12 @@
 """The session service: stores sessions and announces them.
 
-Every write goes to the store and then publishes exactly one event.
+Every write goes to the store and then publishes one event for each session it changed (one, except
+a delete, which removes a whole subtree).
 """
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import os
 import secrets
@@ -15,7 +17,7 @@ from typing import Any
 from wakeful import OPENCODE_VERSION, ids
 from wakeful.errors import InvalidRequestError, NotFoundError
 from wakeful.session.bus import EventBus
-from wakeful.storage.base import SessionQuery, Store
+from wakeful.storage.base import SessionQuery, SessionStore
 from wakeful.wire.sessions import Session, SessionCreate, SessionTime, SessionTokens, SessionUpdate
 
 _ADJECTIVES = (
@@ -29,12 +31,12 @@ def project_id(directory: Path) -> str:
 
 
 class Sessions:
-    def __init__(self, store: Store, bus: EventBus) -> None:
-        self.store = store
+    def __init__(self, store: SessionStore, bus: EventBus) -> None:
+        self._store = store
         self.bus = bus
 
     async def _save(self, session: Session, event: str) -> Session:
-        await self.store.put_session(session.wire())
+        await self._store.put_session(session.wire())
         self.bus.publish(event, {"sessionID": session.id, "info": session.wire()})
         return session
 
@@ -66,15 +68,15 @@ class Sessions:
         return await self._save(session, "session.created")
 
     async def get(self, session_id: str) -> Session:
-        data = await self.store.get_session(session_id)
+        data = await self._store.get_session(session_id)
         if data is None:
             raise NotFoundError(f"Session not found: {session_id}")
         return Session.model_validate(data)
 
-    async def list(self, query: SessionQuery) -> list[Session]:
+    async def list(self, query: SessionQuery) -> builtins.list[Session]:
         if query.limit < 0:
             raise InvalidRequestError("limit must not be negative", field="limit")
-        return [Session.model_validate(s) for s in await self.store.list_sessions(query)]
+        return [Session.model_validate(s) for s in await self._store.list_sessions(query)]
 
     async def update(self, session_id: str, body: SessionUpdate) -> Session:
         session = await self.get(session_id)
@@ -95,8 +97,20 @@ class Sessions:
         session.time.updated = ids.now_ms()
         return await self._save(session, "session.updated")
 
-    async def delete(self, session_id: str) -> Session:
-        session = await self.get(session_id)
-        await self.store.delete_session(session_id)
-        self.bus.publish("session.deleted", {"sessionID": session.id, "info": session.wire()})
-        return session
+    async def subtree(self, session_id: str) -> builtins.list[Session]:
+        """The session and all its descendants, deepest first (each before its parent)."""
+        found = [Session.model_validate(s) for s in await self._store.session_tree(session_id)]
+        if not found:
+            raise NotFoundError(f"Session not found: {session_id}")
+        return found
+
+    async def delete(self, session_id: str) -> builtins.list[Session]:
+        """Delete the session with all its descendants and everything they hold, at once; announce
+        `session.deleted` for each, deepest first. Stop their runs before: a run still writing
+        would store into a session that no longer exists."""
+        removed = [Session.model_validate(s) for s in await self._store.delete_session_tree(session_id)]
+        if not removed:
+            raise NotFoundError(f"Session not found: {session_id}")
+        for session in removed:
+            self.bus.publish("session.deleted", {"sessionID": session.id, "info": session.wire()})
+        return removed

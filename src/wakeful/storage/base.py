@@ -1,13 +1,25 @@
-"""The Store seam: everything wakeful persists goes through this protocol.
+"""The store seam: everything wakeful persists goes through these protocols, one per aggregate.
 
-Records are plain JSON-able dicts in the reference's wire shapes; the store adds an insertion
-sequence and orders by it (never by id: ids wrap and clients choose their own message ids).
+Records are plain JSON-able dicts in the reference's wire shapes; a store keeps what it was given,
+so what comes back is a fresh copy that a caller may change freely. The store adds an insertion
+sequence and orders by it (never by id: ids wrap and clients choose their own message ids). A record
+written again (an upsert) keeps its place; one deleted and written again goes to the end.
+
+`Store` is every aggregate plus `open`/`close`. Code above storage names the narrowest protocol it
+needs; only the runtime names an implementation (`sql.SQLStore`, or `memory.MemoryStore` in tests).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+RunStatus = Literal["queued", "running", "done"]
+
+
+def fold(text: str) -> str:
+    """The case folding that makes a session search case-insensitive, in every store alike."""
+    return text.casefold()
 
 
 @dataclass
@@ -16,9 +28,9 @@ class RunRecord:
 
     message_id: str
     session_id: str
-    kind: str  # "prompt" | "command" | "shell"
+    kind: str  # "prompt" | "command" | "shell"; "message" for an id that no run owns
     body_hash: str
-    status: str = "queued"  # queued | running | done
+    status: RunStatus = "queued"
     instance: str = ""
     pgids: list[int] = field(default_factory=list)
     created: int = 0
@@ -26,60 +38,89 @@ class RunRecord:
 
 @dataclass
 class SessionQuery:
+    """Which sessions `list_sessions` answers: every filter given must hold; newest first (by
+    insertion), at most `limit`. `search` is a case-insensitive substring of the title; `start`
+    keeps sessions updated at or after it (ms)."""
+
     project_id: str | None = None
     roots: bool = False
     search: str | None = None
     start: float | None = None
-    limit: int = 100
+    limit: int = 100  # not negative: the session service refuses that
     parent_id: str | None = None
 
 
-class Store(Protocol):
-    async def open(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    # sessions
+class SessionStore(Protocol):
     async def put_session(self, info: dict[str, Any]) -> None: ...
 
     async def get_session(self, session_id: str) -> dict[str, Any] | None: ...
 
     async def list_sessions(self, query: SessionQuery) -> list[dict[str, Any]]: ...
 
-    async def delete_session(self, session_id: str) -> None: ...
+    async def session_tree(self, session_id: str) -> list[dict[str, Any]]:
+        """The session and all its descendants, deepest first (so each comes before its parent);
+        [] if it does not exist."""
+        ...
 
-    # messages and parts
+    async def delete_session_tree(self, session_id: str) -> list[dict[str, Any]]:
+        """Remove the session, its descendants, and everything they hold (messages, parts, todos,
+        runs) in one transaction; answer the removed sessions as `session_tree` orders them."""
+        ...
+
+
+class MessageStore(Protocol):
+    """Messages with their parts. A message is answered as `{"info": ..., "parts": [...]}`."""
+
     async def put_message(self, info: dict[str, Any]) -> None: ...
 
     async def get_message(self, session_id: str, message_id: str) -> dict[str, Any] | None: ...
 
     async def list_messages(
         self, session_id: str, limit: int | None = None, before: str | None = None
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[dict[str, Any]]:
+        """The session's messages in insertion order: only those inserted before the message
+        `before` (none if no message has that id), then the last `limit` of them."""
+        ...
 
     async def delete_message(self, session_id: str, message_id: str) -> None: ...
 
     async def put_part(self, part: dict[str, Any]) -> None: ...
 
-    async def get_parts(self, message_id: str) -> list[dict[str, Any]]: ...
-
     async def delete_part(self, message_id: str, part_id: str) -> None: ...
 
-    # todos
+
+class TodoStore(Protocol):
     async def get_todos(self, session_id: str) -> list[dict[str, Any]]: ...
 
     async def set_todos(self, session_id: str, todos: list[dict[str, Any]]) -> None: ...
 
-    # runs: the idempotency claim and crash recovery
+
+class RunStore(Protocol):
+    """Runs: the idempotency claim, and what crash recovery needs (status, process groups)."""
+
     async def claim_run(
         self, run: RunRecord, user_message: dict[str, Any], parts: list[dict[str, Any]]
     ) -> RunRecord | None:
         """Record the run and its user message in one transaction, unless `run.message_id` is
-        already claimed: then return the existing record and write nothing."""
+        already claimed: then return the existing record and write nothing. An id that already
+        names a message no run owns is answered as a record with an empty `body_hash`, which no
+        request matches: a conflict."""
         ...
 
     async def get_run(self, message_id: str) -> RunRecord | None: ...
 
-    async def update_run(self, message_id: str, **fields: Any) -> None: ...
+    async def set_run_status(self, message_id: str, status: RunStatus) -> None:
+        """A run set `done` also forgets its process groups: nothing of it is left to kill."""
+        ...
+
+    async def set_run_pgids(self, message_id: str, pgids: list[int]) -> None:
+        """The process groups a crash would leave running, replacing those recorded before."""
+        ...
 
     async def unfinished_runs(self) -> list[RunRecord]: ...
+
+
+class Store(SessionStore, MessageStore, TodoStore, RunStore, Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...

@@ -11,18 +11,20 @@ wait. Readers use their own small pool and see WAL snapshots. Statements are bui
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, delete, event, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from wakeful.storage import schema as t
-from wakeful.storage.base import RunRecord, SessionQuery
+from wakeful.storage.base import RunRecord, RunStatus, SessionQuery, fold
 from wakeful.storage.writer import GroupWriter
+
+T = TypeVar("T")
 
 
 def _dumps(value: Any) -> str:
@@ -36,12 +38,20 @@ def _upsert(table: Any, key: str, columns: tuple[str, ...]) -> Any:
     )
 
 
-UPSERT_SESSION = _upsert(t.sessions, "id", ("title", "updated", "data", "parent_id"))
-UPSERT_MESSAGE = _upsert(t.messages, "id", ("data",))
-UPSERT_PART = _upsert(t.parts, "id", ("data",))
+# A record written again keeps its seq (its place in lists); the columns follow the new record.
+UPSERT_SESSION = _upsert(t.sessions, "id", ("project_id", "parent_id", "title", "updated", "data"))
+UPSERT_MESSAGE = _upsert(t.messages, "id", ("session_id", "data"))
+UPSERT_PART = _upsert(t.parts, "id", ("message_id", "session_id", "data"))
 UPSERT_TODOS = _upsert(t.todos, "session_id", ("data",))
 # Readers wait for a connection rather than fail: a burst of thousands of calls queues here.
 READER_POOL_TIMEOUT = 600.0
+# Well under SQLite's limit on bound parameters in one statement.
+IN_CHUNK = 500
+
+
+def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), IN_CHUNK):
+        yield items[start : start + IN_CHUNK]
 
 
 def _message_row(info: dict[str, Any]) -> dict[str, Any]:
@@ -77,6 +87,8 @@ def _sqlite_engine(
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # Search folds case in Python, as every store does (SQLite's own lower() knows only ASCII).
+        dbapi_connection.create_function("wakeful_fold", 1, fold, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
@@ -140,7 +152,7 @@ class SQLStore:
         if query.roots:
             stmt = stmt.where(t.sessions.c.parent_id.is_(None))
         if query.search:
-            stmt = stmt.where(func.lower(t.sessions.c.title).contains(query.search.lower(), autoescape=True))
+            stmt = stmt.where(func.instr(func.wakeful_fold(t.sessions.c.title), fold(query.search)) > 0)
         if query.start is not None:
             stmt = stmt.where(t.sessions.c.updated >= query.start)
         stmt = stmt.limit(query.limit)
@@ -148,13 +160,21 @@ class SQLStore:
             rows = (await conn.execute(stmt)).all()
         return [json.loads(r[0]) for r in rows]
 
-    async def delete_session(self, session_id: str) -> None:
-        def op(conn: Connection) -> None:
-            for table in (t.parts, t.messages, t.todos, t.runs):
-                conn.execute(delete(table).where(table.c.session_id == session_id))
-            conn.execute(delete(t.sessions).where(t.sessions.c.id == session_id))
+    async def session_tree(self, session_id: str) -> list[dict[str, Any]]:
+        async with self._read() as conn:
+            rows = await conn.run_sync(_tree, session_id)
+        return [json.loads(data) for _, data in rows]
 
-        await self.writes.run(op)
+    async def delete_session_tree(self, session_id: str) -> list[dict[str, Any]]:
+        def op(conn: Connection) -> list[dict[str, Any]]:
+            rows = _tree(conn, session_id)
+            for chunk in _chunks([sid for sid, _ in rows]):
+                for table in (t.parts, t.messages, t.todos, t.runs):
+                    conn.execute(delete(table).where(table.c.session_id.in_(chunk)))
+                conn.execute(delete(t.sessions).where(t.sessions.c.id.in_(chunk)))
+            return [json.loads(data) for _, data in rows]
+
+        return await self.writes.run(op)
 
     # --- messages and parts -----------------------------------------------------------------------
 
@@ -178,8 +198,7 @@ class SQLStore:
 
     async def _parts(self, conn: AsyncConnection, message_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {m: [] for m in message_ids}
-        for start in range(0, len(message_ids), 500):
-            chunk = message_ids[start : start + 500]
+        for chunk in _chunks(message_ids):
             rows = await conn.execute(
                 select(t.parts.c.message_id, t.parts.c.data)
                 .where(t.parts.c.message_id.in_(chunk))
@@ -216,10 +235,6 @@ class SQLStore:
     async def put_part(self, part: dict[str, Any]) -> None:
         row = _part_row(part)
         await self.writes.run(lambda conn: conn.execute(UPSERT_PART, row))
-
-    async def get_parts(self, message_id: str) -> list[dict[str, Any]]:
-        async with self._read() as conn:
-            return (await self._parts(conn, [message_id]))[message_id]
 
     async def delete_part(self, message_id: str, part_id: str) -> None:
         stmt = delete(t.parts).where(t.parts.c.id == part_id, t.parts.c.message_id == message_id)
@@ -290,13 +305,41 @@ class SQLStore:
             row = (await conn.execute(select(t.runs).where(t.runs.c.message_id == message_id))).first()
         return self._run(row) if row else None
 
-    async def update_run(self, message_id: str, **fields: Any) -> None:
-        if "pgids" in fields:
-            fields["pgids"] = _dumps(fields["pgids"])
-        stmt = t.runs.update().where(t.runs.c.message_id == message_id).values(**fields)
+    async def set_run_status(self, message_id: str, status: RunStatus) -> None:
+        values: dict[str, str] = {"status": status}
+        if status == "done":
+            values["pgids"] = "[]"
+        await self._update_run(message_id, values)
+
+    async def set_run_pgids(self, message_id: str, pgids: list[int]) -> None:
+        await self._update_run(message_id, {"pgids": _dumps(pgids)})
+
+    async def _update_run(self, message_id: str, values: dict[str, str]) -> None:
+        stmt = t.runs.update().where(t.runs.c.message_id == message_id).values(**values)
         await self.writes.run(lambda conn: conn.execute(stmt))
 
     async def unfinished_runs(self) -> list[RunRecord]:
         async with self._read() as conn:
             rows = (await conn.execute(select(t.runs).where(t.runs.c.status != "done"))).all()
         return [self._run(r) for r in rows]
+
+
+def _tree(conn: Connection, session_id: str) -> list[tuple[str, str]]:
+    """`(id, data)` of the session and its descendants: deepest level first, newest first within a
+    level. Walked level by level with a visited set, so that no parent cycle can loop."""
+
+    def rows(where: Any) -> list[tuple[str, str, int]]:
+        found = conn.execute(select(t.sessions.c.id, t.sessions.c.data, t.sessions.c.seq).where(where))
+        return [(r.id, r.data, r.seq) for r in found]
+
+    level = rows(t.sessions.c.id == session_id)
+    levels: list[list[tuple[str, str, int]]] = []
+    seen = {session_id}
+    while level:
+        levels.append(level)
+        below = [
+            row for chunk in _chunks([r[0] for r in level]) for row in rows(t.sessions.c.parent_id.in_(chunk))
+        ]
+        level = sorted((row for row in below if row[0] not in seen), key=lambda row: row[2])
+        seen.update(row[0] for row in level)
+    return [(sid, data) for level in reversed(levels) for sid, data, _ in reversed(level)]

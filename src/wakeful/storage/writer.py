@@ -27,7 +27,6 @@ class GroupWriter:
         self.engine = engine
         self._pending: list[tuple[Op, asyncio.Future[Any]]] = []
         self._task: asyncio.Task[None] | None = None
-        self.batches = 0
 
     async def run(self, op: Callable[[Connection], T]) -> T:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -40,7 +39,6 @@ class GroupWriter:
     async def _drain(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            self.batches += 1
             try:
                 async with self.engine.begin() as conn:
                     results = await conn.run_sync(_apply, [op for op, _ in batch])

@@ -148,7 +148,7 @@ async def reply(
     handle = state.runs.live(message_id)
     if handle is not None and handle.session_id == session_id:
         return _hold(handle, held, message_id)
-    run = await state.store.get_run(message_id)
+    run = await state.runs.stored(message_id)
     if run is None or run.session_id != session_id:
         raise NotFoundError(f"No prompt {message_id} in session {session_id}")
     return _hold(await state.messages.answer(session_id, message_id), held, message_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
@@ -83,12 +84,9 @@ async def update_session(
 @router.delete("/session/{sessionID}", operation_id="session.delete")
 async def delete_session(state: State, directory: Directory, session_id: SessionID) -> bool:
     del directory
-    await state.sessions.get(session_id)
-    # A busy session's run is stopped first, so nothing writes into a deleted session.
-    await state.runs.abort(session_id, reason="Session deleted")
-    for child in await state.sessions.list(SessionQuery(parent_id=session_id, limit=10_000)):
-        await state.runs.abort(child.id, reason="Session deleted")
-        await state.sessions.delete(child.id)
+    # Runs are stopped first, so that nothing writes into a deleted session.
+    subtree = await state.sessions.subtree(session_id)
+    await asyncio.gather(*(state.runs.abort(s.id, reason="Session deleted") for s in subtree))
     await state.sessions.delete(session_id)
     return True
 

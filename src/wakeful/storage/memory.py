@@ -1,0 +1,195 @@
+"""An in-memory store with SQLStore's semantics, for unit tests (and a Runtime built on one).
+
+Nothing persists and nothing is shared between processes. Every method runs without awaiting, so
+each is one atomic step, as a transaction is in SQLStore. Records go in and come out through a JSON
+round trip: a caller never shares an object with the store, and what is kept is exactly what
+SQLStore would keep.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+from wakeful.storage.base import RunRecord, RunStatus, SessionQuery, fold
+
+T = TypeVar("T")
+
+
+def _copy(value: T) -> T:
+    copied: T = json.loads(json.dumps(value))
+    return copied
+
+
+@dataclass
+class _Row:
+    seq: int  # insertion order; an upsert keeps it
+    data: dict[str, Any]
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._seq = itertools.count(1)
+        self._sessions: dict[str, _Row] = {}
+        self._messages: dict[str, _Row] = {}
+        self._parts: dict[str, _Row] = {}
+        self._todos: dict[str, list[dict[str, Any]]] = {}
+        self._runs: dict[str, RunRecord] = {}
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    def _put(self, table: dict[str, _Row], record: dict[str, Any]) -> None:
+        row = table.get(record["id"])
+        if row is None:
+            table[record["id"]] = _Row(next(self._seq), _copy(record))
+        else:
+            row.data = _copy(record)
+
+    @staticmethod
+    def _ordered(rows: Iterable[_Row]) -> list[_Row]:
+        return sorted(rows, key=lambda row: row.seq)
+
+    # --- sessions -------------------------------------------------------------------------------
+
+    async def put_session(self, info: dict[str, Any]) -> None:
+        self._put(self._sessions, info)
+
+    async def get_session(self, session_id: str) -> dict[str, Any] | None:
+        row = self._sessions.get(session_id)
+        return _copy(row.data) if row else None
+
+    async def list_sessions(self, query: SessionQuery) -> list[dict[str, Any]]:
+        search = fold(query.search) if query.search else None
+        found = [
+            row.data
+            for row in reversed(self._ordered(self._sessions.values()))
+            if (query.project_id is None or row.data["projectID"] == query.project_id)
+            and (query.parent_id is None or row.data.get("parentID") == query.parent_id)
+            and not (query.roots and row.data.get("parentID") is not None)
+            and (search is None or search in fold(row.data.get("title", "")))
+            and (query.start is None or int(row.data["time"]["updated"]) >= query.start)
+        ]
+        return _copy(found[: query.limit])
+
+    def _tree(self, session_id: str) -> list[_Row]:
+        root = self._sessions.get(session_id)
+        level = [root] if root else []
+        levels: list[list[_Row]] = []
+        seen = {session_id}
+        while level:
+            levels.append(level)
+            parents = {row.data["id"] for row in level}
+            level = [
+                row
+                for row in self._ordered(self._sessions.values())
+                if row.data.get("parentID") in parents and row.data["id"] not in seen
+            ]
+            seen.update(row.data["id"] for row in level)
+        return [row for level in reversed(levels) for row in reversed(level)]
+
+    async def session_tree(self, session_id: str) -> list[dict[str, Any]]:
+        return _copy([row.data for row in self._tree(session_id)])
+
+    async def delete_session_tree(self, session_id: str) -> list[dict[str, Any]]:
+        removed = [row.data for row in self._tree(session_id)]
+        doomed = {info["id"] for info in removed}
+        for table in (self._messages, self._parts):
+            for key in [k for k, row in table.items() if row.data["sessionID"] in doomed]:
+                del table[key]
+        for key in [k for k, run in self._runs.items() if run.session_id in doomed]:
+            del self._runs[key]
+        for sid in doomed:
+            self._sessions.pop(sid)
+            self._todos.pop(sid, None)
+        return removed
+
+    # --- messages and parts -----------------------------------------------------------------------
+
+    def _with_parts(self, row: _Row) -> dict[str, Any]:
+        message_id = row.data["id"]
+        parts = [p.data for p in self._ordered(self._parts.values()) if p.data["messageID"] == message_id]
+        return {"info": _copy(row.data), "parts": _copy(parts)}
+
+    async def put_message(self, info: dict[str, Any]) -> None:
+        self._put(self._messages, info)
+
+    async def get_message(self, session_id: str, message_id: str) -> dict[str, Any] | None:
+        row = self._messages.get(message_id)
+        if row is None or row.data["sessionID"] != session_id:
+            return None
+        return self._with_parts(row)
+
+    async def list_messages(
+        self, session_id: str, limit: int | None = None, before: str | None = None
+    ) -> list[dict[str, Any]]:
+        rows = [r for r in self._ordered(self._messages.values()) if r.data["sessionID"] == session_id]
+        if before is not None:
+            pivot = self._messages.get(before)
+            rows = [r for r in rows if pivot is not None and r.seq < pivot.seq]
+        if limit is not None:
+            rows = rows[max(len(rows) - limit, 0) :]
+        return [self._with_parts(row) for row in rows]
+
+    async def delete_message(self, session_id: str, message_id: str) -> None:
+        for key in [k for k, p in self._parts.items() if p.data["messageID"] == message_id]:
+            del self._parts[key]
+        row = self._messages.get(message_id)
+        if row is not None and row.data["sessionID"] == session_id:
+            del self._messages[message_id]
+
+    async def put_part(self, part: dict[str, Any]) -> None:
+        self._put(self._parts, part)
+
+    async def delete_part(self, message_id: str, part_id: str) -> None:
+        row = self._parts.get(part_id)
+        if row is not None and row.data["messageID"] == message_id:
+            del self._parts[part_id]
+
+    async def get_todos(self, session_id: str) -> list[dict[str, Any]]:
+        return _copy(self._todos.get(session_id, []))
+
+    async def set_todos(self, session_id: str, todos: list[dict[str, Any]]) -> None:
+        self._todos[session_id] = _copy(todos)
+
+    # --- runs -------------------------------------------------------------------------------------
+
+    async def claim_run(
+        self, run: RunRecord, user_message: dict[str, Any], parts: list[dict[str, Any]]
+    ) -> RunRecord | None:
+        existing = self._runs.get(run.message_id)
+        if existing is not None:
+            return replace(existing, pgids=list(existing.pgids))
+        taken = self._messages.get(run.message_id)
+        if taken is not None:
+            return RunRecord(run.message_id, taken.data["sessionID"], "message", body_hash="")
+        self._runs[run.message_id] = replace(run, pgids=list(run.pgids))
+        self._put(self._messages, user_message)
+        for part in parts:
+            self._put(self._parts, part)
+        return None
+
+    async def get_run(self, message_id: str) -> RunRecord | None:
+        run = self._runs.get(message_id)
+        return replace(run, pgids=list(run.pgids)) if run else None
+
+    async def set_run_status(self, message_id: str, status: RunStatus) -> None:
+        run = self._runs.get(message_id)
+        if run is not None:
+            run.status = status
+            if status == "done":
+                run.pgids = []
+
+    async def set_run_pgids(self, message_id: str, pgids: list[int]) -> None:
+        run = self._runs.get(message_id)
+        if run is not None:
+            run.pgids = list(pgids)
+
+    async def unfinished_runs(self) -> list[RunRecord]:
+        return [replace(run, pgids=list(run.pgids)) for run in self._runs.values() if run.status != "done"]

@@ -1,0 +1,73 @@
+"""The group-commit writer: queued writes share one transaction, and none can fail another."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from wakeful.storage.writer import GroupWriter
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    made = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    async with made.begin() as conn:
+        await conn.exec_driver_sql("CREATE TABLE t (n INTEGER NOT NULL)")
+    yield made
+    await made.dispose()
+
+
+def insert(n: int) -> Any:
+    def op(conn: Connection) -> int:
+        conn.exec_driver_sql("INSERT INTO t VALUES (?)", (n,))
+        return n
+
+    return op
+
+
+def broken(conn: Connection) -> None:
+    conn.exec_driver_sql("INSERT INTO missing VALUES (1)")
+
+
+async def rows(engine: AsyncEngine) -> list[int]:
+    async with engine.connect() as conn:
+        return [r[0] for r in await conn.exec_driver_sql("SELECT n FROM t ORDER BY rowid")]
+
+
+async def test_writes_queued_together_share_one_commit(engine: AsyncEngine) -> None:
+    commits: list[object] = []
+    event.listen(engine.sync_engine, "commit", commits.append)
+    writer = GroupWriter(engine)
+    assert await asyncio.gather(*(writer.run(insert(n)) for n in range(100))) == list(range(100))
+    await writer.close()
+    assert len(commits) == 1
+    assert await rows(engine) == list(range(100))  # in submission order
+
+
+async def test_a_failing_write_fails_alone(engine: AsyncEngine) -> None:
+    writer = GroupWriter(engine)
+    results = await asyncio.gather(
+        writer.run(insert(1)), writer.run(broken), writer.run(insert(2)), return_exceptions=True
+    )
+    await writer.close()
+    assert results[0] == 1 and results[2] == 2
+    assert isinstance(results[1], OperationalError)
+    assert await rows(engine) == [1, 2]
+
+
+async def test_a_cancelled_caller_does_not_cancel_its_write(engine: AsyncEngine) -> None:
+    writer = GroupWriter(engine)
+    caller = asyncio.create_task(writer.run(insert(7)))
+    await asyncio.sleep(0)  # the write is queued
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    await writer.close()
+    assert await rows(engine) == [7]

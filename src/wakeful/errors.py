@@ -7,9 +7,11 @@
     │   ├── InvalidRequestError      400 {"_tag":"InvalidRequestError","message","field"}
     │   ├── UnauthorizedError        401 {"_tag":"UnauthorizedError","message"}
     │   ├── NotFoundError            404 {"name":"NotFoundError","data":{"message"}}
+    │   ├── MethodNotAllowedError    405 {"_tag":"MethodNotAllowedError","message"}
     │   ├── SessionBusyError         409 {"_tag":"SessionBusyError","sessionID","message"}
     │   ├── ConflictError            409 {"_tag":"ConflictError","message","resource"}
-    │   └── ServiceUnavailableError  503 {"_tag":"ServiceUnavailableError","message"} + Retry-After
+    │   ├── ServiceUnavailableError  503 {"_tag":"ServiceUnavailableError","message"} + Retry-After
+    │   └── UnknownError             500 {"_tag":"UnknownError","message"}: a failure nobody foresaw
     ├── RunError                     ends a run; stored as AssistantMessage.info.error {"name","data"}
     │   ├── MessageAbortedError
     │   ├── UnknownRunError          name "UnknownError"
@@ -19,13 +21,18 @@
     ├── ToolError                    a tool failed; becomes a tool part in state "error", the run goes on
     └── StartupError                 the server cannot start (data directory locked, unsafe bind, ...)
 
+Each RequestError renders its body through a pydantic model (`body_model`), the same model that
+documents it in `GET /doc`, so the documented shape and the bytes sent cannot drift apart.
 `wakeful.server.errors` is the one place that turns a RequestError into an HTTP response; a
 RunError never becomes a status code, because it happens after the run was accepted.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 
 class WakefulError(Exception):
@@ -34,13 +41,105 @@ class WakefulError(Exception):
         self.message = message
 
 
+# --- the bodies of refused requests -----------------------------------------------------------
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+# Sent only when set; documented as a plain string, not as "string or null".
+OmittedWhenNone = Annotated[str | SkipJsonSchema[None], Field(exclude_if=_is_none)]
+
+
+class ErrorBody(BaseModel):
+    """A refusal's JSON body. Every field that is always sent (the tag included) is documented as
+    required; the others are left out when unset."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        json_schema_serialization_defaults_required=True,
+    )
+
+    def render(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode()
+
+
+class TaggedBody(ErrorBody):
+    """The `{"_tag", "message"}` form of the reference's newer errors."""
+
+    tag: str = Field(alias="_tag")
+    message: str
+
+
+class InvalidRequestBody(TaggedBody):
+    """Bad request: nothing was changed. `field` names the offending input when one is known."""
+
+    tag: Literal["InvalidRequestError"] = Field(default="InvalidRequestError", alias="_tag")
+    field: OmittedWhenNone = None
+
+
+class UnauthorizedBody(TaggedBody):
+    """HTTP Basic auth failed (only when a password is set)."""
+
+    tag: Literal["UnauthorizedError"] = Field(default="UnauthorizedError", alias="_tag")
+
+
+class NotFoundData(ErrorBody):
+    message: str
+
+
+class NotFoundBody(ErrorBody):
+    """No such session, message or route."""
+
+    name: Literal["NotFoundError"] = "NotFoundError"
+    data: NotFoundData
+
+
+class MethodNotAllowedBody(TaggedBody):
+    """The path exists, but not with this method; the `Allow` header lists the methods it has."""
+
+    tag: Literal["MethodNotAllowedError"] = Field(default="MethodNotAllowedError", alias="_tag")
+
+
+class SessionBusyBody(ErrorBody):
+    """The session is running something, and this call needs it idle (shell, message deletion)."""
+
+    tag: Literal["SessionBusyError"] = Field(default="SessionBusyError", alias="_tag")
+    sessionID: str
+    message: str
+
+
+class ConflictBody(TaggedBody):
+    """wakeful's addition: a messageID reused with a different request (`resource` is that id)."""
+
+    tag: Literal["ConflictError"] = Field(default="ConflictError", alias="_tag")
+    resource: OmittedWhenNone = None
+
+
+class ServiceUnavailableBody(TaggedBody):
+    """The server is draining for shutdown; retry after `Retry-After` seconds."""
+
+    tag: Literal["ServiceUnavailableError"] = Field(default="ServiceUnavailableError", alias="_tag")
+    service: str = "wakeful"
+
+
+class UnknownErrorBody(TaggedBody):
+    """An unexpected server error (the reference's `UnknownError1`, the form of its v2 routes)."""
+
+    tag: Literal["UnknownError"] = Field(default="UnknownError", alias="_tag")
+
+
 # --- refused requests -------------------------------------------------------------------------
 
 
 class RequestError(WakefulError):
-    status: int = 400
+    status: ClassVar[int] = 400
+    body_model: ClassVar[type[ErrorBody]]
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> ErrorBody:
         raise NotImplementedError
 
     def headers(self) -> dict[str, str]:
@@ -49,23 +148,22 @@ class RequestError(WakefulError):
 
 class InvalidRequestError(RequestError):
     status = 400
+    body_model = InvalidRequestBody
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
 
-    def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"_tag": "InvalidRequestError", "message": self.message}
-        if self.field:
-            out["field"] = self.field
-        return out
+    def body(self) -> InvalidRequestBody:
+        return InvalidRequestBody(message=self.message, field=self.field or None)
 
 
 class UnauthorizedError(RequestError):
     status = 401
+    body_model = UnauthorizedBody
 
-    def body(self) -> dict[str, Any]:
-        return {"_tag": "UnauthorizedError", "message": self.message}
+    def body(self) -> UnauthorizedBody:
+        return UnauthorizedBody(message=self.message)
 
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": 'Basic realm="wakeful", charset="UTF-8"'}
@@ -73,48 +171,67 @@ class UnauthorizedError(RequestError):
 
 class NotFoundError(RequestError):
     status = 404
+    body_model = NotFoundBody
 
-    def body(self) -> dict[str, Any]:
-        return {"name": "NotFoundError", "data": {"message": self.message}}
+    def body(self) -> NotFoundBody:
+        return NotFoundBody(data=NotFoundData(message=self.message))
+
+
+class MethodNotAllowedError(RequestError):
+    status = 405
+    body_model = MethodNotAllowedBody
+
+    def body(self) -> MethodNotAllowedBody:
+        return MethodNotAllowedBody(message=self.message)
 
 
 class SessionBusyError(RequestError):
     status = 409
+    body_model = SessionBusyBody
 
     def __init__(self, session_id: str, message: str | None = None) -> None:
         super().__init__(message or f"Session {session_id} is busy")
         self.session_id = session_id
 
-    def body(self) -> dict[str, Any]:
-        return {"_tag": "SessionBusyError", "sessionID": self.session_id, "message": self.message}
+    def body(self) -> SessionBusyBody:
+        return SessionBusyBody(sessionID=self.session_id, message=self.message)
 
 
 class ConflictError(RequestError):
     status = 409
+    body_model = ConflictBody
 
     def __init__(self, message: str, resource: str | None = None) -> None:
         super().__init__(message)
         self.resource = resource
 
-    def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"_tag": "ConflictError", "message": self.message}
-        if self.resource:
-            out["resource"] = self.resource
-        return out
+    def body(self) -> ConflictBody:
+        return ConflictBody(message=self.message, resource=self.resource or None)
 
 
 class ServiceUnavailableError(RequestError):
     status = 503
+    body_model = ServiceUnavailableBody
 
     def __init__(self, message: str, retry_after: int = 5) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
-    def body(self) -> dict[str, Any]:
-        return {"_tag": "ServiceUnavailableError", "message": self.message, "service": "wakeful"}
+    def body(self) -> ServiceUnavailableBody:
+        return ServiceUnavailableBody(message=self.message)
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class UnknownError(RequestError):
+    """Nothing raises it: the server answers it for an exception that no other class describes."""
+
+    status = 500
+    body_model = UnknownErrorBody
+
+    def body(self) -> UnknownErrorBody:
+        return UnknownErrorBody(message=self.message)
 
 
 # --- errors that end a run --------------------------------------------------------------------

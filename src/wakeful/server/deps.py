@@ -1,4 +1,9 @@
-"""Request-scoped helpers: the server state, the project directory, and id checks."""
+"""Typed dependencies of the routes: the runtime, the project directory, an existing session, ids.
+
+A route declares what it needs (`runtime: RuntimeDep`, `session: ExistingSession`) and gets it
+resolved, or the request refused (400 for a bad directory or id, 404 for an unknown session), before
+its body runs.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +17,24 @@ from fastapi import Path as PathParam
 
 from wakeful.errors import InvalidRequestError
 from wakeful.run.runtime import Runtime
+from wakeful.wire.sessions import Session
+
+SessionID = Annotated[str, PathParam(alias="sessionID", pattern=r"^ses")]
+MessageID = Annotated[str, PathParam(alias="messageID", pattern=r"^msg")]
 
 
 # Dependencies are `async def` on purpose: FastAPI runs plain `def` dependencies in a thread pool of
 # 40, and thousands of concurrent calls would queue there before their headers could go out.
-async def get_state(request: Request) -> Runtime:
-    state: Runtime = request.app.state.wakeful
-    return state
+async def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.wakeful
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 async def get_directory(
-    request: Request,
+    runtime: RuntimeDep,
     directory: Annotated[str | None, Query()] = None,
     workspace: Annotated[str | None, Query()] = None,
     x_opencode_directory: Annotated[str | None, Header()] = None,
@@ -31,7 +43,7 @@ async def get_directory(
     del workspace
     raw = directory if directory is not None else x_opencode_directory
     if raw is None or raw == "":
-        return (await get_state(request)).config.project_dir
+        return runtime.config.project_dir
     value = unquote(raw) if directory is None else raw
     path = Path(value)
     if not path.is_absolute():
@@ -42,7 +54,11 @@ async def get_directory(
     return Path(os.path.normpath(path))  # noqa: ASYNC240 - pure string work
 
 
-State = Annotated[Runtime, Depends(get_state)]
 Directory = Annotated[Path, Depends(get_directory)]
-SessionID = Annotated[str, PathParam(alias="sessionID", pattern=r"^ses")]
-MessageID = Annotated[str, PathParam(alias="messageID", pattern=r"^msg")]
+
+
+async def get_existing_session(runtime: RuntimeDep, session_id: SessionID) -> Session:
+    return await runtime.sessions.get(session_id)
+
+
+ExistingSession = Annotated[Session, Depends(get_existing_session)]

@@ -1,27 +1,44 @@
 """The one place that turns errors into HTTP responses, in the reference's body for each status.
 
 404 `{"name":"NotFoundError","data":{...}}`; 400 `{"_tag":"InvalidRequestError",...}`; 409
-`{"_tag":"SessionBusyError"|"ConflictError",...}`; statuses the reference never sends (401, 503, 500)
-use the `_tag` form too.
+`{"_tag":"SessionBusyError"|"ConflictError",...}`; statuses the reference never sends (401, 405, 503,
+500) use the `_tag` form too. Refusals by the framework itself (an unknown path, a method the path does
+not have, a body it cannot parse) go through the same hierarchy, so every error body is one of the
+models in `wakeful.errors`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from wakeful.errors import InvalidRequestError, NotFoundError, RequestError
+from wakeful.errors import (
+    InvalidRequestError,
+    MethodNotAllowedError,
+    NotFoundError,
+    RequestError,
+    UnknownError,
+)
 
 log = logging.getLogger("wakeful.server")
 
 
-def error_response(exc: RequestError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())
+def error_response(
+    exc: RequestError, status: int | None = None, headers: Mapping[str, str] | None = None
+) -> Response:
+    """`exc`'s body; `status` and `headers` carry what the framework decided, when it decided."""
+    return Response(
+        exc.body().render(),
+        status_code=status or exc.status,
+        headers={**(headers or {}), **exc.headers()},
+        media_type="application/json",
+    )
 
 
 def _validation_error(exc: RequestValidationError) -> InvalidRequestError:
@@ -41,30 +58,33 @@ def _validation_error(exc: RequestValidationError) -> InvalidRequestError:
     return InvalidRequestError(message, field=field)
 
 
+def _framework_error(exc: StarletteHTTPException) -> RequestError:
+    """A refusal by Starlette or FastAPI, as the error of ours that means the same."""
+    detail = str(exc.detail)
+    if exc.status_code == 404:
+        return NotFoundError("Not found" if detail == "Not Found" else detail)
+    if exc.status_code == 405:
+        return MethodNotAllowedError(detail)
+    if exc.status_code < 500:
+        return InvalidRequestError(detail)
+    return UnknownError(detail)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestError)
-    async def _request_error(_: Request, exc: RequestError) -> JSONResponse:
+    async def _request_error(_: Request, exc: RequestError) -> Response:
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(_: Request, exc: RequestValidationError) -> Response:
         return error_response(_validation_error(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 404:
-            return error_response(
-                NotFoundError(str(exc.detail) if exc.detail != "Not Found" else "Not found")
-            )
-        tag = {405: "MethodNotAllowedError"}.get(
-            exc.status_code, "BadRequest" if exc.status_code < 500 else "UnknownError"
-        )
-        body = {"_tag": tag, "message": str(exc.detail)}
-        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        # The framework's status stands (a 405 keeps its `Allow` header, a 413 stays a 413).
+        return error_response(_framework_error(exc), exc.status_code, exc.headers)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error")
-        return JSONResponse(
-            {"_tag": "UnknownError", "message": str(exc) or type(exc).__name__}, status_code=500
-        )
+        return error_response(UnknownError(str(exc) or type(exc).__name__))

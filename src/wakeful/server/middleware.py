@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -37,7 +36,7 @@ class BasicAuth:
             await self.app(scope, receive, send)
             return
         error = UnauthorizedError("Authentication required")
-        body = json.dumps(error.body()).encode()
+        body = error.body().render()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         headers += [(k.lower().encode(), v.encode()) for k, v in error.headers().items()]
         await send({"type": "http.response.start", "status": error.status, "headers": headers})

@@ -1,8 +1,10 @@
 """Our own OpenAPI document (`GET /doc`): FastAPI's, corrected to what the server really answers.
 
 FastAPI documents 422 validation errors; wakeful answers 400 `InvalidRequestError`, 404
-`NotFoundError`, 409 and 503 in the reference's shapes, so those replace it. `/event` is documented as
-the SSE stream it is, with the events wakeful adds (`server.heartbeat`, `server.gap`).
+`NotFoundError`, 409 and 503 in the reference's shapes, so those replace it. The error schemas are
+those of the body models in `wakeful.errors` (the models that render the bodies), each named after
+its error class; 401, 405 and 500 can answer any route and are documented as schemas only. `/event`
+is documented as the SSE stream it is, its schema the `Event` envelope of each `data:` line.
 """
 
 from __future__ import annotations
@@ -12,75 +14,29 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-_TAGGED = {
-    "type": "object",
-    "required": ["_tag", "message"],
-    "properties": {"_tag": {"type": "string"}, "message": {"type": "string"}},
-}
+from wakeful.errors import (
+    ConflictError,
+    InvalidRequestError,
+    MethodNotAllowedError,
+    NotFoundError,
+    RequestError,
+    ServiceUnavailableError,
+    SessionBusyError,
+    UnauthorizedError,
+    UnknownError,
+)
 
-SCHEMAS: dict[str, Any] = {
-    "InvalidRequestError": {
-        "type": "object",
-        "required": ["_tag", "message"],
-        "properties": {
-            "_tag": {"type": "string", "enum": ["InvalidRequestError"]},
-            "message": {"type": "string"},
-            "field": {"type": "string"},
-        },
-    },
-    "NotFoundError": {
-        "type": "object",
-        "required": ["name", "data"],
-        "properties": {
-            "name": {"type": "string", "enum": ["NotFoundError"]},
-            "data": {
-                "type": "object",
-                "required": ["message"],
-                "properties": {"message": {"type": "string"}},
-            },
-        },
-    },
-    "SessionBusyError": {
-        "type": "object",
-        "required": ["_tag", "sessionID", "message"],
-        "properties": {
-            "_tag": {"type": "string", "enum": ["SessionBusyError"]},
-            "sessionID": {"type": "string"},
-            "message": {"type": "string"},
-        },
-    },
-    "ConflictError": {
-        "description": "wakeful's addition: a messageID reused with a different request",
-        "type": "object",
-        "required": ["_tag", "message"],
-        "properties": {
-            "_tag": {"type": "string", "enum": ["ConflictError"]},
-            "message": {"type": "string"},
-            "resource": {"type": "string"},
-        },
-    },
-    "UnauthorizedError": {**_TAGGED, "description": "HTTP Basic auth failed (only when a password is set)"},
-    "ServiceUnavailableError": {
-        **_TAGGED,
-        "description": "the server is draining for shutdown; see Retry-After",
-    },
-    "Event": {
-        "type": "object",
-        "required": ["id", "type", "properties"],
-        "description": (
-            "One SSE `data:` frame. Replayable events also carry an SSE `id:` line (their `evt_` id); "
-            "reconnect with `Last-Event-ID` to receive what was missed. Types: server.connected, "
-            "server.heartbeat, server.gap (wakeful: replay impossible, properties {reason: "
-            "'unknown-id'|'overflow', lastEventID}), session.created|updated|deleted|status|idle|error, "
-            "message.updated|removed, message.part.updated|removed|delta, todo.updated."
-        ),
-        "properties": {
-            "id": {"type": "string"},
-            "type": {"type": "string"},
-            "properties": {"type": "object"},
-        },
-    },
-}
+ERRORS: tuple[type[RequestError], ...] = (
+    InvalidRequestError,
+    UnauthorizedError,
+    NotFoundError,
+    MethodNotAllowedError,
+    SessionBusyError,
+    ConflictError,
+    ServiceUnavailableError,
+    UnknownError,
+)
+REF = "#/components/schemas/{model}"
 
 CONFLICT_ROUTES = {
     "session.prompt",
@@ -92,11 +48,22 @@ CONFLICT_ROUTES = {
 RUN_ROUTES = {"session.prompt", "session.prompt_async", "session.command", "session.shell", "session.create"}
 
 
-def _json(ref: str, description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
-    }
+def error_schemas() -> dict[str, Any]:
+    """Each error's body schema under the error's name, plus the models those schemas refer to."""
+    schemas: dict[str, Any] = {}
+    for error in ERRORS:
+        schema = error.body_model.model_json_schema(mode="serialization", ref_template=REF)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[error.__name__] = {**schema, "title": error.__name__}
+    return schemas
+
+
+def _ref(error: type[RequestError]) -> dict[str, str]:
+    return {"$ref": REF.format(model=error.__name__)}
+
+
+def _json(error: type[RequestError], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(error)}}}
 
 
 def build(app: FastAPI) -> dict[str, Any]:
@@ -106,35 +73,30 @@ def build(app: FastAPI) -> dict[str, Any]:
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
-    schemas.update(SCHEMAS)
+    schemas.update(error_schemas())
     for path, operations in doc.get("paths", {}).items():
         for op in operations.values():
             responses = op.setdefault("responses", {})
             responses.pop("422", None)
-            responses["400"] = _json("InvalidRequestError", "Bad request: nothing was changed")
+            for content in responses.get("200", {}).get("content", {}).values():
+                # A non-JSON body (the event stream) documented by a model: FastAPI also calls it
+                # a string, which no event would match.
+                if "$ref" in content.get("schema", {}):
+                    content["schema"].pop("type", None)
+            responses["400"] = _json(InvalidRequestError, "Bad request: nothing was changed")
             if "{sessionID}" in path:
-                responses["404"] = _json("NotFoundError", "Unknown session or message")
+                responses["404"] = _json(NotFoundError, "Unknown session or message")
             if op.get("operationId") in CONFLICT_ROUTES:
                 responses["409"] = {
                     "description": "Session busy (shell, message deletion) or messageID conflict",
                     "content": {
                         "application/json": {
-                            "schema": {
-                                "anyOf": [
-                                    {"$ref": "#/components/schemas/SessionBusyError"},
-                                    {"$ref": "#/components/schemas/ConflictError"},
-                                ]
-                            }
+                            "schema": {"anyOf": [_ref(SessionBusyError), _ref(ConflictError)]}
                         }
                     },
                 }
             if op.get("operationId") in RUN_ROUTES:
-                responses["503"] = _json("ServiceUnavailableError", "Shutting down; retry after Retry-After")
-            if op.get("operationId") == "event.subscribe":
-                responses["200"] = {
-                    "description": "Server-sent events",
-                    "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/Event"}}},
-                }
+                responses["503"] = _json(ServiceUnavailableError, "Shutting down; retry after Retry-After")
     app.openapi_schema = doc
     return doc
 

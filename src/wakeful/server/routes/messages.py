@@ -2,47 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from wakeful.errors import InvalidRequestError, SessionBusyError
-from wakeful.server.deps import Directory, MessageID, SessionID, State
+from wakeful.server.deps import Directory, ExistingSession, MessageID, RuntimeDep
+from wakeful.server.routing import WireRoute
+from wakeful.wire.messages import MessageWithParts
 
-router = APIRouter(tags=["session"])
+router = APIRouter(tags=["session"], route_class=WireRoute)
 
 
 @router.get("/session/{sessionID}/message", operation_id="session.messages")
 async def list_messages(
-    state: State,
+    runtime: RuntimeDep,
     directory: Directory,
-    session_id: SessionID,
+    session: ExistingSession,
     limit: Annotated[int | None, Query(ge=0)] = None,
     before: Annotated[str | None, Query()] = None,
-) -> list[dict[str, Any]]:
+) -> list[MessageWithParts]:
     del directory
-    await state.sessions.get(session_id)
     if before is not None and not before.startswith("msg"):
         raise InvalidRequestError("before must be a message id", field="before")
-    return [m.wire() for m in await state.messages.list(session_id, limit, before)]
+    return await runtime.messages.list(session.id, limit, before)
 
 
 @router.get("/session/{sessionID}/message/{messageID}", operation_id="session.message")
 async def get_message(
-    state: State, directory: Directory, session_id: SessionID, message_id: MessageID
-) -> dict[str, Any]:
+    runtime: RuntimeDep, directory: Directory, session: ExistingSession, message_id: MessageID
+) -> MessageWithParts:
     del directory
-    await state.sessions.get(session_id)
-    return (await state.messages.get(session_id, message_id)).wire()
+    return await runtime.messages.get(session.id, message_id)
 
 
 @router.delete("/session/{sessionID}/message/{messageID}", operation_id="session.deleteMessage")
 async def delete_message(
-    state: State, directory: Directory, session_id: SessionID, message_id: MessageID
+    runtime: RuntimeDep, directory: Directory, session: ExistingSession, message_id: MessageID
 ) -> bool:
     del directory
-    await state.sessions.get(session_id)
-    if state.runs.is_busy(session_id):
-        raise SessionBusyError(session_id)
-    await state.messages.delete(session_id, message_id)
+    if runtime.runs.is_busy(session.id):
+        raise SessionBusyError(session.id)
+    await runtime.messages.delete(session.id, message_id)
     return True

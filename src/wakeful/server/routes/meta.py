@@ -2,49 +2,55 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 
 from wakeful import OPENCODE_VERSION, __version__
 from wakeful.project.agents import load_agents
+from wakeful.project.catalog import Catalog
 from wakeful.project.commands import load_commands
-from wakeful.server.deps import Directory, State
+from wakeful.server.deps import Directory, RuntimeDep
+from wakeful.server.routing import WireRoute
+from wakeful.wire.meta import Agent, Command, Config, ConfigProviders, Health, Provider, ProviderList
 
-router = APIRouter()
+router = APIRouter(route_class=WireRoute)
 
 
 @router.get("/global/health", operation_id="global.health", tags=["global"])
-async def health(state: State, response: Response) -> dict[str, Any]:
+async def health(response: Response) -> Health:
     """The version is the opencode API version wakeful speaks (clients compare it); wakeful's own
     version is in the `X-Wakeful-Version` header."""
-    del state
     response.headers["X-Wakeful-Version"] = __version__
-    return {"healthy": True, "version": OPENCODE_VERSION}
+    return Health(healthy=True, version=OPENCODE_VERSION)
 
 
 @router.get("/config", operation_id="config.get", tags=["config"])
-async def get_config(state: State, directory: Directory) -> dict[str, Any]:
-    return state.projects.load(directory).data
+async def get_config(runtime: RuntimeDep, directory: Directory) -> Config:
+    return Config(runtime.projects.load(directory).data)
 
 
 @router.get("/agent", operation_id="app.agents", tags=["app"])
-async def list_agents(state: State, directory: Directory) -> list[dict[str, Any]]:
-    return [a.wire() for a in load_agents(state.projects.load(directory)).values()]
+async def list_agents(runtime: RuntimeDep, directory: Directory) -> list[Agent]:
+    agents = load_agents(runtime.projects.load(directory)).values()
+    return [Agent.model_validate(a.wire()) for a in agents]
 
 
 @router.get("/command", operation_id="command.list", tags=["command"])
-async def list_commands(state: State, directory: Directory) -> list[dict[str, Any]]:
-    return [c.wire() for c in load_commands(state.projects.load(directory)).values()]
+async def list_commands(runtime: RuntimeDep, directory: Directory) -> list[Command]:
+    commands = load_commands(runtime.projects.load(directory)).values()
+    return [Command.model_validate(c.wire()) for c in commands]
+
+
+def _providers(catalog: Catalog) -> list[Provider]:
+    return [Provider.model_validate(p) for p in catalog.providers_wire()]
 
 
 @router.get("/provider", operation_id="provider.list", tags=["provider"])
-async def list_providers(state: State, directory: Directory) -> dict[str, Any]:
-    catalog = state.catalog(directory)
-    return {"all": catalog.providers_wire(), "default": catalog.defaults(), "connected": catalog.connected()}
+async def list_providers(runtime: RuntimeDep, directory: Directory) -> ProviderList:
+    catalog = runtime.catalog(directory)
+    return ProviderList(all=_providers(catalog), default=catalog.defaults(), connected=catalog.connected())
 
 
 @router.get("/config/providers", operation_id="config.providers", tags=["config"])
-async def config_providers(state: State, directory: Directory) -> dict[str, Any]:
-    catalog = state.catalog(directory)
-    return {"providers": catalog.providers_wire(), "default": catalog.defaults()}
+async def config_providers(runtime: RuntimeDep, directory: Directory) -> ConfigProviders:
+    catalog = runtime.catalog(directory)
+    return ConfigProviders(providers=_providers(catalog), default=catalog.defaults())

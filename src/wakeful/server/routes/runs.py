@@ -19,27 +19,40 @@ from wakeful.run.manager import Reply, RunHandle, RunRequest
 from wakeful.run.prompt import build_run, command_prompt
 from wakeful.run.runtime import Runtime
 from wakeful.run.shell import build_shell_run
-from wakeful.server.deps import Directory, MessageID, SessionID, State
+from wakeful.server.deps import Directory, ExistingSession, MessageID, RuntimeDep
 from wakeful.server.keepalive import HEADER, KeepAliveResponse, requested_interval
+from wakeful.server.routing import WireRoute
+from wakeful.wire.base import Wire
 from wakeful.wire.bodies import CommandBody, PromptBody, ShellBody
+from wakeful.wire.messages import MessageWithParts
+from wakeful.wire.sessions import Session
 
-router = APIRouter(tags=["session"])
-HELD: dict[str, Any] = {
-    "response_model": None,
-    "responses": {
-        200: {
-            "description": "Headers at once, then one newline per keep-alive interval, then one JSON document",
-            "content": {"application/json": {}},
-            "headers": {
-                HEADER: {
-                    "description": "effective keep-alive interval, seconds",
-                    "schema": {"type": "number"},
-                }
-            },
-        }
-    },
-}
+router = APIRouter(tags=["session"], route_class=WireRoute)
 MESSAGE_HEADER = "X-Wakeful-Message-ID"
+
+
+def held(answer: type[Wire]) -> dict[str, Any]:
+    """The route options of a long call whose JSON document is an `answer`. The route returns the
+    keep-alive response itself, so the answer is documented but never validated a second time."""
+    return {
+        "response_model": None,
+        "responses": {
+            200: {
+                "model": answer,
+                "description": (
+                    "Headers at once, then one newline per keep-alive interval, then one JSON "
+                    'document; a failure after the headers ends it with {"name":"UnknownError",'
+                    '"data":{"message"}} instead'
+                ),
+                "headers": {
+                    HEADER: {
+                        "description": "effective keep-alive interval, seconds",
+                        "schema": {"type": "number"},
+                    }
+                },
+            }
+        },
+    }
 
 
 @dataclass
@@ -52,14 +65,14 @@ class HoldOptions:
 
 
 async def hold_options(
-    state: State,
+    runtime: RuntimeDep,
     request: Request,
     on_disconnect: Annotated[str | None, Query()] = None,
     deadline: Annotated[float | None, Query(gt=0)] = None,
 ) -> HoldOptions:
     if on_disconnect not in (None, "", "continue", "abort"):
         raise InvalidRequestError("on_disconnect must be 'continue' or 'abort'", field="on_disconnect")
-    interval = state.config.clamp_keepalive(requested_interval(request.headers.get(HEADER)))
+    interval = runtime.config.clamp_keepalive(requested_interval(request.headers.get(HEADER)))
     return HoldOptions(interval, on_disconnect == "abort", deadline)
 
 
@@ -81,87 +94,96 @@ def _hold(outcome: RunHandle | Reply, options: HoldOptions, message_id: str) -> 
     return KeepAliveResponse(done, options.interval, headers=headers)
 
 
-async def _submit(state: Runtime, run: RunRequest, options: HoldOptions) -> KeepAliveResponse:
-    return _hold(await state.runs.submit(run), options, run.message_id)
+async def _submit(runtime: Runtime, run: RunRequest, options: HoldOptions) -> KeepAliveResponse:
+    return _hold(await runtime.runs.submit(run), options, run.message_id)
 
 
-@router.post("/session/{sessionID}/message", operation_id="session.prompt", **HELD)
+@router.post("/session/{sessionID}/message", operation_id="session.prompt", **held(MessageWithParts))
 async def prompt(
-    state: State, held: Held, directory: Directory, session_id: SessionID, body: Annotated[PromptBody, Body()]
+    runtime: RuntimeDep,
+    options: Held,
+    directory: Directory,
+    session: ExistingSession,
+    body: Annotated[PromptBody, Body()],
 ) -> KeepAliveResponse:
-    session = await state.sessions.get(session_id)
-    return await _submit(state, build_run(state, session, directory, body, deadline=held.deadline), held)
+    run = build_run(runtime, session, directory, body, deadline=options.deadline)
+    return await _submit(runtime, run, options)
 
 
 @router.post("/session/{sessionID}/prompt_async", operation_id="session.prompt_async", status_code=204)
 async def prompt_async(
-    state: State,
+    runtime: RuntimeDep,
     directory: Directory,
-    session_id: SessionID,
+    session: ExistingSession,
     body: Annotated[PromptBody, Body()],
     deadline: Annotated[float | None, Query(gt=0)] = None,
 ) -> Response:
-    session = await state.sessions.get(session_id)
-    run = build_run(state, session, directory, body, deadline=deadline)
-    await state.runs.submit(run)
+    run = build_run(runtime, session, directory, body, deadline=deadline)
+    await runtime.runs.submit(run)
     return Response(status_code=204, headers={MESSAGE_HEADER: run.message_id})
 
 
-@router.post("/session/{sessionID}/command", operation_id="session.command", **HELD)
+@router.post("/session/{sessionID}/command", operation_id="session.command", **held(MessageWithParts))
 async def command(
-    state: State,
-    held: Held,
+    runtime: RuntimeDep,
+    options: Held,
     directory: Directory,
-    session_id: SessionID,
+    session: ExistingSession,
     body: Annotated[CommandBody, Body()],
 ) -> KeepAliveResponse:
-    session = await state.sessions.get(session_id)
-    prompt_body = command_prompt(resolve_command(state.projects.load(directory), body.command), body)
-    run = build_run(state, session, directory, prompt_body, kind="command", deadline=held.deadline)
-    return await _submit(state, run, held)
+    prompt_body = command_prompt(resolve_command(runtime.projects.load(directory), body.command), body)
+    run = build_run(runtime, session, directory, prompt_body, kind="command", deadline=options.deadline)
+    return await _submit(runtime, run, options)
 
 
-@router.post("/session/{sessionID}/shell", operation_id="session.shell", **HELD)
+@router.post("/session/{sessionID}/shell", operation_id="session.shell", **held(MessageWithParts))
 async def shell(
-    state: State, held: Held, directory: Directory, session_id: SessionID, body: Annotated[ShellBody, Body()]
+    runtime: RuntimeDep,
+    options: Held,
+    directory: Directory,
+    session: ExistingSession,
+    body: Annotated[ShellBody, Body()],
 ) -> KeepAliveResponse:
-    session = await state.sessions.get(session_id)
-    return await _submit(
-        state, build_shell_run(state, session, directory, body, deadline=held.deadline), held
-    )
+    run = build_shell_run(runtime, session, directory, body, deadline=options.deadline)
+    return await _submit(runtime, run, options)
 
 
 @router.post("/session/{sessionID}/abort", operation_id="session.abort")
-async def abort(state: State, directory: Directory, session_id: SessionID) -> bool:
+async def abort(runtime: RuntimeDep, directory: Directory, session: ExistingSession) -> bool:
     del directory
-    await state.sessions.get(session_id)
-    return await state.runs.abort(session_id)
+    return await runtime.runs.abort(session.id)
 
 
-@router.get("/session/{sessionID}/message/{messageID}/reply", operation_id="session.reply", **HELD)
+@router.get(
+    "/session/{sessionID}/message/{messageID}/reply", operation_id="session.reply", **held(MessageWithParts)
+)
 async def reply(
-    state: State, held: Held, directory: Directory, session_id: SessionID, message_id: MessageID
+    runtime: RuntimeDep,
+    options: Held,
+    directory: Directory,
+    session: ExistingSession,
+    message_id: MessageID,
 ) -> KeepAliveResponse:
     """Wait for the run of the prompt `messageID` and answer what `/message` answered."""
     del directory
-    await state.sessions.get(session_id)
-    handle = state.runs.live(message_id)
-    if handle is not None and handle.session_id == session_id:
-        return _hold(handle, held, message_id)
-    run = await state.runs.stored(message_id)
-    if run is None or run.session_id != session_id:
-        raise NotFoundError(f"No prompt {message_id} in session {session_id}")
-    return _hold(await state.messages.answer(session_id, message_id), held, message_id)
+    handle = runtime.runs.live(message_id)
+    if handle is not None and handle.session_id == session.id:
+        return _hold(handle, options, message_id)
+    run = await runtime.runs.stored(message_id)
+    if run is None or run.session_id != session.id:
+        raise NotFoundError(f"No prompt {message_id} in session {session.id}")
+    return _hold(await runtime.messages.answer(session.id, message_id), options, message_id)
 
 
-@router.get("/session/{sessionID}/wait", operation_id="session.wait", **HELD)
-async def wait(state: State, held: Held, directory: Directory, session_id: SessionID) -> KeepAliveResponse:
-    """Hold until the session has nothing running or queued; answer the session."""
+@router.get("/session/{sessionID}/wait", operation_id="session.wait", **held(Session))
+async def wait(
+    runtime: RuntimeDep, options: Held, directory: Directory, session: ExistingSession
+) -> KeepAliveResponse:
+    """Hold until the session has nothing running or queued; answer the session as it is then."""
     del directory
-    await state.sessions.get(session_id)
 
     async def idle() -> dict[str, Any]:
-        await state.runs.idle(session_id)
-        return (await state.sessions.get(session_id)).wire()
+        await runtime.runs.idle(session.id)
+        return (await runtime.sessions.get(session.id)).wire()
 
-    return KeepAliveResponse(idle(), held.interval)
+    return KeepAliveResponse(idle(), options.interval)

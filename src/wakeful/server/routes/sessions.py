@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
+from pydantic import TypeAdapter
 
 from wakeful.errors import InvalidRequestError
-from wakeful.server.deps import Directory, SessionID, State
+from wakeful.server.deps import Directory, ExistingSession, RuntimeDep, SessionID
+from wakeful.server.routing import WireRoute
 from wakeful.session.sessions import project_id
 from wakeful.storage.base import SessionQuery
-from wakeful.wire.sessions import SessionCreate, SessionUpdate
+from wakeful.wire.activity import SessionStatus, Todo
+from wakeful.wire.sessions import Session, SessionCreate, SessionUpdate
 
-router = APIRouter(tags=["session"])
+router = APIRouter(tags=["session"], route_class=WireRoute)
+STATUSES: TypeAdapter[dict[str, SessionStatus]] = TypeAdapter(dict[str, SessionStatus])
+TODOS: TypeAdapter[list[Todo]] = TypeAdapter(list[Todo])
 
 
 def _bool(value: str | None, field: str) -> bool:
@@ -28,7 +33,7 @@ def _bool(value: str | None, field: str) -> bool:
 
 @router.get("/session", operation_id="session.list")
 async def list_sessions(
-    state: State,
+    runtime: RuntimeDep,
     directory: Directory,
     roots: Annotated[str | None, Query()] = None,
     start: Annotated[float | None, Query()] = None,
@@ -36,7 +41,7 @@ async def list_sessions(
     limit: Annotated[float | None, Query()] = None,
     scope: Annotated[str | None, Query()] = None,
     path: Annotated[str | None, Query()] = None,
-) -> list[dict[str, Any]]:
+) -> list[Session]:
     del path
     if limit is not None and (limit < 0 or limit != int(limit)):
         raise InvalidRequestError("limit must be a non-negative integer", field="limit")
@@ -49,58 +54,58 @@ async def list_sessions(
         start=start,
         limit=int(limit) if limit is not None else 100,
     )
-    return [s.wire() for s in await state.sessions.list(query)]
+    return await runtime.sessions.list(query)
 
 
 @router.post("/session", operation_id="session.create")
 async def create_session(
-    state: State, directory: Directory, body: Annotated[SessionCreate | None, Body()] = None
-) -> dict[str, Any]:
-    state.refuse_when_draining()
-    session = await state.sessions.create(directory, body or SessionCreate())
-    return session.wire()
+    runtime: RuntimeDep, directory: Directory, body: Annotated[SessionCreate | None, Body()] = None
+) -> Session:
+    runtime.refuse_when_draining()
+    return await runtime.sessions.create(directory, body or SessionCreate())
 
 
 @router.get("/session/status", operation_id="session.status")
-async def session_status(state: State, directory: Directory) -> dict[str, Any]:
+async def session_status(runtime: RuntimeDep, directory: Directory) -> dict[str, SessionStatus]:
+    """The sessions that are busy or waiting to retry; a session not listed is idle."""
     del directory
-    return state.runs.statuses()
+    return STATUSES.validate_python(runtime.runs.statuses())
 
 
 @router.get("/session/{sessionID}", operation_id="session.get")
-async def get_session(state: State, directory: Directory, session_id: SessionID) -> dict[str, Any]:
+async def get_session(directory: Directory, session: ExistingSession) -> Session:
     del directory
-    return (await state.sessions.get(session_id)).wire()
+    return session
 
 
 @router.patch("/session/{sessionID}", operation_id="session.update")
 async def update_session(
-    state: State, directory: Directory, session_id: SessionID, body: Annotated[SessionUpdate, Body()]
-) -> dict[str, Any]:
+    runtime: RuntimeDep, directory: Directory, session_id: SessionID, body: Annotated[SessionUpdate, Body()]
+) -> Session:
     del directory
-    return (await state.sessions.update(session_id, body)).wire()
+    return await runtime.sessions.update(session_id, body)
 
 
 @router.delete("/session/{sessionID}", operation_id="session.delete")
-async def delete_session(state: State, directory: Directory, session_id: SessionID) -> bool:
+async def delete_session(runtime: RuntimeDep, directory: Directory, session: ExistingSession) -> bool:
     del directory
     # Runs are stopped first, so that nothing writes into a deleted session.
-    subtree = await state.sessions.subtree(session_id)
-    await asyncio.gather(*(state.runs.abort(s.id, reason="Session deleted") for s in subtree))
-    await state.sessions.delete(session_id)
+    subtree = await runtime.sessions.subtree(session.id)
+    await asyncio.gather(*(runtime.runs.abort(s.id, reason="Session deleted") for s in subtree))
+    await runtime.sessions.delete(session.id)
     return True
 
 
 @router.get("/session/{sessionID}/children", operation_id="session.children")
-async def session_children(state: State, directory: Directory, session_id: SessionID) -> list[dict[str, Any]]:
+async def session_children(
+    runtime: RuntimeDep, directory: Directory, session: ExistingSession
+) -> list[Session]:
     del directory
-    await state.sessions.get(session_id)
-    children = await state.sessions.list(SessionQuery(parent_id=session_id, limit=10_000))
-    return [s.wire() for s in reversed(children)]
+    children = await runtime.sessions.list(SessionQuery(parent_id=session.id, limit=10_000))
+    return children[::-1]
 
 
 @router.get("/session/{sessionID}/todo", operation_id="session.todo")
-async def session_todo(state: State, directory: Directory, session_id: SessionID) -> list[dict[str, Any]]:
+async def session_todo(runtime: RuntimeDep, directory: Directory, session: ExistingSession) -> list[Todo]:
     del directory
-    await state.sessions.get(session_id)
-    return await state.todos.get_todos(session_id)
+    return TODOS.validate_python(await runtime.todos.get_todos(session.id))

@@ -1,0 +1,19 @@
+"""The envelope of every event on `GET /event`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wakeful.wire.base import Wire
+
+
+class Event(Wire):
+    """One SSE `data:` frame. Replayable events also carry an SSE `id:` line (their `evt_` id);
+    reconnect with `Last-Event-ID` to receive what was missed. Types: server.connected,
+    server.heartbeat, server.gap (wakeful: replay impossible, properties {reason:
+    'unknown-id'|'overflow', lastEventID}), session.created|updated|deleted|status|idle,
+    message.updated|removed, message.part.updated|removed|delta, todo.updated."""
+
+    id: str
+    type: str
+    properties: dict[str, Any]

@@ -32,10 +32,12 @@ node-deps:
 test: $(TEST_STAMP) system-deps node-deps
 	$(PY) -m ruff check src tests bench
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(PY) -m ruff check src tests bench
+	$(VENV)/bin/lint-imports
 
 typecheck: $(TEST_STAMP)
 	$(PY) -m mypy

@@ -24,8 +24,7 @@ if str(ROOT) not in sys.path:
 
 from tests.support.fakellm import spawn  # noqa: E402
 
-from wakeful.providers.base import ChatMessage, ChatRequest, TextDelta  # noqa: E402
-from wakeful.providers.http import Transport  # noqa: E402
+from wakeful.providers.base import ChatMessage, ChatRequest, Endpoint, TextDelta, Transport  # noqa: E402  # noqa: E402
 from wakeful.providers.openai import OpenAIProvider  # noqa: E402
 
 TICK = 0.010
@@ -61,7 +60,8 @@ async def one_call(provider: OpenAIProvider, i: int, delay: float) -> bool:
 
 async def run(url: str, n: int, transport: Transport, delay: float) -> Result:
     provider = OpenAIProvider(
-        "bench", base_url=url, api_key="k", silence_timeout=120, max_connections=n, transport=transport
+        "bench",
+        Endpoint(base_url=url, api_key="k", silence_timeout=120, max_connections=n, transport=transport),
     )
     lags: list[tuple[float, float]] = []
     stop = asyncio.Event()

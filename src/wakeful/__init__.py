@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-# The reference version whose API wakeful speaks; reported where opencode reports its version.
-OPENCODE_VERSION = "1.18.33"
+from wakeful.version import OPENCODE_VERSION, __version__
 
 if TYPE_CHECKING:
     from wakeful.client import AsyncClient, Client

@@ -14,6 +14,7 @@ from wakeful.providers.anthropic import AnthropicProvider
 from wakeful.providers.base import (
     ChatMessage,
     ChatRequest,
+    Endpoint,
     Finish,
     ReasoningDelta,
     StreamEvent,
@@ -38,11 +39,9 @@ async def provider(fake: FakeLLM) -> AsyncIterator[AnthropicProvider]:
     # opencode's baseURL for Anthropic ends in /v1, like the fake's URL
     p = AnthropicProvider(
         "anthropic",
-        base_url=fake.url,
-        api_key="sk-ant",
-        silence_timeout=0.3,
-        max_connections=100,
-        transport="aiohttp",
+        Endpoint(
+            base_url=fake.url, api_key="sk-ant", silence_timeout=0.3, max_connections=100, transport="aiohttp"
+        ),
     )
     yield p
     await p.aclose()
@@ -159,11 +158,7 @@ async def test_silence_fails_fast(provider: AnthropicProvider) -> None:
 async def test_httpx_transport_works_too(fake: FakeLLM) -> None:
     p = AnthropicProvider(
         "anthropic",
-        base_url=fake.url,
-        api_key="k",
-        silence_timeout=0.3,
-        max_connections=100,
-        transport="httpx",
+        Endpoint(base_url=fake.url, api_key="k", silence_timeout=0.3, max_connections=100, transport="httpx"),
     )
     try:
         assert text_of(await collect(p, ask("REPLY via httpx"))) == "via httpx"
@@ -177,11 +172,9 @@ async def test_no_key_sends_no_credentials(fake: FakeLLM, monkeypatch: pytest.Mo
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-leaked")
     p = AnthropicProvider(
         "anthropic",
-        base_url=fake.url,
-        api_key=None,
-        silence_timeout=5,
-        max_connections=100,
-        transport="aiohttp",
+        Endpoint(
+            base_url=fake.url, api_key=None, silence_timeout=5, max_connections=100, transport="aiohttp"
+        ),
     )
     try:
         await collect(p, ask("hi"))

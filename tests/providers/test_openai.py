@@ -17,6 +17,7 @@ from wakeful.providers.base import (
     Attachment,
     ChatMessage,
     ChatRequest,
+    Endpoint,
     Finish,
     ReasoningDelta,
     StreamEvent,
@@ -24,9 +25,9 @@ from wakeful.providers.base import (
     ToolCall,
     ToolCallEvent,
     ToolDefinition,
+    Transport,
     Usage,
 )
-from wakeful.providers.http import Transport
 from wakeful.providers.openai import OpenAIProvider
 
 
@@ -45,11 +46,13 @@ def transport(request: pytest.FixtureRequest) -> Transport:
 async def provider(transport: Transport, fake: FakeLLM) -> AsyncIterator[OpenAIProvider]:
     p = OpenAIProvider(
         "mock",
-        base_url=fake.url,
-        api_key="sk-test",
-        silence_timeout=0.3,
-        max_connections=100,
-        transport=transport,
+        Endpoint(
+            base_url=fake.url,
+            api_key="sk-test",
+            silence_timeout=0.3,
+            max_connections=100,
+            transport=transport,
+        ),
     )
     yield p
     await p.aclose()
@@ -137,7 +140,8 @@ async def test_usage_separates_cached_and_reasoning_tokens(provider: OpenAIProvi
 )
 async def test_finish_reasons_are_mapped(fake: FakeLLM, raw: str, mapped: str) -> None:
     p = OpenAIProvider(
-        "mock", base_url=fake.url, api_key="k", silence_timeout=1, max_connections=100, transport="aiohttp"
+        "mock",
+        Endpoint(base_url=fake.url, api_key="k", silence_timeout=1, max_connections=100, transport="aiohttp"),
     )
     try:
         assert (await collect(p, ask(f"FINISH {raw}")))[-1] == Finish(mapped)
@@ -215,7 +219,8 @@ async def test_steady_bytes_keep_a_slow_stream_alive(provider: OpenAIProvider) -
 
 async def test_hold_parks_after_the_first_chunk(provider: OpenAIProvider, fake: FakeLLM) -> None:
     slow = OpenAIProvider(
-        "mock", base_url=fake.url, api_key="k", silence_timeout=5, max_connections=100, transport="aiohttp"
+        "mock",
+        Endpoint(base_url=fake.url, api_key="k", silence_timeout=5, max_connections=100, transport="aiohttp"),
     )
     stream = slow.stream(ask("REPLY one two three\nHOLD k1"))
     try:
@@ -232,7 +237,8 @@ async def test_hold_parks_after_the_first_chunk(provider: OpenAIProvider, fake: 
 
 async def test_closing_a_stream_frees_its_connection(fake: FakeLLM, transport: Transport) -> None:
     p = OpenAIProvider(
-        "mock", base_url=fake.url, api_key="k", silence_timeout=5, max_connections=1, transport=transport
+        "mock",
+        Endpoint(base_url=fake.url, api_key="k", silence_timeout=5, max_connections=1, transport=transport),
     )
     try:
         held = p.stream(ask("REPLY never finished\nHOLD forever"))
@@ -247,11 +253,13 @@ async def test_closing_a_stream_frees_its_connection(fake: FakeLLM, transport: T
 async def test_connection_refused_is_retryable() -> None:
     p = OpenAIProvider(
         "mock",
-        base_url="http://127.0.0.1:9/v1",
-        api_key="k",
-        silence_timeout=1,
-        max_connections=100,
-        transport="aiohttp",
+        Endpoint(
+            base_url="http://127.0.0.1:9/v1",
+            api_key="k",
+            silence_timeout=1,
+            max_connections=100,
+            transport="aiohttp",
+        ),
     )
     try:
         with pytest.raises(APIError) as info:
@@ -265,8 +273,10 @@ async def test_keys_and_headers(fake: FakeLLM, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-leaked")
     monkeypatch.setenv("OPENAI_ORG_ID", "org-leaked")
     limits: dict[str, Any] = {"silence_timeout": 5, "max_connections": 100, "transport": "aiohttp"}
-    keyless = OpenAIProvider("local", base_url=fake.url, api_key=None, headers={"X-Team": "a"}, **limits)
-    keyed = OpenAIProvider("openai", base_url=fake.url, api_key="sk-real", **limits)
+    keyless = OpenAIProvider(
+        "local", Endpoint(base_url=fake.url, api_key=None, headers={"X-Team": "a"}, **limits)
+    )
+    keyed = OpenAIProvider("openai", Endpoint(base_url=fake.url, api_key="sk-real", **limits))
     try:
         await collect(keyless, ask("hi"))
         await collect(keyed, ask("hi"))

@@ -127,7 +127,7 @@ class ProjectConfigs:
                 content = target.read_text(encoding="utf-8").strip()
             except OSError:
                 return ""
-            return json5.dumps(content)[1:-1]
+            return str(json5.dumps(content))[1:-1]
 
         return self._parse(_FILE.sub(file_sub, self._env(text)), str(path))
 

@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import anthropic
-import httpx2
 from anthropic.types import RawMessageStreamEvent
 
 from wakeful.providers.base import (
     Attachment,
     ChatMessage,
     ChatRequest,
+    Endpoint,
     Finish,
-    Provider,
     ReasoningDelta,
     StreamEvent,
     TextDelta,
@@ -30,81 +28,44 @@ from wakeful.providers.base import (
 )
 from wakeful.providers.http import (
     ANTHROPIC_STOP,
-    Transport,
+    SDKProvider,
     attachment_bytes,
-    http_client,
-    http_timeout,
     incomplete_stream,
     is_text_mime,
-    status_error,
-    stream_error,
-    transport_error,
 )
 
 DEFAULT_MAX_TOKENS = 8192
 
 
-class AnthropicProvider(Provider):
-    def __init__(
-        self,
-        provider_id: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        silence_timeout: float,
-        max_connections: int,
-        transport: Transport,
-    ) -> None:
-        self.id = provider_id
-        self._silence = silence_timeout
+class AnthropicProvider(SDKProvider[anthropic.AsyncStream[RawMessageStreamEvent]]):
+    sdk = anthropic
+
+    def __init__(self, provider_id: str, endpoint: Endpoint) -> None:
+        super().__init__(provider_id, endpoint)
         # opencode's baseURL for Anthropic ends in /v1 (the AI SDK appends /messages); the SDK adds /v1
-        root = (base_url or "https://api.anthropic.com").rstrip("/").removesuffix("/v1")
+        root = (endpoint.base_url or "https://api.anthropic.com").rstrip("/").removesuffix("/v1")
         # An explicit api_key (even "") keeps the SDK from reading ANTHROPIC_API_KEY and friends.
-        self._extra_headers: dict[str, Any] = {} if api_key else {"Authorization": anthropic.omit}
+        self._extra_headers: dict[str, Any] = {} if endpoint.api_key else {"Authorization": anthropic.omit}
         self._client = anthropic.AsyncAnthropic(
-            api_key=api_key or "",
-            base_url=root,
-            default_headers=dict(headers or {}),
-            max_retries=0,  # the run loop owns retries
-            timeout=http_timeout(silence_timeout),
-            http_client=http_client(
-                anthropic.DefaultAioHttpClient, transport, silence_timeout, max_connections
-            ),
+            api_key=endpoint.api_key or "", base_url=root, **self.client_options(endpoint)
         )
-        self._url = f"{root}/v1/messages"
+        self.url = f"{root}/v1/messages"
 
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        body = await self._body(request)
-        try:
-            # extra_body skips the SDK's walk of every message against its TypedDicts (see openai.py)
-            events = await self._client.messages.create(
-                model=request.model,
-                max_tokens=body["max_tokens"],
-                messages=[],
-                stream=True,
-                extra_body=body,
-                extra_headers=self._extra_headers,
-            )
-            try:
-                async for event in self._events(events):
-                    yield event
-            finally:
-                await events.close()
-        except anthropic.APIStatusError as exc:
-            if exc.status_code < 400:  # an `error` event inside a 200 stream
-                raise stream_error(exc.body, exc.message) from exc
-            raise status_error(self.id, exc.response) from exc
-        except anthropic.APIConnectionError as exc:
-            raise transport_error(exc, self._silence, self._url) from exc
-        except anthropic.APIError as exc:
-            raise stream_error(exc.body, exc.message) from exc
-        except (httpx2.TransportError, aiohttp.ClientError, OSError) as exc:
-            # this SDK lets transport errors met while reading the stream through unwrapped
-            raise transport_error(exc, self._silence, self._url) from exc
+    async def _open(
+        self, request: ChatRequest, body: dict[str, Any]
+    ) -> anthropic.AsyncStream[RawMessageStreamEvent]:
+        # extra_body skips the SDK's walk of every message against its TypedDicts (see openai.py)
+        return await self._client.messages.create(
+            model=request.model,
+            max_tokens=body["max_tokens"],
+            messages=[],
+            stream=True,
+            extra_body=body,
+            extra_headers=self._extra_headers,
+        )
 
     async def _events(
         self, events: anthropic.AsyncStream[RawMessageStreamEvent]
@@ -156,7 +117,7 @@ class AnthropicProvider(Provider):
             elif ev.type == "message_stop":
                 done = True
         if not done or stop is None:
-            raise incomplete_stream(self._url)
+            raise incomplete_stream(self.url)
         yield Usage(**usage)
         yield Finish(ANTHROPIC_STOP.get(stop, "other"))
 

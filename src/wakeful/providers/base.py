@@ -9,9 +9,11 @@ implements it; the loop never sees an SDK type. Failures are raised as `wakeful.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+Transport = Literal["aiohttp", "httpx"]  # what carries the SDKs' HTTP
 
 
 @dataclass(frozen=True)
@@ -102,3 +104,30 @@ class Provider(ABC):
     @abstractmethod
     async def aclose(self) -> None:
         """Release the shared HTTP client."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how an SDK adapter reaches its provider: `provider.<id>.options` of opencode.json
+    (env references resolved) and the server's transport settings."""
+
+    silence_timeout: float
+    max_connections: int
+    transport: Transport
+    base_url: str | None = None
+    api_key: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_options(
+        cls, options: Mapping[str, Any], *, silence_timeout: float, max_connections: int, transport: Transport
+    ) -> Endpoint:
+        headers = options.get("headers")
+        return cls(
+            silence_timeout=silence_timeout,
+            max_connections=max_connections,
+            transport=transport,
+            base_url=options.get("baseURL") or options.get("baseUrl") or None,
+            api_key=options.get("apiKey") or None,
+            headers={str(k): str(v) for k, v in headers.items()} if isinstance(headers, Mapping) else {},
+        )

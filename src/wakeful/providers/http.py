@@ -11,18 +11,19 @@ import email.utils
 import json
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from abc import abstractmethod
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from pathlib import Path
-from typing import Literal
+from types import ModuleType
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import unquote_to_bytes
 
 import aiohttp
 import httpx2
 
-from wakeful.errors import APIError, ProviderAuthError, ProviderSilenceError
-from wakeful.providers.base import Attachment
+from wakeful.errors import APIError, ProviderAuthError, ProviderSilenceError, WakefulError
+from wakeful.providers.base import Attachment, ChatRequest, Endpoint, Provider, StreamEvent, Transport
 
-Transport = Literal["aiohttp", "httpx"]
 RESET_MESSAGE = "Connection reset by server"
 _RETRYABLE_TYPES = {"server_error", "api_error", "overloaded_error", "rate_limit_error", "timeout_error"}
 # Each wire's finish reasons in wakeful's words; here, not in the adapters, so that the scripted
@@ -218,3 +219,79 @@ def new_call_id() -> str:
 
 
 # --- the adapter ----------------------------------------------------------------------------------
+
+
+class _Stream(Protocol):
+    async def close(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Stream)
+
+
+class SDKProvider(Provider, Generic[S]):
+    """What a call through an official SDK is, whichever SDK: build the body, open the stream, read
+    its events, close it; and every failure mapped to wakeful's errors here, once. Both SDKs are
+    generated from one template, so `sdk.APIStatusError` / `APIConnectionError` / `APIError` mean
+    the same in each."""
+
+    sdk: ModuleType
+    url: str  # the endpoint a call goes to, for error metadata
+
+    def __init__(self, provider_id: str, endpoint: Endpoint) -> None:
+        self.id = provider_id
+        self._silence = endpoint.silence_timeout
+
+    def client_options(self, endpoint: Endpoint) -> dict[str, Any]:
+        """The SDK client's options that do not depend on the SDK."""
+        return {
+            "default_headers": dict(endpoint.headers),
+            "max_retries": 0,  # the run loop owns retries
+            "timeout": http_timeout(endpoint.silence_timeout),
+            "http_client": http_client(
+                self.sdk.DefaultAioHttpClient,
+                endpoint.transport,
+                endpoint.silence_timeout,
+                endpoint.max_connections,
+            ),
+        }
+
+    @abstractmethod
+    async def _body(self, request: ChatRequest) -> dict[str, Any]: ...
+
+    @abstractmethod
+    async def _open(self, request: ChatRequest, body: dict[str, Any]) -> S: ...
+
+    @abstractmethod
+    def _events(self, raw: S) -> AsyncIterator[StreamEvent]: ...
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+        body = await self._body(request)
+        try:
+            raw = await self._open(request, body)
+            try:
+                async for event in self._events(raw):
+                    yield event
+            finally:
+                await raw.close()
+        except WakefulError:
+            raise
+        except Exception as exc:
+            mapped = self._error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    def _error(self, exc: Exception) -> APIError | ProviderAuthError | None:
+        sdk = self.sdk
+        if isinstance(exc, sdk.APIStatusError):
+            if exc.status_code < 400:  # an `error` event inside a 200 stream
+                return stream_error(exc.body, exc.message)
+            return status_error(self.id, exc.response)
+        if isinstance(exc, sdk.APIConnectionError):
+            return transport_error(exc, self._silence, self.url)
+        if isinstance(exc, sdk.APIError):
+            return stream_error(exc.body, exc.message)
+        # an SDK may let a transport error met while reading the stream through unwrapped
+        if isinstance(exc, httpx2.TransportError | aiohttp.ClientError | OSError):
+            return transport_error(exc, self._silence, self.url)
+        return None

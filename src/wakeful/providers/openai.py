@@ -8,11 +8,9 @@ them (reasoning included), `reasoning` the reasoning share when the provider say
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
-import httpx2
 import openai
 from openai.types.chat import ChatCompletionChunk
 
@@ -20,8 +18,8 @@ from wakeful.providers.base import (
     Attachment,
     ChatMessage,
     ChatRequest,
+    Endpoint,
     Finish,
-    Provider,
     ReasoningDelta,
     StreamEvent,
     TextDelta,
@@ -31,79 +29,49 @@ from wakeful.providers.base import (
 )
 from wakeful.providers.http import (
     OPENAI_FINISH,
-    Transport,
+    SDKProvider,
     attachment_bytes,
-    http_client,
-    http_timeout,
     incomplete_stream,
     is_text_mime,
     new_call_id,
-    status_error,
-    stream_error,
-    transport_error,
 )
 
 
-class OpenAIProvider(Provider):
-    def __init__(
-        self,
-        provider_id: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        silence_timeout: float,
-        max_connections: int,
-        transport: Transport,
-    ) -> None:
-        self.id = provider_id
-        self._silence = silence_timeout
+class OpenAIProvider(SDKProvider[openai.AsyncStream[ChatCompletionChunk]]):
+    sdk = openai
+
+    def __init__(self, provider_id: str, endpoint: Endpoint) -> None:
+        super().__init__(provider_id, endpoint)
         self._extra_headers: dict[str, Any] = {}
-        if not api_key:
+        if not endpoint.api_key:
             # Without a key send no Authorization at all (as the AI SDK does), and never let the
             # SDK fall back to OPENAI_API_KEY: that key must not reach another provider.
             self._extra_headers["Authorization"] = openai.omit
         self._client = openai.AsyncOpenAI(
-            api_key=api_key or _no_key,
-            base_url=base_url or "https://api.openai.com/v1",
-            default_headers=dict(headers or {}),
-            max_retries=0,  # the run loop owns retries
-            timeout=http_timeout(silence_timeout),
-            http_client=http_client(openai.DefaultAioHttpClient, transport, silence_timeout, max_connections),
+            api_key=endpoint.api_key or _no_key,
+            base_url=endpoint.base_url or "https://api.openai.com/v1",
+            **self.client_options(endpoint),
         )
         # the SDK read OPENAI_ORG_ID / OPENAI_PROJECT_ID; those belong to OpenAI's own account only
         self._client.organization = None
         self._client.project = None
-        self._url = f"{str(self._client.base_url).rstrip('/')}/chat/completions"
+        self.url = f"{str(self._client.base_url).rstrip('/')}/chat/completions"
 
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        body = await self._body(request)
-        try:
-            # The body goes as extra_body: the SDK would otherwise walk every message against its
-            # TypedDicts on the event loop, ~50 ms for a 300-message history (json.dumps: 2 ms).
-            chunks = await self._client.chat.completions.create(
-                model=request.model,
-                messages=[],
-                stream=True,
-                extra_body=body,
-                extra_headers=self._extra_headers,
-            )
-            try:
-                async for event in self._events(chunks):
-                    yield event
-            finally:
-                await chunks.close()
-        except openai.APIStatusError as exc:
-            raise status_error(self.id, exc.response) from exc
-        except openai.APIConnectionError as exc:
-            raise transport_error(exc, self._silence, self._url) from exc
-        except openai.APIError as exc:
-            raise stream_error(exc.body, exc.message) from exc
-        except (httpx2.TransportError, aiohttp.ClientError, OSError) as exc:
-            raise transport_error(exc, self._silence, self._url) from exc
+    async def _open(
+        self, request: ChatRequest, body: dict[str, Any]
+    ) -> openai.AsyncStream[ChatCompletionChunk]:
+        # The body goes as extra_body: the SDK would otherwise walk every message against its
+        # TypedDicts on the event loop, ~50 ms for a 300-message history (json.dumps: 2 ms).
+        return await self._client.chat.completions.create(
+            model=request.model,
+            messages=[],
+            stream=True,
+            extra_body=body,
+            extra_headers=self._extra_headers,
+        )
 
     async def _events(self, chunks: openai.AsyncStream[ChatCompletionChunk]) -> AsyncIterator[StreamEvent]:
         calls: dict[int, list[str]] = {}  # index -> [id, name, argument text...]
@@ -143,7 +111,7 @@ class OpenAIProvider(Provider):
                 if choice.finish_reason:
                     finish = choice.finish_reason
         if finish is None:
-            raise incomplete_stream(self._url)
+            raise incomplete_stream(self.url)
         for index in sorted(calls):
             call_id, name, *args = calls[index]
             yield ToolCallEvent(ToolCall(id=call_id, name=name, arguments="".join(args) or "{}"))

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from wakeful.project.catalog import ANTHROPIC_NPM, SCRIPTED_NPM
-from wakeful.providers.base import Provider
-
-if TYPE_CHECKING:
-    from wakeful.providers.http import Transport
-else:
-    Transport = Literal["aiohttp", "httpx"]
+from wakeful.providers.base import Endpoint, Provider, Transport
 
 
 def build_provider(
@@ -29,24 +24,18 @@ def build_provider(
         from wakeful.providers.scripted import ScriptedProvider
 
         return ScriptedProvider(provider_id, silence_timeout=silence_timeout)
-    headers = options.get("headers")
-    kwargs: dict[str, Any] = {
-        "base_url": options.get("baseURL") or options.get("baseUrl") or None,
-        "api_key": options.get("apiKey") or None,
-        "headers": {str(k): str(v) for k, v in headers.items()} if isinstance(headers, Mapping) else None,
-        "silence_timeout": silence_timeout,
-        "max_connections": max_connections,
-        "transport": transport,
-    }
+    endpoint = Endpoint.from_options(
+        options, silence_timeout=silence_timeout, max_connections=max_connections, transport=transport
+    )
     # The SDKs take about a second to import: they load when first needed (or warmed in a thread).
     if npm == ANTHROPIC_NPM or provider_id == "anthropic":
         from wakeful.providers.anthropic import AnthropicProvider
 
-        return AnthropicProvider(provider_id, **kwargs)
+        return AnthropicProvider(provider_id, endpoint)
     # every other package (@ai-sdk/openai, @ai-sdk/openai-compatible, ...) speaks chat completions
     from wakeful.providers.openai import OpenAIProvider
 
-    return OpenAIProvider(provider_id, **kwargs)
+    return OpenAIProvider(provider_id, endpoint)
 
 
 def warm_imports() -> None:

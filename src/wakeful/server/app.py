@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from wakeful import __version__
 from wakeful.config import ServerConfig
 from wakeful.providers.registry import warm_imports
 from wakeful.run.recovery import recover
@@ -17,6 +16,7 @@ from wakeful.run.runtime import Runtime
 from wakeful.server import errors, openapi
 from wakeful.server.middleware import BasicAuth
 from wakeful.server.routes import events, messages, meta, runs, sessions
+from wakeful.version import __version__
 
 EXPOSED_HEADERS = ["X-Keepalive-Interval", "X-Wakeful-Message-ID", "Retry-After"]
 

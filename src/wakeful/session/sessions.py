@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from wakeful import OPENCODE_VERSION, ids
+from wakeful import ids
 from wakeful.errors import InvalidRequestError, NotFoundError
 from wakeful.session.bus import EventBus
 from wakeful.storage.base import SessionQuery, SessionStore
+from wakeful.version import OPENCODE_VERSION
 from wakeful.wire.sessions import Session, SessionCreate, SessionTime, SessionTokens, SessionUpdate
 
 _ADJECTIVES = (

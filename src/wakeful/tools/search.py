@@ -44,11 +44,11 @@ def expand_braces(pattern: str) -> list[str]:
     return [out for alt in match.group(1).split(",") for out in expand_braces(head + alt + tail)]
 
 
-def compile_globs(patterns: list[str]) -> pathspec.PathSpec:
+def compile_globs(patterns: list[str]) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines([p for raw in patterns for p in expand_braces(raw)])
 
 
-def _load_gitignore(path: str) -> pathspec.PathSpec | None:
+def _load_gitignore(path: str) -> pathspec.GitIgnoreSpec | None:
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             return pathspec.GitIgnoreSpec.from_lines(f.read().splitlines())
@@ -57,10 +57,10 @@ def _load_gitignore(path: str) -> pathspec.PathSpec | None:
 
 
 def walk_files(
-    root: Path, skip: frozenset[str], stop: threading.Event, ignore: pathspec.PathSpec | None = None
+    root: Path, skip: frozenset[str], stop: threading.Event, ignore: pathspec.GitIgnoreSpec | None = None
 ) -> Iterator[Path]:
     """Files under `root` in sorted order, honouring .gitignore files found on the way."""
-    scoped: dict[str, list[tuple[str, pathspec.PathSpec]]] = {str(root): []}
+    scoped: dict[str, list[tuple[str, pathspec.GitIgnoreSpec]]] = {str(root): []}
     for dirpath, dirnames, filenames in os.walk(root):
         if stop.is_set():
             return

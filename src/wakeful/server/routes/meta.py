@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from wakeful import OPENCODE_VERSION, __version__
 from wakeful.project.agents import load_agents
 from wakeful.project.catalog import Catalog
 from wakeful.project.commands import load_commands
 from wakeful.server.deps import Directory, RuntimeDep
 from wakeful.server.routing import WireRoute
+from wakeful.version import OPENCODE_VERSION, __version__
 from wakeful.wire.meta import Agent, Command, Config, ConfigProviders, Health, Provider, ProviderList
 
 router = APIRouter(route_class=WireRoute)

@@ -304,16 +304,17 @@ class APIError(RunError):
         self.retry_after = retry_after
 
     def data(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"message": self.message, "isRetryable": self.retryable}
-        if self.status_code is not None:
-            out["statusCode"] = self.status_code
-        if self.response_headers is not None:
-            out["responseHeaders"] = self.response_headers
-        if self.response_body is not None:
-            out["responseBody"] = self.response_body
-        if self.metadata is not None:
-            out["metadata"] = self.metadata
-        return out
+        given = {
+            "statusCode": self.status_code,
+            "responseHeaders": self.response_headers,
+            "responseBody": self.response_body,
+            "metadata": self.metadata,
+        }
+        return {
+            "message": self.message,
+            "isRetryable": self.retryable,
+            **{k: v for k, v in given.items() if v is not None},
+        }
 
 
 # --- the rest ---------------------------------------------------------------------------------

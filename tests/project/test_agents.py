@@ -9,6 +9,7 @@ import pytest
 from wakeful.errors import InvalidRequestError
 from wakeful.project.agents import load_agents, resolve_agent
 from wakeful.project.config import ProjectConfig
+from wakeful.wire.meta import AgentModel
 
 READ_ONLY = {"read", "glob", "grep", "list", "todoread"}
 
@@ -49,7 +50,7 @@ def test_config_agents() -> None:
     review = agents["review"]
     assert review.allows("read", READ_ONLY) and not review.allows("grep", READ_ONLY)
     assert review.steps == 3 and review.mode == "all" and not review.native
-    assert review.wire()["model"] == {"providerID": "p", "modelID": "m"}
+    assert review.wire().model == AgentModel(providerID="p", modelID="m")
     assert not agents["build"].allows("bash", READ_ONLY) and agents["build"].native
     assert agents["legacy"].prompt == "old style"
 

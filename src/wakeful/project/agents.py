@@ -8,10 +8,11 @@ adds or overrides agents under `agent` (and the legacy `mode`): `prompt`, `model
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from wakeful.errors import InvalidRequestError
 from wakeful.project.config import ProjectConfig
+from wakeful.wire import meta as wire
 
 BUILD_PROMPT = (
     "You are wakeful's build agent, a coding agent working unattended in the user's project directory. "
@@ -28,7 +29,7 @@ PLAN_PROMPT = (
 class Agent:
     name: str
     description: str = ""
-    mode: str = "primary"
+    mode: Literal["subagent", "primary", "all"] = "primary"
     native: bool = False
     hidden: bool = False
     prompt: str = ""
@@ -45,28 +46,25 @@ class Agent:
             return False
         return self.tools.get(tool, self.tools.get("*", True))
 
-    def wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": self.name,
-            "description": self.description,
-            "mode": self.mode,
-            "native": self.native,
-            "hidden": self.hidden,
-            "permission": [],
-            "options": self.options,
-        }
-        if self.prompt:
-            out["prompt"] = self.prompt
-        if self.temperature is not None:
-            out["temperature"] = self.temperature
-        if self.top_p is not None:
-            out["topP"] = self.top_p
-        if self.steps is not None:
-            out["steps"] = self.steps
+    def wire(self) -> wire.Agent:
+        model = None
         if self.model and "/" in self.model:
-            provider, model = self.model.split("/", 1)
-            out["model"] = {"providerID": provider, "modelID": model}
-        return out
+            provider, model_id = self.model.split("/", 1)
+            model = wire.AgentModel(providerID=provider, modelID=model_id)
+        return wire.Agent(
+            name=self.name,
+            description=self.description,
+            mode=self.mode,
+            native=self.native,
+            hidden=self.hidden,
+            permission=[],
+            options=self.options,
+            prompt=self.prompt or None,
+            temperature=self.temperature,
+            topP=self.top_p,
+            steps=self.steps,
+            model=model,
+        )
 
 
 def builtin_agents() -> dict[str, Agent]:

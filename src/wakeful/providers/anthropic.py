@@ -105,15 +105,14 @@ class AnthropicProvider(SDKProvider[anthropic.AsyncStream[RawMessageStreamEvent]
             elif ev.type == "message_delta":
                 stop = ev.delta.stop_reason or stop
                 du = ev.usage
-                usage["output"] = du.output_tokens
-                if du.input_tokens is not None:
-                    usage["input"] = du.input_tokens
-                if du.cache_read_input_tokens is not None:
-                    usage["cache_read"] = du.cache_read_input_tokens
-                if du.cache_creation_input_tokens is not None:
-                    usage["cache_write"] = du.cache_creation_input_tokens
-                if du.output_tokens_details is not None:
-                    usage["reasoning"] = du.output_tokens_details.thinking_tokens
+                reported = {
+                    "output": du.output_tokens,
+                    "input": du.input_tokens,
+                    "cache_read": du.cache_read_input_tokens,
+                    "cache_write": du.cache_creation_input_tokens,
+                    "reasoning": du.output_tokens_details.thinking_tokens if du.output_tokens_details else None,
+                }
+                usage.update({k: v for k, v in reported.items() if v is not None})
             elif ev.type == "message_stop":
                 done = True
         if not done or stop is None:

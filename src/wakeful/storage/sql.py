@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -257,16 +258,8 @@ class SQLStore:
 
     @staticmethod
     def _run(row: Any) -> RunRecord:
-        return RunRecord(
-            message_id=row.message_id,
-            session_id=row.session_id,
-            kind=row.kind,
-            body_hash=row.body_hash,
-            status=row.status,
-            instance=row.instance,
-            pgids=json.loads(row.pgids),
-            created=row.created,
-        )
+        fields = dict(row._mapping)
+        return RunRecord(**{**fields, "pgids": json.loads(fields["pgids"])})
 
     async def claim_run(
         self, run: RunRecord, user_message: dict[str, Any], parts: list[dict[str, Any]]
@@ -281,18 +274,7 @@ class SQLStore:
             if taken is not None:
                 # The id names a message that no run owns: an empty hash makes it a conflict.
                 return RunRecord(run.message_id, taken[0], "message", body_hash="")
-            conn.execute(
-                t.runs.insert().values(
-                    message_id=run.message_id,
-                    session_id=run.session_id,
-                    kind=run.kind,
-                    body_hash=run.body_hash,
-                    status=run.status,
-                    instance=run.instance,
-                    pgids=_dumps(run.pgids),
-                    created=run.created,
-                )
-            )
+            conn.execute(t.runs.insert().values(**{**asdict(run), "pgids": _dumps(run.pgids)}))
             conn.execute(UPSERT_MESSAGE, _message_row(user_message))
             if parts:
                 conn.execute(UPSERT_PART, [_part_row(p) for p in parts])

@@ -31,7 +31,7 @@ async def get_config(runtime: RuntimeDep, directory: Directory) -> Config:
 @router.get("/agent", operation_id="app.agents", tags=["app"])
 async def list_agents(runtime: RuntimeDep, directory: Directory) -> list[Agent]:
     agents = load_agents(runtime.projects.load(directory)).values()
-    return [Agent.model_validate(a.wire()) for a in agents]
+    return [a.wire() for a in agents]
 
 
 @router.get("/command", operation_id="command.list", tags=["command"])

@@ -31,7 +31,7 @@ def now_ms() -> int:
 def _time_value() -> int:
     global _last_ms, _counter
     with _lock:
-        now = int(time.time() * 1000)
+        now = now_ms()
         if now != _last_ms:
             _last_ms = now
             _counter = 0

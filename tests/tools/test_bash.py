@@ -14,7 +14,7 @@ import pytest
 from tests.support.procs import live_group
 from wakeful.config import ServerConfig
 from wakeful.errors import ToolError
-from wakeful.tools.base import ToolContext, ToolLimits
+from wakeful.tools.base import ToolContext
 from wakeful.tools.bash import bash_tool, run_shell
 
 
@@ -120,7 +120,7 @@ async def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
 async def test_timeout_capped_by_limits(tmp_path: Path) -> None:
     ctx = make_ctx(
         tmp_path,
-        limits=ToolLimits.from_config(ServerConfig.build({}, bash_timeout=100, bash_max_timeout=0.3)),
+        config=ServerConfig.build({}, bash_timeout=100, bash_max_timeout=0.3),
     )
     start = time.monotonic()
     result = await bash_tool.call({"command": "sleep 300", "timeout": 100_000}, ctx)
@@ -160,9 +160,7 @@ async def test_background_child_holding_stdout_does_not_hang(tmp_path: Path) -> 
 
 
 async def test_truncates_bytes_keeping_head_and_tail(tmp_path: Path) -> None:
-    ctx = make_ctx(
-        tmp_path, limits=ToolLimits.from_config(ServerConfig.build({}, tool_output_max_bytes=1000))
-    )
+    ctx = make_ctx(tmp_path, config=ServerConfig.build({}, tool_output_max_bytes=1000))
     command = "printf 'HEAD'; head -c 100000 /dev/zero | tr '\\0' a; printf 'TAIL'"
     result = await bash_tool.call({"command": command}, ctx)
     assert result.metadata["truncated"] is True
@@ -172,7 +170,7 @@ async def test_truncates_bytes_keeping_head_and_tail(tmp_path: Path) -> None:
 
 
 async def test_truncates_lines(tmp_path: Path) -> None:
-    ctx = make_ctx(tmp_path, limits=ToolLimits.from_config(ServerConfig.build({}, tool_output_max_lines=10)))
+    ctx = make_ctx(tmp_path, config=ServerConfig.build({}, tool_output_max_lines=10))
     result = await bash_tool.call({"command": "seq 1 100"}, ctx)
     assert result.metadata["truncated"] is True
     lines = result.output.splitlines()

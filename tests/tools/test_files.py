@@ -8,14 +8,12 @@ import pytest
 
 from wakeful.config import ServerConfig
 from wakeful.errors import ToolError
-from wakeful.tools.base import ToolContext, ToolLimits
+from wakeful.tools.base import ToolContext
 from wakeful.tools.files import edit_tool, read_tool, write_tool
 
 
-def make_ctx(tmp_path: Path, limits: ToolLimits | None = None) -> ToolContext:
-    return ToolContext(
-        "ses", "msg", "call", tmp_path, limits=limits or ToolLimits.from_config(ServerConfig.build({}))
-    )
+def make_ctx(tmp_path: Path, config: ServerConfig | None = None) -> ToolContext:
+    return ToolContext("ses", "msg", "call", tmp_path, config=config or ServerConfig.build({}))
 
 
 # --- read ---------------------------------------------------------------------------------------
@@ -43,7 +41,7 @@ async def test_read_default_limit_from_limits(tmp_path: Path) -> None:
     (tmp_path / "many.txt").write_text("x\n" * 50)
     result = await read_tool.call(
         {"filePath": "many.txt"},
-        make_ctx(tmp_path, ToolLimits.from_config(ServerConfig.build({}, read_max_lines=10))),
+        make_ctx(tmp_path, ServerConfig.build({}, read_max_lines=10)),
     )
     assert "00010| x" in result.output and "00011|" not in result.output
 

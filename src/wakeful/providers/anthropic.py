@@ -25,13 +25,12 @@ from wakeful.providers.base import (
     ToolCall,
     ToolCallEvent,
     Usage,
+    is_text_mime,
 )
 from wakeful.providers.http import (
     ANTHROPIC_STOP,
     SDKProvider,
-    attachment_bytes,
     incomplete_stream,
-    is_text_mime,
 )
 
 DEFAULT_MAX_TOKENS = 8192
@@ -185,7 +184,7 @@ def _json_object(text: str) -> dict[str, Any]:
 async def _attachment_block(att: Attachment) -> dict[str, Any]:
     if att.mime.startswith("image/") and att.url.startswith(("http://", "https://")):
         return {"type": "image", "source": {"type": "url", "url": att.url}}
-    raw = await attachment_bytes(att)
+    raw = att.content()
     if att.mime.startswith("image/"):
         data = base64.b64encode(raw).decode()
         return {"type": "image", "source": {"type": "base64", "media_type": att.mime, "data": data}}

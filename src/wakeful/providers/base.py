@@ -8,10 +8,13 @@ implements it; the loop never sees an SDK type. Failures are raised as `wakeful.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import unquote_to_bytes
 
 Transport = Literal["aiohttp", "httpx"]  # what carries the SDKs' HTTP
 
@@ -26,8 +29,38 @@ class ToolCall:
 @dataclass(frozen=True)
 class Attachment:
     mime: str
-    url: str  # a data: URL or a file path the loop already read
+    url: str  # a data: URL (the run reads files before the model sees them) or an http(s) URL
     filename: str | None = None
+
+    def content(self) -> bytes:
+        """The bytes of a data: URL; ValueError for anything else."""
+        return data_url_bytes(self.url)
+
+
+_TEXT_MIMES = ("application/json", "application/xml", "application/x-sh", "application/javascript")
+
+
+def is_text_mime(mime: str) -> bool:
+    return mime.startswith("text/") or mime in (*_TEXT_MIMES, "application/x-yaml")
+
+
+def data_url_bytes(url: str) -> bytes:
+    """The content of a `data:` URL (base64 or percent-encoded); ValueError when it is not one."""
+    if not url.startswith("data:"):
+        raise ValueError("not a data: URL")
+    header, sep, payload = url[5:].partition(",")
+    if not sep:
+        raise ValueError("malformed data: URL (no comma)")
+    if header.endswith(";base64"):
+        try:
+            return base64.b64decode(payload, validate=True)
+        except binascii.Error as exc:
+            raise ValueError(f"malformed data: URL ({exc})") from None
+    return unquote_to_bytes(payload)
+
+
+def to_data_url(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
 @dataclass

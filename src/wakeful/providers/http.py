@@ -5,24 +5,20 @@ and fail the same ways, so one mapping serves both.
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import email.utils
 import json
 import secrets
 import time
 from abc import abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
-from pathlib import Path
 from types import ModuleType
 from typing import Any, Generic, Protocol, TypeVar
-from urllib.parse import unquote_to_bytes
 
 import aiohttp
 import httpx2
 
 from wakeful.errors import APIError, ProviderAuthError, ProviderSilenceError, WakefulError
-from wakeful.providers.base import Attachment, ChatRequest, Endpoint, Provider, StreamEvent, Transport
+from wakeful.providers.base import ChatRequest, Endpoint, Provider, StreamEvent, Transport
 
 RESET_MESSAGE = "Connection reset by server"
 _RETRYABLE_TYPES = {"server_error", "api_error", "overloaded_error", "rate_limit_error", "timeout_error"}
@@ -192,25 +188,6 @@ def incomplete_stream(url: str) -> APIError:
         RESET_MESSAGE,
         retryable=True,
         metadata={"url": url, "code": "ECONNRESET", "message": "stream ended without a finish"},
-    )
-
-
-async def attachment_bytes(att: Attachment) -> bytes:
-    """The content of a data: URL, a file:// URL or a plain path."""
-    if att.url.startswith("data:"):
-        meta, _, payload = att.url.partition(",")
-        return base64.b64decode(payload) if meta.endswith(";base64") else unquote_to_bytes(payload)
-    path = att.url.removeprefix("file://")
-    return await asyncio.to_thread(Path(path).read_bytes)
-
-
-def is_text_mime(mime: str) -> bool:
-    return mime.startswith("text/") or mime in (
-        "application/json",
-        "application/xml",
-        "application/x-sh",
-        "application/javascript",
-        "application/x-yaml",
     )
 
 

@@ -26,13 +26,12 @@ from wakeful.providers.base import (
     ToolCall,
     ToolCallEvent,
     Usage,
+    is_text_mime,
 )
 from wakeful.providers.http import (
     OPENAI_FINISH,
     SDKProvider,
-    attachment_bytes,
     incomplete_stream,
-    is_text_mime,
     new_call_id,
 )
 
@@ -173,9 +172,9 @@ async def _attachment_part(att: Attachment) -> dict[str, Any]:
     if att.mime.startswith("image/"):
         if att.url.startswith(("http://", "https://", "data:")):
             return {"type": "image_url", "image_url": {"url": att.url}}
-        data = base64.b64encode(await attachment_bytes(att)).decode()
+        data = base64.b64encode(att.content()).decode()
         return {"type": "image_url", "image_url": {"url": f"data:{att.mime};base64,{data}"}}
-    raw = await attachment_bytes(att)
+    raw = att.content()
     if is_text_mime(att.mime):
         text = raw.decode("utf-8", errors="replace")
         return {"type": "text", "text": f"{att.filename}:\n{text}" if att.filename else text}

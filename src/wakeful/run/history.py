@@ -6,16 +6,21 @@ assistant messages answering those; a prompt queued behind the run is therefore 
 
 from __future__ import annotations
 
-import base64
 import json
 import mimetypes
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from wakeful.providers.base import Attachment, ChatMessage, ToolCall
+from wakeful.providers.base import (
+    Attachment,
+    ChatMessage,
+    ToolCall,
+    data_url_bytes,
+    is_text_mime,
+    to_data_url,
+)
 
-TEXT_MIMES = ("text/", "application/json", "application/xml", "application/x-yaml", "application/javascript")
 MAX_INLINE_BYTES = 256 * 1024
 
 
@@ -46,12 +51,11 @@ def _file_content(part: dict[str, Any]) -> tuple[str | None, Attachment | None]:
         except OSError as exc:
             return f"[file {name} could not be read: {exc}]", None
         mime = mime or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if mime.startswith(TEXT_MIMES):
+        if is_text_mime(mime):
             return f'<file name="{name}">\n{data.decode("utf-8", "replace")}\n</file>', None
-        url = f"data:{mime};base64,{base64.b64encode(data).decode()}"
-    elif url.startswith("data:") and mime.startswith(TEXT_MIMES):
-        header, _, payload = url.partition(",")
-        raw = base64.b64decode(payload) if ";base64" in header else unquote(payload).encode()
+        url = to_data_url(mime, data)
+    elif url.startswith("data:") and is_text_mime(mime):
+        raw = data_url_bytes(url)
         return f'<file name="{name}">\n{raw.decode("utf-8", "replace")}\n</file>', None
     return None, Attachment(mime=mime, url=url, filename=part.get("filename"))
 

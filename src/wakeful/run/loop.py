@@ -12,13 +12,13 @@ a stored assistant message, so every waiting caller gets `{info, parts}`.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from wakeful import ids
+from wakeful.backoff import backoff_delay
 from wakeful.config import ServerConfig
 from wakeful.errors import (
     APIError,
@@ -44,8 +44,7 @@ from wakeful.run import history
 from wakeful.run.manager import Executor, Reply, RunHandle, RunManager
 from wakeful.run.toolcalls import ToolCalls
 from wakeful.session.messages import MessageLog
-from wakeful.tools.base import TodoStore, Tool, ToolLimits
-from wakeful.tools.bash import child_env
+from wakeful.tools.base import TodoStore, Tool, ToolContext
 from wakeful.wire.messages import AssistantMessage
 from wakeful.wire.parts import ReasoningPart, StepFinishPart, StepStartPart, TextPart, TimeSpan, Tokens
 
@@ -61,29 +60,6 @@ def step_tokens(usage: Usage) -> Tokens:
     )
     tokens.cache.read, tokens.cache.write = usage.cache_read, usage.cache_write
     return tokens
-
-
-@dataclass(frozen=True)
-class LoopSettings:
-    """A run's share of the server's config, which holds the defaults."""
-
-    retry_attempts: int
-    retry_base: float
-    retry_max_delay: float
-    part_flush_interval: float
-    tool_limits: ToolLimits
-    child_env: dict[str, str]  # the environment of the processes tools start (secrets removed)
-
-    @classmethod
-    def from_config(cls, config: ServerConfig) -> LoopSettings:
-        return cls(
-            retry_attempts=config.retry_attempts,
-            retry_base=config.retry_base,
-            retry_max_delay=config.retry_max_delay,
-            part_flush_interval=config.part_flush_interval,
-            tool_limits=ToolLimits.from_config(config),
-            child_env=child_env(config.environ),
-        )
 
 
 @dataclass
@@ -102,26 +78,32 @@ class RunPlan:
 
 class AgentLoop(Executor):
     def __init__(
-        self, plan: RunPlan, log: MessageLog, runs: RunManager, todos: TodoStore, settings: LoopSettings
+        self,
+        plan: RunPlan,
+        log: MessageLog,
+        runs: RunManager,
+        todos: TodoStore,
+        config: ServerConfig,
+        child_env: dict[str, str],
     ):
         self.plan = plan
         self.log = log
         self.runs = runs
-        self.todos = todos
-        self.settings = settings
+        self.config = config
         self.assistant: AssistantMessage | None = None
         self._pgids: set[int] = set()
         self.no_reply = False
-        self.tool_calls = ToolCalls(
-            log,
-            plan.tools,
-            plan.agent.name,
-            plan.directory,
-            settings.tool_limits,
-            todos,
-            self._record_process,
-            settings.child_env,
+        context = ToolContext(
+            session_id=plan.session_id,
+            message_id=plan.user_message_id,
+            call_id="",
+            directory=plan.directory,
+            config=config,
+            todos=todos,
+            on_process=self._record_process,
+            env=child_env,
         )
+        self.tool_calls = ToolCalls(log, plan.tools, plan.agent.name, context)
         self._streaming: list[TextPart | ReasoningPart] = []  # parts of the attempt in flight
         # What the model sees, read from storage once per run and then extended step by step:
         # nothing else writes to a session while it runs, and a long run in a long session must not
@@ -177,7 +159,7 @@ class AgentLoop(Executor):
             return await asyncio.shield(self._end(error))
         except ProviderSilenceError as exc:
             # A keep-alive must not hide a hung provider: say plainly why the run ended.
-            attempts = self.settings.retry_attempts + 1
+            attempts = self.config.retry_attempts + 1
             return await self._end(
                 UnknownRunError(f"The run was stopped: {exc.message} (after {attempts} attempts)")
             )
@@ -259,7 +241,7 @@ class AgentLoop(Executor):
     async def _stream_with_retries(
         self, message: AssistantMessage, request: ChatRequest
     ) -> tuple[str, list[ToolCall], Usage]:
-        settings = self.settings
+        config = self.config
         attempt = 0
         while True:
             streamed: list[TextPart | ReasoningPart] = []
@@ -268,7 +250,7 @@ class AgentLoop(Executor):
                 return await self._stream(message, request, streamed)
             except APIError as exc:
                 await self._close_parts(streamed)
-                if not exc.retryable or attempt >= settings.retry_attempts:
+                if not exc.retryable or attempt >= config.retry_attempts:
                     raise
                 attempt += 1
                 # A retried attempt streams its text again: drop the partial copy so the answer
@@ -277,8 +259,7 @@ class AgentLoop(Executor):
                     await self.log.delete_part(part.sessionID, part.messageID, part.id)
                 delay = exc.retry_after
                 if delay is None:
-                    delay = min(settings.retry_base * 2 ** (attempt - 1), settings.retry_max_delay)
-                    delay *= random.uniform(0.8, 1.2)
+                    delay = backoff_delay(attempt, config.retry_base, config.retry_max_delay)
                 self.runs.set_status(
                     self.plan.session_id,
                     {
@@ -314,7 +295,7 @@ class AgentLoop(Executor):
                     await self.log.put_part(current)
                 current.text += event.text
                 self.log.delta(current, "text", event.text)
-                if time.monotonic() - last_flush >= self.settings.part_flush_interval:
+                if time.monotonic() - last_flush >= self.config.part_flush_interval:
                     last_flush = time.monotonic()
                     await self.log.put_part(current)
             elif isinstance(event, ToolCallEvent):

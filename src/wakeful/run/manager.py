@@ -31,6 +31,7 @@ from wakeful.errors import (
     SessionBusyError,
     UnknownRunError,
 )
+from wakeful.ids import now_ms
 from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
 from wakeful.storage.base import RunRecord, RunStore
@@ -167,7 +168,7 @@ class RunManager:
                 kind=request.kind,
                 body_hash=request.body_hash,
                 instance=self.instance,
-                created=int(time.time() * 1000),
+                created=now_ms(),
             )
             claimed = await self._store.claim_run(record, request.user_message, request.user_parts)
             if claimed is not None:  # another process or a crash left it; same rules

@@ -7,8 +7,6 @@ route answers 200: unknown agent or model, missing key, bad parts.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import os
@@ -21,6 +19,7 @@ from wakeful.errors import InvalidRequestError
 from wakeful.ids import now_ms
 from wakeful.project.agents import resolve_agent
 from wakeful.project.commands import Command
+from wakeful.providers.base import data_url_bytes
 from wakeful.run.loop import AgentLoop, RunPlan
 from wakeful.run.manager import RunRequest
 from wakeful.run.runtime import Runtime
@@ -62,13 +61,9 @@ def _check_file_url(url: str, field: str) -> None:
         if not path.is_absolute() or not path.is_file() or not os.access(path, os.R_OK):
             raise InvalidRequestError(f"{field}: {url} is not a readable file", field=field)
     elif parsed.scheme == "data":
-        header, sep, payload = url[5:].partition(",")
         try:
-            if not sep:
-                raise ValueError("no comma")
-            if header.endswith(";base64"):
-                base64.b64decode(payload, validate=True)
-        except (ValueError, binascii.Error):
+            data_url_bytes(url)
+        except ValueError:
             raise InvalidRequestError(f"{field}: malformed data: URL", field=field) from None
     elif parsed.scheme not in ("http", "https"):
         raise InvalidRequestError(f"{field}: use a file://, data: or http(s):// URL", field=field)
@@ -122,7 +117,9 @@ def build_run(
         tools=tools,
         system=body.system,
     )
-    executor = AgentLoop(plan, runtime.messages, runtime.runs, runtime.todos, runtime.loop_settings)
+    executor = AgentLoop(
+        plan, runtime.messages, runtime.runs, runtime.todos, runtime.config, runtime.child_env
+    )
     if body.noReply:
         executor.no_reply = True
     return RunRequest(

@@ -9,24 +9,17 @@ the run is marked done; sessions are idle because nothing runs them.
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import time
 
 from wakeful.errors import NotFoundError, UnknownRunError
+from wakeful.ids import now_ms
 from wakeful.session.messages import MessageLog, replies_to
 from wakeful.session.sessions import Sessions
 from wakeful.storage.base import RunRecord, RunStore
+from wakeful.tools.bash import signal_group
 from wakeful.wire.messages import MESSAGE_ADAPTER, PART_ADAPTER, AssistantMessage
 
 log = logging.getLogger("wakeful.recovery")
-
-
-def kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 async def recover(store: RunStore, messages: MessageLog, sessions: Sessions) -> int:
@@ -34,7 +27,7 @@ async def recover(store: RunStore, messages: MessageLog, sessions: Sessions) -> 
     runs = await store.unfinished_runs()
     for run in runs:
         for pgid in run.pgids:
-            kill_group(pgid)
+            signal_group(pgid, signal.SIGKILL)
         await _close(messages, sessions, run)
         await store.set_run_status(run.message_id, "done")
     if runs:
@@ -47,7 +40,7 @@ async def _close(messages: MessageLog, sessions: Sessions, run: RunRecord) -> No
     error = UnknownRunError(
         f"The run was interrupted: the server that ran it (instance {run.instance}) stopped before it finished"
     ).to_info()
-    now = int(time.time() * 1000)
+    now = now_ms()
     stored = await messages.list_raw(run.session_id)
     user = next((m for m in stored if m["info"]["id"] == run.message_id), None)
     if user is None:

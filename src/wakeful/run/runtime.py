@@ -17,7 +17,6 @@ from wakeful.project.catalog import Catalog, ModelChoice
 from wakeful.project.config import ProjectConfigs
 from wakeful.providers.base import Provider
 from wakeful.providers.registry import ProviderPool
-from wakeful.run.loop import LoopSettings
 from wakeful.run.manager import RunManager
 from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
@@ -26,6 +25,7 @@ from wakeful.session.todos import Todos
 from wakeful.storage.base import Store
 from wakeful.storage.sql import SQLStore
 from wakeful.tools.base import Tool
+from wakeful.tools.bash import child_env
 from wakeful.tools.registry import builtin_tools
 
 
@@ -47,7 +47,7 @@ class Runtime:
     runs: RunManager
     providers: ProviderPool
     tools: dict[str, Tool]
-    loop_settings: LoopSettings
+    child_env: dict[str, str]  # the environment of the processes tools start (secrets removed)
     todos: Todos
     instance: str
 
@@ -77,7 +77,7 @@ class Runtime:
                 transport=config.llm_transport,
             ),
             tools=builtin_tools(),
-            loop_settings=LoopSettings.from_config(config),
+            child_env=child_env(config.environ),
             todos=Todos(store, bus),
             instance=instance,
         )

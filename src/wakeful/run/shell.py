@@ -8,6 +8,7 @@ call on a busy session is refused (409 SessionBusyError) instead of queued.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,26 +27,16 @@ from wakeful.wire.parts import ToolPart, ToolStateCompleted, ToolStateError, Too
 from wakeful.wire.sessions import Session
 
 
+@dataclass
 class ShellExecutor(Executor):
-    def __init__(
-        self,
-        log: MessageLog,
-        runs: RunManager,
-        assistant: AssistantMessage,
-        command: str,
-        directory: Path,
-        env: dict[str, str],
-        timeout: float | None,
-    ) -> None:
-        self.log = log
-        self.runs = runs
-        self.assistant = assistant
-        self.command = command
-        self.directory = directory
-        self.env = env
-        self.timeout = timeout
-        self.part: ToolPart | None = None
-        self.started = 0
+    log: MessageLog
+    runs: RunManager
+    assistant: AssistantMessage
+    command: str
+    directory: Path
+    env: dict[str, str]
+    part: ToolPart | None = None
+    started: int = 0
 
     async def _reply(self) -> Reply:
         return (await self.log.get(self.assistant.sessionID, self.assistant.id)).wire()
@@ -66,7 +57,7 @@ class ShellExecutor(Executor):
         )
         await self.log.put_part(self.part)
         try:
-            outcome = await run_shell(self.command, self.directory, self.timeout, self.env, self._record)
+            outcome = await run_shell(self.command, self.directory, None, self.env, self._record)
         except asyncio.CancelledError:
             return await asyncio.shield(self.fail(handle, handle.cancel_reason or MessageAbortedError()))
         self.part.state = ToolStateCompleted(
@@ -138,8 +129,7 @@ def build_shell_run(
         assistant,
         body.command,
         directory,
-        runtime.loop_settings.child_env or {},
-        None,
+        runtime.child_env,
     )
     return RunRequest(
         session_id=session.id,

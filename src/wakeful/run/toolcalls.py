@@ -2,15 +2,15 @@
 
 A bad call (arguments that are not a JSON object, a tool the agent may not use) becomes a tool part
 in state "error" that the model sees on its next step; so does a `ToolError` (arguments the tool's
-schema refuses, or a failure) or any other failure of the tool. Cancellation (abort, deadline, shutdown) propagates after the tool has stopped what it
-started; `abort_open` then marks the interrupted part.
+schema refuses, or a failure) or any other failure of the tool. Cancellation (abort, deadline,
+shutdown) propagates after the tool has stopped what it started; `abort_open` then marks the
+interrupted part.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wakeful import ids
@@ -18,7 +18,7 @@ from wakeful.errors import ToolError
 from wakeful.ids import now_ms
 from wakeful.providers.base import ToolCall
 from wakeful.session.messages import MessageLog
-from wakeful.tools.base import TodoStore, Tool, ToolContext, ToolLimits
+from wakeful.tools.base import Tool, ToolContext
 from wakeful.wire.parts import (
     ToolPart,
     ToolStateCompleted,
@@ -28,27 +28,13 @@ from wakeful.wire.parts import (
 )
 
 
+@dataclass
 class ToolCalls:
-    def __init__(
-        self,
-        log: MessageLog,
-        tools: dict[str, Tool],
-        agent_name: str,
-        directory: Path,
-        limits: ToolLimits,
-        todos: TodoStore,
-        on_process: Callable[[int | None], Awaitable[None]],
-        env: dict[str, str] | None,
-    ) -> None:
-        self.log = log
-        self.tools = tools
-        self.agent_name = agent_name
-        self.directory = directory
-        self.limits = limits
-        self.todos = todos
-        self.on_process = on_process
-        self.env = env
-        self._open: dict[str, tuple[ToolPart, int]] = {}  # part id -> (part, start) while running
+    log: MessageLog
+    tools: dict[str, Tool]
+    agent_name: str
+    context: ToolContext  # what every call of the run shares; message and call ids are set per call
+    _open: dict[str, tuple[ToolPart, int]] = field(default_factory=dict)  # part id -> (part, start)
 
     async def _set(self, part: ToolPart, state: Any) -> None:
         part.state = state
@@ -87,16 +73,7 @@ class ToolCalls:
             return
         await self._set(part, ToolStateRunning(input=args, time={"start": start}))
         self._open[part.id] = (part, start)
-        ctx = ToolContext(
-            session_id=part.sessionID,
-            message_id=part.messageID,
-            call_id=call.id,
-            directory=self.directory,
-            limits=self.limits,
-            todos=self.todos,
-            on_process=self.on_process,
-            env=self.env,
-        )
+        ctx = replace(self.context, message_id=part.messageID, call_id=call.id)
         try:
             result = await tool.call(args, ctx)
         except ToolError as exc:

@@ -20,7 +20,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from wakeful.errors import InvalidRequestError
+from wakeful.errors import InvalidRequestError, UnknownRunError
 
 log = logging.getLogger("wakeful.keepalive")
 
@@ -38,10 +38,6 @@ def requested_interval(raw: str | None) -> float | None:
     if not value > 0 or value != value or value == float("inf"):
         raise InvalidRequestError(f"{HEADER} must be a positive number of seconds", field=HEADER)
     return value
-
-
-def unknown_error_body(message: str) -> dict[str, Any]:
-    return {"name": "UnknownError", "data": {"message": message}}
 
 
 class KeepAliveResponse(Response):
@@ -115,8 +111,8 @@ class KeepAliveResponse(Response):
         try:
             value = answer.result()
         except asyncio.CancelledError:
-            value = unknown_error_body("The run was cancelled")
+            value = UnknownRunError("The run was cancelled").to_info()
         except Exception as exc:
             log.exception("answer failed after the response started")
-            value = unknown_error_body(str(exc) or type(exc).__name__)
+            value = UnknownRunError(str(exc) or type(exc).__name__).to_info()
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

@@ -18,20 +18,24 @@ from wakeful.errors import StartupError
 LOCK_NAME = "wakeful.lock"
 
 
+def _holder(handle: IO[str]) -> dict[str, Any]:
+    """What the holder of `handle`'s lock wrote about itself ({} when unreadable)."""
+    handle.seek(0)
+    try:
+        holder = json.loads(handle.read() or "{}")
+    except ValueError:
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
 def read_holder(data_dir: Path) -> dict[str, Any] | None:
     """Who holds the lock, if anybody does right now."""
-    path = data_dir / LOCK_NAME
     try:
-        with open(path, "a+") as handle:
+        with open(data_dir / LOCK_NAME, "a+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                handle.seek(0)
-                try:
-                    holder: dict[str, Any] = json.loads(handle.read() or "{}")
-                except ValueError:
-                    holder = {}
-                return holder
+                return _holder(handle)
             fcntl.flock(handle, fcntl.LOCK_UN)
             return None
     except OSError:
@@ -49,13 +53,8 @@ class DataDirLock:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            text = handle.read().strip()
+            holder = _holder(handle)
             handle.close()
-            try:
-                holder = json.loads(text) if text else {}
-            except ValueError:
-                holder = {}
             who = f"pid {holder.get('pid', '?')}"
             if holder.get("url"):
                 who += f" serving {holder['url']}"

@@ -10,7 +10,7 @@ import builtins
 from typing import Any
 
 from wakeful import ids
-from wakeful.errors import NotFoundError
+from wakeful.errors import NotFoundError, UnknownRunError
 from wakeful.session.bus import EventBus
 from wakeful.storage.base import MessageStore
 from wakeful.wire.messages import AssistantMessage, MessageWithParts, UserMessage
@@ -95,7 +95,7 @@ class MessageLog:
         for m in stored:
             if m["info"]["id"] == message_id:
                 return m
-        return {"name": "UnknownError", "data": {"message": f"No stored answer for {message_id}"}}
+        return UnknownRunError(f"No stored answer for {message_id}").to_info()
 
     async def delete(self, session_id: str, message_id: str) -> None:
         await self.get(session_id, message_id)

@@ -32,34 +32,13 @@ class TodoStore(Protocol):
 
 
 @dataclass
-class ToolLimits:
-    """The tools' share of the server's config, which holds the defaults."""
-
-    bash_timeout: float  # seconds, when the call gives none
-    bash_max_timeout: float
-    max_output_bytes: int
-    max_output_lines: int
-    read_max_lines: int
-
-    @classmethod
-    def from_config(cls, config: ServerConfig) -> ToolLimits:
-        return cls(
-            bash_timeout=config.bash_timeout,
-            bash_max_timeout=config.bash_max_timeout,
-            max_output_bytes=config.tool_output_max_bytes,
-            max_output_lines=config.tool_output_max_lines,
-            read_max_lines=config.read_max_lines,
-        )
-
-
-@dataclass
 class ToolContext:
     session_id: str
     message_id: str
     call_id: str
     directory: Path
     # the server passes its own; a context made elsewhere (tests, embedders) gets the defaults
-    limits: ToolLimits = field(default_factory=lambda: ToolLimits.from_config(ServerConfig.build({})))
+    config: ServerConfig = field(default_factory=lambda: ServerConfig.build({}))
     todos: TodoStore | None = None
     # Called with the process-group id of every process a tool starts, and with None when it is
     # gone, so that crash recovery can kill what a dead server left behind.

@@ -112,7 +112,8 @@ class _Collector(asyncio.SubprocessProtocol):
         self.exited.set()
 
 
-def _killpg(pgid: int, sig: signal.Signals) -> None:
+def signal_group(pgid: int, sig: signal.Signals) -> None:
+    """Send `sig` to process group `pgid`, if it still exists and is ours to signal."""
     try:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
@@ -173,7 +174,7 @@ async def _wait_event(event: asyncio.Event, seconds: float) -> None:
 
 async def _kill_group(pgid: int, proto: _Collector, transport: asyncio.SubprocessTransport) -> None:
     try:
-        _killpg(pgid, signal.SIGKILL)
+        signal_group(pgid, signal.SIGKILL)
         await _wait_until(lambda: proto.exited.is_set() and not group_alive(pgid), GONE_DEADLINE_SECONDS)
         # Every writer is dead now, so whatever they wrote is already in the pipe.
         await _wait_event(proto.eof, DRAIN_SECONDS)
@@ -244,7 +245,7 @@ async def run_shell(
             await asyncio.wait_for(proto.exited.wait(), timeout)
         except TimeoutError:
             timed_out = True
-            _killpg(pgid, signal.SIGTERM)
+            signal_group(pgid, signal.SIGTERM)
             await _wait_until(lambda: not group_alive(pgid), TERM_GRACE_SECONDS)
         else:
             await _wait_event(proto.eof, DRAIN_SECONDS)
@@ -291,8 +292,8 @@ async def bash_tool(args: BashArgs, ctx: ToolContext) -> ToolResult:
     - Long output is truncated in the middle. A non-zero exit code is reported, not an error.
     - Always give a short 'description' (5-10 words) of what the command does.
     """
-    seconds = ctx.limits.bash_timeout if args.timeout is None else args.timeout / 1000
-    seconds = min(seconds, ctx.limits.bash_max_timeout)
+    seconds = ctx.config.bash_timeout if args.timeout is None else args.timeout / 1000
+    seconds = min(seconds, ctx.config.bash_max_timeout)
     cwd = _workdir(args.workdir, ctx)
     try:
         outcome = await run_shell(
@@ -301,8 +302,8 @@ async def bash_tool(args: BashArgs, ctx: ToolContext) -> ToolResult:
             seconds,
             ctx.env,
             ctx.on_process,
-            max_bytes=ctx.limits.max_output_bytes,
-            max_lines=ctx.limits.max_output_lines,
+            max_bytes=ctx.config.tool_output_max_bytes,
+            max_lines=ctx.config.tool_output_max_lines,
         )
     except OSError as exc:
         raise ToolError(f"Could not start the shell: {exc}") from exc

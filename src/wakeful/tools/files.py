@@ -139,10 +139,10 @@ async def read_tool(args: ReadArgs, ctx: ToolContext) -> ToolResult:
     - Read a file before editing it, and read several files in parallel when useful.
     """
     path = resolve_path(ctx, args.filePath)
-    limit = ctx.limits.read_max_lines if args.limit is None else args.limit
+    limit = ctx.config.read_max_lines if args.limit is None else args.limit
     try:
         output, shown, truncated = await asyncio.to_thread(
-            _read_window, path, args.offset, limit, ctx.limits.max_output_bytes
+            _read_window, path, args.offset, limit, ctx.config.tool_output_max_bytes
         )
     except OSError as exc:
         raise ToolError(f"Could not read {path}: {exc}") from exc

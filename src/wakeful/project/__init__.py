@@ -1,0 +1,1 @@
+"""A project: its opencode.json (merged from every source), the model catalog, agents and commands."""

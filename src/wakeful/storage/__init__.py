@@ -1,0 +1,1 @@
+"""Storage: the Store protocols (one per aggregate) and their SQLite and in-memory implementations."""

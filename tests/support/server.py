@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import signal
@@ -28,23 +29,63 @@ def _kill_leftovers() -> None:
         proc.kill()
 
 
+# The timings of every test server, in a process or in-process (tests/support/inproc.py): short, so
+# that retries and keep-alives do not slow the suite, but far from anything a test waits on.
+TIMINGS = {
+    "WAKEFUL_KEEPALIVE_INTERVAL": "0.2",
+    "WAKEFUL_SSE_HEARTBEAT": "0.5",
+    "WAKEFUL_RETRY_BASE": "0.05",
+    "WAKEFUL_RETRY_MAX_DELAY": "0.2",
+    "WAKEFUL_PART_FLUSH_INTERVAL": "0.05",
+    "WAKEFUL_PROVIDER_SILENCE": "5",
+    "WAKEFUL_DRAIN_TIMEOUT": "2",
+    "WAKEFUL_CONFIG_FRESHNESS": "0",
+}
+
+
+def isolated_environ(home: Path) -> dict[str, str]:
+    """The environment of a test server: this one without WAKEFUL_* and OPENCODE_* variables, a home
+    of its own (so no global opencode config leaks in), and TIMINGS."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WAKEFUL_", "OPENCODE_"))}
+    env.update(
+        {
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_DATA_HOME": str(home / ".local" / "share"),
+            **TIMINGS,
+        }
+    )
+    return env
+
+
+# As `llm_url`: the providers are wakeful's scripted model, in the server's own process.
+SCRIPTED = "wakeful/scripted"
+
+
 def write_project_config(directory: Path, llm_url: str | None, **extra: Any) -> Path:
-    """An opencode.json naming the scripted LLM as provider `mock` (OpenAI-compatible) and `anth`
-    (Anthropic), model `mock/mock-model` by default."""
+    """An opencode.json with providers `mock` and `anth`, model `mock/mock-model` by default: the fake
+    LLM at `llm_url` as an OpenAI-compatible and an Anthropic provider, or (`llm_url` = SCRIPTED)
+    the scripted model under both names; no provider if `llm_url` is None."""
     config: dict[str, Any] = {"$schema": "https://opencode.ai/config.json"}
     if llm_url:
         base = llm_url.rstrip("/")
+        scripted = llm_url == SCRIPTED
         config["provider"] = {
             "mock": {
-                "npm": "@ai-sdk/openai-compatible",
+                "npm": SCRIPTED if scripted else "@ai-sdk/openai-compatible",
                 "name": "Mock",
-                "options": {"baseURL": base, "apiKey": "test-key"},
+                # the scripted model needs no key; it is there for /provider to hide
+                "options": {"apiKey": "test-key"} if scripted else {"baseURL": base, "apiKey": "test-key"},
                 "models": {"mock-model": {"name": "Mock Model"}},
             },
             "anth": {
-                "npm": "@ai-sdk/anthropic",
+                "npm": SCRIPTED if scripted else "@ai-sdk/anthropic",
                 "name": "Mock Anthropic",
-                "options": {"baseURL": base.removesuffix("/v1"), "apiKey": "test-key"},
+                "options": (
+                    {"apiKey": "test-key"}
+                    if scripted
+                    else {"baseURL": base.removesuffix("/v1"), "apiKey": "test-key"}
+                ),
                 "models": {"claude-mock": {"name": "Claude Mock"}},
             },
         }
@@ -69,27 +110,13 @@ class WakefulProcess:
         self.extra_env = env or {}
         self.args = args or []
         self.proc: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
         self.url = ""
         self.output: list[str] = []
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("WAKEFUL_", "OPENCODE_"))}
-        env.update(
-            {
-                "HOME": str(self.data_dir / "home"),
-                "XDG_CONFIG_HOME": str(self.data_dir / "home" / ".config"),
-                "XDG_DATA_HOME": str(self.data_dir / "home" / ".local" / "share"),
-                "PYTHONUNBUFFERED": "1",
-                "WAKEFUL_KEEPALIVE_INTERVAL": "0.2",
-                "WAKEFUL_SSE_HEARTBEAT": "0.5",
-                "WAKEFUL_RETRY_BASE": "0.05",
-                "WAKEFUL_RETRY_MAX_DELAY": "0.2",
-                "WAKEFUL_PART_FLUSH_INTERVAL": "0.05",
-                "WAKEFUL_PROVIDER_SILENCE": "5",
-                "WAKEFUL_DRAIN_TIMEOUT": "2",
-                "WAKEFUL_CONFIG_FRESHNESS": "0",
-            }
-        )
+        env = isolated_environ(self.data_dir / "home")
+        env["PYTHONUNBUFFERED"] = "1"
         for key, value in self.extra_env.items():
             # None removes a default, e.g. to run with the server's own keep-alive interval.
             if value is None:
@@ -129,9 +156,11 @@ class WakefulProcess:
             if line.startswith("wakeful listening on "):
                 self.url = line.split()[-1]
                 _started.add(self)
-                threading.Thread(target=self._drain_output, daemon=True).start()
+                self._reader = threading.Thread(target=self._drain_output, daemon=True)
+                self._reader.start()
                 return self
         self.proc.kill()
+        self._reap()
         raise RuntimeError("wakeful did not start:\n" + "".join(self.output))
 
     def _drain_output(self) -> None:
@@ -152,19 +181,29 @@ class WakefulProcess:
         return self.proc.wait(timeout)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._reap()
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                return
-            self.proc.wait(5)
+        self._reap()
+
+    def _reap(self) -> None:
+        """Wait for the exited process and close its output pipe once the reader has read it all."""
+        assert self.proc is not None and self.proc.stdout is not None
+        self.proc.wait(5)
+        if self._reader is not None:
+            self._reader.join(5)
+            self._reader = None
+        self.proc.stdout.close()

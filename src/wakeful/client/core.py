@@ -2,8 +2,9 @@
 
 A call is a *plan*: a generator that yields `Send` (do this HTTP request, send me the `Answer`) and
 `Sleep` steps and returns the result. The plan decides everything (what to retry, how long to back
-off, what an answer means); `Client` and `AsyncClient` only drive it, with blocking or awaiting I/O.
-So the retry and idempotency rules exist once, and the two clients cannot drift apart.
+off, what an answer means); `Walk` steps through it, and `Client` and `AsyncClient` only perform each
+step, with blocking or awaiting I/O. So the retry and idempotency rules exist once, and the two
+clients cannot drift apart.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import httpx
 
@@ -50,7 +52,7 @@ class Settings:
 
     def delay(self, failures: int) -> float:
         """Exponential backoff with jitter, so that many clients cut at once do not return at once."""
-        base = min(self.max_backoff, self.backoff * 2 ** (failures - 1))
+        base = min(self.max_backoff, self.backoff * 2.0 ** (failures - 1))
         return base * random.uniform(0.5, 1.0)
 
 
@@ -77,27 +79,41 @@ class Send:
     on_keepalive: KeepAliveCallback | None = None
     deadline: float | None = None  # time.monotonic() after which the caller gives up
     message_id: str | None = None
+    read_timeout: float | None = None  # the per-read limit; None: the settings' response_timeout
     keepalives: int = 0  # keep-alive bytes seen by the current attempt
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
 
-    def check_deadline(self) -> None:
+    def overdue(self) -> DeadlineExceeded | None:
+        """The error to raise when the caller's deadline has passed (None while it has not)."""
         left = self.remaining()
-        if left is not None and left <= 0:
-            raise DeadlineExceeded(f"{self.method} {self.path}: deadline passed", self.message_id)
+        if left is None or left > 0:
+            return None
+        return DeadlineExceeded(f"{self.method} {self.path}: deadline passed", self.message_id)
+
+    def check_deadline(self) -> None:
+        if (overdue := self.overdue()) is not None:
+            raise overdue
 
     def cap(self, seconds: float) -> float:
         left = self.remaining()
         return seconds if left is None else max(0.001, min(seconds, left))
 
     def timeout(self, settings: Settings) -> httpx.Timeout:
+        read = self.cap(settings.response_timeout if self.read_timeout is None else self.read_timeout)
         return httpx.Timeout(
             connect=self.cap(settings.connect_timeout),
-            read=self.cap(settings.response_timeout),
+            read=read,
             write=self.cap(settings.response_timeout),
             pool=self.cap(settings.connect_timeout),
         )
+
+    def keepalive(self) -> object:
+        """Count one keep-alive byte and call `on_keepalive`; its result (an awaitable, when the
+        callback is a coroutine function) is for an async client to await."""
+        self.keepalives += 1
+        return None if self.on_keepalive is None else self.on_keepalive()
 
 
 @dataclass(frozen=True)
@@ -111,18 +127,57 @@ class Answer:
     headers: httpx.Headers
     body: bytes
 
+    @classmethod
+    def of(cls, response: httpx.Response, body: bytes) -> Answer:
+        return cls(response.status_code, response.headers, body)
+
 
 Step: TypeAlias = Send | Sleep
 Plan: TypeAlias = Generator[Step, Any, T]
 
 
-def silence_limit(response: httpx.Response, send: Send, settings: Settings) -> None:
-    """Make the body's per-read timeout 3 x the server's keep-alive interval.
+class Walk(Generic[T]):
+    """Steps through a plan. Iterating yields the steps to perform; the client performs each one
+    inside `outcome()`, setting `answer` for a `Send`, and the plan gets that answer or the
+    exception the step raised (the plan decides what a failure means). When the iteration ends,
+    `result` is what the plan returned."""
+
+    def __init__(self, plan: Plan[T]) -> None:
+        self._plan = plan
+        self.answer: Answer | None = None
+        self._error: Exception | None = None
+
+    def __iter__(self) -> Iterator[Step]:
+        while True:
+            try:
+                if self._error is not None:
+                    step = self._plan.throw(self._error)
+                else:
+                    step = self._plan.send(self.answer)
+            except StopIteration as stop:
+                self.result: T = stop.value
+                return
+            self.answer, self._error = None, None
+            yield step
+
+    @contextmanager
+    def outcome(self) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:  # the plan decides what a failure means
+            self._error = exc
+
+
+def keeps_alive(response: httpx.Response, send: Send, settings: Settings) -> bool:
+    """Whether the body of `response` is a keep-alive body (the 200 of a long call); if it is, its
+    per-read timeout becomes 3 x the server's keep-alive interval.
 
     httpx has no public way to change a timeout mid-response; httpcore reads the request's
     `timeout` extension when it starts reading the body, so setting it here (after the headers,
     before the first body read) is what applies the limit to every read of the body.
     """
+    if not (send.long and response.status_code == 200):
+        return False
     raw = response.headers.get(KEEPALIVE_HEADER)
     try:
         silence = SILENCE_FACTOR * float(raw) if raw else settings.response_timeout
@@ -131,6 +186,7 @@ def silence_limit(response: httpx.Response, send: Send, settings: Settings) -> N
     timeouts = response.request.extensions.get("timeout")
     if isinstance(timeouts, dict):
         timeouts["read"] = send.cap(silence)
+    return True
 
 
 class KeepAliveBody:
@@ -212,7 +268,7 @@ def flag_of(answer: Answer) -> bool:
 
 def message_id_of(answer: Answer) -> str:
     checked(answer)
-    return answer.headers.get(MESSAGE_HEADER, "")
+    return str(answer.headers.get(MESSAGE_HEADER, ""))
 
 
 # --- the retry rule ---------------------------------------------------------------------------
@@ -234,11 +290,8 @@ def exchange(settings: Settings, send: Send, parse: Callable[[Answer], T]) -> Pl
             answer: Answer = yield send
             return parse(answer)
         except BROKEN as exc:
-            left = send.remaining()
-            if left is not None and left <= 0:
-                raise DeadlineExceeded(
-                    f"{send.method} {send.path}: deadline passed", send.message_id
-                ) from exc
+            if (overdue := send.overdue()) is not None:
+                raise overdue from exc
             failures = 1 if send.keepalives else failures + 1
             if not (send.idempotent or isinstance(exc, NOT_SENT)) or failures > settings.retries:
                 raise ConnectionLost(
@@ -283,23 +336,3 @@ def http_options(
         "headers": merged,
         "timeout": None,
     }
-
-
-def events_timeout(settings: Settings) -> httpx.Timeout:
-    return httpx.Timeout(
-        connect=settings.connect_timeout,
-        read=settings.events_silence,
-        write=settings.response_timeout,
-        pool=settings.connect_timeout,
-    )
-
-
-def event_failure(settings: Settings, failures: int, error: BaseException | None) -> float:
-    """The pause before reconnecting `/event` after `failures` attempts in a row without progress;
-    raises ConnectionLost when the budget is spent."""
-    if failures > settings.retries:
-        cause = f"{type(error).__name__}: {error}" if error else "the stream kept closing"
-        raise ConnectionLost(f"GET /event: {cause} (after {failures} attempts)") from error
-    if isinstance(error, ServiceUnavailable) and error.retry_after:
-        return min(settings.max_backoff, error.retry_after)
-    return settings.delay(failures)

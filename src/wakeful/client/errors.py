@@ -39,7 +39,7 @@ class Refused(ClientError):
 class BadRequest(Refused):
     @property
     def field(self) -> str | None:
-        return self.body.get("field") if isinstance(self.body, dict) else None
+        return _text(self.body, "field")
 
 
 class Unauthorized(Refused):
@@ -53,7 +53,7 @@ class NotFound(Refused):
 class SessionBusy(Refused):
     @property
     def session_id(self) -> str | None:
-        return self.body.get("sessionID") if isinstance(self.body, dict) else None
+        return _text(self.body, "sessionID")
 
 
 class Conflict(Refused):
@@ -92,28 +92,30 @@ class ServerError(ClientError):
 
     @property
     def name(self) -> str:
-        return (
-            str(self.body.get("name") or self.body.get("_tag") or "UnknownError")
-            if isinstance(self.body, dict)
-            else "UnknownError"
-        )
+        return _text(self.body, "name") or _text(self.body, "_tag") or "UnknownError"
 
 
-class ConnectionLost(ClientError):
-    """No answer after every retry. For a prompt, `message_id` names the run: it may still be going,
-    and `Client.reply(session_id, message_id)` picks its answer up later."""
+class _Unanswered(ClientError):
+    """The call got no answer. For a prompt, `message_id` names the run: it may still be going, and
+    `reply(session_id, message_id)` picks its answer up later."""
 
     def __init__(self, message: str, message_id: str | None = None) -> None:
         super().__init__(message)
         self.message_id = message_id
 
 
-class DeadlineExceeded(ClientError, TimeoutError):
+class ConnectionLost(_Unanswered):
+    """No answer after every retry."""
+
+
+class DeadlineExceeded(_Unanswered, TimeoutError):
     """The caller's deadline passed. The run is not stopped (use `abort`, or `run_deadline`)."""
 
-    def __init__(self, message: str, message_id: str | None = None) -> None:
-        super().__init__(message)
-        self.message_id = message_id
+
+def _text(body: Any, key: str) -> str | None:
+    """The string `body[key]` of a JSON object body (None for anything else)."""
+    value = body.get(key) if isinstance(body, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _message(body: Any) -> str:
@@ -128,7 +130,7 @@ def _message(body: Any) -> str:
 def refused(status: int, body: Any, retry_after: str | None = None) -> ClientError:
     """The exception for a non-2xx answer (`body` is the parsed JSON, or the text)."""
     message = _message(body) or f"HTTP {status}"
-    tag = body.get("_tag") if isinstance(body, dict) else None
+    tag = _text(body, "_tag")
     if status == 404:
         return NotFound(status, body, message)
     if status == 401:

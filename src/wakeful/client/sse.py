@@ -5,6 +5,7 @@ The server gives every replayable event an SSE `id:`; a reconnect that sends the
 (by a replay that overlaps what already arrived) is yielded once. When the server cannot replay
 (`server.gap` with reason `unknown-id`), the iterator yields a `Gap`: events were lost, and the
 caller should re-read state (e.g. `messages()`) instead of trusting the stream alone.
+`Subscription` is all of `events()` but its I/O, which `Client` and `AsyncClient` perform.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import json
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
+
+from wakeful.client.core import BROKEN, Send, Settings
+from wakeful.client.errors import ConnectionLost, ServiceUnavailable
 
 CONTROL = ("server.connected", "server.heartbeat")
 GAP = "server.gap"
@@ -132,3 +136,48 @@ class Cursor:
         self._order.append(event_id)
         if len(self._order) > self._memory:
             self._seen.discard(self._order.popleft())
+
+
+# What ends one connection of `events()` but not the iteration: it reconnects.
+RECONNECT = (*BROKEN, ServiceUnavailable)
+
+
+class Subscription:
+    """One `events()` iteration without its I/O: the request of each connection, the item each line
+    brings, and the pause before reconnecting. The budget of reconnects in a row starts again
+    whenever a connection made progress."""
+
+    def __init__(self, settings: Settings, last_event_id: str | None, *, control: bool) -> None:
+        self.settings = settings
+        self.cursor = Cursor(last_event_id, control=control)
+        self.failures = 0
+        self._decoder = Decoder()
+        self._error: BaseException | None = None
+
+    def connect(self) -> Send:
+        """The request of the next connection: it resumes after the last event yielded."""
+        self._decoder = Decoder()
+        self.cursor.progressed = False
+        headers = {"Accept": "text/event-stream", **self.cursor.headers()}
+        return Send("GET", "/event", headers=headers, read_timeout=self.settings.events_silence)
+
+    def feed(self, line: str) -> Event | Gap | None:
+        """What to yield for this line of the stream (None: nothing)."""
+        message = self._decoder.feed(line)
+        return None if message is None else self.cursor.accept(message)
+
+    def broke(self, error: BaseException) -> None:
+        """The current connection failed with `error` (one of RECONNECT)."""
+        self._error = error
+
+    def pause(self) -> float:
+        """The pause before reconnecting once a connection ended (broken, or closed by the server);
+        raises ConnectionLost when the budget is spent."""
+        error, self._error = self._error, None
+        self.failures = 1 if self.cursor.progressed else self.failures + 1
+        if self.failures > self.settings.retries:
+            cause = f"{type(error).__name__}: {error}" if error else "the stream kept closing"
+            raise ConnectionLost(f"GET /event: {cause} (after {self.failures} attempts)") from error
+        if isinstance(error, ServiceUnavailable) and error.retry_after:
+            return min(self.settings.max_backoff, error.retry_after)
+        return self.settings.delay(self.failures)

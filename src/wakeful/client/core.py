@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeAlias, TypeVar
+from urllib.parse import quote
 
 import httpx
 
@@ -28,6 +29,7 @@ from wakeful.client.errors import (
     refused,
 )
 from wakeful.client.models import Reply
+from wakeful.version import __version__
 from wakeful.wire.sessions import Session
 
 T = TypeVar("T")
@@ -322,10 +324,6 @@ def http_options(
 ) -> dict[str, Any]:
     """Keyword arguments for `httpx.Client` / `httpx.AsyncClient`. The per-request timeouts come
     from each `Send`, so the httpx default (5 s for everything) never applies."""
-    from urllib.parse import quote
-
-    from wakeful import __version__
-
     merged = {"User-Agent": f"wakeful-client/{__version__}", **(headers or {})}
     if directory is not None:
         # The server URL-decodes this header (it may carry any path).

@@ -12,14 +12,21 @@ import pytest
 from wakeful.storage.base import RunRecord, SessionQuery, Store
 from wakeful.storage.memory import MemoryStore
 from wakeful.storage.sql import SQLStore
+from wakeful.storage.sqlite import SQLite
 
 
-@pytest.fixture(params=["sql", "memory"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    made: Store = SQLStore(tmp_path / "wakeful.db") if request.param == "sql" else MemoryStore()
-    await made.open()
-    yield made
-    await made.close()
+@pytest.fixture(params=["sqlite", "memory"])
+def unopened(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param == "sqlite":
+        return SQLStore(SQLite(tmp_path / "wakeful.db"))
+    return MemoryStore()
+
+
+@pytest.fixture
+async def store(unopened: Store) -> AsyncIterator[Store]:
+    await unopened.open()
+    yield unopened
+    await unopened.close()
 
 
 def session(

@@ -24,6 +24,7 @@ from wakeful.session.sessions import Sessions
 from wakeful.session.todos import Todos
 from wakeful.storage.base import Store
 from wakeful.storage.sql import SQLStore
+from wakeful.storage.sqlite import SQLite
 from wakeful.tools.base import Tool
 from wakeful.tools.bash import child_env
 from wakeful.tools.registry import builtin_tools
@@ -32,7 +33,7 @@ from wakeful.tools.registry import builtin_tools
 def config_store(config: ServerConfig) -> Store:
     """The store the config names: SQLite in the data directory."""
     return SQLStore(
-        config.data_dir / "wakeful.db", readers=config.db_readers, busy_timeout=config.db_busy_timeout
+        SQLite(config.data_dir / "wakeful.db", readers=config.db_readers, busy_timeout=config.db_busy_timeout)
     )
 
 

@@ -115,7 +115,7 @@ class DrainingServer(uvicorn.Server):
 
 def serve(config: ServerConfig) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpx2", "openai", "anthropic", "aiohttp"):
+    for noisy in ("httpx", "httpx2", "openai", "anthropic", "aiohttp", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         check_bind(config)

@@ -1,39 +1,33 @@
-"""Tables and schema migrations.
+"""The one schema of every SQL store, SQLite and PostgreSQL alike, in SQLAlchemy Core.
 
 Records are stored as JSON text (`data`) next to the few columns that are filtered or ordered on.
-`seq` is the insertion order every list uses. `schema_version` in `meta` says which migrations ran;
-a migration is appended to MIGRATIONS, never edited.
+`seq` is the insertion order every list uses. `title_folded` is the session title as `base.fold`
+folds it, so that search means the same in every database whatever its collation.
+
+These tables change only together with a new Alembic revision (`storage/migrations/versions/`):
+tests/storage/test_migrate.py fails when the revisions do not build exactly these tables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    select,
-)
+# 64-bit everywhere: PostgreSQL's INTEGER is 32-bit, too small for milliseconds. SQLite's integers
+# are 64-bit whatever the declared type, and only a column declared exactly INTEGER PRIMARY KEY is
+# its rowid, which AUTOINCREMENT needs.
+BigInt = BigInteger().with_variant(Integer(), "sqlite")
 
 metadata = MetaData()
-
-meta = Table("meta", metadata, Column("key", String, primary_key=True), Column("value", Text, nullable=False))
 
 sessions = Table(
     "sessions",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("seq", BigInt, primary_key=True, autoincrement=True),
     Column("id", String, nullable=False, unique=True),
     Column("project_id", String, nullable=False),
     Column("parent_id", String),
-    Column("title", Text, nullable=False),
-    Column("updated", Integer, nullable=False),
+    Column("title_folded", Text, nullable=False),
+    Column("updated", BigInt, nullable=False),
     Column("data", Text, nullable=False),
     sqlite_autoincrement=True,
 )
@@ -43,7 +37,7 @@ Index("sessions_parent", sessions.c.parent_id)
 messages = Table(
     "messages",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("seq", BigInt, primary_key=True, autoincrement=True),
     Column("id", String, nullable=False, unique=True),
     Column("session_id", String, nullable=False),
     Column("data", Text, nullable=False),
@@ -54,7 +48,7 @@ Index("messages_session", messages.c.session_id, messages.c.seq)
 parts = Table(
     "parts",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("seq", BigInt, primary_key=True, autoincrement=True),
     Column("id", String, nullable=False, unique=True),
     Column("message_id", String, nullable=False),
     Column("session_id", String, nullable=False),
@@ -68,6 +62,8 @@ todos = Table(
     "todos", metadata, Column("session_id", String, primary_key=True), Column("data", Text, nullable=False)
 )
 
+# The primary key is the idempotency claim: of any number of servers claiming one message id, the
+# database lets exactly one insert it.
 runs = Table(
     "runs",
     metadata,
@@ -77,35 +73,8 @@ runs = Table(
     Column("body_hash", String, nullable=False),
     Column("status", String, nullable=False),
     Column("instance", String, nullable=False),
-    Column("pgids", Text, nullable=False, default="[]"),
-    Column("created", Integer, nullable=False),
+    Column("pgids", Text, nullable=False),
+    Column("created", BigInt, nullable=False),
 )
 Index("runs_status", runs.c.status)
 Index("runs_session", runs.c.session_id)
-
-
-def _v1(conn: Connection) -> None:
-    metadata.create_all(conn)
-
-
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def migrate(conn: Connection) -> int:
-    """Bring the schema to SCHEMA_VERSION; returns the version found before."""
-    meta.create(conn, checkfirst=True)
-    row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
-    found = int(row[0]) if row else 0
-    if found > SCHEMA_VERSION:
-        raise RuntimeError(f"database schema {found} is newer than this wakeful ({SCHEMA_VERSION})")
-    for version in range(found, SCHEMA_VERSION):
-        MIGRATIONS[version](conn)
-    if found != SCHEMA_VERSION:
-        if row:
-            conn.execute(
-                meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION))
-            )
-        else:
-            conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-    return found

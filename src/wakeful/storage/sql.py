@@ -1,53 +1,93 @@
-"""The SQLAlchemy store (SQLite by default).
+"""The SQL store: one implementation of every Store protocol, on SQLite or PostgreSQL.
 
-SQLite stays healthy under many concurrent runs by three rules: one writer connection fed by a
-group-commit queue (`storage.writer`: writers queue in memory instead of hitting `database is
-locked` or a pool timeout, and many writes share one commit); every write transaction opens with
-`BEGIN IMMEDIATE`, so it takes the write lock up front instead of failing on upgrade; and writes are
-short: a write is a plain function of a connection, so no transaction can span a network or tool
-wait. Readers use their own small pool and see WAL snapshots. Statements are built once.
+Statements are SQLAlchemy Core on the one schema (`storage.schema`), built once per dialect;
+the upserts use the dialect's own `INSERT ... ON CONFLICT`. What differs between the databases is
+how a connection is had, and nothing else: a `Database` (`storage.sqlite.SQLite`: one group-commit
+writer; `storage.postgres.Postgres`: a pool of concurrent transactions). Writes are plain functions
+of a connection, run in one transaction each, so no transaction can span a network or tool wait.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import asdict
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, delete, event, func, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy import Connection, Executable, Table, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wakeful.storage import schema as t
 from wakeful.storage.base import RunRecord, RunStatus, SessionQuery, fold
-from wakeful.storage.writer import GroupWriter
 
 T = TypeVar("T")
+# Insert with `on_conflict_do_update`/`on_conflict_do_nothing`: each dialect has its own.
+DialectInsert = Callable[[Table], sqlite.Insert | postgresql.Insert]
+
+# Well under the limit on bound parameters in one statement (SQLite's is the lowest).
+IN_CHUNK = 500
+
+
+class Database(Protocol):
+    """How the store reaches its database: all that differs between SQLite and PostgreSQL."""
+
+    @property
+    def insert(self) -> DialectInsert:
+        """The dialect's insert, which the store's upserts are built with."""
+        ...
+
+    async def open(self) -> None:
+        """Connect and bring the schema to the newest revision (`storage.migrate`)."""
+        ...
+
+    def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection in a read transaction that sees one snapshot."""
+        ...
+
+    async def write(self, op: Callable[[Connection], T]) -> T:
+        """`op` applied in a write transaction, committed before this returns. A caller cancelled
+        meanwhile does not cancel the write."""
+        ...
+
+    async def close(self) -> None:
+        """Wait for the writes under way, then disconnect."""
+        ...
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _upsert(table: Any, key: str, columns: tuple[str, ...]) -> Any:
-    stmt = sqlite_insert(table)
-    return stmt.on_conflict_do_update(
-        index_elements=[table.c[key]], set_={c: stmt.excluded[c] for c in columns}
-    )
+@dataclass(frozen=True)
+class Statements:
+    """The statements that differ by dialect: upserts and the claim."""
 
+    session: Executable
+    message: Executable
+    part: Executable
+    todos: Executable
+    claim: Executable  # inserts the run unless its message id is taken: the constraint decides
 
-# A record written again keeps its seq (its place in lists); the columns follow the new record.
-UPSERT_SESSION = _upsert(t.sessions, "id", ("project_id", "parent_id", "title", "updated", "data"))
-UPSERT_MESSAGE = _upsert(t.messages, "id", ("session_id", "data"))
-UPSERT_PART = _upsert(t.parts, "id", ("message_id", "session_id", "data"))
-UPSERT_TODOS = _upsert(t.todos, "session_id", ("data",))
-# Readers wait for a connection rather than fail: a burst of thousands of calls queues here.
-READER_POOL_TIMEOUT = 600.0
-# Well under SQLite's limit on bound parameters in one statement.
-IN_CHUNK = 500
+    @staticmethod
+    @functools.cache
+    def of(insert: DialectInsert) -> Statements:
+        def upsert(table: Table, key: str, columns: tuple[str, ...]) -> Executable:
+            stmt = insert(table)
+            return stmt.on_conflict_do_update(
+                index_elements=[table.c[key]], set_={c: stmt.excluded[c] for c in columns}
+            )
+
+        # A record written again keeps its seq (its place in lists); the columns follow the new record.
+        return Statements(
+            session=upsert(t.sessions, "id", ("project_id", "parent_id", "title_folded", "updated", "data")),
+            message=upsert(t.messages, "id", ("session_id", "data")),
+            part=upsert(t.parts, "id", ("message_id", "session_id", "data")),
+            todos=upsert(t.todos, "session_id", ("data",)),
+            claim=insert(t.runs).on_conflict_do_nothing(index_elements=[t.runs.c.message_id]),
+        )
 
 
 def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
@@ -68,63 +108,16 @@ def _part_row(part: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _sqlite_engine(
-    path: Path, *, begin: str, pool_size: int, busy_timeout: float, pool_timeout: float
-) -> AsyncEngine:
-    engine = create_async_engine(
-        f"sqlite+aiosqlite:///{path}",
-        pool_size=pool_size,
-        max_overflow=0,
-        pool_timeout=pool_timeout,
-        connect_args={"timeout": busy_timeout},
-    )
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        # Hand transaction control to the "begin" hook below instead of pysqlite's implicit BEGIN.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-        # Search folds case in Python, as every store does (SQLite's own lower() knows only ASCII).
-        dbapi_connection.create_function("wakeful_fold", 1, fold, deterministic=True)
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin)
-
-    return engine
-
-
 class SQLStore:
-    def __init__(self, path: Path, *, readers: int = 4, busy_timeout: float = 30.0) -> None:
-        self.path = path
-        self._writer = _sqlite_engine(
-            path, begin="BEGIN IMMEDIATE", pool_size=1, busy_timeout=busy_timeout, pool_timeout=busy_timeout
-        )
-        self._reader = _sqlite_engine(
-            path,
-            begin="BEGIN",
-            pool_size=readers,
-            busy_timeout=busy_timeout,
-            pool_timeout=READER_POOL_TIMEOUT,
-        )
-        self.writes = GroupWriter(self._writer)
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._sql = Statements.of(db.insert)
 
     async def open(self) -> None:
-        await self.writes.run(t.migrate)
+        await self.db.open()
 
     async def close(self) -> None:
-        await self.writes.close()
-        await self._writer.dispose()
-        await self._reader.dispose()
-
-    @asynccontextmanager
-    async def _read(self) -> AsyncIterator[AsyncConnection]:
-        async with self._reader.begin() as conn:
-            yield conn
+        await self.db.close()
 
     # --- sessions -------------------------------------------------------------------------------
 
@@ -133,14 +126,14 @@ class SQLStore:
             "id": info["id"],
             "project_id": info["projectID"],
             "parent_id": info.get("parentID"),
-            "title": info.get("title", ""),
+            "title_folded": fold(info.get("title", "")),
             "updated": int(info["time"]["updated"]),
             "data": _dumps(info),
         }
-        await self.writes.run(lambda conn: conn.execute(UPSERT_SESSION, row))
+        await self.db.write(lambda conn: conn.execute(self._sql.session, row))
 
     async def get_session(self, session_id: str) -> dict[str, Any] | None:
-        async with self._read() as conn:
+        async with self.db.read() as conn:
             row = (await conn.execute(select(t.sessions.c.data).where(t.sessions.c.id == session_id))).first()
         return json.loads(row[0]) if row else None
 
@@ -153,16 +146,16 @@ class SQLStore:
         if query.roots:
             stmt = stmt.where(t.sessions.c.parent_id.is_(None))
         if query.search:
-            stmt = stmt.where(func.instr(func.wakeful_fold(t.sessions.c.title), fold(query.search)) > 0)
+            stmt = stmt.where(t.sessions.c.title_folded.contains(fold(query.search), autoescape=True))
         if query.start is not None:
             stmt = stmt.where(t.sessions.c.updated >= query.start)
         stmt = stmt.limit(query.limit)
-        async with self._read() as conn:
+        async with self.db.read() as conn:
             rows = (await conn.execute(stmt)).all()
         return [json.loads(r[0]) for r in rows]
 
     async def session_tree(self, session_id: str) -> list[dict[str, Any]]:
-        async with self._read() as conn:
+        async with self.db.read() as conn:
             rows = await conn.run_sync(_tree, session_id)
         return [json.loads(data) for _, data in rows]
 
@@ -175,16 +168,16 @@ class SQLStore:
                 conn.execute(delete(t.sessions).where(t.sessions.c.id.in_(chunk)))
             return [json.loads(data) for _, data in rows]
 
-        return await self.writes.run(op)
+        return await self.db.write(op)
 
     # --- messages and parts -----------------------------------------------------------------------
 
     async def put_message(self, info: dict[str, Any]) -> None:
         row = _message_row(info)
-        await self.writes.run(lambda conn: conn.execute(UPSERT_MESSAGE, row))
+        await self.db.write(lambda conn: conn.execute(self._sql.message, row))
 
     async def get_message(self, session_id: str, message_id: str) -> dict[str, Any] | None:
-        async with self._read() as conn:
+        async with self.db.read() as conn:
             row = (
                 await conn.execute(
                     select(t.messages.c.data).where(
@@ -213,7 +206,7 @@ class SQLStore:
         self, session_id: str, limit: int | None = None, before: str | None = None
     ) -> list[dict[str, Any]]:
         stmt = select(t.messages.c.id, t.messages.c.data).where(t.messages.c.session_id == session_id)
-        async with self._read() as conn:
+        async with self.db.read() as conn:
             if before is not None:
                 pivot = select(t.messages.c.seq).where(t.messages.c.id == before).scalar_subquery()
                 stmt = stmt.where(t.messages.c.seq < pivot)
@@ -231,20 +224,20 @@ class SQLStore:
                 delete(t.messages).where(t.messages.c.id == message_id, t.messages.c.session_id == session_id)
             )
 
-        await self.writes.run(op)
+        await self.db.write(op)
 
     async def put_part(self, part: dict[str, Any]) -> None:
         row = _part_row(part)
-        await self.writes.run(lambda conn: conn.execute(UPSERT_PART, row))
+        await self.db.write(lambda conn: conn.execute(self._sql.part, row))
 
     async def delete_part(self, message_id: str, part_id: str) -> None:
         stmt = delete(t.parts).where(t.parts.c.id == part_id, t.parts.c.message_id == message_id)
-        await self.writes.run(lambda conn: conn.execute(stmt))
+        await self.db.write(lambda conn: conn.execute(stmt))
 
     # --- todos ------------------------------------------------------------------------------------
 
     async def get_todos(self, session_id: str) -> list[dict[str, Any]]:
-        async with self._read() as conn:
+        async with self.db.read() as conn:
             row = (
                 await conn.execute(select(t.todos.c.data).where(t.todos.c.session_id == session_id))
             ).first()
@@ -252,7 +245,7 @@ class SQLStore:
 
     async def set_todos(self, session_id: str, todos: list[dict[str, Any]]) -> None:
         row = {"session_id": session_id, "data": _dumps(todos)}
-        await self.writes.run(lambda conn: conn.execute(UPSERT_TODOS, row))
+        await self.db.write(lambda conn: conn.execute(self._sql.todos, row))
 
     # --- runs -------------------------------------------------------------------------------------
 
@@ -264,26 +257,33 @@ class SQLStore:
     async def claim_run(
         self, run: RunRecord, user_message: dict[str, Any], parts: list[dict[str, Any]]
     ) -> RunRecord | None:
-        def op(conn: Connection) -> RunRecord | None:
-            row = conn.execute(select(t.runs).where(t.runs.c.message_id == run.message_id)).first()
-            if row is not None:
-                return self._run(row)
-            taken = conn.execute(
-                select(t.messages.c.session_id).where(t.messages.c.id == run.message_id)
-            ).first()
-            if taken is not None:
-                # The id names a message that no run owns: an empty hash makes it a conflict.
-                return RunRecord(run.message_id, taken[0], "message", body_hash="")
-            conn.execute(t.runs.insert().values(**{**asdict(run), "pgids": _dumps(run.pgids)}))
-            conn.execute(UPSERT_MESSAGE, _message_row(user_message))
-            if parts:
-                conn.execute(UPSERT_PART, [_part_row(p) for p in parts])
-            return None
+        claim = {**asdict(run), "pgids": _dumps(run.pgids)}
 
-        return await self.writes.run(op)
+        def op(conn: Connection) -> RunRecord | None:
+            # Other transactions (other servers on this database) may claim the id meanwhile: the
+            # primary key decides. An insert that meets an uncommitted claim waits for it, and each
+            # statement here sees what was committed before it began.
+            while True:
+                taken = conn.execute(
+                    select(t.messages.c.session_id).where(t.messages.c.id == run.message_id)
+                ).first()
+                if taken is None and conn.execute(self._sql.claim, claim).rowcount == 1:
+                    conn.execute(self._sql.message, _message_row(user_message))
+                    if parts:
+                        conn.execute(self._sql.part, [_part_row(p) for p in parts])
+                    return None
+                row = conn.execute(select(t.runs).where(t.runs.c.message_id == run.message_id)).first()
+                if row is not None:
+                    return self._run(row)
+                if taken is not None:
+                    # The id names a message that no run owns: an empty hash makes it a conflict.
+                    return RunRecord(run.message_id, taken[0], "message", body_hash="")
+                # The claim that won was deleted since (its session was): try again.
+
+        return await self.db.write(op)
 
     async def get_run(self, message_id: str) -> RunRecord | None:
-        async with self._read() as conn:
+        async with self.db.read() as conn:
             row = (await conn.execute(select(t.runs).where(t.runs.c.message_id == message_id))).first()
         return self._run(row) if row else None
 
@@ -298,10 +298,10 @@ class SQLStore:
 
     async def _update_run(self, message_id: str, values: dict[str, str]) -> None:
         stmt = t.runs.update().where(t.runs.c.message_id == message_id).values(**values)
-        await self.writes.run(lambda conn: conn.execute(stmt))
+        await self.db.write(lambda conn: conn.execute(stmt))
 
     async def unfinished_runs(self) -> list[RunRecord]:
-        async with self._read() as conn:
+        async with self.db.read() as conn:
             rows = (await conn.execute(select(t.runs).where(t.runs.c.status != "done"))).all()
         return [self._run(r) for r in rows]
 

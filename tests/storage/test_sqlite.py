@@ -1,6 +1,6 @@
-"""What only the SQLite store has, on a real database file: WAL, concurrency, schema versions.
+"""What only SQLite has, on a real database file: WAL, and many concurrent writers on one connection.
 
-What every store does is in test_store_contract.py."""
+What every store does is in test_store_contract.py; schema revisions are in test_migrate.py."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from wakeful.storage.base import SessionQuery
 from wakeful.storage.sql import SQLStore
+from wakeful.storage.sqlite import SQLite
 
 
 async def test_hundred_sessions_written_concurrently(tmp_path: Path) -> None:
-    store = SQLStore(tmp_path / "wakeful.db", busy_timeout=5.0)
+    store = SQLStore(SQLite(tmp_path / "wakeful.db", busy_timeout=5.0))
     await store.open()
 
     async def one_session(n: int) -> None:
@@ -45,32 +44,5 @@ async def test_hundred_sessions_written_concurrently(tmp_path: Path) -> None:
 
     with sqlite3.connect(tmp_path / "wakeful.db") as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "1"
         assert raw.execute("SELECT count(*) FROM parts").fetchone()[0] == 3000
 
-
-async def test_schema_is_versioned_and_reopens(tmp_path: Path) -> None:
-    path = tmp_path / "wakeful.db"
-    store = SQLStore(path)
-    await store.open()
-    await store.put_session(
-        {"id": "ses_x", "projectID": "p", "title": "kept", "time": {"created": 1, "updated": 1}}
-    )
-    await store.close()
-    again = SQLStore(path)
-    await again.open()
-    assert (await again.get_session("ses_x"))["title"] == "kept"  # type: ignore[index]
-    await again.close()
-
-
-async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "wakeful.db"
-    store = SQLStore(path)
-    await store.open()
-    await store.close()
-    with sqlite3.connect(path) as raw:
-        raw.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
-    newer = SQLStore(path)
-    with pytest.raises(RuntimeError, match="newer"):
-        await newer.open()
-    await newer.close()

@@ -118,3 +118,15 @@ def test_loopback_and_keepalive_clamp() -> None:
     config = ServerConfig.build({**HOME, "WAKEFUL_KEEPALIVE_MAX": "10"})
     assert config.clamp_keepalive(None) == 2.0
     assert config.clamp_keepalive(0.0) == 0.05 and config.clamp_keepalive(99) == 10.0
+
+
+def test_database_url_takes_postgresql_urls_and_never_shows_the_password() -> None:
+    url = "postgresql://wakeful:s3cret@db.internal:5432/wakeful"
+    assert ServerConfig.build(HOME).database_url is None
+    assert ServerConfig.build({**HOME, "WAKEFUL_DATABASE_URL": url}).database_url == url
+    assert ServerConfig.build(HOME, database_url="postgres://u@db/app").database_url == "postgres://u@db/app"
+    assert "s3cret" not in repr(ServerConfig.build({**HOME, "WAKEFUL_DATABASE_URL": url}))
+    for given in ({"env": {**HOME, "WAKEFUL_DATABASE_URL": "mysql://u:s3cret@db/app"}}, {"database_url": "u:s3cret@db"}):
+        with pytest.raises(StartupError, match="must be a PostgreSQL URL") as refused:
+            ServerConfig.build(given.pop("env", HOME), **given)
+        assert "s3cret" not in str(refused.value)

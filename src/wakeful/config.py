@@ -17,6 +17,7 @@ import pwd
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -32,6 +33,10 @@ from pydantic_settings import (
 from wakeful.errors import StartupError
 
 PREFIX = "WAKEFUL_"
+# The URLs `database_url` takes: PostgreSQL as people write it (libpq), or as SQLAlchemy spells it.
+DATABASE_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
+# Fields whose values an error message never shows.
+_SECRETS = {"password", "database_url"}
 
 
 def _home(env: Mapping[str, str]) -> Path:
@@ -141,9 +146,12 @@ class ServerConfig(BaseSettings):
     # How long a project's opencode.json may be served from cache before its files are checked again.
     config_freshness: float = 1.0
 
-    # Storage
-    db_busy_timeout: float = 30.0
-    db_readers: int = 4
+    # Storage: SQLite in the data directory, unless a PostgreSQL URL is given (its password is kept
+    # out of logs and errors).
+    database_url: str | None = Field(default=None, repr=False)
+    db_busy_timeout: float = 30.0  # how long a statement waits for a lock or a connection
+    db_readers: int = 4  # SQLite's reader connections
+    db_pool_size: int = 10  # PostgreSQL's connections, per server
 
     # The environment the server was started with: the source of every WAKEFUL_* value, of
     # `{env:VAR}` in opencode.json and of OPENCODE_CONFIG / HOME / XDG_CONFIG_HOME for config discovery.
@@ -160,6 +168,13 @@ class ServerConfig(BaseSettings):
             elif isinstance(raw, str):
                 data["data_dir"] = _expand(raw, env)
         return data
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in DATABASE_SCHEMES:
+            raise ValueError("must be a PostgreSQL URL: postgresql://user:password@host:port/database")
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -210,10 +225,10 @@ def _explain(exc: ValidationError, flags: Mapping[str, Any], environ: Mapping[st
     for error in exc.errors(include_url=False):
         field = str(error["loc"][0]) if error["loc"] else ""
         if field in flags:
-            where = f"{field}={flags[field]!r}"
+            where = field if field in _SECRETS else f"{field}={flags[field]!r}"
         elif field in ServerConfig.model_fields:
             name = _variable(field, environ)
-            where = f"{name}={environ.get(name, '')!r}"
+            where = name if field in _SECRETS else f"{name}={environ.get(name, '')!r}"
         else:
             where = field
         lines.append(f"{where}: {error['msg']}")

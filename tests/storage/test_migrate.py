@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from wakeful.errors import StartupError
 from wakeful.storage import migrate
 from wakeful.storage.base import RunRecord, SessionQuery
+from wakeful.storage.postgres import Postgres
 from wakeful.storage.schema import metadata
 from wakeful.storage.sql import SQLStore
 from wakeful.storage.sqlite import SQLite
@@ -36,10 +37,12 @@ def raw_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
         return raw.execute(sql).fetchall()
 
 
-@pytest.fixture
-def new_store(tmp_path: Path) -> SQLStore:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> SQLStore:
     """A store on a database that has no tables yet."""
-    return SQLStore(SQLite(tmp_path / "wakeful.db"))
+    if request.param == "sqlite":
+        return SQLStore(SQLite(tmp_path / "wakeful.db"))
+    return SQLStore(Postgres(request.getfixturevalue("fresh_database")))
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The store contract: every store (SQLite on a file, in memory) behaves alike."""
+"""The store contract: every store (SQLite on a file, PostgreSQL, in memory) behaves alike."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ from wakeful.storage.sql import SQLStore
 from wakeful.storage.sqlite import SQLite
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", pytest.param("postgres", marks=pytest.mark.postgres)])
 def unopened(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     if request.param == "sqlite":
         return SQLStore(SQLite(tmp_path / "wakeful.db"))
+    if request.param == "postgres":
+        made: Store = request.getfixturevalue("postgres_store")
+        return made
     return MemoryStore()
 
 

@@ -26,7 +26,7 @@ def serve(
     hostname: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 4096,
     data_dir: Annotated[
-        Path | None, typer.Option(help="Where the database lives (default $WAKEFUL_DATA_DIR or XDG).")
+        Path | None, typer.Option(help="Where the SQLite database and the lock live (default $WAKEFUL_DATA_DIR or XDG).")
     ] = None,
     keepalive_interval: Annotated[
         float | None,
@@ -43,6 +43,14 @@ def serve(
     ] = None,
     cors: Annotated[list[str] | None, typer.Option(help="Allow this browser origin (repeatable).")] = None,
     insecure: Annotated[bool, typer.Option(help="Allow a non-loopback address without a password.")] = False,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Store in PostgreSQL: postgresql://user:password@host:port/db (env WAKEFUL_DATABASE_URL); "
+            "default SQLite in the data directory.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the server until SIGTERM or Ctrl-C."""
     from wakeful.config import ServerConfig
@@ -60,6 +68,7 @@ def serve(
             provider_silence=provider_silence,
             cors_origins=tuple(cors) if cors else None,
             insecure=insecure,
+            database_url=database_url,
         )
     except StartupError as exc:
         typer.echo(f"wakeful: {exc}", err=True)

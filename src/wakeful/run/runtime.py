@@ -23,6 +23,7 @@ from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
 from wakeful.session.todos import Todos
 from wakeful.storage.base import Store
+from wakeful.storage.postgres import Postgres
 from wakeful.storage.sql import SQLStore
 from wakeful.storage.sqlite import SQLite
 from wakeful.tools.base import Tool
@@ -31,7 +32,11 @@ from wakeful.tools.registry import builtin_tools
 
 
 def config_store(config: ServerConfig) -> Store:
-    """The store the config names: SQLite in the data directory."""
+    """The store the config names: PostgreSQL at `database_url`, else SQLite in the data directory."""
+    if config.database_url:
+        return SQLStore(
+            Postgres(config.database_url, pool_size=config.db_pool_size, timeout=config.db_busy_timeout)
+        )
     return SQLStore(
         SQLite(config.data_dir / "wakeful.db", readers=config.db_readers, busy_timeout=config.db_busy_timeout)
     )

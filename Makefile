@@ -34,6 +34,9 @@ test: $(TEST_STAMP) system-deps node-deps
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
+	@# Second stage: the tests marked `postgres`, on a throwaway cluster that tests/support/postgres.py
+	@# starts and stops (exit 5: PYTEST_ARGS selected none of them).
+	$(PY) -m pytest -m postgres $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 lint: $(TEST_STAMP)
 	$(PY) -m ruff check src tests bench

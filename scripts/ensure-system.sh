@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what pip and npm cannot: python3-venv, nginx, Node. As root it uses apt-get; otherwise it
+# Installs what pip and npm cannot: python3-venv, nginx, Node, PostgreSQL. As root it uses apt-get; otherwise it
 # stops and prints the exact command to run.
 set -euo pipefail
 want="${1:-python}"
@@ -10,6 +10,8 @@ if [[ "$want" == test ]]; then
   command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
   command -v node >/dev/null 2>&1 || missing+=(nodejs)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
+  # The tests start their own throwaway cluster from these binaries (tests/support/postgres.py).
+  compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || missing+=(postgresql)
 fi
 
 if ((${#missing[@]} == 0)); then exit 0; fi
@@ -19,9 +21,13 @@ if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # The Debian package starts nginx on port 80; the tests run their own instances.
+  # The Debian packages start nginx on port 80 and a PostgreSQL cluster on 5432; the tests run
+  # their own instances.
   if [[ " ${missing[*]} " == *" nginx "* ]]; then
     (service nginx stop || nginx -s stop || true) >/dev/null 2>&1
+  fi
+  if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+    (service postgresql stop || true) >/dev/null 2>&1
   fi
   exit 0
 fi

@@ -11,6 +11,10 @@ from wakeful.storage.sql import SQLStore
 
 pytestmark = pytest.mark.postgres
 
+# Its 0.05 s deadline must fall after the model's first chunk is stored, a wall-clock bound that a
+# few PostgreSQL round trips on a busy machine can exceed; its logic does not depend on the store.
+del test_a_run_past_its_deadline_is_aborted_and_keeps_what_it_streamed  # noqa: F821
+
 
 @pytest.fixture
 def store(postgres_store: SQLStore) -> Store:

@@ -109,6 +109,8 @@ def _part_row(part: dict[str, Any]) -> dict[str, Any]:
 
 
 class SQLStore:
+    """Every Store protocol on a `Database`; records come back as fresh copies (parsed JSON)."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
         self._sql = Statements.of(db.insert)

@@ -140,6 +140,9 @@ class ServerConfig(BaseSettings):
 
     # How long a project's opencode.json may be served from cache before its files are checked again.
     config_freshness: float = 1.0
+    # git, asked by the UI routes (/vcs, /file/status, /session/{id}/diff): time and output limits.
+    git_timeout: float = 5.0
+    git_max_output: int = 8 << 20
 
     # Storage
     db_busy_timeout: float = 30.0

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from wakeful.storage import schema as t
-from wakeful.storage.base import RunRecord, RunStatus, SessionQuery, fold
+from wakeful.storage.base import ProjectRecord, RunRecord, RunStatus, SessionQuery, fold
 from wakeful.storage.writer import GroupWriter
 
 T = TypeVar("T")
@@ -176,6 +176,26 @@ class SQLStore:
             return [json.loads(data) for _, data in rows]
 
         return await self.writes.run(op)
+
+    async def projects(self) -> list[ProjectRecord]:
+        sessions = t.sessions.c
+        spans = (
+            select(func.min(sessions.seq).label("first"), func.max(sessions.updated).label("updated"))
+            .group_by(sessions.project_id)
+            .subquery()
+        )
+        stmt = (
+            select(sessions.project_id, sessions.data, spans.c.updated)
+            .join(spans, sessions.seq == spans.c.first)
+            .order_by(spans.c.updated.desc())
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        found = []
+        for project_id, data, updated in rows:
+            info = json.loads(data)
+            found.append(ProjectRecord(project_id, info["directory"], int(info["time"]["created"]), updated))
+        return found
 
     # --- messages and parts -----------------------------------------------------------------------
 

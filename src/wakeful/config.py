@@ -125,6 +125,9 @@ class ServerConfig(BaseSettings):
     retry_attempts: int = 5
     retry_base: float = 2.0
     retry_max_delay: float = 60.0
+    # A provider that refuses the connection is down or misconfigured, not busy: its retries stop
+    # once this many seconds have passed since the first refusal.
+    refused_retry_budget: float = 10.0
     run_deadline: float | None = None
     part_flush_interval: float = 0.5
     drain_timeout: float = 30.0

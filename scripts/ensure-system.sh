@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what pip and npm cannot: python3-venv, nginx, Node. As root it uses apt-get; otherwise it
-# stops and prints the exact command to run.
+# Installs what pip and npm cannot: python3-venv, nginx, Node, tmux (the pseudo-terminal that the
+# conformance suite drives opencode's terminal UI in). As root it uses apt-get; otherwise it stops
+# and prints the exact command to run.
 set -euo pipefail
 want="${1:-python}"
 missing=()
@@ -10,6 +11,7 @@ if [[ "$want" == test ]]; then
   command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
   command -v node >/dev/null 2>&1 || missing+=(nodejs)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
+  command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 fi
 
 if ((${#missing[@]} == 0)); then exit 0; fi

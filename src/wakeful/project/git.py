@@ -68,7 +68,7 @@ class Git:
                 while chunk := await proc.stdout.read(65536):
                     out += chunk
                     if len(out) > self.max_bytes:
-                        raise TimeoutError
+                        raise TimeoutError  # too much to say ends git like too long a run
                 code = await proc.wait()
         except TimeoutError:
             return None

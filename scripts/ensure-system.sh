@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what pip and npm cannot: python3-venv, nginx, Node, PostgreSQL. As root it uses apt-get; otherwise it
+# Installs what pip and npm cannot: python3-venv, nginx, Node, PostgreSQL, tmux (the pseudo-terminal
+# that the conformance suite drives opencode's terminal UI in). As root it uses apt-get; otherwise it
 # stops and prints the exact command to run.
 set -euo pipefail
 want="${1:-python}"
@@ -12,6 +13,7 @@ if [[ "$want" == test ]]; then
   command -v npm >/dev/null 2>&1 || missing+=(npm)
   # The tests start their own throwaway cluster from these binaries (tests/support/postgres.py).
   compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || missing+=(postgresql)
+  command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 fi
 
 if ((${#missing[@]} == 0)); then exit 0; fi

@@ -130,6 +130,9 @@ class ServerConfig(BaseSettings):
     retry_attempts: int = 5
     retry_base: float = 2.0
     retry_max_delay: float = 60.0
+    # A provider that refuses the connection is down or misconfigured, not busy: its retries stop
+    # once this many seconds have passed since the first refusal.
+    refused_retry_budget: float = 10.0
     run_deadline: float | None = None
     part_flush_interval: float = 0.5
     drain_timeout: float = 30.0
@@ -145,6 +148,9 @@ class ServerConfig(BaseSettings):
 
     # How long a project's opencode.json may be served from cache before its files are checked again.
     config_freshness: float = 1.0
+    # git, asked by the UI routes (/vcs, /file/status, /session/{id}/diff): time and output limits.
+    git_timeout: float = 5.0
+    git_max_output: int = 8 << 20
 
     # Storage: SQLite in the data directory, unless a PostgreSQL URL is given (its password is kept
     # out of logs and errors).

@@ -17,6 +17,8 @@
     │   ├── UnknownRunError          name "UnknownError"
     │   ├── ProviderAuthError
     │   ├── APIError                 provider answered badly or the transport broke (maybe retryable)
+    │   │   ├── ProviderUnreachableError   the connection was refused: retried within a short budget
+    │   │   └── ProviderSilenceError       the provider said nothing for too long
     │   └── MessageOutputLengthError
     ├── ToolError                    a tool failed; becomes a tool part in state "error", the run goes on
     └── StartupError                 the server cannot start (data directory locked, unsafe bind, ...)
@@ -326,6 +328,15 @@ class ToolError(WakefulError):
 
 class StartupError(WakefulError):
     """The server refuses to start; the message says why and what to do."""
+
+
+class ProviderUnreachableError(APIError):
+    """The provider's address could not be reached (connection refused, no route, unknown host):
+    retryable, but only within `refused_retry_budget` seconds, since a provider that is down or
+    misconfigured rarely comes back within a run's full backoff."""
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, retryable=True, **kwargs)
 
 
 class ProviderSilenceError(APIError):

@@ -18,8 +18,13 @@ SDK_VERSION = "1.18.33"
 NODE_TIMEOUT = 90.0
 
 
-def installed_sdk_version() -> str | None:
-    manifest = HERE / "node_modules" / "@opencode-ai" / "sdk" / "package.json"
+# The packages pinned to the reference's version: its JavaScript SDK, and opencode itself (the
+# terminal UI), which brings its platform's binary as an optional dependency.
+PINNED = ("@opencode-ai/sdk", "opencode-ai")
+
+
+def installed_version(package: str) -> str | None:
+    manifest = HERE / "node_modules" / package / "package.json"
     if not manifest.exists():
         return None
     return str(json.loads(manifest.read_text())["version"])
@@ -32,14 +37,45 @@ def ensure_node_packages() -> str:
     assert node, "node (20.18 or later) is required by the conformance suite"
     marker = HERE / "node_modules" / ".package-lock.json"
     stale = not marker.exists() or marker.stat().st_mtime < (HERE / "package-lock.json").stat().st_mtime
-    if stale or installed_sdk_version() != SDK_VERSION:
+    if stale or any(installed_version(p) != SDK_VERSION for p in PINNED):
         npm = shutil.which("npm")
         assert npm, "npm is required to install the conformance suite's packages"
         subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE, check=True, timeout=300
         )
-    assert installed_sdk_version() == SDK_VERSION
+    assert all(installed_version(p) == SDK_VERSION for p in PINNED)
     return node
+
+
+UNREACHABLE = "http://127.0.0.1:9/"  # nothing listens there: a refused connection, at once
+
+
+def opencode_environment(home: Path) -> dict[str, str]:
+    """The whole environment of an opencode process under test: a throwaway home, no update check,
+    no model catalogue fetch, and an npm registry that refuses connections (no plugin install), so
+    that it never waits on the network."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_STATE_HOME": str(home / ".local" / "state"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "TERM": "xterm-256color",
+        "LANG": "C.UTF-8",
+        "OPENCODE_DISABLE_AUTOUPDATE": "1",
+        "OPENCODE_DISABLE_MODELS_FETCH": "1",
+        "npm_config_registry": UNREACHABLE,
+        "NPM_CONFIG_REGISTRY": UNREACHABLE,
+    }
+
+
+def opencode_binary() -> Path:
+    """opencode's own command (`opencode attach` is its terminal UI), from the committed lock file."""
+    ensure_node_packages()
+    binary = HERE / "node_modules" / ".bin" / "opencode"
+    assert binary.exists(), f"{binary} is missing: npm did not install opencode-ai's platform binary"
+    return binary
 
 
 @dataclass

@@ -48,13 +48,18 @@ def _table() -> tuple[dict[Route, tuple[str, str, str]], dict[str, list[str]]]:
     return routes, additions
 
 
-def _reference_v1() -> dict[Route, str]:
+def _reference(v2: bool = False) -> dict[Route, str]:
+    """The reference's v1 operations, or with `v2` its `v2.*` ones."""
     out: dict[Route, str] = {}
     for path, ops in document()["paths"].items():
         for method, op in ops.items():
-            if isinstance(op, dict) and "operationId" in op and not op["operationId"].startswith("v2."):
+            if isinstance(op, dict) and "operationId" in op and op["operationId"].startswith("v2.") == v2:
                 out[(method.upper(), path)] = op["operationId"]
     return out
+
+
+def _v1_rows(routes: dict[Route, tuple[str, str, str]]) -> dict[Route, tuple[str, str, str]]:
+    return {r: row for r, row in routes.items() if not row[0].startswith("v2.")}
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +81,8 @@ def http_module(server: WakefulProcess) -> Iterator[httpx.Client]:
 
 def test_every_v1_route_of_the_reference_is_listed_once_with_its_operation_id() -> None:
     routes, _ = _table()
-    reference = _reference_v1()
+    routes = _v1_rows(routes)
+    reference = _reference()
     assert len(reference) == 127
     missing = sorted(set(reference) - set(routes))
     extra = sorted(set(routes) - set(reference))
@@ -88,6 +94,32 @@ def test_every_v1_route_of_the_reference_is_listed_once_with_its_operation_id() 
         r for r, (_, status, notes) in routes.items() if status == "partly supported" and not notes
     ]
     assert not unexplained, f"partly supported routes must say what differs: {unexplained}"
+
+
+def test_the_v2_routes_listed_are_the_references_and_all_served(served: dict[Route, dict[str, Any]]) -> None:
+    routes, _ = _table()
+    v2 = {r: row for r, row in routes.items() if row[0].startswith("v2.")}
+    assert v2, "the /api/* reads of the terminal UI are listed"
+    reference = _reference(v2=True)
+    for route, (operation, status, _) in v2.items():
+        assert reference.get(route) == operation, route
+        assert status in SERVED and route in served, route
+
+
+def test_the_supported_clients_each_name_a_test_that_exists() -> None:
+    text = DOC.read_text()
+    table = text[text.index("## Supported clients") : text.index("## How it is proven")]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    names = [row.split("|")[1].strip() for row in rows]
+    assert names == [
+        "opencode's terminal UI (`opencode attach URL`)",
+        "`opencode run --attach URL`",
+        "JavaScript SDK",
+        "Python SDK",
+    ]
+    for row in rows:
+        test = re.search(r"`(tests/conformance/test_\w+\.py)`", row)
+        assert test and (DOC.parents[1] / test[1]).exists(), row
 
 
 def test_served_routes_are_exactly_the_supported_ones_plus_our_additions(

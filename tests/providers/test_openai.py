@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.fakellm import FakeLLM
-from wakeful.errors import APIError, ProviderAuthError
+from wakeful.errors import APIError, ProviderAuthError, ProviderUnreachableError
 from wakeful.providers.base import (
     Attachment,
     ChatMessage,
@@ -265,6 +265,7 @@ async def test_connection_refused_is_retryable() -> None:
         with pytest.raises(APIError) as info:
             await collect(p, ask("hi"))
         assert info.value.retryable and info.value.status_code is None
+        assert isinstance(info.value, ProviderUnreachableError)  # retried within its short budget
     finally:
         await p.aclose()
 

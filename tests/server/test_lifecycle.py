@@ -39,6 +39,7 @@ def test_data_survives_a_restart(tmp_path: Path, project: Path) -> None:
                 f"/session/{session['id']}/message",
                 json={"noReply": True, "parts": [{"type": "text", "text": "remember me"}]},
             )
+            session = http.get(f"/session/{session['id']}").json()  # the prompt touched it
     finally:
         first.stop()
     second = WakefulProcess(tmp_path / "data", project).start()

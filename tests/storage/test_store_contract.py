@@ -250,3 +250,22 @@ async def test_run_status_and_process_groups(store: Store) -> None:
     done = await store.get_run("msg_2")
     assert done is not None and done.status == "done" and done.pgids == []
     assert sorted(r.message_id for r in await store.unfinished_runs()) == ["msg_1", "msg_3"]
+
+
+async def test_projects_span_their_sessions_newest_update_first(store: Store) -> None:
+    def placed(sid: str, project: str, created: int, updated: int) -> dict[str, Any]:
+        info = session(sid, project=project, updated=updated)
+        info["time"]["created"] = created
+        info["directory"] = f"/work/{project}/{sid}"
+        return info
+
+    assert await store.projects() == []
+    await store.put_session(placed("ses_a1", "a", 10, 10))
+    await store.put_session(placed("ses_b1", "b", 20, 20))
+    await store.put_session(placed("ses_a2", "a", 30, 40))
+    await store.put_session(placed("ses_b1", "b", 20, 25))  # an upsert moves b's span, not its start
+    found = await store.projects()
+    assert [(p.id, p.directory, p.created, p.updated) for p in found] == [
+        ("a", "/work/a/ses_a1", 10, 40),
+        ("b", "/work/b/ses_b1", 20, 25),
+    ]

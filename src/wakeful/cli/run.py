@@ -22,7 +22,7 @@ from rich.text import Text
 from wakeful import ids
 from wakeful.cli.render import JsonView, LiveView, PlainView, Tracker, View
 from wakeful.cli.target import Target, client_options
-from wakeful.client import AsyncClient, ClientError, Event, Reply, RunFailed, ServerError
+from wakeful.client import AsyncClient, ClientError, Event, Refused, Reply, RunFailed, ServerError
 from wakeful.client.sse import CONTROL
 
 INTERRUPTED = 130  # the shell's code for "ended by SIGINT"
@@ -70,7 +70,8 @@ async def _main(url: str, order: RunOrder, err: Console) -> int:
             if order.session:
                 await probe.get_session(session_id)
         async with AsyncClient(url, **client_options()) as client:
-            return await Runner(client, order, session_id, err, interrupted).execute()
+            runner = Runner(client, order, session_id, err, interrupted, created=not order.session)
+            return await runner.execute()
     except asyncio.CancelledError:
         return INTERRUPTED
     finally:
@@ -130,13 +131,21 @@ class Follower:
 
 class Runner:
     def __init__(
-        self, client: AsyncClient, order: RunOrder, session_id: str, err: Console, interrupted: asyncio.Event
+        self,
+        client: AsyncClient,
+        order: RunOrder,
+        session_id: str,
+        err: Console,
+        interrupted: asyncio.Event,
+        *,
+        created: bool = False,
     ) -> None:
         self.client = client
         self.order = order
         self.session_id = session_id
         self.err = err
         self.interrupted = interrupted
+        self.created = created  # the session was made for this run, so a refusal leaves nothing
 
     def _view(self) -> View:
         if self.order.format == "json":
@@ -159,6 +168,11 @@ class Runner:
             if stopped:
                 await self._abort(session_id, call, view)
             outcome = await _outcome(call)
+            if self.created and isinstance(outcome, Refused):
+                # The prompt was refused before it was stored (no model, unknown provider...): the
+                # session made for it would stay behind empty.
+                with contextlib.suppress(ClientError):
+                    await self.client.delete_session(session_id)
             await follower.finish(_message_id(outcome))
         finally:
             await follower.stop()

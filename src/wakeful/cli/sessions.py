@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from wakeful.cli.target import Target, client_options
@@ -43,13 +42,13 @@ def list_sessions(target: Target, fmt: Format, limit: int | None) -> int:
         if fmt == "json":
             _json([s.wire() for s in sessions])
             return
-        table = Table(box=None, pad_edge=False)
-        table.add_column("id", no_wrap=True)
-        table.add_column("title", no_wrap=True, overflow="ellipsis")
-        table.add_column("updated", no_wrap=True)
+        # Ids are for pasting into `session show`, so they come first and whole; a line too long
+        # for the terminal loses the end of its title instead.
+        width = max((len(s.id) for s in sessions), default=2)
+        out.print(Text(f"{'id':<{width}}  {'updated':<16}  title", "bold"), no_wrap=True, overflow="ellipsis")
         for s in sessions:
-            table.add_row(s.id, s.title, _when(s.time.updated))
-        out.print(table)
+            line = f"{s.id:<{width}}  {_when(s.time.updated)}  {s.title}"
+            out.print(line, markup=False, no_wrap=True, overflow="ellipsis")
 
     return _with_client(target, work)
 

@@ -151,14 +151,15 @@ class Catalog:
             else:
                 every = [(pid, mid) for pid, p in self.providers.items() for mid in p.models]
                 if len(every) != 1:
-                    raise InvalidRequestError(
-                        "No model given and no default: set `model` in opencode.json or pass model",
-                        field="model",
-                    )
+                    raise InvalidRequestError(self._no_model(len(every)), field="model")
                 provider_id, model_id = every[0]
         provider = self.providers.get(provider_id)
         if provider is None:
-            raise InvalidRequestError(f"Unknown provider: {provider_id}", field="model.providerID")
+            known = ", ".join(self.providers) or "none"
+            raise InvalidRequestError(
+                f"Unknown provider: {provider_id} (configured for {self.config.directory}: {known})",
+                field="model.providerID",
+            )
         if provider.models and model_id not in provider.models and not provider.scripted:
             raise InvalidRequestError(f"Unknown model: {provider_id}/{model_id}", field="model.modelID")
         if (
@@ -171,3 +172,17 @@ class Catalog:
                 field="model",
             )
         return ModelChoice(provider, model_id)
+
+    def _no_model(self, configured: int) -> str:
+        """Why no model could be chosen, where wakeful looked, and the two ways to name one."""
+        config = self.config
+        found = set(config.sources)
+        searched = "; ".join(f"{p}{' (found)' if p in found else ''}" for p in config.searched)
+        why = "no provider declares a model" if configured == 0 else f"{configured} models are configured"
+        return (
+            f"No model for a run in {config.directory}: the request names none, no config sets "
+            f"`model`, and {why}. Config files searched: {searched or 'none'}. Set "
+            '"model": "provider/model" in one of them (or in the file $OPENCODE_CONFIG names), or '
+            'send "model": {"providerID": ..., "modelID": ...} with the prompt '
+            "(wakeful run --model provider/model)."
+        )

@@ -42,7 +42,8 @@ def merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 class ProjectConfig:
     directory: Path
     data: dict[str, Any]
-    sources: tuple[Path, ...]
+    sources: tuple[Path, ...]  # the files that were found and merged
+    searched: tuple[Path, ...] = ()  # every file looked for, lowest precedence first
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.data.get(name)
@@ -70,11 +71,18 @@ class ProjectConfigs:
         self._cache: dict[Path, tuple[tuple[tuple[Path, int, int], ...], ProjectConfig]] = {}
         self._checked: dict[Path, float] = {}  # when each directory's files were last stat()ed
 
+    @property
+    def home(self) -> Path:
+        return Path(self.environ.get("HOME", str(Path.home())))
+
+    @property
+    def global_dir(self) -> Path:
+        """The user's opencode config directory: `$XDG_CONFIG_HOME/opencode`."""
+        return Path(self.environ.get("XDG_CONFIG_HOME") or self.home / ".config") / "opencode"
+
     def candidates(self, directory: Path) -> list[Path]:
         """Every file that may contribute, lowest precedence first."""
-        home = Path(self.environ.get("HOME", str(Path.home())))
-        xdg = Path(self.environ.get("XDG_CONFIG_HOME") or home / ".config")
-        paths = [xdg / "opencode" / name for name in ("config.json", *_NAMES)]
+        paths = [self.global_dir / name for name in ("config.json", *_NAMES)]
         if self.environ.get("OPENCODE_CONFIG"):
             paths.append(Path(self.environ["OPENCODE_CONFIG"]).expanduser())
         # like the reference's findUp: every opencode.jsonc first (root-most first), then every
@@ -94,7 +102,8 @@ class ProjectConfigs:
             return cached[1]
         self._checked[directory] = now
         present: list[tuple[Path, int, int]] = []
-        for path in self.candidates(directory):
+        searched = self.candidates(directory)
+        for path in searched:
             try:
                 stat = path.stat()
             except OSError:
@@ -110,7 +119,7 @@ class ProjectConfigs:
         inline = self.environ.get("OPENCODE_CONFIG_CONTENT")
         if inline:
             data = merge(data, self._parse(self._env(inline), "OPENCODE_CONFIG_CONTENT"))
-        config = ProjectConfig(directory, data, tuple(p for p, _, _ in present))
+        config = ProjectConfig(directory, data, tuple(p for p, _, _ in present), tuple(searched))
         self._cache[directory] = (fingerprint, config)
         return config
 

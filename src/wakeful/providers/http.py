@@ -17,7 +17,13 @@ from typing import Any, Generic, Protocol, TypeVar
 import aiohttp
 import httpx2
 
-from wakeful.errors import APIError, ProviderAuthError, ProviderSilenceError, WakefulError
+from wakeful.errors import (
+    APIError,
+    ProviderAuthError,
+    ProviderSilenceError,
+    ProviderUnreachableError,
+    WakefulError,
+)
 from wakeful.providers.base import ChatRequest, Endpoint, Provider, StreamEvent, Transport
 
 RESET_MESSAGE = "Connection reset by server"
@@ -179,7 +185,7 @@ def transport_error(exc: BaseException, silence_timeout: float, url: str | None)
             metadata=metadata,
         )
     if kind == "connect":
-        return APIError(f"Unable to connect to the provider: {detail}", retryable=True, metadata=metadata)
+        return ProviderUnreachableError(f"Unable to connect to the provider: {detail}", metadata=metadata)
     return APIError(RESET_MESSAGE, retryable=True, metadata={**metadata, "code": "ECONNRESET"})
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from wakeful import ids
-from wakeful.backoff import backoff_delay
 from wakeful.config import ServerConfig
 from wakeful.errors import (
     APIError,
@@ -42,6 +41,7 @@ from wakeful.providers.base import (
 )
 from wakeful.run import history
 from wakeful.run.manager import Executor, Reply, RunHandle, RunManager
+from wakeful.run.retry import Retries
 from wakeful.run.toolcalls import ToolCalls
 from wakeful.session.messages import MessageLog
 from wakeful.tools.base import TodoStore, Tool, ToolContext
@@ -241,8 +241,7 @@ class AgentLoop(Executor):
     async def _stream_with_retries(
         self, message: AssistantMessage, request: ChatRequest
     ) -> tuple[str, list[ToolCall], Usage]:
-        config = self.config
-        attempt = 0
+        retries = Retries(self.config)
         while True:
             streamed: list[TextPart | ReasoningPart] = []
             self._streaming = streamed
@@ -250,21 +249,18 @@ class AgentLoop(Executor):
                 return await self._stream(message, request, streamed)
             except APIError as exc:
                 await self._close_parts(streamed)
-                if not exc.retryable or attempt >= config.retry_attempts:
+                delay = retries.next_delay(exc)
+                if delay is None:
                     raise
-                attempt += 1
                 # A retried attempt streams its text again: drop the partial copy so the answer
                 # is not doubled. The final failure keeps what was streamed.
                 for part in streamed:
                     await self.log.delete_part(part.sessionID, part.messageID, part.id)
-                delay = exc.retry_after
-                if delay is None:
-                    delay = backoff_delay(attempt, config.retry_base, config.retry_max_delay)
                 self.runs.set_status(
                     self.plan.session_id,
                     {
                         "type": "retry",
-                        "attempt": attempt,
+                        "attempt": retries.attempt,
                         "message": exc.message,
                         "next": now_ms() + int(delay * 1000),
                     },

@@ -34,6 +34,7 @@ from wakeful.errors import (
 from wakeful.ids import now_ms
 from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
+from wakeful.session.sessions import Sessions
 from wakeful.storage.base import RunRecord, RunStore
 
 log = logging.getLogger("wakeful.runs")
@@ -96,8 +97,11 @@ class RunHandle:
 
 
 class RunManager:
-    def __init__(self, log: MessageLog, store: RunStore, bus: EventBus, instance: str) -> None:
+    def __init__(
+        self, log: MessageLog, store: RunStore, bus: EventBus, instance: str, sessions: Sessions
+    ) -> None:
         self.log = log
+        self.sessions = sessions  # a prompt and the end of its run each touch the session
         self._store = store
         self.bus = bus
         self.instance = instance
@@ -180,6 +184,7 @@ class RunManager:
             self.log.announce_message(request.user_message)
             for part in request.user_parts:
                 self.log.announce_part(part)
+            await self.sessions.touch(request.session_id)
             self._queues.setdefault(request.session_id, deque()).append(handle)
             if not self.is_busy(request.session_id):
                 self.set_status(request.session_id, {"type": "busy"})
@@ -214,6 +219,8 @@ class RunManager:
                     self._live.pop(handle.message_id, None)
                     with contextlib.suppress(Exception):
                         await self._store.set_run_status(handle.message_id, "done")
+                    with contextlib.suppress(Exception):
+                        await self.sessions.touch(session_id)
                 if not queue:
                     # The session is idle before its last caller hears the answer, so a client that
                     # checks the status right after its reply never sees "busy".

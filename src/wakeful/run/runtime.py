@@ -67,13 +67,14 @@ class Runtime:
         store = store or config_store(config)
         bus = EventBus(config.event_replay, config.subscriber_queue, config.event_replay_bytes)
         messages = MessageLog(store, bus)
+        sessions = Sessions(store, bus)
         instance = ids.new_id("run")
-        runs = RunManager(messages, store, bus, instance)
+        runs = RunManager(messages, store, bus, instance, sessions)
         return cls(
             config=config,
             store=store,
             bus=bus,
-            sessions=Sessions(store, bus),
+            sessions=sessions,
             messages=messages,
             projects=ProjectConfigs(config.environ, config.config_freshness),
             runs=runs,

@@ -15,7 +15,7 @@ from wakeful.run.recovery import recover
 from wakeful.run.runtime import Runtime
 from wakeful.server import errors, openapi
 from wakeful.server.middleware import BasicAuth
-from wakeful.server.routes import events, messages, meta, runs, sessions
+from wakeful.server.routes import events, mcp, messages, meta, project, runs, sessions, ui, v2
 from wakeful.version import __version__
 
 EXPOSED_HEADERS = ["X-Keepalive-Interval", "X-Wakeful-Message-ID", "Retry-After"]
@@ -54,7 +54,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     app.state.wakeful = state
     errors.install(app)
     openapi.install(app)
-    for module in (meta, sessions, messages, runs, events):
+    for module in (meta, sessions, messages, runs, events, project, ui, mcp, v2):
         app.include_router(module.router)
     if config.cors_origins:
         app.add_middleware(

@@ -38,11 +38,23 @@ class Event:
 
     @functools.cached_property
     def frame(self) -> bytes:
-        """The SSE frame, encoded once however many subscribers send it. Only replayable events
-        carry an `id:`, so heartbeats never move a client's Last-Event-ID."""
+        """The SSE frame of `GET /event`, encoded once however many subscribers send it. Only
+        replayable events carry an `id:`, so heartbeats never move a client's Last-Event-ID."""
         data = json.dumps(self.wire(), separators=(",", ":"), ensure_ascii=False)
-        head = f"id: {self.id}\n" if self.seq else ""
-        return f"{head}data: {data}\n\n".encode()
+        return f"{self._head}data: {data}\n\n".encode()
+
+    def envelope_frame(self, directory: str | None) -> bytes:
+        """The SSE frame of `GET /global/event`: `{"directory", "payload": <the event>}`, without
+        `directory` for the server's own events (connected, heartbeat, gap), as the reference. The
+        event's JSON is taken from `frame` (no second copy is kept in the replay buffer)."""
+        head = self._head.encode()
+        event = self.frame[len(head) + len(b"data: ") : -2]
+        where = "" if directory is None else f'"directory":{json.dumps(directory, ensure_ascii=False)},'
+        return head + b"data: {" + where.encode() + b'"payload":' + event + b"}\n\n"
+
+    @property
+    def _head(self) -> str:
+        return f"id: {self.id}\n" if self.seq else ""
 
 
 def make_event(type_: str, properties: dict[str, Any] | None = None) -> Event:

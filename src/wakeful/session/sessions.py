@@ -6,18 +6,19 @@ a delete, which removes a whole subtree).
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import hashlib
 import os
 import secrets
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from wakeful import ids
 from wakeful.errors import InvalidRequestError, NotFoundError
 from wakeful.session.bus import EventBus
-from wakeful.storage.base import SessionQuery, SessionStore
+from wakeful.storage.base import ProjectRecord, SessionQuery, SessionStore
 from wakeful.version import OPENCODE_VERSION
 from wakeful.wire.sessions import Session, SessionCreate, SessionTime, SessionTokens, SessionUpdate
 
@@ -32,9 +33,20 @@ def project_id(directory: Path) -> str:
 
 
 class Sessions:
+    """Changes to a stored session are read-modify-write; each runs under its session's lock, so a
+    rename and a prompt's touch arriving together both land."""
+
     def __init__(self, store: SessionStore, bus: EventBus) -> None:
         self._store = store
         self.bus = bus
+        # Weak: a lock lives while some change holds or awaits it.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock(self, session_id: str) -> asyncio.Lock:
+        lock = self._locks.get(session_id)
+        if lock is None:
+            lock = self._locks[session_id] = asyncio.Lock()
+        return lock
 
     async def _save(self, session: Session, event: str) -> Session:
         await self._store.put_session(session.wire())
@@ -80,23 +92,32 @@ class Sessions:
         return [Session.model_validate(s) for s in await self._store.list_sessions(query)]
 
     async def update(self, session_id: str, body: SessionUpdate) -> Session:
-        session = await self.get(session_id)
-        if body.title is not None:
-            session.title = body.title
-        if body.metadata is not None:
-            session.metadata = body.metadata
-        if body.permission is not None:
-            session.permission = body.permission
-        if body.time is not None and body.time.archived is not None:
-            session.time.archived = body.time.archived
-        session.time.updated = ids.now_ms()
-        return await self._save(session, "session.updated")
+        async with self._lock(session_id):
+            session = await self.get(session_id)
+            if body.title is not None:
+                session.title = body.title
+            if body.metadata is not None:
+                session.metadata = body.metadata
+            if body.permission is not None:
+                session.permission = body.permission
+            if body.time is not None and body.time.archived is not None:
+                session.time.archived = body.time.archived
+            session.time.updated = ids.now_ms()
+            return await self._save(session, "session.updated")
 
-    async def touch(self, session: Session, **changes: Any) -> Session:
-        for key, value in changes.items():
-            setattr(session, key, value)
-        session.time.updated = ids.now_ms()
-        return await self._save(session, "session.updated")
+    async def touch(self, session_id: str) -> Session | None:
+        """Mark the session as changed now (a prompt arrived, a run ended): `time.updated` moves
+        and `session.updated` is announced, as for every other change. None if it is gone."""
+        async with self._lock(session_id):
+            try:
+                session = await self.get(session_id)
+            except NotFoundError:
+                return None
+            session.time.updated = max(ids.now_ms(), session.time.updated + 1)
+            return await self._save(session, "session.updated")
+
+    async def projects(self) -> builtins.list[ProjectRecord]:
+        return await self._store.projects()
 
     async def subtree(self, session_id: str) -> builtins.list[Session]:
         """The session and all its descendants, deepest first (each before its parent)."""

@@ -50,6 +50,17 @@ class SessionQuery:
     parent_id: str | None = None
 
 
+@dataclass(frozen=True)
+class ProjectRecord:
+    """A project as its sessions show it: the directory of its first session, when that one was
+    created, and the latest `time.updated` of any of them."""
+
+    id: str
+    directory: str
+    created: int
+    updated: int
+
+
 class SessionStore(Protocol):
     async def put_session(self, info: dict[str, Any]) -> None: ...
 
@@ -65,6 +76,10 @@ class SessionStore(Protocol):
     async def delete_session_tree(self, session_id: str) -> list[dict[str, Any]]:
         """Remove the session, its descendants, and everything they hold (messages, parts, todos,
         runs) in one transaction; answer the removed sessions as `session_tree` orders them."""
+        ...
+
+    async def projects(self) -> list[ProjectRecord]:
+        """Every project that has sessions, most recently updated first."""
         ...
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from wakeful.storage.base import RunRecord, RunStatus, SessionQuery, fold
+from wakeful.storage.base import ProjectRecord, RunRecord, RunStatus, SessionQuery, fold
 
 T = TypeVar("T")
 
@@ -109,6 +109,20 @@ class MemoryStore:
             self._sessions.pop(sid)
             self._todos.pop(sid, None)
         return removed
+
+    async def projects(self) -> list[ProjectRecord]:
+        found: dict[str, ProjectRecord] = {}
+        for row in self._ordered(self._sessions.values()):
+            info = row.data
+            known = found.get(info["projectID"])
+            updated = int(info["time"]["updated"])
+            if known is None:
+                found[info["projectID"]] = ProjectRecord(
+                    info["projectID"], info["directory"], int(info["time"]["created"]), updated
+                )
+            elif updated > known.updated:
+                found[info["projectID"]] = replace(known, updated=updated)
+        return sorted(found.values(), key=lambda p: p.updated, reverse=True)
 
     # --- messages and parts -----------------------------------------------------------------------
 

@@ -16,12 +16,12 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Executable, Table, delete, select
+from sqlalchemy import Connection, Executable, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wakeful.storage import schema as t
-from wakeful.storage.base import RunRecord, RunStatus, SessionQuery, fold
+from wakeful.storage.base import ProjectRecord, RunRecord, RunStatus, SessionQuery, fold
 
 T = TypeVar("T")
 # Insert with `on_conflict_do_update`/`on_conflict_do_nothing`: each dialect has its own.
@@ -171,6 +171,26 @@ class SQLStore:
             return [json.loads(data) for _, data in rows]
 
         return await self.db.write(op)
+
+    async def projects(self) -> list[ProjectRecord]:
+        sessions = t.sessions.c
+        spans = (
+            select(func.min(sessions.seq).label("first"), func.max(sessions.updated).label("updated"))
+            .group_by(sessions.project_id)
+            .subquery()
+        )
+        stmt = (
+            select(sessions.project_id, sessions.data, spans.c.updated)
+            .join(spans, sessions.seq == spans.c.first)
+            .order_by(spans.c.updated.desc())
+        )
+        async with self.db.read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        found = []
+        for project_id, data, updated in rows:
+            info = json.loads(data)
+            found.append(ProjectRecord(project_id, info["directory"], int(info["time"]["created"]), updated))
+        return found
 
     # --- messages and parts -----------------------------------------------------------------------
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from wakeful.wire.base import Wire
 from wakeful.wire.messages import ModelRef
 
 MessageIDField = Annotated[str | None, Field(default=None, pattern=r"^msg")]
 PartIDField = Annotated[str | None, Field(default=None, pattern=r"^prt")]
+LEGACY_MODEL = frozenset({"providerID", "modelID"})
 
 
 class TextPartInput(Wire):
@@ -69,6 +71,27 @@ class PromptBody(Wire):
     system: str | None = None
     variant: str | None = None
     parts: list[PartInput]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_model(cls, data: Any) -> Any:
+        """The older body of opencode's published Python SDK (`session.chat`, opencode-ai 0.1.0a36)
+        names the model with top-level `providerID` and `modelID`. They are read as `model`, so the
+        two forms run, and count as the same request, alike."""
+        if not isinstance(data, dict) or not LEGACY_MODEL & data.keys():
+            return data
+        data = dict(data)
+        legacy = {key: data.pop(key, None) for key in sorted(LEGACY_MODEL)}
+        if None in legacy.values():
+            raise PydanticCustomError(
+                "model", "providerID and modelID name the model together: give both, or use model"
+            )
+        if data.get("model") not in (None, legacy):
+            raise PydanticCustomError(
+                "model", "the model is given twice: use model or providerID/modelID, not both"
+            )
+        data["model"] = legacy
+        return data
 
 
 class CommandBody(Wire):

@@ -17,3 +17,12 @@ class Event(Wire):
     id: str
     type: str
     properties: dict[str, Any]
+
+
+class GlobalEvent(Wire):
+    """One SSE `data:` frame of `GET /global/event`: an `Event` and the project directory of the
+    session it is about. The server's own events (server.connected, server.heartbeat, server.gap)
+    carry no directory."""
+
+    directory: str | None = None
+    payload: Event

@@ -45,7 +45,7 @@ async def test_hundred_sessions_written_concurrently(tmp_path: Path) -> None:
 
     with sqlite3.connect(tmp_path / "wakeful.db") as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "1"
+        assert raw.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
         assert raw.execute("SELECT count(*) FROM parts").fetchone()[0] == 3000
 
 

@@ -84,11 +84,27 @@ Index("runs_status", runs.c.status)
 Index("runs_session", runs.c.session_id)
 
 
+permissions = Table(
+    "permissions",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String, nullable=False, unique=True),
+    Column("session_id", String, nullable=False),
+    Column("data", Text, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("permissions_session", permissions.c.session_id)
+
+
 def _v1(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+def _v2(conn: Connection) -> None:
+    permissions.create(conn, checkfirst=True)  # a fresh database got it from _v1 already
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -44,6 +44,7 @@ UPSERT_SESSION = _upsert(t.sessions, "id", ("project_id", "parent_id", "title", 
 UPSERT_MESSAGE = _upsert(t.messages, "id", ("session_id", "data"))
 UPSERT_PART = _upsert(t.parts, "id", ("message_id", "session_id", "data"))
 UPSERT_TODOS = _upsert(t.todos, "session_id", ("data",))
+UPSERT_PERMISSION = _upsert(t.permissions, "id", ("session_id", "data"))
 # Readers wait for a connection rather than fail: a burst of thousands of calls queues here.
 READER_POOL_TIMEOUT = 600.0
 # Well under SQLite's limit on bound parameters in one statement.
@@ -170,7 +171,7 @@ class SQLStore:
         def op(conn: Connection) -> list[dict[str, Any]]:
             rows = _tree(conn, session_id)
             for chunk in _chunks([sid for sid, _ in rows]):
-                for table in (t.parts, t.messages, t.todos, t.runs):
+                for table in (t.parts, t.messages, t.todos, t.runs, t.permissions):
                     conn.execute(delete(table).where(table.c.session_id.in_(chunk)))
                 conn.execute(delete(t.sessions).where(t.sessions.c.id.in_(chunk)))
             return [json.loads(data) for _, data in rows]
@@ -304,6 +305,30 @@ class SQLStore:
         async with self._read() as conn:
             rows = (await conn.execute(select(t.runs).where(t.runs.c.status != "done"))).all()
         return [self._run(r) for r in rows]
+
+
+    # --- permission requests --------------------------------------------------------------------
+
+    async def put_permission(self, request: dict[str, Any]) -> None:
+        row = {"id": request["id"], "session_id": request["sessionID"], "data": _dumps(request)}
+        await self.writes.run(lambda conn: conn.execute(UPSERT_PERMISSION, row))
+
+    async def delete_permission(self, request_id: str) -> None:
+        stmt = delete(t.permissions).where(t.permissions.c.id == request_id)
+        await self.writes.run(lambda conn: conn.execute(stmt))
+
+    async def list_permissions(self) -> list[dict[str, Any]]:
+        async with self._read() as conn:
+            rows = (await conn.execute(select(t.permissions.c.data).order_by(t.permissions.c.seq))).all()
+        return [json.loads(r[0]) for r in rows]
+
+    async def clear_permissions(self) -> list[dict[str, Any]]:
+        def op(conn: Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(select(t.permissions.c.data).order_by(t.permissions.c.seq)).all()
+            conn.execute(delete(t.permissions))
+            return [json.loads(r[0]) for r in rows]
+
+        return await self.writes.run(op)
 
 
 def _tree(conn: Connection, session_id: str) -> list[tuple[str, str]]:

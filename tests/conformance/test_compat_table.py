@@ -124,7 +124,11 @@ def test_our_parameters_are_in_the_served_document(served: dict[Route, dict[str,
     ):
         assert {"on_disconnect", "deadline"} <= params("POST", path), path
     assert "deadline" in params("POST", "/session/{sessionID}/prompt_async")
-    for path in ("/session/{sessionID}/message", "/session/{sessionID}/command", "/session/{sessionID}/prompt_async"):
+    for path in (
+        "/session/{sessionID}/message",
+        "/session/{sessionID}/command",
+        "/session/{sessionID}/prompt_async",
+    ):
         assert "permission_timeout" in params("POST", path), path
     assert "last-event-id" in params("GET", "/event")
     held = served[("POST", "/session/{sessionID}/message")]["responses"]["200"]

@@ -45,7 +45,10 @@ def test_wildcards(text: str, pattern: str, matches: bool) -> None:
 
 
 def test_config_becomes_rules_in_order_with_home_expanded() -> None:
-    rules = from_config({"bash": {"*": "allow", "rm *": "deny"}, "edit": "ask", "external_directory": {"~/w/*": "allow"}}, "/home/me")
+    rules = from_config(
+        {"bash": {"*": "allow", "rm *": "deny"}, "edit": "ask", "external_directory": {"~/w/*": "allow"}},
+        "/home/me",
+    )
     assert [(r.permission, r.pattern, r.action) for r in rules] == [
         ("bash", "*", "allow"),
         ("bash", "rm *", "deny"),
@@ -101,13 +104,25 @@ def test_a_deny_of_the_rules_wins_over_an_approval() -> None:
 
 
 def test_tools_denied_altogether_are_disabled() -> None:
-    rules = [rule("*", "*", "allow"), rule("edit", "*", "deny"), rule("bash", "*", "deny"), rule("bash", "ls", "allow")]
+    rules = [
+        rule("*", "*", "allow"),
+        rule("edit", "*", "deny"),
+        rule("bash", "*", "deny"),
+        rule("bash", "ls", "allow"),
+    ]
     assert set(disabled(["edit", "write", "bash", "read"], rules)) == {"edit", "write"}
 
 
 def test_every_command_of_a_compound_line() -> None:
-    line = parse_shell('FOO=1 git status --short && (cd /tmp; rm -rf "a b") | x=$(cat /etc/passwd) > out 2>&1')
-    assert [c.text for c in line.commands] == ["git status --short", "cd /tmp", 'rm -rf "a b"', "cat /etc/passwd"]
+    line = parse_shell(
+        'FOO=1 git status --short && (cd /tmp; rm -rf "a b") | x=$(cat /etc/passwd) > out 2>&1'
+    )
+    assert [c.text for c in line.commands] == [
+        "git status --short",
+        "cd /tmp",
+        'rm -rf "a b"',
+        "cat /etc/passwd",
+    ]
     assert line.redirects == ["out"]  # 2>&1 names no file
     assert [always_pattern(c) for c in line.commands] == ["git status *", "cd *", "rm *", "cat *"]
     assert always_pattern(parse_shell("npm run build --watch").commands[0]) == "npm run build *"

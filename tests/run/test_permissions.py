@@ -26,8 +26,12 @@ async def tool_states(runtime: Runtime, session: Session) -> list[dict[str, Any]
 
 
 async def test_a_deny_rule_refuses_a_compound_line_and_the_run_goes_on(runtime: Runtime) -> None:
-    session = await new_session(runtime, permission=[{"permission": "bash", "pattern": "rm *", "action": "deny"}])
-    reply = await answer(await submit(runtime, prompt_run(runtime, session, tool("bash", command="ls && rm -rf x"))))
+    session = await new_session(
+        runtime, permission=[{"permission": "bash", "pattern": "rm *", "action": "deny"}]
+    )
+    reply = await answer(
+        await submit(runtime, prompt_run(runtime, session, tool("bash", command="ls && rm -rf x")))
+    )
     assert "TOOL_RESULT_SEEN: Permission denied" in text_of(reply)
     (state,) = await tool_states(runtime, session)
     assert state["status"] == "error"
@@ -36,7 +40,9 @@ async def test_a_deny_rule_refuses_a_compound_line_and_the_run_goes_on(runtime: 
 
 
 async def test_a_tool_denied_altogether_is_not_offered_and_a_call_names_the_rule(runtime: Runtime) -> None:
-    session = await new_session(runtime, permission=[{"permission": "edit", "pattern": "*", "action": "deny"}])
+    session = await new_session(
+        runtime, permission=[{"permission": "edit", "pattern": "*", "action": "deny"}]
+    )
     run = prompt_run(runtime, session, tool("write", filePath="x.txt", content="x"))
     assert "write" not in run.executor.plan.tools and "edit" not in run.executor.plan.tools  # type: ignore[attr-defined]
     await answer(await submit(runtime, run))
@@ -58,7 +64,9 @@ async def test_ask_waits_for_a_reply_once(runtime: Runtime) -> None:
     reply = await answer(handle)
     assert "TOOL_RESULT_SEEN: approved" in text_of(reply)
     replied = await events.of("permission.replied", session.id)
-    assert [e["properties"] for e in replied] == [{"sessionID": session.id, "requestID": request["id"], "reply": "once"}]
+    assert [e["properties"] for e in replied] == [
+        {"sessionID": session.id, "requestID": request["id"], "reply": "once"}
+    ]
     assert await runtime.permissions.list() == []
 
 
@@ -95,7 +103,9 @@ async def test_nobody_answering_is_a_rejection_that_says_so(runtime: Runtime) ->
     body = PromptBody.model_validate(prompt_body(tool("bash", command="echo late")))
     run = build_run(runtime, session, runtime.config.project_dir, body, permission_timeout=0.05)
     reply = await answer(await submit(runtime, run))
-    assert "Nobody answered the request for permission to use bash (echo late) within 0.05 s" in text_of(reply)
+    assert "Nobody answered the request for permission to use bash (echo late) within 0.05 s" in text_of(
+        reply
+    )
     (replied,) = await events.of("permission.replied", session.id)
     assert replied["properties"]["reply"] == "reject"
     assert await runtime.store.list_permissions() == []
@@ -110,7 +120,11 @@ async def test_abort_clears_a_pending_request(runtime: Runtime) -> None:
     reply = await answer(handle)
     assert reply["info"]["error"]["name"] == "MessageAbortedError"
     (replied,) = await events.of("permission.replied", session.id)
-    assert replied["properties"] == {"sessionID": session.id, "requestID": asked["properties"]["id"], "reply": "reject"}
+    assert replied["properties"] == {
+        "sessionID": session.id,
+        "requestID": asked["properties"]["id"],
+        "reply": "reject",
+    }
     assert await runtime.permissions.list() == []
 
 
@@ -129,7 +143,14 @@ async def test_a_drain_withdraws_pending_requests_and_refuses_new_ones(runtime: 
 
 
 async def test_a_restart_removes_what_a_dead_server_left_pending(runtime: Runtime) -> None:
-    left = {"id": "per_x", "sessionID": "ses_x", "permission": "bash", "patterns": ["ls"], "metadata": {}, "always": []}
+    left = {
+        "id": "per_x",
+        "sessionID": "ses_x",
+        "permission": "bash",
+        "patterns": ["ls"],
+        "metadata": {},
+        "always": [],
+    }
     await runtime.store.put_permission(left)
     assert await runtime.permissions.recover() == 1
     assert await runtime.permissions.list() == []
@@ -140,7 +161,10 @@ async def test_a_file_part_outside_the_project_is_asked_for(runtime: Runtime, tm
     outside.write_text("server secrets")
     session = await new_session(runtime)  # the default: external_directory asks
     events = EventLog(runtime)
-    parts = [{"type": "text", "text": "REPLY read it"}, {"type": "file", "mime": "text/plain", "url": outside.as_uri()}]
+    parts = [
+        {"type": "text", "text": "REPLY read it"},
+        {"type": "file", "mime": "text/plain", "url": outside.as_uri()},
+    ]
     body = PromptBody.model_validate({"parts": parts})
     handle = await submit(runtime, build_run(runtime, session, runtime.config.project_dir, body))
     asked = await events.wait_type("permission.asked", session.id)

@@ -60,7 +60,8 @@ def test_read_calls_on_a_fifo_leave_the_tool_pool_free(
     os.mkfifo(project / "pipe")
     (project / "found-by-glob.md").write_text("x")
     calls = [
-        Background(lambda: prompt(http, new_session(http), tool("read", filePath="pipe"))) for _ in range(4 * THREADS)
+        Background(lambda: prompt(http, new_session(http), tool("read", filePath="pipe")))
+        for _ in range(4 * THREADS)
     ]
     replies = [call.result(30) for call in calls]
     assert all("named pipe" in text_of(reply) for reply in replies)

@@ -17,7 +17,12 @@ from tests.support.http import Background, event_log, new_session, prompt, promp
 from tests.support.schemas import validate, validate_response
 from tests.support.server import SCRIPTED, WakefulProcess, write_project_config
 
-RULES = {"bash": {"*": "allow", "rm *": "deny"}, "edit": "deny", "read": {"*.secret": "deny"}, "external_directory": "deny"}
+RULES = {
+    "bash": {"*": "allow", "rm *": "deny"},
+    "edit": "deny",
+    "read": {"*.secret": "deny"},
+    "external_directory": "deny",
+}
 ASK_ECHO = [{"permission": "bash", "pattern": "echo *", "action": "ask"}]
 INTERVAL = 0.2  # the test servers' keep-alive interval
 
@@ -63,7 +68,9 @@ def test_deny_rules_for_bash_edit_and_read(http: httpx.Client, team_project: Pat
     assert "TOOL_RESULT_SEEN: Permission denied" in text_of(reply)
     assert (team_project / "data").is_dir()
     reply = prompt(http, sid, tool("edit", filePath="notes.txt", oldString="keep", newString="lose"))
-    assert 'Permission denied: the rule {"permission": "edit", "pattern": "*", "action": "deny"}' in text_of(reply)
+    assert 'Permission denied: the rule {"permission": "edit", "pattern": "*", "action": "deny"}' in text_of(
+        reply
+    )
     assert (team_project / "notes.txt").read_text() == "keep me\n"
     reply = prompt(http, sid, tool("read", filePath="keys.secret"))
     assert '"pattern": "*.secret"' in text_of(reply) and "TOP-SECRET-KEY" not in text_of(reply)
@@ -83,7 +90,12 @@ def test_a_symlink_out_of_the_project_and_a_file_part_outside_are_refused(
     assert '"permission": "external_directory"' in text_of(reply)
     assert "SERVER-PRIVATE" not in text_of(reply)
     outside = team_project.parent / "outside.txt"
-    body = {"parts": [{"type": "text", "text": "REPLY x"}, {"type": "file", "mime": "text/plain", "url": outside.as_uri()}]}
+    body = {
+        "parts": [
+            {"type": "text", "text": "REPLY x"},
+            {"type": "file", "mime": "text/plain", "url": outside.as_uri()},
+        ]
+    }
     refused = http.post(f"/session/{sid}/message", json=body)
     assert refused.status_code == 400
     assert refused.json()["field"] == "parts.1.url" and "external_directory" in refused.json()["message"]
@@ -102,7 +114,9 @@ def test_an_ask_approved_by_a_second_client_after_ten_keepalive_intervals(
         body = b""
         with (
             team_server.client(timeout=httpx.Timeout(10.0, read=INTERVAL * 5)) as own,
-            own.stream("POST", f"/session/{sid}/message", json=prompt_body(tool("bash", command="echo approved"))) as response,
+            own.stream(
+                "POST", f"/session/{sid}/message", json=prompt_body(tool("bash", command="echo approved"))
+            ) as response,
         ):
             assert response.status_code == 200
             for chunk in response.iter_raw():
@@ -127,7 +141,11 @@ def test_an_ask_approved_by_a_second_client_after_ten_keepalive_intervals(
     assert body.startswith(b"\n" * 10)
     reply = json.loads(body)
     assert "TOOL_RESULT_SEEN: approved" in text_of(reply)
-    assert replied["properties"] == {"sessionID": sid, "requestID": asked["properties"]["id"], "reply": "once"}
+    assert replied["properties"] == {
+        "sessionID": sid,
+        "requestID": asked["properties"]["id"],
+        "reply": "once",
+    }
     validate("Event", asked)
     validate("Event", replied)
     assert http.get("/permission").json() == []
@@ -139,7 +157,9 @@ def test_an_ask_nobody_answers_ends_as_a_rejection(team_server: WakefulProcess, 
         f"/session/{sid}/message?permission_timeout=0.3", json=prompt_body(tool("bash", command="echo alone"))
     )
     assert response.status_code == 200
-    assert "Nobody answered the request for permission to use bash (echo alone) within 0.3 s" in text_of(response.json())
+    assert "Nobody answered the request for permission to use bash (echo alone) within 0.3 s" in text_of(
+        response.json()
+    )
     assert http.get("/permission").json() == []
     assert any("nobody answered within 0.3 s" in line for line in team_server.output)
 
@@ -170,11 +190,20 @@ def test_an_unknown_request_is_404(http: httpx.Client) -> None:
 def test_abort_clears_a_pending_request(team_server: WakefulProcess, http: httpx.Client) -> None:
     sid = new_session(http, permission=ASK_ECHO)
     with event_log(team_server.url) as events:
-        assert http.post(f"/session/{sid}/prompt_async", json=prompt_body(tool("bash", command="echo x"))).status_code == 204
+        assert (
+            http.post(
+                f"/session/{sid}/prompt_async", json=prompt_body(tool("bash", command="echo x"))
+            ).status_code
+            == 204
+        )
         asked = events.wait_type("permission.asked", sid)
         assert http.post(f"/session/{sid}/abort").json() is True
         replied = events.wait_type("permission.replied", sid)
-    assert replied["properties"] == {"sessionID": sid, "requestID": asked["properties"]["id"], "reply": "reject"}
+    assert replied["properties"] == {
+        "sessionID": sid,
+        "requestID": asked["properties"]["id"],
+        "reply": "reject",
+    }
     assert http.get("/permission").json() == []
 
 

@@ -246,7 +246,14 @@ async def test_run_status_and_process_groups(store: Store) -> None:
 
 
 def request(rid: str, sid: str) -> dict[str, Any]:
-    return {"id": rid, "sessionID": sid, "permission": "bash", "patterns": ["ls"], "metadata": {}, "always": []}
+    return {
+        "id": rid,
+        "sessionID": sid,
+        "permission": "bash",
+        "patterns": ["ls"],
+        "metadata": {},
+        "always": [],
+    }
 
 
 async def test_permission_requests_list_in_order_and_clear(store: Store) -> None:

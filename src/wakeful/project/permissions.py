@@ -162,7 +162,11 @@ def from_config(value: object, home: str | None = None, where: str = "permission
     rules: Ruleset = []
     for permission, rule in value.items():
         if isinstance(rule, str):
-            rules.append(PermissionRule(permission=permission, pattern="*", action=_action(rule, f"{where}.{permission}")))
+            rules.append(
+                PermissionRule(
+                    permission=permission, pattern="*", action=_action(rule, f"{where}.{permission}")
+                )
+            )
         elif isinstance(rule, Mapping):
             for pattern, action in rule.items():
                 rules.append(

@@ -84,7 +84,9 @@ async def _read_file(part: dict[str, Any], ctx: ToolContext) -> FileContent:
     mime = part.get("mime") or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     if is_text_mime(mime):
         return FileContent(f'<file name="{name}">\n{data.decode("utf-8", "replace")}\n</file>')
-    return FileContent(attachment=Attachment(mime=mime, url=to_data_url(mime, data), filename=part.get("filename")))
+    return FileContent(
+        attachment=Attachment(mime=mime, url=to_data_url(mime, data), filename=part.get("filename"))
+    )
 
 
 def _file_content(part: dict[str, Any], files: Mapping[str, FileContent]) -> FileContent:

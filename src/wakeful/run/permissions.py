@@ -174,7 +174,8 @@ class Permissions:
         if reply == "always":
             approved = self._approved.setdefault(session, [])
             approved += [
-                PermissionRule(permission=request.permission, pattern=p, action="allow") for p in request.always
+                PermissionRule(permission=request.permission, pattern=p, action="allow")
+                for p in request.always
             ]
 
             def covered(other: PermissionRequest) -> bool:

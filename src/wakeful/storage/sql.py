@@ -306,7 +306,6 @@ class SQLStore:
             rows = (await conn.execute(select(t.runs).where(t.runs.c.status != "done"))).all()
         return [self._run(r) for r in rows]
 
-
     # --- permission requests --------------------------------------------------------------------
 
     async def put_permission(self, request: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import Field
 
 from wakeful.errors import ToolError
-from wakeful.project.permissions import always_pattern, parse_shell, unquote
+from wakeful.project.permissions import ShellCommand, always_pattern, parse_shell, unquote
 from wakeful.tools.base import ToolContext, ToolResult
 from wakeful.tools.paths import confine, inside, project_roots, real_path
 from wakeful.tools.typed import NonBlank, ToolArgs, tool
@@ -350,10 +350,10 @@ _PATH_COMMANDS = frozenset("cd rm cp mv mkdir touch chmod chown cat".split())
 _STREAMS = frozenset({"/dev/null", "/dev/stdin", "/dev/stdout", "/dev/stderr"})
 
 
-async def _ask(args: BashArgs, cwd: Path, ctx: ToolContext) -> None:
-    line = parse_shell(args.command)
-    roots = project_roots(ctx.directory)
-    outside: dict[str, None] = {}  # `<directory>/*` patterns, in order, once each
+def _scan(command: str, cwd: Path, roots: tuple[Path, ...]) -> tuple[list[ShellCommand], list[str]]:
+    """The line's commands, and the `<directory>/*` patterns of what it touches outside `roots`."""
+    line = parse_shell(command)
+    outside: dict[str, None] = {}  # in order, once each
 
     def consider(raw: str) -> None:
         if raw in _STREAMS:
@@ -363,19 +363,26 @@ async def _ask(args: BashArgs, cwd: Path, ctx: ToolContext) -> None:
             directory = path if path.is_dir() else path.parent
             outside[directory.as_posix().rstrip("/") + "/*"] = None
 
-    for command in line.commands:
-        if command.words[:1] and command.words[0] in _PATH_COMMANDS:
-            for word in command.words[1:]:
+    for found in line.commands:
+        if found.words[:1] and found.words[0] in _PATH_COMMANDS:
+            for word in found.words[1:]:
                 if not word.startswith(("-", "+")):  # options, and chmod's +x
                     consider(unquote(word))
     for target in line.redirects:
         consider(target)
+    return line.commands, list(outside)
+
+
+async def _ask(args: BashArgs, cwd: Path, ctx: ToolContext) -> None:
+    roots = project_roots(ctx.directory)
+    # In the pool: a line of thousands of commands takes a while to parse.
+    commands, outside = await ctx.pool.run(lambda stop: _scan(args.command, cwd, roots))
     metadata: dict[str, Any] = {"command": args.command}
     if args.description:
         metadata["description"] = args.description
     if outside:
-        await ctx.ask("external_directory", list(outside), always=list(outside), metadata=metadata)
+        await ctx.ask("external_directory", outside, always=outside, metadata=metadata)
     # `cd` itself changes nothing; where it goes was checked above.
-    commands = [c for c in line.commands if c.words[:1] != ("cd",)]
+    commands = [c for c in commands if c.words[:1] != ("cd",)]
     always = list(dict.fromkeys(always_pattern(c) for c in commands))
     await ctx.ask("bash", [c.text for c in commands], always=always, metadata=metadata)

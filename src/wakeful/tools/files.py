@@ -104,9 +104,7 @@ def _read_window(
                 if index < offset:
                     continue
                 if len(out) >= limit:
-                    more_note = (
-                        f"(File has more lines. Use 'offset' parameter to read beyond line {offset + len(out)})"
-                    )
+                    more_note = f"(File has more lines. Use 'offset' parameter to read beyond line {offset + len(out)})"
                     break
                 numbered = f"{index + 1:05d}| {text}"
                 size += len(numbered.encode()) + 1

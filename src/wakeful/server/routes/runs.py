@@ -131,7 +131,9 @@ async def prompt_async(
     deadline: Annotated[float | None, Query(gt=0)] = None,
     permission_timeout: PermissionTimeout = None,
 ) -> Response:
-    run = build_run(runtime, session, directory, body, deadline=deadline, permission_timeout=permission_timeout)
+    run = build_run(
+        runtime, session, directory, body, deadline=deadline, permission_timeout=permission_timeout
+    )
     await runtime.runs.submit(run)
     return Response(status_code=204, headers={MESSAGE_HEADER: run.message_id})
 

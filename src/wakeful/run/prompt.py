@@ -2,7 +2,8 @@
 
 `POST /session/{id}/message` and `prompt_async` take the reference's body; `/command` becomes a
 prompt after its template is expanded. Everything that can be refused is refused here, before the
-route answers 200: unknown agent or model, missing key, bad parts.
+route answers 200: unknown agent or model, missing key, bad parts, a file part outside the project
+that the permission rules deny.
 """
 
 from __future__ import annotations

@@ -139,7 +139,11 @@ class ServerConfig(BaseSettings):
     llm_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     llm_max_connections: int = 10_000
 
+    # Permissions: how long a request that asks a person waits before it counts as rejected.
+    permission_timeout: float = Field(default=900.0, gt=0)
+
     # Tools
+    tool_threads: int = Field(default=16, ge=1)  # the pool that tools' blocking file work runs in
     bash_timeout: float = 120.0  # when the call gives none
     bash_max_timeout: float = 600.0  # whatever the call asks for
     tool_output_max_bytes: int = 50_000

@@ -7,6 +7,7 @@
     │   ├── InvalidRequestError      400 {"_tag":"InvalidRequestError","message","field"}
     │   ├── UnauthorizedError        401 {"_tag":"UnauthorizedError","message"}
     │   ├── NotFoundError            404 {"name":"NotFoundError","data":{"message"}}
+    │   ├── PermissionNotFoundError  404 {"_tag":"PermissionNotFoundError","requestID","message"}
     │   ├── MethodNotAllowedError    405 {"_tag":"MethodNotAllowedError","message"}
     │   ├── SessionBusyError         409 {"_tag":"SessionBusyError","sessionID","message"}
     │   ├── ConflictError            409 {"_tag":"ConflictError","message","resource"}
@@ -100,6 +101,13 @@ class NotFoundBody(ErrorBody):
     data: NotFoundData
 
 
+class PermissionNotFoundBody(TaggedBody):
+    """No pending permission request has this id (it was answered, timed out, or never existed)."""
+
+    tag: Literal["PermissionNotFoundError"] = Field(default="PermissionNotFoundError", alias="_tag")
+    requestID: str
+
+
 class MethodNotAllowedBody(TaggedBody):
     """The path exists, but not with this method; the `Allow` header lists the methods it has."""
 
@@ -177,6 +185,18 @@ class NotFoundError(RequestError):
 
     def body(self) -> NotFoundBody:
         return NotFoundBody(data=NotFoundData(message=self.message))
+
+
+class PermissionNotFoundError(RequestError):
+    status = 404
+    body_model = PermissionNotFoundBody
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"No pending permission request {request_id}")
+        self.request_id = request_id
+
+    def body(self) -> PermissionNotFoundBody:
+        return PermissionNotFoundBody(message=self.message, requestID=self.request_id)
 
 
 class MethodNotAllowedError(RequestError):

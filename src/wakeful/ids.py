@@ -1,4 +1,4 @@
-"""Identifier generation compatible with opencode's (`ses_`, `msg_`, `prt_`, `evt_`).
+"""Identifier generation compatible with opencode's (`ses_`, `msg_`, `prt_`, `evt_`, `per_`).
 
 An id is a prefix, 12 hex digits of ``(milliseconds * 4096 + counter) mod 2**48`` and 14 random
 base62 characters. Sessions use the bitwise complement so that newer sessions sort first, as in the
@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Literal
 
-Prefix = Literal["ses", "msg", "prt", "evt", "run"]
+Prefix = Literal["ses", "msg", "prt", "evt", "run", "per"]
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _MASK48 = (1 << 48) - 1
@@ -65,3 +65,7 @@ def part_id() -> str:
 
 def event_id() -> str:
     return new_id("evt")
+
+
+def permission_id() -> str:
+    return new_id("per")

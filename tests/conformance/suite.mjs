@@ -149,6 +149,9 @@ const CHECKED_ANSWERS = [
   ["post", "/session/{sessionID}/command"],
   ["post", "/session/{sessionID}/shell"],
   ["post", "/session/{sessionID}/abort"],
+  ["get", "/permission"],
+  ["post", "/permission/{requestID}/reply"],
+  ["post", "/session/{sessionID}/permissions/{permissionID}"],
 ];
 
 async function main() {
@@ -373,6 +376,45 @@ async function main() {
     const { data: after } = await client.status();
     ref.response("get", "/session/status", after);
     assert.equal(after[sid], undefined, `still ${JSON.stringify(after[sid])} after the abort`);
+  });
+
+  await step("permission: a session rule asks; permission.asked, list, reply, permission.replied", async () => {
+    const rule = { permission: "bash", pattern: "echo asked*", action: "ask" };
+    const { data: asking } = await client.create({ title: `ask ${env.tag}`, permission: [rule] });
+    ref.response("post", "/session", asking);
+    assert.deepEqual(asking.permission, [rule]);
+    const mark = events.mark;
+    const messageID = newMessageID();
+    await client.promptAsync(asking.id, text('TOOL bash {"command":"echo asked by the suite"}', messageID));
+    const asked = await events.waitFor(
+      "permission.asked",
+      (e) => e.type === "permission.asked" && e.properties.sessionID === asking.id,
+      { from: mark },
+    );
+    assert.deepEqual(asked.properties.patterns, ["echo asked by the suite"]);
+    if (client.permissionList) {
+      const { data: pending } = await client.permissionList();
+      ref.response("get", "/permission", pending);
+      assert.deepEqual(
+        pending.filter((p) => p.sessionID === asking.id),
+        [asked.properties],
+      );
+    }
+    const { data: answered } = await client.permissionReply(asking.id, asked.properties.id, "once");
+    ref.response(...client.permissionReplyRoute, answered);
+    assert.equal(answered, true);
+    const replied = await events.waitFor(
+      "permission.replied",
+      (e) => e.type === "permission.replied" && e.properties.requestID === asked.properties.id,
+      { from: mark },
+    );
+    assert.deepEqual(replied.properties, { sessionID: asking.id, requestID: asked.properties.id, reply: "once" });
+    await runEnded(events, asking.id, messageID);
+    const { data } = await client.messages(asking.id);
+    const tools = data.flatMap((m) => m.parts).filter((p) => p.type === "tool");
+    assert.equal(tools[0]?.state.status, "completed", JSON.stringify(tools));
+    assert.match(tools[0].state.output, /asked by the suite/);
+    await client.delete(asking.id);
   });
 
   await step("session.delete; the session is gone (404 NotFoundError)", async () => {

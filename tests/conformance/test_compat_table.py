@@ -27,6 +27,7 @@ SCENARIO = {
     "session.create", "session.list", "session.get", "session.update", "session.status",
     "session.prompt", "session.messages", "session.message", "session.prompt_async",
     "session.command", "session.shell", "session.abort", "session.delete",
+    "permission.list", "permission.reply", "permission.respond",
 }  # fmt: skip
 Route = tuple[str, str]  # (METHOD, path)
 
@@ -141,7 +142,7 @@ def test_served_routes_are_exactly_the_supported_ones_plus_our_additions(
 
 def test_our_parameters_are_in_the_served_document(served: dict[Route, dict[str, Any]]) -> None:
     _, additions = _table()
-    assert set(additions["query parameter"]) == {"on_disconnect", "deadline"}
+    assert set(additions["query parameter"]) == {"on_disconnect", "deadline", "permission_timeout"}
     assert {"X-Keepalive-Interval", "Last-Event-ID"} <= set(additions["request header"])
     assert {"X-Keepalive-Interval", "X-Wakeful-Message-ID"} <= set(additions["response header"])
 
@@ -155,6 +156,12 @@ def test_our_parameters_are_in_the_served_document(served: dict[Route, dict[str,
     ):
         assert {"on_disconnect", "deadline"} <= params("POST", path), path
     assert "deadline" in params("POST", "/session/{sessionID}/prompt_async")
+    for path in (
+        "/session/{sessionID}/message",
+        "/session/{sessionID}/command",
+        "/session/{sessionID}/prompt_async",
+    ):
+        assert "permission_timeout" in params("POST", path), path
     assert "last-event-id" in params("GET", "/event")
     held = served[("POST", "/session/{sessionID}/message")]["responses"]["200"]
     assert "X-Keepalive-Interval" in held.get("headers", {})

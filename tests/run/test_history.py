@@ -6,7 +6,8 @@ import base64
 from pathlib import Path
 from typing import Any
 
-from wakeful.run.history import select, to_chat
+from wakeful.run.history import read_files, select, to_chat
+from wakeful.tools.base import ToolContext
 
 
 def user(mid: str, *parts: dict[str, Any]) -> dict[str, Any]:
@@ -56,17 +57,21 @@ def test_to_chat_tools_and_ignored_parts(tmp_path: Path) -> None:
     assert chat[3].text == "bad" and chat[3].is_error
 
 
-def test_files_are_inlined_or_attached(tmp_path: Path) -> None:
+async def test_files_are_read_once_then_inlined_or_attached(tmp_path: Path) -> None:
     note = tmp_path / "n.txt"
     note.write_text("file text")
     data = base64.b64encode(b"data text").decode()
     parts = [
-        {"type": "file", "mime": "text/plain", "url": note.as_uri(), "filename": "n.txt"},
-        {"type": "file", "mime": "text/plain", "url": f"data:text/plain;base64,{data}"},
-        {"type": "file", "mime": "image/png", "url": "data:image/png;base64,AAAA", "filename": "i.png"},
-        {"type": "file", "mime": "text/plain", "url": (tmp_path / "gone.txt").as_uri()},
+        {"id": "p1", "type": "file", "mime": "text/plain", "url": note.as_uri(), "filename": "n.txt"},
+        {"id": "p2", "type": "file", "mime": "text/plain", "url": f"data:text/plain;base64,{data}"},
+        {"id": "p3", "type": "file", "mime": "image/png", "url": "data:image/png;base64,AAAA", "filename": "i.png"},
+        {"id": "p4", "type": "file", "mime": "text/plain", "url": (tmp_path / "gone.txt").as_uri()},
     ]
-    (message,) = to_chat([user("u", *parts)])
+    stored = [user("u", *parts)]
+    files = await read_files(stored, ToolContext("ses", "u", "", tmp_path))
+    assert set(files) == {"p1", "p4"}  # only file:// parts are read
+    note.write_text("changed since")  # what the model sees is what was read
+    (message,) = to_chat(stored, files)
     assert '<file name="n.txt">\nfile text\n</file>' in message.text
     assert "data text" in message.text and "could not be read" in message.text
     assert [a.mime for a in message.attachments] == ["image/png"]

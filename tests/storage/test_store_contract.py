@@ -269,3 +269,40 @@ async def test_projects_span_their_sessions_newest_update_first(store: Store) ->
         ("a", "/work/a/ses_a1", 10, 40),
         ("b", "/work/b/ses_b1", 20, 25),
     ]
+
+
+# --- permission requests --------------------------------------------------------------------------
+
+
+def request(rid: str, sid: str) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "sessionID": sid,
+        "permission": "bash",
+        "patterns": ["ls"],
+        "metadata": {},
+        "always": [],
+    }
+
+
+async def test_permission_requests_list_in_order_and_clear(store: Store) -> None:
+    for rid in ("per_b", "per_a", "per_c"):
+        await store.put_permission(request(rid, "ses_1"))
+    await store.put_permission({**request("per_b", "ses_1"), "patterns": ["rm x"]})  # keeps its place
+    await store.delete_permission("per_c")
+    await store.delete_permission("per_unknown")
+    listed = await store.list_permissions()
+    assert [r["id"] for r in listed] == ["per_b", "per_a"]
+    assert listed[0]["patterns"] == ["rm x"]
+    assert [r["id"] for r in await store.clear_permissions()] == ["per_b", "per_a"]
+    assert await store.list_permissions() == []
+
+
+async def test_deleting_a_session_tree_deletes_its_permission_requests(store: Store) -> None:
+    await store.put_session(session("ses_root"))
+    await store.put_session(session("ses_kid", parent="ses_root"))
+    await store.put_session(session("ses_other"))
+    for rid, sid in (("per_1", "ses_root"), ("per_2", "ses_kid"), ("per_3", "ses_other")):
+        await store.put_permission(request(rid, sid))
+    await store.delete_session_tree("ses_root")
+    assert [r["id"] for r in await store.list_permissions()] == ["per_3"]

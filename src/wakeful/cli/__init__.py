@@ -41,6 +41,13 @@ def serve(
     provider_silence: Annotated[
         float | None, typer.Option(help="Seconds a provider may stay silent.")
     ] = None,
+    permission_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds a permission request waits for an answer before it is rejected "
+            "(default 900; env WAKEFUL_PERMISSION_TIMEOUT)."
+        ),
+    ] = None,
     cors: Annotated[list[str] | None, typer.Option(help="Allow this browser origin (repeatable).")] = None,
     insecure: Annotated[bool, typer.Option(help="Allow a non-loopback address without a password.")] = False,
     database_url: Annotated[
@@ -66,6 +73,7 @@ def serve(
             drain_timeout=drain_timeout,
             run_deadline=run_deadline,
             provider_silence=provider_silence,
+            permission_timeout=permission_timeout,
             cors_origins=tuple(cors) if cors else None,
             insecure=insecure,
             database_url=database_url,

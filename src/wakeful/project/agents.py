@@ -2,7 +2,8 @@
 
 Built in, like the reference: `build` (every tool) and `plan` (read-only tools). A project's config
 adds or overrides agents under `agent` (and the legacy `mode`): `prompt`, `model`, `temperature`,
-`tools` (name -> enabled), `disable`, `description`, `mode`, `hidden`, `steps`.
+`tools` (name -> enabled), `disable`, `description`, `mode`, `hidden`, `steps`, `permission`. Each
+agent's `permission` is its whole ruleset (`wakeful.project.permissions.agent_ruleset`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, Literal
 
 from wakeful.errors import InvalidRequestError
 from wakeful.project.config import ProjectConfig
+from wakeful.project.permissions import Ruleset, agent_ruleset, from_config
 from wakeful.wire import meta as wire
 
 BUILD_PROMPT = (
@@ -40,6 +42,7 @@ class Agent:
     read_only: bool = False
     steps: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    permission: Ruleset = field(default_factory=list)  # see wakeful.project.permissions
 
     def allows(self, tool: str, read_only_tools: set[str]) -> bool:
         if self.read_only and tool not in read_only_tools:
@@ -57,7 +60,7 @@ class Agent:
             mode=self.mode,
             native=self.native,
             hidden=self.hidden,
-            permission=[],
+            permission=self.permission,
             options=self.options,
             prompt=self.prompt or None,
             temperature=self.temperature,
@@ -82,6 +85,8 @@ def builtin_agents() -> dict[str, Agent]:
 
 def load_agents(config: ProjectConfig) -> dict[str, Agent]:
     agents = builtin_agents()
+    config_rules = from_config(config.data.get("permission"), config.home)
+    overrides: dict[str, object] = {}
     for section in ("mode", "agent"):
         for name, raw in config.section(section).items():
             if not isinstance(raw, dict):
@@ -101,7 +106,11 @@ def load_agents(config: ProjectConfig) -> dict[str, Agent]:
             agent.options = raw.get("options", agent.options)
             if isinstance(raw.get("tools"), dict):
                 agent.tools = {**agent.tools, **raw["tools"]}
+            if "permission" in raw:
+                overrides[name] = raw["permission"]
             agents[name] = agent
+    for agent in agents.values():
+        agent.permission = agent_ruleset(agent.name, config_rules, overrides.get(agent.name), config.home)
     return agents
 
 

@@ -22,10 +22,19 @@ from typing import Any
 import json5
 
 from wakeful.errors import InvalidRequestError
+from wakeful.project.files import read_regular
 
 _NAMES = ("opencode.json", "opencode.jsonc")
 _ENV = re.compile(r"\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 _FILE = re.compile(r"\{file:([^}]+)\}")
+MAX_CONFIG_BYTES = 4 << 20  # a config file, or a file it includes with {file:...}
+
+
+def _read_text(path: Path) -> str:
+    data, more = read_regular(path, MAX_CONFIG_BYTES)
+    if more:
+        raise OSError(f"larger than {MAX_CONFIG_BYTES} bytes")
+    return data.decode("utf-8")
 
 
 def merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -44,6 +53,7 @@ class ProjectConfig:
     data: dict[str, Any]
     sources: tuple[Path, ...]  # the files that were found and merged
     searched: tuple[Path, ...] = ()  # every file looked for, lowest precedence first
+    home: str | None = None  # what `~` and `$HOME` stand for in permission patterns
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.data.get(name)
@@ -119,13 +129,15 @@ class ProjectConfigs:
         inline = self.environ.get("OPENCODE_CONFIG_CONTENT")
         if inline:
             data = merge(data, self._parse(self._env(inline), "OPENCODE_CONFIG_CONTENT"))
-        config = ProjectConfig(directory, data, tuple(p for p, _, _ in present), tuple(searched))
+        config = ProjectConfig(
+            directory, data, tuple(p for p, _, _ in present), tuple(searched), str(self.home)
+        )
         self._cache[directory] = (fingerprint, config)
         return config
 
     def _read(self, path: Path) -> dict[str, Any]:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = _read_text(path)
         except OSError as exc:
             raise InvalidRequestError(f"cannot read config {path}: {exc}") from exc
 
@@ -133,7 +145,7 @@ class ProjectConfigs:
             target = Path(match.group(1)).expanduser()
             target = target if target.is_absolute() else path.parent / target
             try:
-                content = target.read_text(encoding="utf-8").strip()
+                content = _read_text(target).strip()
             except OSError:
                 return ""
             return str(json5.dumps(content))[1:-1]

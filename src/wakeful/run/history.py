@@ -2,16 +2,25 @@
 
 A run's history is every user message up to and including its own (by insertion order) and the
 assistant messages answering those; a prompt queued behind the run is therefore never part of it.
+
+`file://` parts are read once per run (`read_files`), not at every step and never on the event
+loop: each path is resolved and confined like a tool's (leaving the project asks
+`external_directory`), then read in the tool pool, non-blocking and only if it is a regular file, at
+most MAX_INLINE_BYTES. A part that cannot be read, or may not be, reaches the model as a note
+saying why.
 """
 
 from __future__ import annotations
 
 import json
 import mimetypes
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from wakeful.errors import ToolError
+from wakeful.project.files import read_regular
 from wakeful.providers.base import (
     Attachment,
     ChatMessage,
@@ -20,8 +29,18 @@ from wakeful.providers.base import (
     is_text_mime,
     to_data_url,
 )
+from wakeful.tools.base import ToolContext
+from wakeful.tools.paths import confine, real_path
 
 MAX_INLINE_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class FileContent:
+    """A `file://` part as this run read it: text to inline, or an attachment."""
+
+    text: str | None = None
+    attachment: Attachment | None = None
 
 
 def select(messages: list[dict[str, Any]], user_message_id: str) -> list[dict[str, Any]]:
@@ -40,27 +59,52 @@ def select(messages: list[dict[str, Any]], user_message_id: str) -> list[dict[st
     ]
 
 
-def _file_content(part: dict[str, Any]) -> tuple[str | None, Attachment | None]:
+async def read_files(messages: list[dict[str, Any]], ctx: ToolContext) -> dict[str, FileContent]:
+    """The `file://` parts of the user messages, read: part id -> content."""
+    out: dict[str, FileContent] = {}
+    for entry in messages:
+        if entry["info"]["role"] != "user":
+            continue
+        for part in entry["parts"]:
+            if part["type"] == "file" and part["url"].startswith("file://"):
+                out[part["id"]] = await _read_file(part, replace(ctx, message_id=entry["info"]["id"]))
+    return out
+
+
+async def _read_file(part: dict[str, Any], ctx: ToolContext) -> FileContent:
+    name = part.get("filename") or part["url"]
+    path = real_path(ctx.directory, unquote(urlparse(part["url"]).path))
+    try:
+        await confine(ctx, path)
+        data, _ = await ctx.pool.run(lambda stop: read_regular(path, MAX_INLINE_BYTES, follow=False))
+    except ToolError as exc:
+        return FileContent(f"[file {name} was not read: {exc.message}]")
+    except OSError as exc:
+        return FileContent(f"[file {name} could not be read: {exc}]")
+    mime = part.get("mime") or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if is_text_mime(mime):
+        return FileContent(f'<file name="{name}">\n{data.decode("utf-8", "replace")}\n</file>')
+    return FileContent(
+        attachment=Attachment(mime=mime, url=to_data_url(mime, data), filename=part.get("filename"))
+    )
+
+
+def _file_content(part: dict[str, Any], files: Mapping[str, FileContent]) -> FileContent:
     """A text file is inlined; anything else becomes an attachment the provider may send."""
     url, mime = part["url"], part.get("mime", "application/octet-stream")
     name = part.get("filename") or url
     if url.startswith("file://"):
-        path = Path(unquote(urlparse(url).path))
-        try:
-            data = path.read_bytes()[:MAX_INLINE_BYTES]
-        except OSError as exc:
-            return f"[file {name} could not be read: {exc}]", None
-        mime = mime or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if is_text_mime(mime):
-            return f'<file name="{name}">\n{data.decode("utf-8", "replace")}\n</file>', None
-        url = to_data_url(mime, data)
-    elif url.startswith("data:") and is_text_mime(mime):
+        return files.get(part["id"], FileContent(f"[file {name} was not read]"))
+    if url.startswith("data:") and is_text_mime(mime):
         raw = data_url_bytes(url)
-        return f'<file name="{name}">\n{raw.decode("utf-8", "replace")}\n</file>', None
-    return None, Attachment(mime=mime, url=url, filename=part.get("filename"))
+        return FileContent(f'<file name="{name}">\n{raw.decode("utf-8", "replace")}\n</file>')
+    return FileContent(attachment=Attachment(mime=mime, url=url, filename=part.get("filename")))
 
 
-def to_chat(messages: list[dict[str, Any]]) -> list[ChatMessage]:
+def to_chat(
+    messages: list[dict[str, Any]], files: Mapping[str, FileContent] | None = None
+) -> list[ChatMessage]:
+    """The conversation; `files` holds the `file://` parts as `read_files` read them."""
     chat: list[ChatMessage] = []
     for entry in messages:
         info, parts = entry["info"], entry["parts"]
@@ -71,11 +115,11 @@ def to_chat(messages: list[dict[str, Any]]) -> list[ChatMessage]:
                 if part["type"] == "text" and not part.get("ignored"):
                     texts.append(part["text"])
                 elif part["type"] == "file":
-                    text, attachment = _file_content(part)
-                    if text:
-                        texts.append(text)
-                    if attachment:
-                        attachments.append(attachment)
+                    content = _file_content(part, files or {})
+                    if content.text:
+                        texts.append(content.text)
+                    if content.attachment:
+                        attachments.append(content.attachment)
                 elif part["type"] == "agent":
                     texts.append(f"@{part['name']}")
             if texts or attachments:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,11 @@ from wakeful.run.manager import Executor, Reply, RunHandle, RunManager
 from wakeful.run.retry import Retries
 from wakeful.run.toolcalls import ToolCalls
 from wakeful.session.messages import MessageLog
-from wakeful.tools.base import TodoStore, Tool, ToolContext
+from wakeful.tools.base import PermissionGate, TodoStore, Tool, ToolContext
+from wakeful.tools.pool import ToolPool
 from wakeful.wire.messages import AssistantMessage
 from wakeful.wire.parts import ReasoningPart, StepFinishPart, StepStartPart, TextPart, TimeSpan, Tokens
+from wakeful.wire.permissions import PermissionRule
 
 
 def step_tokens(usage: Usage) -> Tokens:
@@ -74,6 +76,7 @@ class RunPlan:
     provider: Provider
     tools: dict[str, Tool]
     system: str | None = None
+    denied: dict[str, PermissionRule] = field(default_factory=dict)  # tools no call may use
 
 
 class AgentLoop(Executor):
@@ -85,6 +88,9 @@ class AgentLoop(Executor):
         todos: TodoStore,
         config: ServerConfig,
         child_env: dict[str, str],
+        *,
+        gate: PermissionGate | None,
+        pool: ToolPool,
     ):
         self.plan = plan
         self.log = log
@@ -102,13 +108,16 @@ class AgentLoop(Executor):
             todos=todos,
             on_process=self._record_process,
             env=child_env,
+            gate=gate,
+            pool=pool,
         )
-        self.tool_calls = ToolCalls(log, plan.tools, plan.agent.name, context)
+        self.tool_calls = ToolCalls(log, plan.tools, plan.agent.name, context, plan.denied)
         self._streaming: list[TextPart | ReasoningPart] = []  # parts of the attempt in flight
         # What the model sees, read from storage once per run and then extended step by step:
         # nothing else writes to a session while it runs, and a long run in a long session must not
         # re-read the whole session at every step.
         self._history: list[dict[str, Any]] | None = None
+        self._files: dict[str, history.FileContent] = {}  # its file:// parts, read once
 
     # --- messages ---------------------------------------------------------------------------------
 
@@ -184,10 +193,11 @@ class AgentLoop(Executor):
             stored = await self.log.list_raw(plan.session_id)
             selected = history.select(stored, plan.user_message_id)
             self._history = [m for m in selected if m["info"]["id"] != message.id]  # added when done
+            self._files = await history.read_files(self._history, self.tool_calls.context)
         request = ChatRequest(
             model=plan.model.api_model,
             system=self._system(),
-            messages=history.to_chat(self._history),
+            messages=history.to_chat(self._history, self._files),
             tools=[t.definition for t in plan.tools.values()],
             temperature=plan.agent.temperature,
         )

@@ -2,7 +2,8 @@
 
 `POST /session/{id}/message` and `prompt_async` take the reference's body; `/command` becomes a
 prompt after its template is expanded. Everything that can be refused is refused here, before the
-route answers 200: unknown agent or model, missing key, bad parts.
+route answers 200: unknown agent or model, missing key, bad parts, a file part outside the project
+that the permission rules deny.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from wakeful.errors import InvalidRequestError
 from wakeful.ids import now_ms
 from wakeful.project.agents import resolve_agent
 from wakeful.project.commands import Command
+from wakeful.project.permissions import Ruleset, disabled, last_match
 from wakeful.providers.base import data_url_bytes
 from wakeful.run.loop import AgentLoop, RunPlan
 from wakeful.run.manager import RunRequest
 from wakeful.run.runtime import Runtime
+from wakeful.tools.paths import inside, project_roots, real_path
 from wakeful.wire.base import Wire
 from wakeful.wire.bodies import CommandBody, FilePartInput, PromptBody, PromptModel, TextPartInput
 from wakeful.wire.messages import ModelRef, UserMessage, UserSummary, UserTime
@@ -69,6 +72,27 @@ def _check_file_url(url: str, field: str) -> None:
         raise InvalidRequestError(f"{field}: use a file://, data: or http(s):// URL", field=field)
 
 
+def _refuse_denied_files(body: PromptBody, directory: Path, rules: Ruleset) -> None:
+    """A `file://` part outside the project that the rules deny `external_directory` is refused
+    before the run is accepted (one that asks is asked when the run reads it)."""
+    roots = project_roots(directory)
+    for index, part in enumerate(body.parts):
+        if not isinstance(part, FilePartInput) or not part.url.startswith("file://"):
+            continue
+        path = real_path(directory, unquote(urlparse(part.url).path))
+        if inside(path, roots):
+            continue
+        pattern = path.parent.as_posix().rstrip("/") + "/*"
+        rule = last_match("external_directory", pattern, rules)
+        if rule is not None and rule.action == "deny":
+            field = f"parts.{index}.url"
+            raise InvalidRequestError(
+                f"{field}: {path} is outside the project, and the rule {json.dumps(rule.wire())} denies "
+                "external_directory for it",
+                field=field,
+            )
+
+
 def build_run(
     runtime: Runtime,
     session: Session,
@@ -77,6 +101,7 @@ def build_run(
     *,
     kind: str = "prompt",
     deadline: float | None = None,
+    permission_timeout: float | None = None,
 ) -> RunRequest:
     _refuse_unsupported(body)
     catalog = runtime.catalog(directory)
@@ -107,6 +132,9 @@ def build_run(
         for name, tool in runtime.tools.items()
         if agent.allows(name, runtime.read_only_tools) and (body.tools or {}).get(name, True)
     }
+    rules = [*agent.permission, *(session.permission or [])]
+    _refuse_denied_files(body, directory, rules)
+    denied = disabled(tools, rules)
     plan = RunPlan(
         session_id=session.id,
         user_message_id=message_id,
@@ -114,11 +142,20 @@ def build_run(
         agent=agent,
         model=choice,
         provider=runtime.provider(choice),
-        tools=tools,
+        tools={name: tool for name, tool in tools.items() if name not in denied},
         system=body.system,
+        denied=denied,
     )
+    timeout = permission_timeout if permission_timeout is not None else runtime.config.permission_timeout
     executor = AgentLoop(
-        plan, runtime.messages, runtime.runs, runtime.todos, runtime.config, runtime.child_env
+        plan,
+        runtime.messages,
+        runtime.runs,
+        runtime.todos,
+        runtime.config,
+        runtime.child_env,
+        gate=runtime.permissions.gate(agent.permission, timeout),
+        pool=runtime.tool_pool,
     )
     if body.noReply:
         executor.no_reply = True

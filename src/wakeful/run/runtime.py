@@ -18,6 +18,7 @@ from wakeful.project.config import ProjectConfigs
 from wakeful.providers.base import Provider
 from wakeful.providers.registry import ProviderPool
 from wakeful.run.manager import RunManager
+from wakeful.run.permissions import Permissions
 from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
@@ -28,6 +29,7 @@ from wakeful.storage.sql import SQLStore
 from wakeful.storage.sqlite import SQLite
 from wakeful.tools.base import Tool
 from wakeful.tools.bash import child_env
+from wakeful.tools.pool import ToolPool
 from wakeful.tools.registry import builtin_tools
 
 
@@ -55,6 +57,8 @@ class Runtime:
     tools: dict[str, Tool]
     child_env: dict[str, str]  # the environment of the processes tools start (secrets removed)
     todos: Todos
+    permissions: Permissions
+    tool_pool: ToolPool
     instance: str
 
     @property
@@ -86,6 +90,8 @@ class Runtime:
             tools=builtin_tools(),
             child_env=child_env(config.environ),
             todos=Todos(store, bus),
+            permissions=Permissions(store, bus, sessions),
+            tool_pool=ToolPool(config.tool_threads),
             instance=instance,
         )
 

@@ -1,10 +1,10 @@
 """Running the tool calls of one LLM step, each as a tool part pending -> running -> completed | error.
 
-A bad call (arguments that are not a JSON object, a tool the agent may not use) becomes a tool part
-in state "error" that the model sees on its next step; so does a `ToolError` (arguments the tool's
-schema refuses, or a failure) or any other failure of the tool. Cancellation (abort, deadline,
-shutdown) propagates after the tool has stopped what it started; `abort_open` then marks the
-interrupted part.
+A bad call (arguments that are not a JSON object, a tool the agent may not use or that a permission
+rule denies altogether) becomes a tool part in state "error" that the model sees on its next step; so
+does a `ToolError` (arguments the tool's schema refuses, a permission refused, or a failure) or any
+other failure of the tool. Cancellation (abort, deadline, shutdown) propagates after the tool has
+stopped what it started; `abort_open` then marks the interrupted part.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from wakeful.wire.parts import (
     ToolStatePending,
     ToolStateRunning,
 )
+from wakeful.wire.permissions import PermissionRule
 
 
 @dataclass
@@ -34,6 +35,7 @@ class ToolCalls:
     tools: dict[str, Tool]
     agent_name: str
     context: ToolContext  # what every call of the run shares; message and call ids are set per call
+    denied: dict[str, PermissionRule] = field(default_factory=dict)  # tools a rule denies altogether
     _open: dict[str, tuple[ToolPart, int]] = field(default_factory=dict)  # part id -> (part, start)
 
     async def _set(self, part: ToolPart, state: Any) -> None:
@@ -66,6 +68,11 @@ class ToolCalls:
             await self._fail(part, {}, f"Invalid tool arguments: {exc}", start)
             return
         tool = self.tools.get(call.name)
+        rule = self.denied.get(call.name)
+        if rule is not None:
+            denial = f"Permission denied: the rule {json.dumps(rule.wire())} forbids the tool {call.name}"
+            await self._fail(part, args, denial, start)
+            return
         if tool is None:
             await self._fail(
                 part, args, f"Unknown tool or not allowed for agent {self.agent_name}: {call.name}", start

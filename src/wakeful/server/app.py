@@ -15,7 +15,7 @@ from wakeful.run.recovery import recover
 from wakeful.run.runtime import Runtime
 from wakeful.server import errors, openapi
 from wakeful.server.middleware import BasicAuth
-from wakeful.server.routes import events, mcp, messages, meta, project, runs, sessions, ui, v2
+from wakeful.server.routes import events, mcp, messages, meta, permissions, project, runs, sessions, ui, v2
 from wakeful.version import __version__
 
 EXPOSED_HEADERS = ["X-Keepalive-Interval", "X-Wakeful-Message-ID", "Retry-After"]
@@ -28,6 +28,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.store.open()
         await recover(state.store, state.messages, state.sessions)
+        await state.permissions.recover()
         # Import the provider SDKs before listening: importing them later, on the loop, would stall
         # every held call (and delay the first answer's headers) by about a second.
         await asyncio.to_thread(warm_imports)
@@ -37,8 +38,10 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
             # Normally the signal-driven drain in wakeful.server.serve has already run; this covers
             # embedders that stop the app another way.
             state.runs.stop_accepting()
+            await state.permissions.close("the server stopped")
             state.bus.close()
             await state.runs.drain(0, "The server stopped")
+            state.tool_pool.close()
             await state.providers.aclose()
             await state.store.close()
 
@@ -54,7 +57,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     app.state.wakeful = state
     errors.install(app)
     openapi.install(app)
-    for module in (meta, sessions, messages, runs, events, project, ui, mcp, v2):
+    for module in (meta, sessions, messages, runs, permissions, events, project, ui, mcp, v2):
         app.include_router(module.router)
     if config.cors_origins:
         app.add_middleware(

@@ -1,10 +1,11 @@
 """Our own OpenAPI document (`GET /doc`): FastAPI's, corrected to what the server really answers.
 
 FastAPI documents 422 validation errors; wakeful answers 400 `InvalidRequestError`, 404
-`NotFoundError`, 409 and 503 in the reference's shapes, so those replace it. The error schemas are
-those of the body models in `wakeful.errors` (the models that render the bodies), each named after
-its error class; 401, 405 and 500 can answer any route and are documented as schemas only. `/event`
-is documented as the SSE stream it is, its schema the `Event` envelope of each `data:` line.
+`NotFoundError` (`PermissionNotFoundError` for a request id), 409 and 503 in the reference's shapes,
+so those replace it. The error schemas are those of the body models in `wakeful.errors` (the models
+that render the bodies), each named after its error class; 401, 405 and 500 can answer any route and
+are documented as schemas only. `/event` is documented as the SSE stream it is, its schema the
+`Event` envelope of each `data:` line.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from wakeful.errors import (
     InvalidRequestError,
     MethodNotAllowedError,
     NotFoundError,
+    PermissionNotFoundError,
     RequestError,
     ServiceUnavailableError,
     SessionBusyError,
@@ -30,6 +32,7 @@ ERRORS: tuple[type[RequestError], ...] = (
     InvalidRequestError,
     UnauthorizedError,
     NotFoundError,
+    PermissionNotFoundError,
     MethodNotAllowedError,
     SessionBusyError,
     ConflictError,
@@ -85,7 +88,9 @@ def build(app: FastAPI) -> dict[str, Any]:
                     content["schema"].pop("type", None)
             responses["400"] = _json(InvalidRequestError, "Bad request: nothing was changed")
             if "{sessionID}" in path:
-                responses["404"] = _json(NotFoundError, "Unknown session or message")
+                responses["404"] = _json(NotFoundError, "Unknown session, message or permission request")
+            elif "{requestID}" in path:
+                responses["404"] = _json(PermissionNotFoundError, "No pending request with this id")
             if op.get("operationId") in CONFLICT_ROUTES:
                 responses["409"] = {
                     "description": "Session busy (shell, message deletion) or messageID conflict",

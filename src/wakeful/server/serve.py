@@ -103,6 +103,9 @@ class DrainingServer(uvicorn.Server):
         state = self.state
         log.info("draining: no new runs; waiting up to %g s for running ones", state.config.drain_timeout)
         state.runs.stop_accepting()
+        # A run waiting for a person would hold the drain: its request is withdrawn now, so the
+        # model can finish without the call within the drain time.
+        await state.permissions.close("the server is shutting down")
         state.bus.close()
         try:
             await state.runs.drain(state.config.drain_timeout, "The server shut down before the run finished")

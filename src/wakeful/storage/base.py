@@ -75,7 +75,7 @@ class SessionStore(Protocol):
 
     async def delete_session_tree(self, session_id: str) -> list[dict[str, Any]]:
         """Remove the session, its descendants, and everything they hold (messages, parts, todos,
-        runs) in one transaction; answer the removed sessions as `session_tree` orders them."""
+        runs, permission requests) in one transaction; answer the removed sessions as `session_tree` orders them."""
         ...
 
     async def projects(self) -> list[ProjectRecord]:
@@ -135,7 +135,25 @@ class RunStore(Protocol):
     async def unfinished_runs(self) -> list[RunRecord]: ...
 
 
-class Store(SessionStore, MessageStore, TodoStore, RunStore, Protocol):
+class PermissionStore(Protocol):
+    """Permission requests a run waits on (the reference's `PermissionRequest`), kept until they are
+    answered so that every client sees the same list, and so that a server starting after a crash
+    can clear what its predecessor left waiting."""
+
+    async def put_permission(self, request: dict[str, Any]) -> None: ...
+
+    async def delete_permission(self, request_id: str) -> None: ...
+
+    async def list_permissions(self) -> list[dict[str, Any]]:
+        """Every stored request, oldest first."""
+        ...
+
+    async def clear_permissions(self) -> list[dict[str, Any]]:
+        """Remove every stored request; answer them, oldest first."""
+        ...
+
+
+class Store(SessionStore, MessageStore, TodoStore, RunStore, PermissionStore, Protocol):
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...

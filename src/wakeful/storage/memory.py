@@ -38,6 +38,7 @@ class MemoryStore:
         self._parts: dict[str, _Row] = {}
         self._todos: dict[str, list[dict[str, Any]]] = {}
         self._runs: dict[str, RunRecord] = {}
+        self._permissions: dict[str, _Row] = {}
 
     async def open(self) -> None:
         pass
@@ -100,7 +101,7 @@ class MemoryStore:
     async def delete_session_tree(self, session_id: str) -> list[dict[str, Any]]:
         removed = [row.data for row in self._tree(session_id)]
         doomed = {info["id"] for info in removed}
-        for table in (self._messages, self._parts):
+        for table in (self._messages, self._parts, self._permissions):
             for key in [k for k, row in table.items() if row.data["sessionID"] in doomed]:
                 del table[key]
         for key in [k for k, run in self._runs.items() if run.session_id in doomed]:
@@ -207,3 +208,19 @@ class MemoryStore:
 
     async def unfinished_runs(self) -> list[RunRecord]:
         return [replace(run, pgids=list(run.pgids)) for run in self._runs.values() if run.status != "done"]
+
+    # --- permission requests --------------------------------------------------------------------
+
+    async def put_permission(self, request: dict[str, Any]) -> None:
+        self._put(self._permissions, request)
+
+    async def delete_permission(self, request_id: str) -> None:
+        self._permissions.pop(request_id, None)
+
+    async def list_permissions(self) -> list[dict[str, Any]]:
+        return _copy([row.data for row in self._ordered(self._permissions.values())])
+
+    async def clear_permissions(self) -> list[dict[str, Any]]:
+        removed = [row.data for row in self._ordered(self._permissions.values())]
+        self._permissions.clear()
+        return removed

@@ -78,3 +78,16 @@ runs = Table(
 )
 Index("runs_status", runs.c.status)
 Index("runs_session", runs.c.session_id)
+
+
+# Pending permission requests (`run/permissions.py`): one row while a run waits for a reply.
+permissions = Table(
+    "permissions",
+    metadata,
+    Column("seq", BigInt, primary_key=True, autoincrement=True),
+    Column("id", String, nullable=False, unique=True),
+    Column("session_id", String, nullable=False),
+    Column("data", Text, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("permissions_session", permissions.c.session_id)

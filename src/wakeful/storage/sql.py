@@ -69,6 +69,7 @@ class Statements:
     message: Executable
     part: Executable
     todos: Executable
+    permission: Executable
     claim: Executable  # inserts the run unless its message id is taken: the constraint decides
 
     @staticmethod
@@ -86,6 +87,7 @@ class Statements:
             message=upsert(t.messages, "id", ("session_id", "data")),
             part=upsert(t.parts, "id", ("message_id", "session_id", "data")),
             todos=upsert(t.todos, "session_id", ("data",)),
+            permission=upsert(t.permissions, "id", ("session_id", "data")),
             claim=insert(t.runs).on_conflict_do_nothing(index_elements=[t.runs.c.message_id]),
         )
 
@@ -165,7 +167,7 @@ class SQLStore:
         def op(conn: Connection) -> list[dict[str, Any]]:
             rows = _tree(conn, session_id)
             for chunk in _chunks([sid for sid, _ in rows]):
-                for table in (t.parts, t.messages, t.todos, t.runs):
+                for table in (t.parts, t.messages, t.todos, t.runs, t.permissions):
                     conn.execute(delete(table).where(table.c.session_id.in_(chunk)))
                 conn.execute(delete(t.sessions).where(t.sessions.c.id.in_(chunk)))
             return [json.loads(data) for _, data in rows]
@@ -326,6 +328,29 @@ class SQLStore:
         async with self.db.read() as conn:
             rows = (await conn.execute(select(t.runs).where(t.runs.c.status != "done"))).all()
         return [self._run(r) for r in rows]
+
+    # --- permission requests --------------------------------------------------------------------
+
+    async def put_permission(self, request: dict[str, Any]) -> None:
+        row = {"id": request["id"], "session_id": request["sessionID"], "data": _dumps(request)}
+        await self.db.write(lambda conn: conn.execute(self._sql.permission, row))
+
+    async def delete_permission(self, request_id: str) -> None:
+        stmt = delete(t.permissions).where(t.permissions.c.id == request_id)
+        await self.db.write(lambda conn: conn.execute(stmt))
+
+    async def list_permissions(self) -> list[dict[str, Any]]:
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(t.permissions.c.data).order_by(t.permissions.c.seq))).all()
+        return [json.loads(r[0]) for r in rows]
+
+    async def clear_permissions(self) -> list[dict[str, Any]]:
+        def op(conn: Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(select(t.permissions.c.data).order_by(t.permissions.c.seq)).all()
+            conn.execute(delete(t.permissions))
+            return [json.loads(r[0]) for r in rows]
+
+        return await self.db.write(op)
 
 
 def _tree(conn: Connection, session_id: str) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from wakeful.config import ServerConfig
 from wakeful.providers.base import ToolDefinition
+from wakeful.tools.pool import ToolPool, default_pool
 
 
 @dataclass
@@ -31,6 +32,27 @@ class TodoStore(Protocol):
     async def set_todos(self, session_id: str, todos: list[dict[str, Any]]) -> None: ...
 
 
+@dataclass(frozen=True)
+class PermissionAsk:
+    """What a tool call needs permission for (see `wakeful.project.permissions`): `patterns` for
+    this call, `always` the patterns an `always` reply allows from then on."""
+
+    permission: str
+    patterns: list[str]
+    always: list[str]
+    metadata: dict[str, Any]
+    session_id: str
+    message_id: str
+    call_id: str
+
+
+class PermissionGate(Protocol):
+    async def __call__(self, ask: PermissionAsk) -> None:
+        """Return once the call may go ahead; raise `ToolError` (saying why) if it may not:
+        denied by a rule, rejected, or nobody answered in time."""
+        ...
+
+
 @dataclass
 class ToolContext:
     session_id: str
@@ -44,6 +66,33 @@ class ToolContext:
     # gone, so that crash recovery can kill what a dead server left behind.
     on_process: Callable[[int | None], Awaitable[None]] | None = None
     env: dict[str, str] | None = None  # the environment for child processes (secrets removed)
+    # The run's permission check; without one (a context made outside a run) everything is allowed.
+    gate: PermissionGate | None = None
+    pool: ToolPool = field(default_factory=default_pool)  # where blocking file work runs
+
+    async def ask(
+        self,
+        permission: str,
+        patterns: list[str],
+        *,
+        always: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Return once the call may use `permission` for `patterns`; raise `ToolError` otherwise.
+        `always` defaults to `["*"]`: an `always` reply then allows the permission altogether."""
+        if self.gate is None or not patterns:
+            return
+        await self.gate(
+            PermissionAsk(
+                permission,
+                list(patterns),
+                ["*"] if always is None else list(always),
+                metadata or {},
+                self.session_id,
+                self.message_id,
+                self.call_id,
+            )
+        )
 
 
 class Tool(Protocol):

@@ -6,6 +6,12 @@ Every command gets its own process group (`start_new_session=True`), and every w
 The command waits behind a gate until `on_process` has recorded its group: a server killed in
 between closes the gate's pipe, and the shell exits without running anything, so no command ever
 runs that crash recovery could not find.
+
+Before anything runs, the bash tool asks `bash` for every command of the line, and
+`external_directory` for a working directory, a redirection target or a path argument of the
+commands that take paths (`cd`, `rm`, `cp`, `mv`, `mkdir`, `touch`, `chmod`, `chown`, `cat`) that
+lies outside the project. That is a check of the line as written, not a sandbox: what a program
+does once it runs is not seen.
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ from typing import Any
 from pydantic import Field
 
 from wakeful.errors import ToolError
+from wakeful.project.permissions import ShellCommand, always_pattern, parse_shell, unquote
 from wakeful.tools.base import ToolContext, ToolResult
+from wakeful.tools.paths import confine, inside, project_roots, real_path
 from wakeful.tools.typed import NonBlank, ToolArgs, tool
 
 ProcessCallback = Callable[[int | None], Awaitable[None]]
@@ -294,7 +302,8 @@ async def bash_tool(args: BashArgs, ctx: ToolContext) -> ToolResult:
     """
     seconds = ctx.config.bash_timeout if args.timeout is None else args.timeout / 1000
     seconds = min(seconds, ctx.config.bash_max_timeout)
-    cwd = _workdir(args.workdir, ctx)
+    cwd = await _workdir(args.workdir, ctx)
+    await _ask(args, cwd, ctx)
     try:
         outcome = await run_shell(
             args.command,
@@ -326,11 +335,54 @@ async def bash_tool(args: BashArgs, ctx: ToolContext) -> ToolResult:
     return ToolResult(output=output, title=args.description or args.command, metadata=metadata)
 
 
-def _workdir(raw: str | None, ctx: ToolContext) -> Path:
+async def _workdir(raw: str | None, ctx: ToolContext) -> Path:
     if not raw:
         return ctx.directory
-    path = Path(raw).expanduser()
-    path = path if path.is_absolute() else ctx.directory / path
+    path = real_path(ctx.directory, raw)
     if not path.is_dir():
         raise ToolError(f"workdir is not a directory: {path}")
+    await confine(ctx, path, "directory")
     return path
+
+
+# Commands whose arguments are paths, and files a redirection may name without touching anything.
+_PATH_COMMANDS = frozenset("cd rm cp mv mkdir touch chmod chown cat".split())
+_STREAMS = frozenset({"/dev/null", "/dev/stdin", "/dev/stdout", "/dev/stderr"})
+
+
+def _scan(command: str, cwd: Path, roots: tuple[Path, ...]) -> tuple[list[ShellCommand], list[str]]:
+    """The line's commands, and the `<directory>/*` patterns of what it touches outside `roots`."""
+    line = parse_shell(command)
+    outside: dict[str, None] = {}  # in order, once each
+
+    def consider(raw: str) -> None:
+        if raw in _STREAMS:
+            return
+        path = real_path(cwd, raw)
+        if not inside(path, roots):
+            directory = path if path.is_dir() else path.parent
+            outside[directory.as_posix().rstrip("/") + "/*"] = None
+
+    for found in line.commands:
+        if found.words[:1] and found.words[0] in _PATH_COMMANDS:
+            for word in found.words[1:]:
+                if not word.startswith(("-", "+")):  # options, and chmod's +x
+                    consider(unquote(word))
+    for target in line.redirects:
+        consider(target)
+    return line.commands, list(outside)
+
+
+async def _ask(args: BashArgs, cwd: Path, ctx: ToolContext) -> None:
+    roots = project_roots(ctx.directory)
+    # In the pool: a line of thousands of commands takes a while to parse.
+    commands, outside = await ctx.pool.run(lambda stop: _scan(args.command, cwd, roots))
+    metadata: dict[str, Any] = {"command": args.command}
+    if args.description:
+        metadata["description"] = args.description
+    if outside:
+        await ctx.ask("external_directory", outside, always=outside, metadata=metadata)
+    # `cd` itself changes nothing; where it goes was checked above.
+    commands = [c for c in commands if c.words[:1] != ("cd",)]
+    always = list(dict.fromkeys(always_pattern(c) for c in commands))
+    await ctx.ask("bash", [c.text for c in commands], always=always, metadata=metadata)

@@ -1,36 +1,35 @@
-"""The read, write and edit tools. File I/O runs in a thread so a large file never stalls the loop."""
+"""The read, write and edit tools.
+
+Paths are resolved for real and confined (`wakeful.tools.paths`); each call asks `read` or `edit`.
+File work runs in the tool pool, on files opened non-blocking and refused unless regular
+(`wakeful.project.files`), and reads are bounded: a FIFO, a device or a huge line cannot hold a
+thread, and a cancelled call gives its thread back.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from pydantic import Field
 
 from wakeful.errors import ToolError
+from wakeful.project.files import NotRegularFileError, regular_file
 from wakeful.tools.base import ToolContext, ToolResult
+from wakeful.tools.paths import confined_path, display_path, worktree_relative
 from wakeful.tools.typed import ToolArgs, tool
 
 MAX_LINE_CHARS = 2_000
+_LINE_BYTES = MAX_LINE_CHARS * 4  # enough for MAX_LINE_CHARS characters of UTF-8
+EDIT_MAX_BYTES = 16 << 20  # edit reads a file whole; a larger one is refused
 _BINARY_SUFFIXES = frozenset(
     ".7z .a .bin .bmp .class .dll .dylib .exe .gif .gz .ico .jar .jpeg .jpg .mp3 .mp4 .o .pdf .png "
     ".pyc .so .tar .tgz .wasm .webp .xz .zip .zst".split()
 )
-
-
-def resolve_path(ctx: ToolContext, raw: str) -> Path:
-    path = Path(raw).expanduser()
-    return Path(os.path.normpath(path if path.is_absolute() else ctx.directory / path))
-
-
-def display_path(ctx: ToolContext, path: Path) -> str:
-    """The path as the user thinks of it: relative inside the project, absolute outside."""
-    try:
-        return path.relative_to(ctx.directory).as_posix() or "."
-    except ValueError:
-        return str(path)
 
 
 def looks_binary(path: Path, head: bytes) -> bool:
@@ -40,6 +39,27 @@ def looks_binary(path: Path, head: bytes) -> bool:
         return False
     control = sum(1 for b in head if (b < 32 and b not in b"\t\n\r\f\b") or b == 127)
     return control / len(head) > 0.3
+
+
+def read_lines(f: BinaryIO, stop: threading.Event) -> Iterator[str]:
+    """The lines of `f` without their line ends, each cut at MAX_LINE_CHARS (then ending in "...");
+    the rest of a longer line is skipped without being held in memory. Ends early once `stop` is set."""
+    while not stop.is_set():
+        chunk = f.readline(_LINE_BYTES)
+        if not chunk:
+            return
+        cut = False
+        while not chunk.endswith(b"\n") and not stop.is_set():  # skip the rest of a long line
+            rest = f.readline(_LINE_BYTES)
+            if not rest:
+                break
+            cut = True
+            if rest.endswith(b"\n"):
+                break
+        text = chunk.decode("utf-8", "replace").rstrip("\r\n")
+        if cut or len(text) > MAX_LINE_CHARS:
+            text = text[:MAX_LINE_CHARS] + "..."
+        yield text
 
 
 def _not_found(path: Path) -> ToolError:
@@ -58,41 +78,47 @@ def _not_found(path: Path) -> ToolError:
     return ToolError(message)
 
 
-def _read_window(path: Path, offset: int, limit: int, max_bytes: int) -> tuple[str, int, bool]:
+def _not_regular(path: Path, exc: NotRegularFileError, verb: str) -> ToolError:
+    if exc.is_directory and verb == "read":
+        return ToolError(f"{path} is a directory; use the list tool to see its contents")
+    if exc.is_directory:
+        return ToolError(f"{path} is a directory")
+    return ToolError(f"Cannot {verb} {path}: {exc}")
+
+
+def _read_window(
+    path: Path, offset: int, limit: int, max_bytes: int, stop: threading.Event
+) -> tuple[str, int, bool]:
     """The numbered lines from `offset`, how many were shown, and whether more follow."""
-    if path.is_dir():
-        raise ToolError(f"{path} is a directory; use the list tool to see its contents")
-    if not path.exists():
-        raise _not_found(path)
-    with path.open("rb") as f:
-        if looks_binary(path, f.read(4096)):
-            raise ToolError(f"Cannot read binary file: {path}")
     out: list[str] = []
     size = 0
     total = 0
     more_note = ""
-    with path.open(encoding="utf-8", errors="replace", newline=None) as f:
-        for index, line in enumerate(f):
-            total = index + 1
-            if index < offset:
-                continue
-            if len(out) >= limit:
-                more_note = (
-                    f"(File has more lines. Use 'offset' parameter to read beyond line {offset + len(out)})"
-                )
-                break
-            text = line.rstrip("\n")
-            if len(text) > MAX_LINE_CHARS:
-                text = text[:MAX_LINE_CHARS] + "..."
-            numbered = f"{index + 1:05d}| {text}"
-            size += len(numbered.encode()) + 1
-            if size > max_bytes and out:
-                more_note = (
-                    f"(Output capped at {max_bytes} bytes. "
-                    f"Use 'offset' parameter to read beyond line {offset + len(out)})"
-                )
-                break
-            out.append(numbered)
+    try:
+        with regular_file(path, follow=False) as f:
+            if looks_binary(path, f.read(4096)):
+                raise ToolError(f"Cannot read binary file: {path}")
+            f.seek(0)
+            for index, text in enumerate(read_lines(f, stop)):
+                total = index + 1
+                if index < offset:
+                    continue
+                if len(out) >= limit:
+                    more_note = f"(File has more lines. Use 'offset' parameter to read beyond line {offset + len(out)})"
+                    break
+                numbered = f"{index + 1:05d}| {text}"
+                size += len(numbered.encode()) + 1
+                if size > max_bytes and out:
+                    more_note = (
+                        f"(Output capped at {max_bytes} bytes. "
+                        f"Use 'offset' parameter to read beyond line {offset + len(out)})"
+                    )
+                    break
+                out.append(numbered)
+    except FileNotFoundError:
+        raise _not_found(path) from None
+    except NotRegularFileError as exc:
+        raise _not_regular(path, exc, "read") from None
     if offset > 0 and offset >= total:
         raise ToolError(f"Offset {offset} is out of range for this file ({total} lines)")
     note = more_note or f"(End of file - total {total} lines)"
@@ -101,7 +127,10 @@ def _read_window(path: Path, offset: int, limit: int, max_bytes: int) -> tuple[s
 
 
 def _read_text(path: Path) -> str:
-    data = path.read_bytes()
+    with regular_file(path, follow=False) as f:
+        data = f.read(EDIT_MAX_BYTES + 1)
+    if len(data) > EDIT_MAX_BYTES:
+        raise ToolError(f"{path} is larger than {EDIT_MAX_BYTES} bytes; edit it with bash instead")
     if looks_binary(path, data[:4096]):
         raise ToolError(f"Cannot edit binary file: {path}")
     try:
@@ -112,13 +141,17 @@ def _read_text(path: Path) -> str:
 
 def _write_text(path: Path, content: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as f:  # keep the caller's line endings
-        f.write(content)
+    with regular_file(path, write=True, follow=False) as f:
+        f.write(content.encode("utf-8"))  # bytes as given: the caller's line endings stay
 
 
 def unified_diff(before: str, after: str, name: str) -> str:
     lines = difflib.unified_diff(before.splitlines(), after.splitlines(), name, name, lineterm="")
     return "\n".join(lines) + "\n"
+
+
+async def _ask_edit(ctx: ToolContext, path: Path) -> None:
+    await ctx.ask("edit", [worktree_relative(ctx.directory, path)], metadata={"filepath": str(path)})
 
 
 class ReadArgs(ToolArgs):
@@ -138,11 +171,13 @@ async def read_tool(args: ReadArgs, ctx: ToolContext) -> ToolResult:
     list tool for directories).
     - Read a file before editing it, and read several files in parallel when useful.
     """
-    path = resolve_path(ctx, args.filePath)
+    path = await confined_path(ctx, args.filePath)
+    await ctx.ask("read", [str(path)])
     limit = ctx.config.read_max_lines if args.limit is None else args.limit
+    max_bytes = ctx.config.tool_output_max_bytes
     try:
-        output, shown, truncated = await asyncio.to_thread(
-            _read_window, path, args.offset, limit, ctx.config.tool_output_max_bytes
+        output, shown, truncated = await ctx.pool.run(
+            lambda stop: _read_window(path, args.offset, limit, max_bytes, stop)
         )
     except OSError as exc:
         raise ToolError(f"Could not read {path}: {exc}") from exc
@@ -167,12 +202,20 @@ async def write_tool(args: WriteArgs, ctx: ToolContext) -> ToolResult:
     - Prefer the edit tool to change part of an existing file; read a file before overwriting it.
     - Do not create documentation or README files unless asked to.
     """
-    path = resolve_path(ctx, args.filePath)
-    if path.is_dir():
-        raise ToolError(f"{path} is a directory")
-    exists = path.exists()
+    path = await confined_path(ctx, args.filePath)
+    await _ask_edit(ctx, path)
+
+    def write(stop: threading.Event) -> bool:
+        exists = path.exists()
+        _write_text(path, args.content)
+        return exists
+
     try:
-        await asyncio.to_thread(_write_text, path, args.content)
+        exists = await ctx.pool.run(write)
+    except IsADirectoryError:
+        raise ToolError(f"{path} is a directory") from None
+    except NotRegularFileError as exc:
+        raise _not_regular(path, exc, "write") from None
     except OSError as exc:
         raise ToolError(f"Could not write {path}: {exc}") from exc
     return ToolResult(
@@ -201,16 +244,17 @@ async def edit_tool(args: EditArgs, ctx: ToolContext) -> ToolResult:
     - An empty 'oldString' creates a new file containing 'newString'.
     - Read the file before editing it.
     """
-    path = resolve_path(ctx, args.filePath)
     if args.oldString == args.newString:
         raise ToolError("oldString and newString must be different")
-    if path.is_dir():
-        raise ToolError(f"{path} is a directory")
+    path = await confined_path(ctx, args.filePath)
+    await _ask_edit(ctx, path)
     name = display_path(ctx, path)
     try:
-        before, after, count = await asyncio.to_thread(
-            _edit, path, args.oldString, args.newString, args.replaceAll
+        before, after, count = await ctx.pool.run(
+            lambda stop: _edit(path, args.oldString, args.newString, args.replaceAll)
         )
+    except NotRegularFileError as exc:
+        raise _not_regular(path, exc, "edit") from None
     except OSError as exc:
         raise ToolError(f"Could not edit {path}: {exc}") from exc
     diff = unified_diff(before, after, name)

@@ -1,29 +1,32 @@
 """The glob, grep and list tools.
 
-Walking a tree runs in a thread (it can take seconds); a stop flag lets a cancelled call end the
-walk instead of leaving it running. Patterns follow ripgrep's `--glob`: gitignore syntax, where a
-pattern without a slash matches at any depth, plus `{a,b}` alternatives.
+Walking a tree runs in the tool pool (it can take seconds); its stop flag lets a cancelled call end
+the walk instead of leaving it running. Files are opened non-blocking and only if regular, so a FIFO
+in the tree is skipped, never waited on. Each call is confined to the project like any path and asks
+its own permission (`glob` and `grep` with their pattern, `list` with its directory). Patterns follow
+ripgrep's `--glob`: gitignore syntax, where a pattern without a slash matches at any depth, plus
+`{a,b}` alternatives.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pathspec
 from pydantic import Field
 
 from wakeful.errors import ToolError
+from wakeful.project.files import read_regular, regular_file
 from wakeful.tools.base import ToolContext, ToolResult
-from wakeful.tools.files import MAX_LINE_CHARS, display_path, looks_binary, resolve_path
+from wakeful.tools.files import looks_binary, read_lines
+from wakeful.tools.paths import confined_path, display_path
 from wakeful.tools.typed import NonBlank, ToolArgs, tool
 
-T = TypeVar("T")
 RESULT_CAP = 100
 _GREP_COLLECT_CAP = 10_000  # enough to sort by mtime; a bigger haystack needs a better needle
 _TRUNCATED_NOTE = "(Results are truncated. Consider using a more specific path or pattern.)"
@@ -48,12 +51,15 @@ def compile_globs(patterns: list[str]) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines([p for raw in patterns for p in expand_braces(raw)])
 
 
+_GITIGNORE_MAX_BYTES = 1 << 20
+
+
 def _load_gitignore(path: str) -> pathspec.GitIgnoreSpec | None:
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return pathspec.GitIgnoreSpec.from_lines(f.read().splitlines())
+        data, _ = read_regular(Path(path), _GITIGNORE_MAX_BYTES)
     except OSError:
         return None
+    return pathspec.GitIgnoreSpec.from_lines(data.decode("utf-8", "replace").splitlines())
 
 
 def walk_files(
@@ -85,16 +91,8 @@ def walk_files(
                 yield Path(dirpath, name)
 
 
-async def in_thread(fn: Callable[[threading.Event], T]) -> T:
-    stop = threading.Event()
-    try:
-        return await asyncio.to_thread(fn, stop)
-    finally:
-        stop.set()  # ends the walk if we were cancelled; harmless otherwise
-
-
-def _search_root(ctx: ToolContext, raw: str | None) -> Path:
-    root = resolve_path(ctx, raw) if raw else ctx.directory
+async def _search_root(ctx: ToolContext, raw: str | None) -> Path:
+    root = await confined_path(ctx, raw or ".", "directory")
     if not root.exists():
         raise ToolError(f"Path not found: {root}")
     return root
@@ -123,7 +121,8 @@ async def glob_tool(args: GlobArgs, ctx: ToolContext) -> ToolResult:
     - Use grep to search file contents.
     """
     pattern = args.pattern
-    root = _search_root(ctx, args.path)
+    root = await _search_root(ctx, args.path)
+    await ctx.ask("glob", [pattern], metadata={"pattern": pattern, "path": str(root)})
     if pattern.startswith(str(root) + os.sep):
         pattern = pattern[len(str(root)) + 1 :]  # an absolute pattern inside the root
     spec = compile_globs([pattern])
@@ -134,7 +133,7 @@ async def glob_tool(args: GlobArgs, ctx: ToolContext) -> ToolResult:
         ]
         return sorted(hits, key=_mtime, reverse=True)
 
-    hits = await in_thread(find)
+    hits = await ctx.pool.run(find)
     truncated = len(hits) > RESULT_CAP
     lines = [str(p) for p in hits[:RESULT_CAP]] or ["No files found"]
     if truncated:
@@ -146,16 +145,18 @@ async def glob_tool(args: GlobArgs, ctx: ToolContext) -> ToolResult:
     )
 
 
-def _grep_file(path: Path, regex: re.Pattern[str], cap: int) -> list[tuple[int, str]]:
+def _grep_file(path: Path, regex: re.Pattern[str], cap: int, stop: threading.Event) -> list[tuple[int, str]]:
+    """Matching lines of a regular text file (each line searched as `read` shows it: cut at
+    2000 characters); nothing for anything else."""
     try:
-        with path.open("rb") as f:
+        with regular_file(path) as f:
             if looks_binary(path, f.read(8192)):
                 return []
-        with path.open(encoding="utf-8", errors="replace") as f:
+            f.seek(0)
             found: list[tuple[int, str]] = []
-            for number, line in enumerate(f, 1):
+            for number, line in enumerate(read_lines(f, stop), 1):
                 if regex.search(line):
-                    found.append((number, line.rstrip("\r\n")[:MAX_LINE_CHARS]))
+                    found.append((number, line))
                     if len(found) >= cap:
                         break
             return found
@@ -185,7 +186,8 @@ async def grep_tool(args: GrepArgs, ctx: ToolContext) -> ToolResult:
         regex = re.compile(pattern)
     except re.error as exc:
         raise ToolError(f"Invalid regular expression {pattern!r}: {exc}") from exc
-    root = _search_root(ctx, args.path)
+    root = await _search_root(ctx, args.path)
+    await ctx.ask("grep", [pattern], metadata={"pattern": pattern, "path": str(root), "include": include})
     spec = compile_globs([include]) if include else None
 
     def search(stop: threading.Event) -> tuple[list[tuple[Path, list[tuple[int, str]]]], int]:
@@ -197,7 +199,7 @@ async def grep_tool(args: GrepArgs, ctx: ToolContext) -> ToolResult:
                 path.name if path == root else path.relative_to(root).as_posix()
             ):
                 continue
-            found = _grep_file(path, regex, _GREP_COLLECT_CAP - total)
+            found = _grep_file(path, regex, _GREP_COLLECT_CAP - total, stop)
             if found:
                 groups.append((path, found))
                 total += len(found)
@@ -206,7 +208,7 @@ async def grep_tool(args: GrepArgs, ctx: ToolContext) -> ToolResult:
         groups.sort(key=lambda g: _mtime(g[0]), reverse=True)
         return groups, total
 
-    groups, total = await in_thread(search)
+    groups, total = await ctx.pool.run(search)
     if not groups:
         return ToolResult(output="No files found", title=pattern, metadata={"matches": 0, "truncated": False})
     out = [f"Found {total} matches"]
@@ -243,9 +245,10 @@ async def list_tool(args: ListArgs, ctx: ToolContext) -> ToolResult:
     'ignore' adds glob patterns to skip (e.g. ['*.log', 'fixtures/']).
     - Shows at most 100 files; prefer glob and grep when you know what you look for.
     """
-    root = _search_root(ctx, args.path)
+    root = await _search_root(ctx, args.path)
     if not root.is_dir():
         raise ToolError(f"Not a directory: {root}")
+    await ctx.ask("list", [str(root)], metadata={"path": str(root)})
     spec = compile_globs(args.ignore) if args.ignore else None
 
     def collect(stop: threading.Event) -> tuple[list[Path], bool]:
@@ -256,7 +259,7 @@ async def list_tool(args: ListArgs, ctx: ToolContext) -> ToolResult:
             files.append(path.relative_to(root))
         return files, False
 
-    files, truncated = await in_thread(collect)
+    files, truncated = await ctx.pool.run(collect)
     lines = [f"{root}/", *render_tree(files)]
     if truncated:
         lines += [

@@ -70,6 +70,7 @@ async def todowrite_tool(args: TodoWriteArgs, ctx: ToolContext) -> ToolResult:
     - Priorities: high, medium, low.
     """
     store = _store(ctx)
+    await ctx.ask("todowrite", ["*"])
     todos = [item.stored() for item in args.todos]
     await store.set_todos(ctx.session_id, todos)
     return _result(todos)
@@ -79,5 +80,6 @@ async def todowrite_tool(args: TodoWriteArgs, ctx: ToolContext) -> ToolResult:
 async def todoread_tool(args: TodoReadArgs, ctx: ToolContext) -> ToolResult:
     """Reads the current task list of this session. Use it when you are unsure what is left to do,
     before starting new work, or after finishing a task."""
-    todos = await _store(ctx).get_todos(ctx.session_id)
-    return _result(todos)
+    store = _store(ctx)
+    await ctx.ask("todoread", ["*"])
+    return _result(await store.get_todos(ctx.session_id))

@@ -12,7 +12,8 @@ class Event(Wire):
     reconnect with `Last-Event-ID` to receive what was missed. Types: server.connected,
     server.heartbeat, server.gap (wakeful: replay impossible, properties {reason:
     'unknown-id'|'overflow', lastEventID}), session.created|updated|deleted|status|idle,
-    message.updated|removed, message.part.updated|removed|delta, todo.updated."""
+    message.updated|removed, message.part.updated|removed|delta, todo.updated,
+    permission.asked (a `PermissionRequest`), permission.replied ({sessionID, requestID, reply})."""
 
     id: str
     type: str

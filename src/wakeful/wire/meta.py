@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import RootModel
 
 from wakeful.wire.base import Number, Wire
+from wakeful.wire.permissions import PermissionRule
 
 
 class Health(Wire):
@@ -21,12 +22,6 @@ class Health(Wire):
 class Config(RootModel[dict[str, Any]]):
     """The project's merged opencode configuration (`opencode.json` and friends), as loaded: an
     object with the reference's `Config` keys, passed through unchanged."""
-
-
-class PermissionRule(Wire):
-    permission: str
-    pattern: str
-    action: Literal["allow", "deny", "ask"]
 
 
 class AgentModel(Wire):

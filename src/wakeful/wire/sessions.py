@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from wakeful.wire.base import Number, Wire
+from wakeful.wire.permissions import PermissionRule
 
 
 class SessionModelRef(Wire):
@@ -47,7 +48,7 @@ class Session(Wire):
     version: str
     metadata: dict[str, Any] | None = None
     time: SessionTime
-    permission: list[dict[str, Any]] | None = None
+    permission: list[PermissionRule] | None = None
     revert: dict[str, Any] | None = None
 
 
@@ -57,7 +58,7 @@ class SessionCreate(Wire):
     agent: str | None = None
     model: SessionModelRef | None = None
     metadata: dict[str, Any] | None = None
-    permission: list[dict[str, Any]] | None = None
+    permission: list[PermissionRule] | None = None
     workspaceID: str | None = Field(default=None, pattern=r"^wrk")
 
 
@@ -68,5 +69,5 @@ class SessionArchive(Wire):
 class SessionUpdate(Wire):
     title: str | None = None
     metadata: dict[str, Any] | None = None
-    permission: list[dict[str, Any]] | None = None
+    permission: list[PermissionRule] | None = None
     time: SessionArchive | None = None

@@ -74,6 +74,17 @@ class V1 {
   delete(id) {
     return this.sdk.session.delete({ path: { id }, ...STRICT });
   }
+  // v1 has no permission.list; it answers a request through the older session route.
+  permissionReply(id, permissionID, reply) {
+    return this.sdk.postSessionIdPermissionsPermissionId({
+      path: { id, permissionID },
+      body: { response: reply },
+      ...STRICT,
+    });
+  }
+  get permissionReplyRoute() {
+    return ["post", "/session/{sessionID}/permissions/{permissionID}"];
+  }
 }
 
 class V2 {
@@ -134,5 +145,14 @@ class V2 {
   }
   delete(sessionID) {
     return this.sdk.session.delete({ sessionID }, STRICT);
+  }
+  permissionList() {
+    return this.sdk.permission.list({}, STRICT);
+  }
+  permissionReply(sessionID, requestID, reply) {
+    return this.sdk.permission.reply({ requestID, reply }, STRICT);
+  }
+  get permissionReplyRoute() {
+    return ["post", "/permission/{requestID}/reply"];
   }
 }

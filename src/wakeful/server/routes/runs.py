@@ -62,6 +62,10 @@ class HoldOptions:
     interval: float
     abort_on_disconnect: bool
     deadline: float | None
+    permission_timeout: float | None
+
+
+PermissionTimeout = Annotated[float | None, Query(gt=0)]
 
 
 async def hold_options(
@@ -69,11 +73,12 @@ async def hold_options(
     request: Request,
     on_disconnect: Annotated[str | None, Query()] = None,
     deadline: Annotated[float | None, Query(gt=0)] = None,
+    permission_timeout: PermissionTimeout = None,
 ) -> HoldOptions:
     if on_disconnect not in (None, "", "continue", "abort"):
         raise InvalidRequestError("on_disconnect must be 'continue' or 'abort'", field="on_disconnect")
     interval = runtime.config.clamp_keepalive(requested_interval(request.headers.get(HEADER)))
-    return HoldOptions(interval, on_disconnect == "abort", deadline)
+    return HoldOptions(interval, on_disconnect == "abort", deadline, permission_timeout)
 
 
 Held = Annotated[HoldOptions, Depends(hold_options)]
@@ -106,7 +111,14 @@ async def prompt(
     session: ExistingSession,
     body: Annotated[PromptBody, Body()],
 ) -> KeepAliveResponse:
-    run = build_run(runtime, session, directory, body, deadline=options.deadline)
+    run = build_run(
+        runtime,
+        session,
+        directory,
+        body,
+        deadline=options.deadline,
+        permission_timeout=options.permission_timeout,
+    )
     return await _submit(runtime, run, options)
 
 
@@ -117,8 +129,11 @@ async def prompt_async(
     session: ExistingSession,
     body: Annotated[PromptBody, Body()],
     deadline: Annotated[float | None, Query(gt=0)] = None,
+    permission_timeout: PermissionTimeout = None,
 ) -> Response:
-    run = build_run(runtime, session, directory, body, deadline=deadline)
+    run = build_run(
+        runtime, session, directory, body, deadline=deadline, permission_timeout=permission_timeout
+    )
     await runtime.runs.submit(run)
     return Response(status_code=204, headers={MESSAGE_HEADER: run.message_id})
 
@@ -132,7 +147,15 @@ async def command(
     body: Annotated[CommandBody, Body()],
 ) -> KeepAliveResponse:
     prompt_body = command_prompt(resolve_command(runtime.projects.load(directory), body.command), body)
-    run = build_run(runtime, session, directory, prompt_body, kind="command", deadline=options.deadline)
+    run = build_run(
+        runtime,
+        session,
+        directory,
+        prompt_body,
+        kind="command",
+        deadline=options.deadline,
+        permission_timeout=options.permission_timeout,
+    )
     return await _submit(runtime, run, options)
 
 

@@ -93,6 +93,8 @@ async def delete_session(runtime: RuntimeDep, directory: Directory, session: Exi
     subtree = await runtime.sessions.subtree(session.id)
     await asyncio.gather(*(runtime.runs.abort(s.id, reason="Session deleted") for s in subtree))
     await runtime.sessions.delete(session.id)
+    for gone in subtree:
+        runtime.permissions.forget(gone.id)
     return True
 
 

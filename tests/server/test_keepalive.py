@@ -99,6 +99,7 @@ def test_a_client_whose_read_timeout_is_shorter_than_the_run_succeeds(
             mid = ids.message_id()
             http.post(f"/session/{sid}/prompt_async", json=prompt_body("DELAY 1.5\nREPLY later", messageID=mid))
             response = http.get(f"/session/{sid}/message/{mid}/reply")
+        # The run outlasting the client's read timeout (0.6 s) is the point.
         assert time.monotonic() - started >= 1.5
         assert response.status_code == 200
         assert response.content.startswith(b"\n")
@@ -177,21 +178,30 @@ def test_ten_identical_requests_run_the_agent_once(server: WakefulProcess, llm: 
         sid = new_session(http)
     bodies: list[bytes] = []
     errors: list[BaseException] = []
+    attached = threading.Semaphore(0)
 
     def call() -> None:
         try:
-            with server.client(timeout=30) as http:
-                response = http.post(f"/session/{sid}/message", json=prompt_body(script, messageID=mid))
+            body = prompt_body(script, messageID=mid)
+            with (
+                server.client(timeout=30) as http,
+                http.stream("POST", f"/session/{sid}/message", json=body) as response,
+            ):
+                # A held call's headers go out once it is attached to the run (or refused).
                 assert response.status_code == 200
-                bodies.append(response.content)
+                attached.release()
+                bodies.append(response.read())
         except BaseException as exc:
             errors.append(exc)
+            attached.release()
 
     threads = [threading.Thread(target=call) for _ in range(10)]
     for thread in threads:
         thread.start()
     llm.wait_for_hold(key, timeout=10)
-    time.sleep(INTERVAL * 2)  # let every copy attach before the answer exists
+    for _ in threads:  # every copy attached to the live run before the answer exists
+        assert attached.acquire(timeout=10)
+    assert not errors
     llm.release(key)
     for thread in threads:
         thread.join(30)
@@ -271,6 +281,7 @@ def test_default_interval_keeps_httpx_default_timeout_alive(tmp_path: Path, llm:
             sid = new_session(http)
             started = time.monotonic()
             response = http.post(f"/session/{sid}/message", json=prompt_body("DELAY 15\nREPLY patient"))
+            # The run outlasting httpx's default read timeout (5 s) several times over is the point.
             assert time.monotonic() - started >= 15
             assert response.headers["x-keepalive-interval"] == "2"
             assert response.json()["info"]["finish"] == "stop"

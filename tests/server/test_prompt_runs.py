@@ -1,6 +1,6 @@
 """Agent runs through the routes (issue 3): the loop as the reference stores it, queueing, abort,
-prompt_async through the events, and what is refused before a run starts; in-process on the
-scripted model. Disconnects are tested against a server process: they need a socket."""
+prompt_async through the events, and what is refused before a run starts; in-process, on the
+scripted model and SQLite. Disconnects are tested against a server process: they need a socket."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ from tests.support.inproc import InProcess, create_session, messages, prompt, wa
 from tests.support.procs import alive, eventually, find_process, live_group
 from tests.support.schemas import capture, validate, validate_response
 from tests.support.server import SCRIPTED, WakefulProcess, write_project_config
+from wakeful.storage.base import Store
+from wakeful.storage.sql import SQLStore
 
 
 @pytest.fixture
@@ -51,6 +53,12 @@ def app_project(tmp_path: Path) -> Path:
     }
     path.write_text(json.dumps(config))
     return directory
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    """SQLite, as a server has it: what these runs store, and in what order, is under test."""
+    return SQLStore(tmp_path / "wakeful.db")
 
 
 def model_calls(wakeful: InProcess) -> int:

@@ -73,7 +73,8 @@ def text_of(message: Json) -> str:
 
 
 class Recorded(Protocol):
-    script: str
+    @property
+    def script(self) -> str: ...
 
 
 class Model(Protocol):

@@ -1,4 +1,6 @@
-"""Helpers for agent-run tests over real HTTP: sessions, prompts, stored messages, the event stream."""
+"""Helpers for agent-run tests: bodies, messages and what the model was sent, for any test; and
+sessions, prompts and the event stream over real HTTP, for tests against a server process (their
+in-process counterparts are in tests/support/inproc.py)."""
 
 from __future__ import annotations
 

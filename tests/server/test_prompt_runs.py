@@ -1,22 +1,19 @@
 """Agent runs through the routes (issue 3): the loop as the reference stores it, queueing, abort,
 prompt_async through the events, and what is refused before a run starts; in-process, on the
-scripted model and SQLite. Disconnects are tested against a server process: they need a socket."""
+scripted model and SQLite. A client that hangs up is tested in test_keepalive.py: it needs a
+socket."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 import pytest
 
-from tests.support import http as sync
-from tests.support.fakellm import FakeLLMThread
 from tests.support.http import (
     prompt_body,
     request_text,
@@ -30,7 +27,7 @@ from tests.support.http import (
 from tests.support.inproc import InProcess, create_session, messages, prompt, wait_idle
 from tests.support.procs import alive, eventually, find_process, live_group
 from tests.support.schemas import capture, validate, validate_response
-from tests.support.server import SCRIPTED, WakefulProcess, write_project_config
+from tests.support.server import SCRIPTED, write_project_config
 from wakeful.storage.base import Store
 from wakeful.storage.sql import SQLStore
 
@@ -306,65 +303,3 @@ async def test_unknown_model_agent_or_missing_key_is_400_before_anything_is_stor
         assert refused.status_code == 400
     assert await messages(client, sid) == []
     assert model_calls(wakeful) == before
-
-
-# --- over a socket: a client that hangs up ---------------------------------------------------------
-
-
-def _post_and_hang_up(server: WakefulProcess, path: str, body: dict[str, Any]) -> socket.socket:
-    """Send a POST on a raw socket and read the status line; the caller closes it (a hang-up)."""
-    raw = json.dumps(body).encode()
-    url = urlparse(server.url)
-    sock = socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=10)
-    sock.sendall(
-        f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(raw)}\r\n\r\n".encode()
-        + raw
-    )
-    assert sock.recv(4096).startswith(b"HTTP/1.1 200")
-    return sock
-
-
-def test_a_client_that_disconnects_does_not_stop_the_run(
-    server: WakefulProcess, http: httpx.Client, llm: FakeLLMThread
-) -> None:
-    sid, witness = sync.new_session(http), sync.new_session(http)
-    key, witness_key = f"disc-{uuid.uuid4().hex[:8]}", f"witness-{uuid.uuid4().hex[:8]}"
-    sock = _post_and_hang_up(
-        server, f"/session/{sid}/message", prompt_body(f"HOLD {key}\nREPLY survived the disconnect")
-    )
-    llm.wait_for_hold(key)
-    # A witness: a call the server stops when it sees its hang-up, which comes after ours.
-    other = _post_and_hang_up(
-        server, f"/session/{witness}/message?on_disconnect=abort", prompt_body(f"HOLD {witness_key}")
-    )
-    llm.wait_for_hold(witness_key)
-    sock.close()
-    other.close()
-    sync.wait_idle(http, witness)  # the server has seen the witness hang up, so ours too
-    assert sync.messages(http, witness)[-1]["info"]["error"]["name"] == "MessageAbortedError"
-    llm.release(key)
-    sync.wait_idle(http, sid)
-    stored = sync.messages(http, sid)
-    validate_all(stored)
-    reply = stored[-1]
-    assert reply["info"]["role"] == "assistant" and "error" not in reply["info"]
-    assert reply["info"]["finish"] == "stop"
-    assert text_of(reply) == "survived the disconnect"
-    llm.release(witness_key)
-
-
-def test_on_disconnect_abort_is_the_opt_in_to_stop_the_run(
-    server: WakefulProcess, http: httpx.Client, llm: FakeLLMThread
-) -> None:
-    sid = sync.new_session(http)
-    key = f"disc-abort-{uuid.uuid4().hex[:8]}"
-    sock = _post_and_hang_up(
-        server, f"/session/{sid}/message?on_disconnect=abort", prompt_body(f"HOLD {key}\nREPLY never")
-    )
-    llm.wait_for_hold(key)
-    sock.close()
-    sync.wait_idle(http, sid)  # ends without a release: the hang-up aborted it
-    reply = sync.messages(http, sid)[-1]
-    assert reply["info"]["error"]["name"] == "MessageAbortedError"
-    llm.release(key)

@@ -38,12 +38,13 @@ Json = dict[str, Any]
 PATIENCE = 10.0
 
 
-def server_config(data_dir: Path, project: Path, **flags: Any) -> ServerConfig:
-    """The config of a test server (tests/support/server.py's environment and timings) for
-    `project`; `flags` win, as command-line flags do."""
-    return ServerConfig.build(
-        isolated_environ(data_dir / "home"), data_dir=data_dir, project_dir=project, **flags
-    )
+def server_config(
+    data_dir: Path, project: Path, *, env: dict[str, str] | None = None, **flags: Any
+) -> ServerConfig:
+    """The config of a test server (tests/support/server.py's environment and timings, plus `env`)
+    for `project`; `flags` win, as command-line flags do."""
+    environ = {**isolated_environ(data_dir / "home"), **(env or {})}
+    return ServerConfig.build(environ, data_dir=data_dir, project_dir=project, **flags)
 
 
 # --- the run layer alone --------------------------------------------------------------------------
@@ -66,9 +67,9 @@ async def open_runtime(config: ServerConfig, store: Store | None = None) -> Asyn
         await runtime.store.close()
 
 
-def scripted(runtime: Runtime, provider_id: str = "mock", directory: Path | None = None) -> ScriptedProvider:
-    """The scripted model the runs of `directory` (the project by default) get for `provider_id`."""
-    catalog = runtime.catalog(directory or runtime.config.project_dir)
+def scripted(runtime: Runtime, provider_id: str = "mock") -> ScriptedProvider:
+    """The scripted model the project's runs get for `provider_id` (one per provider config)."""
+    catalog = runtime.catalog(runtime.config.project_dir)
     entry = catalog.providers[provider_id]
     model = runtime.provider(catalog.resolve(provider_id, next(iter(entry.models), "any")))
     assert isinstance(model, ScriptedProvider), f"provider {provider_id} is not the scripted model"
@@ -167,9 +168,6 @@ class EventLog:
         part: Json = (await self.wait(match))["properties"]["part"]
         return part
 
-    def close(self) -> None:
-        self._sub.close()
-
 
 # --- the app --------------------------------------------------------------------------------------
 
@@ -193,11 +191,28 @@ class InProcess:
         return EventLog(self.runtime)
 
 
+def _build_routes(app: FastAPI) -> None:
+    """FastAPI builds an included router's routes (their parameter and body models) when a request
+    first reaches it, on the event loop, for 0.1 to 0.3 s: once in a server's life, but once per
+    test here. A request-shaped match of every route builds them, in a thread."""
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "root_path": "",
+        "headers": [],
+        "query_string": b"",
+    }
+    for route in app.router.routes:
+        route.matches(scope)
+
+
 @asynccontextmanager
 async def running(config: ServerConfig, store: Store | None = None) -> AsyncIterator[InProcess]:
     """`create_app(config, runtime)` on a Runtime over `store` (a fresh MemoryStore by default)."""
     runtime = Runtime.build(config, store=store or MemoryStore())
     app = create_app(config, runtime)
+    await asyncio.to_thread(_build_routes, app)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://wakeful") as client:

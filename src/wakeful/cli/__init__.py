@@ -58,6 +58,22 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    lease_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="With PostgreSQL: seconds after which another server takes over the run of a server "
+            "that stopped renewing its lease (default 10; env WAKEFUL_LEASE_SECONDS)."
+        ),
+    ] = None,
+    resume_interrupted: Annotated[
+        bool | None,
+        typer.Option(
+            "--resume-interrupted/--no-resume-interrupted",
+            help="Resume a run whose server stopped, from its last stored step (default: on with "
+            "PostgreSQL, off with SQLite; env WAKEFUL_RESUME_INTERRUPTED).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the server until SIGTERM or Ctrl-C."""
     from wakeful.config import ServerConfig
@@ -77,6 +93,8 @@ def serve(
             cors_origins=tuple(cors) if cors else None,
             insecure=insecure,
             database_url=database_url,
+            lease_seconds=lease_seconds,
+            resume_interrupted=resume_interrupted,
         )
     except StartupError as exc:
         typer.echo(f"wakeful: {exc}", err=True)

@@ -99,6 +99,7 @@ class AgentLoop(Executor):
         self.assistant: AssistantMessage | None = None
         self._pgids: set[int] = set()
         self.no_reply = False
+        self.first_step = 0  # steps already stored: a run taken over from a stopped server goes on
         context = ToolContext(
             session_id=plan.session_id,
             message_id=plan.user_message_id,
@@ -151,7 +152,7 @@ class AgentLoop(Executor):
         if self.no_reply:
             return (await self.log.get(self.plan.session_id, self.plan.user_message_id)).wire()
         try:
-            step = 0
+            step = self.first_step
             while True:
                 step += 1
                 message = await self._new_assistant()

@@ -17,13 +17,16 @@ from wakeful.project.catalog import Catalog, ModelChoice
 from wakeful.project.config import ProjectConfigs
 from wakeful.providers.base import Provider
 from wakeful.providers.registry import ProviderPool
+from wakeful.run.cluster import Cluster, LocalCluster
 from wakeful.run.manager import RunManager
 from wakeful.run.permissions import Permissions
+from wakeful.run.replicas import Replicas
 from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
 from wakeful.session.todos import Todos
 from wakeful.storage.base import Store
+from wakeful.storage.mailbox import Mailbox
 from wakeful.storage.postgres import Postgres
 from wakeful.storage.sql import SQLStore
 from wakeful.storage.sqlite import SQLite
@@ -60,6 +63,7 @@ class Runtime:
     permissions: Permissions
     tool_pool: ToolPool
     instance: str
+    cluster: Cluster  # the server alone, or replicas on one PostgreSQL database
 
     @property
     def read_only_tools(self) -> set[str]:
@@ -74,6 +78,11 @@ class Runtime:
         sessions = Sessions(store, bus)
         instance = ids.new_id("run")
         runs = RunManager(messages, store, bus, instance, sessions)
+        permissions = Permissions(store, bus, sessions)
+        cluster: Cluster = LocalCluster()
+        if config.database_url and isinstance(store, SQLStore) and isinstance(store.db, Postgres):
+            cluster = Replicas(config, instance, store, Mailbox(store.db), bus, runs, permissions)
+        runs.cluster = permissions.cluster = cluster
         return cls(
             config=config,
             store=store,
@@ -90,9 +99,10 @@ class Runtime:
             tools=builtin_tools(),
             child_env=child_env(config.environ),
             todos=Todos(store, bus),
-            permissions=Permissions(store, bus, sessions),
+            permissions=permissions,
             tool_pool=ToolPool(config.tool_threads),
             instance=instance,
+            cluster=cluster,
         )
 
     def catalog(self, directory: Path) -> Catalog:

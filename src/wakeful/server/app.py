@@ -11,8 +11,8 @@ from starlette.middleware.cors import CORSMiddleware
 
 from wakeful.config import ServerConfig
 from wakeful.providers.registry import warm_imports
-from wakeful.run.recovery import recover
 from wakeful.run.runtime import Runtime
+from wakeful.run.takeover import Takeover
 from wakeful.server import errors, openapi
 from wakeful.server.middleware import BasicAuth
 from wakeful.server.routes import events, mcp, messages, meta, permissions, project, runs, sessions, ui, v2
@@ -27,8 +27,9 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.store.open()
-        await recover(state.store, state.messages, state.sessions)
-        await state.permissions.recover()
+        # Alone: close (or resume) what a crashed predecessor left. Replicas: the same for runs
+        # whose lease expired, and from now on keep leases and hear the other servers.
+        await state.cluster.start(Takeover(state))
         # Import the provider SDKs before listening: importing them later, on the loop, would stall
         # every held call (and delay the first answer's headers) by about a second.
         await asyncio.to_thread(warm_imports)
@@ -41,6 +42,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
             await state.permissions.close("the server stopped")
             state.bus.close()
             await state.runs.drain(0, "The server stopped")
+            await state.cluster.close()
             state.tool_pool.close()
             await state.providers.aclose()
             await state.store.close()

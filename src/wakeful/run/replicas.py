@@ -44,7 +44,7 @@ from wakeful.wire.permissions import Reply
 
 log = logging.getLogger("wakeful.replicas")
 
-MAX_BATCH = 500  # letters per transaction
+MAX_BATCH = 100  # letters per transaction (each is encoded on the loop)
 MAX_OUTBOX = 100_000  # letters kept while the database cannot be written; the oldest go first
 PRUNE_EVERY = 40  # scans
 

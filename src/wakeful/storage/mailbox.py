@@ -63,8 +63,11 @@ class Mailbox:
         ]
         payload = json.dumps({"o": origin, "s": letters[-1][0]}, separators=(",", ":"))
 
+        # A batch whose commit went unacknowledged is posted again: its letters are there already.
+        stmt = self.db.insert(t.mailbox).on_conflict_do_nothing()
+
         def op(conn: Connection) -> None:
-            conn.execute(t.mailbox.insert(), rows)
+            conn.execute(stmt, rows)
             conn.execute(select(func.pg_notify(self.channel, payload)))
 
         await self.db.write(op)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.http import text_of
-from tests.support.inproc import EventLog, answer, new_session, prompt_run, scripted
+from tests.support.inproc import EventLog, answer, new_session, prompt_run, scripted, submit
 from wakeful import ids
 from wakeful.ids import now_ms
 from wakeful.run.manager import RunHandle
@@ -150,13 +150,20 @@ async def test_a_run_that_had_ended_is_only_marked_done(runtime: Runtime) -> Non
     assert scripted(runtime).requests == []
 
 
-@pytest.mark.parametrize("fields", [{"resumes": 3}, {"kind": "shell"}], ids=["resumed-enough", "shell"])
+@pytest.mark.parametrize(
+    "fields",
+    [{"resumes": 3}, {"kind": "shell"}, {"aborted": True}],
+    ids=["resumed-enough", "shell", "aborted"],
+)
 async def test_a_run_that_may_not_be_resumed_is_closed_as_interrupted(
     runtime: Runtime, fields: dict[str, Any]
 ) -> None:
     session = await new_session(runtime)
+    aborted = fields.pop("aborted", False)
     run = await dead_run(runtime, session, **fields)
     await step(runtime, run, tool="running", done=False)
+    if aborted:  # sent while the run's server was dead: nothing ran here to stop
+        assert await runtime.runs.abort(session.id) is False
 
     await Takeover(runtime).recover_all()
 
@@ -184,3 +191,22 @@ async def test_the_permission_requests_of_a_run_taken_over_are_withdrawn(runtime
     assert [r.sessionID for r in await runtime.permissions.list()] == [other.id]
     (replied,) = await events.of("permission.replied", session.id)
     assert replied["properties"]["reply"] == "reject"
+
+
+async def test_a_run_another_server_took_over_stops_here_without_writing(runtime: Runtime) -> None:
+    session = await new_session(runtime)
+    model = scripted(runtime)
+    handle = await submit(runtime, prompt_run(runtime, session, "HOLD lost\nREPLY never here"))
+    await model.held("lost")
+    claim = await runtime.store.get_run(handle.message_id)
+    assert claim is not None and await runtime.store.take_over(claim, "run_other", "there", now_ms() + 10_000)
+    before = await runtime.messages.list_raw(session.id)
+
+    runtime.runs.lost({handle.message_id})
+    reply = await answer(handle)  # what is stored: the caller here follows the run there
+
+    assert await runtime.messages.list_raw(session.id) == before
+    assert "error" not in reply["info"] and reply["info"]["time"].get("completed") is None
+    taken = await runtime.store.get_run(handle.message_id)
+    assert taken is not None and taken.status == "running" and taken.instance == "run_other"
+    model.release("lost")

@@ -165,6 +165,8 @@ class AgentLoop(Executor):
                     continue
                 return await self._reply(message)
         except asyncio.CancelledError:
+            if handle.lost:
+                raise  # another server runs it now: nothing more is written from here
             error = handle.cancel_reason or MessageAbortedError()
             return await asyncio.shield(self._end(error))
         except ProviderSilenceError as exc:

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 import weakref
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +46,7 @@ from wakeful.storage.base import RunRecord, RunStore
 log = logging.getLogger("wakeful.runs")
 
 Reply = dict[str, Any]  # {"info": ..., "parts": [...]}, the body of /message
+ABORTS_KEPT = 10_000
 
 
 class Executor:
@@ -82,6 +83,8 @@ class RunHandle:
     started: float = field(default_factory=time.monotonic)
     on_pgid: Callable[[list[int]], Awaitable[None]] | None = None
     created: int = 0  # when it was claimed (ms): the order of a session's runs across servers
+    # Another server took it over: it stops without writing, and its callers follow it there.
+    lost: bool = False
 
     @property
     def message_id(self) -> str:
@@ -146,6 +149,9 @@ class RunManager:
         self._adopted: dict[str, tuple[RunHandle, asyncio.Task[None]]] = {}
         self._following: set[asyncio.Task[Reply]] = set()
         self._remote_status: dict[str, dict[str, Any]] = {}  # sessions busy on other servers
+        # When each session was last aborted (ms): a run of it claimed before, whose server stopped
+        # before it heard of the abort, is not resumed. The oldest are forgotten first.
+        self._aborted: OrderedDict[str, int] = OrderedDict()
 
     # --- status -----------------------------------------------------------------------------------
 
@@ -300,6 +306,8 @@ class RunManager:
 
     async def _ended(self, handle: RunHandle) -> None:
         self._live.pop(handle.message_id, None)
+        if handle.lost:
+            return
         with contextlib.suppress(Exception):
             await self._store.set_run_status(handle.message_id, "done")
             self.cluster.run_ended(handle.message_id)
@@ -345,18 +353,27 @@ class RunManager:
             handle.future.set_result(outcome)
 
     def lost(self, message_ids: Iterable[str]) -> None:
-        """Another server took these runs over (their leases were not renewed in time): stop them."""
+        """Another server took these runs over (their leases were not renewed in time): stop them
+        here without writing anything more; their callers here follow them there."""
         for message_id in message_ids:
             handle = self._live.get(message_id)
             if handle is not None:
                 log.error("run %s was taken over by another server; stopping it here", message_id)
+                handle.lost = True
                 handle.cancel(UnknownRunError("Another server took the run over"))
+
+    def aborted_since(self, session_id: str, created: int) -> bool:
+        """Whether the session was aborted (here, or on another server that told this one) after a
+        run claimed at `created` (ms)."""
+        return self._aborted.get(session_id, -1) >= created
 
     async def _execute(self, handle: RunHandle) -> Reply | BaseException:
         """Run one handle to its reply; the executor stores its own errors."""
         request = handle.request
         deadline_timer: asyncio.TimerHandle | None = None
         try:
+            if handle.lost:
+                return await self._follow(await self._store_run(handle)).wait()
             if handle.cancel_reason is not None:
                 return await request.executor.fail(handle, handle.cancel_reason)
             await self._store.set_run_status(request.message_id, "running")
@@ -372,6 +389,8 @@ class RunManager:
             except asyncio.CancelledError:
                 if not handle.task.cancelled():
                     raise  # the worker itself is being cancelled
+                if handle.lost:
+                    return await self._follow(await self._store_run(handle)).wait()
                 return await request.executor.fail(handle, handle.cancel_reason or MessageAbortedError())
         except Exception as exc:  # the last resort: an executor that could not store its error
             log.exception("run %s failed", request.message_id)
@@ -383,6 +402,11 @@ class RunManager:
             if deadline_timer is not None:
                 deadline_timer.cancel()
 
+    async def _store_run(self, handle: RunHandle) -> RunRecord:
+        return await self._store.get_run(handle.message_id) or RunRecord(
+            handle.message_id, handle.session_id, handle.request.kind, handle.request.body_hash
+        )
+
     async def _run(self, handle: RunHandle) -> Reply:
         request = handle.request
         await self.cluster.turn(request.session_id, request.message_id, handle.created)
@@ -393,6 +417,10 @@ class RunManager:
     async def abort(self, session_id: str, reason: str = "Aborted", *, here_only: bool = False) -> bool:
         """Stop the running prompt and every queued one, here and (replicas, unless `here_only`) on
         every other server, and return once the session is idle; True if anything was stopped here."""
+        self._aborted[session_id] = now_ms()
+        self._aborted.move_to_end(session_id)
+        while len(self._aborted) > ABORTS_KEPT:
+            self._aborted.popitem(last=False)
         stopped = False
         for handle in list(self._queues.get(session_id, ())):
             handle.cancel_reason = handle.cancel_reason or MessageAbortedError(reason)

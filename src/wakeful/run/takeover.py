@@ -6,7 +6,8 @@ lease expire (run/replicas.py), or a server alone starting after a crash with
 permission requests it left are withdrawn (the resumed run asks again). Then:
 
 - resumed, if resuming is on, the run is a prompt or a command (a `/shell` call is not redone), it
-  has been resumed fewer than `max_resumes` times, and its agent and model still resolve: a tool
+  has been resumed fewer than `max_resumes` times, its session was not aborted since it was claimed
+  (an abort sent while its server was dead), and its agent and model still resolve: a tool
   call it left pending or running becomes a tool error the model reads (INTERRUPTED) and its step is
   completed as one that called tools; a step that was still streaming and called no tool is removed
   and asked again; the loop goes on from there, and every caller waiting for the run, on any server,
@@ -114,6 +115,9 @@ class Takeover:
     def _may_resume(self, run: RunRecord) -> bool:
         config = self.runtime.config
         if not config.resumes_runs or run.kind not in RESUMABLE:
+            return False
+        if self.runtime.runs.aborted_since(run.session_id, run.created):
+            log.warning("run %s: its session was aborted while its server was stopped", run.message_id)
             return False
         if run.resumes >= config.max_resumes:
             log.warning("run %s was resumed %d times already: not again", run.message_id, run.resumes)

@@ -19,6 +19,7 @@ from wakeful.providers.base import Provider
 from wakeful.providers.registry import ProviderPool
 from wakeful.run.manager import RunManager
 from wakeful.run.permissions import Permissions
+from wakeful.run.recovery import recover
 from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
@@ -105,3 +106,21 @@ class Runtime:
     def refuse_when_draining(self) -> None:
         if not self.runs.accepting:
             raise ServiceUnavailableError("The server is shutting down", retry_after=5)
+
+    async def open(self) -> None:
+        """Open the store, then close what a server that died left behind: its runs and its
+        permission requests."""
+        await self.store.open()
+        await recover(self.store, self.messages, self.sessions)
+        await self.permissions.recover()
+
+    async def close(self, reason: str) -> None:
+        """Stop taking runs, end the event streams, abort what still runs (storing `reason` as its
+        error) and release every resource. The graceful drain (server.serve) runs before this."""
+        self.runs.stop_accepting()
+        await self.permissions.close(reason)
+        self.bus.close()
+        await self.runs.drain(0, reason)
+        self.tool_pool.close()
+        await self.providers.aclose()
+        await self.store.close()

@@ -49,6 +49,16 @@ class ProjectConfig:
         return value if isinstance(value, dict) else {}
 
 
+def home_dir(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("HOME", str(Path.home())))
+
+
+def global_config_dir(environ: Mapping[str, str]) -> Path:
+    """`$XDG_CONFIG_HOME/opencode`, by default `~/.config/opencode`: the global config files and the
+    global AGENTS.md live there."""
+    return Path(environ.get("XDG_CONFIG_HOME") or home_dir(environ) / ".config") / "opencode"
+
+
 def project_chain(directory: Path) -> list[Path]:
     """The directories whose config files apply, root-most first: from the git worktree root (the
     nearest ancestor holding `.git`) down to `directory`; just `directory` outside a worktree."""
@@ -72,9 +82,7 @@ class ProjectConfigs:
 
     def candidates(self, directory: Path) -> list[Path]:
         """Every file that may contribute, lowest precedence first."""
-        home = Path(self.environ.get("HOME", str(Path.home())))
-        xdg = Path(self.environ.get("XDG_CONFIG_HOME") or home / ".config")
-        paths = [xdg / "opencode" / name for name in ("config.json", *_NAMES)]
+        paths = [global_config_dir(self.environ) / name for name in ("config.json", *_NAMES)]
         if self.environ.get("OPENCODE_CONFIG"):
             paths.append(Path(self.environ["OPENCODE_CONFIG"]).expanduser())
         # like the reference's findUp: every opencode.jsonc first (root-most first), then every

@@ -15,9 +15,11 @@ from wakeful.config import ServerConfig
 from wakeful.errors import ServiceUnavailableError
 from wakeful.project.catalog import Catalog, ModelChoice
 from wakeful.project.config import ProjectConfigs
+from wakeful.project.instructions import Instructions
 from wakeful.providers.base import Provider
 from wakeful.providers.registry import ProviderPool
 from wakeful.run.manager import RunManager
+from wakeful.run.system import SystemPrompts
 from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
@@ -26,6 +28,7 @@ from wakeful.storage.base import Store
 from wakeful.storage.sql import SQLStore
 from wakeful.tools.base import Tool
 from wakeful.tools.bash import child_env
+from wakeful.tools.output import KeptOutputs
 from wakeful.tools.registry import builtin_tools
 
 
@@ -50,6 +53,8 @@ class Runtime:
     child_env: dict[str, str]  # the environment of the processes tools start (secrets removed)
     todos: Todos
     instance: str
+    prompts: SystemPrompts  # system prompts, with the per-project caches behind them
+    outputs: KeptOutputs  # tool outputs too long for the model, kept whole
 
     @property
     def read_only_tools(self) -> set[str]:
@@ -80,6 +85,8 @@ class Runtime:
             child_env=child_env(config.environ),
             todos=Todos(store, bus),
             instance=instance,
+            prompts=SystemPrompts(Instructions(config.environ, config.config_freshness)),
+            outputs=KeptOutputs(config.data_dir / "tool-output"),
         )
 
     def catalog(self, directory: Path) -> Catalog:

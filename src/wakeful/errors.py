@@ -20,6 +20,8 @@
     │   ├── APIError                 provider answered badly or the transport broke (maybe retryable)
     │   │   ├── ProviderUnreachableError   the connection was refused: retried within a short budget
     │   │   └── ProviderSilenceError       the provider said nothing for too long
+    │   ├── ContextOverflowError     the request did not fit the model's context window
+    │   ├── StructuredOutputError    the answer never matched the prompt's json_schema
     │   └── MessageOutputLengthError
     ├── ToolError                    a tool failed; becomes a tool part in state "error", the run goes on
     └── StartupError                 the server cannot start (data directory locked, unsafe bind, ...)
@@ -337,6 +339,36 @@ class APIError(RunError):
             "isRetryable": self.retryable,
             **{k: v for k, v in given.items() if v is not None},
         }
+
+
+class ContextOverflowError(RunError):
+    """The request did not fit the model's context window: the provider said so, or compaction could
+    not make it fit. The loop compacts once and retries before it lets this end a run."""
+
+    name = "ContextOverflowError"
+
+    def __init__(self, message: str, *, response_body: str | None = None) -> None:
+        super().__init__(message)
+        self.response_body = response_body
+
+    def data(self) -> dict[str, Any]:
+        if self.response_body is None:
+            return {"message": self.message}
+        return {"message": self.message, "responseBody": self.response_body}
+
+
+class StructuredOutputError(RunError):
+    """A `json_schema` prompt whose answer never validated; `retries` is how many corrections the
+    model was given."""
+
+    name = "StructuredOutputError"
+
+    def __init__(self, message: str, retries: int) -> None:
+        super().__init__(message)
+        self.retries = retries
+
+    def data(self) -> dict[str, Any]:
+        return {"message": self.message, "retries": self.retries}
 
 
 # --- the rest ---------------------------------------------------------------------------------

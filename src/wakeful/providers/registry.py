@@ -6,7 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from wakeful.project.catalog import ANTHROPIC_NPM, SCRIPTED_NPM
+from wakeful.project.catalog import SCRIPTED_NPM
+from wakeful.project.models import ANTHROPIC_NPM
 from wakeful.providers.base import Endpoint, Provider, Transport
 
 

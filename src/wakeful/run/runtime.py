@@ -15,11 +15,13 @@ from wakeful.config import ServerConfig
 from wakeful.errors import ServiceUnavailableError
 from wakeful.project.catalog import Catalog, ModelChoice
 from wakeful.project.config import ProjectConfigs
+from wakeful.project.instructions import Instructions
 from wakeful.providers.base import Provider
 from wakeful.providers.registry import ProviderPool
 from wakeful.run.manager import RunManager
 from wakeful.run.permissions import Permissions
 from wakeful.run.recovery import recover
+from wakeful.run.system import SystemPrompts
 from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
@@ -30,6 +32,7 @@ from wakeful.storage.sql import SQLStore
 from wakeful.storage.sqlite import SQLite
 from wakeful.tools.base import Tool
 from wakeful.tools.bash import child_env
+from wakeful.tools.output import KeptOutputs
 from wakeful.tools.pool import ToolPool
 from wakeful.tools.registry import builtin_tools
 
@@ -61,6 +64,8 @@ class Runtime:
     permissions: Permissions
     tool_pool: ToolPool
     instance: str
+    prompts: SystemPrompts  # system prompts, with the per-project caches behind them
+    outputs: KeptOutputs  # tool outputs too long for the model, kept whole
 
     @property
     def read_only_tools(self) -> set[str]:
@@ -94,6 +99,8 @@ class Runtime:
             permissions=Permissions(store, bus, sessions),
             tool_pool=ToolPool(config.tool_threads),
             instance=instance,
+            prompts=SystemPrompts(Instructions(config.environ, config.config_freshness)),
+            outputs=KeptOutputs(config.data_dir / "tool-output"),
         )
 
     def catalog(self, directory: Path) -> Catalog:

@@ -4,7 +4,8 @@ A bad call (arguments that are not a JSON object, a tool the agent may not use o
 rule denies altogether) becomes a tool part in state "error" that the model sees on its next step; so
 does a `ToolError` (arguments the tool's schema refuses, a permission refused, or a failure) or any
 other failure of the tool. Cancellation (abort, deadline, shutdown) propagates after the tool has
-stopped what it started; `abort_open` then marks the interrupted part.
+stopped what it started; `abort_open` then marks the interrupted part. An output too
+long for the model is cut and kept whole (`tools.output`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from wakeful.ids import now_ms
 from wakeful.providers.base import ToolCall
 from wakeful.session.messages import MessageLog
 from wakeful.tools.base import Tool, ToolContext
+from wakeful.tools.output import limit_output
 from wakeful.wire.parts import (
     ToolPart,
     ToolStateCompleted,
@@ -82,7 +84,7 @@ class ToolCalls:
         self._open[part.id] = (part, start)
         ctx = replace(self.context, message_id=part.messageID, call_id=call.id)
         try:
-            result = await tool.call(args, ctx)
+            result = await limit_output(await tool.call(args, ctx), ctx)
         except ToolError as exc:
             self._open.pop(part.id, None)
             await self._fail(part, args, exc.message, start)

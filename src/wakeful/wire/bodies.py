@@ -1,4 +1,4 @@
-"""Request bodies of the routes that start runs: prompt, command and shell."""
+"""Request bodies of the routes that start runs: prompt, command, shell and summarize."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from wakeful.wire.base import Wire
-from wakeful.wire.messages import ModelRef
+from wakeful.wire.messages import ModelRef, OutputFormat
 
 MessageIDField = Annotated[str | None, Field(default=None, pattern=r"^msg")]
 PartIDField = Annotated[str | None, Field(default=None, pattern=r"^prt")]
@@ -67,7 +67,7 @@ class PromptBody(Wire):
     agent: str | None = None
     noReply: bool | None = None
     tools: dict[str, bool] | None = None
-    format: dict[str, Any] | None = None
+    format: OutputFormat | None = None
     system: str | None = None
     variant: str | None = None
     parts: list[PartInput]
@@ -109,3 +109,11 @@ class ShellBody(Wire):
     agent: str
     model: PromptModel | None = None
     command: str
+
+
+class SummarizeBody(Wire):
+    """`POST /session/{id}/summarize`: compact the session now, with this model."""
+
+    providerID: str
+    modelID: str
+    auto: bool | None = None

@@ -42,6 +42,7 @@ class Agent(Wire):
     topP: Number | None = None
     steps: Number | None = None
     model: AgentModel | None = None
+    variant: str | None = None
 
 
 class Command(Wire):
@@ -116,6 +117,7 @@ class ProviderModel(Wire):
     options: dict[str, Any]
     headers: dict[str, str]
     release_date: str
+    variants: dict[str, dict[str, Any]] | None = None
 
 
 class Provider(Wire):

@@ -1,7 +1,8 @@
 """Typed message parts, serialised exactly as the reference's `Part` schemas.
 
 A tool part moves pending -> running -> completed | error; a step of the agent loop is framed by
-`step-start` and `step-finish`.
+`step-start` and `step-finish`. A completed tool part whose `time.compacted` is set was pruned: the
+model sees a placeholder instead of its output.
 """
 
 from __future__ import annotations
@@ -125,7 +126,25 @@ class StepFinishPart(PartBase):
     tokens: Tokens = Field(default_factory=Tokens)
 
 
+class CompactionPart(PartBase):
+    """Marks a user message as a compaction request: the assistant message answering it (with
+    `summary: true`) summarises the history before it, except the messages from `tail_start_id`
+    on, which the model keeps seeing verbatim."""
+
+    type: Literal["compaction"] = "compaction"
+    auto: bool
+    overflow: bool | None = None
+    tail_start_id: str | None = None
+
+
 Part = Annotated[
-    TextPart | ReasoningPart | FilePart | AgentPart | ToolPart | StepStartPart | StepFinishPart,
+    TextPart
+    | ReasoningPart
+    | FilePart
+    | AgentPart
+    | ToolPart
+    | StepStartPart
+    | StepFinishPart
+    | CompactionPart,
     Field(discriminator="type"),
 ]

@@ -1,4 +1,4 @@
-"""Routes that run the agent: prompt, prompt_async, command, shell, abort, and the waits.
+"""Routes that run the agent: prompt, prompt_async, command, shell, summarize, abort, and the waits.
 
 Every call that can outlast a client's patience answers through the keep-alive response. Anything
 that can be refused is refused before it: the submission (validation, resolution, the idempotency
@@ -16,14 +16,14 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from wakeful.errors import InvalidRequestError, MessageAbortedError, NotFoundError
 from wakeful.project.commands import resolve_command
 from wakeful.run.manager import Reply, RunHandle, RunRequest
-from wakeful.run.prompt import build_run, command_prompt
+from wakeful.run.prompt import build_run, build_summarize_run, command_prompt
 from wakeful.run.runtime import Runtime
 from wakeful.run.shell import build_shell_run
 from wakeful.server.deps import Directory, ExistingSession, MessageID, RuntimeDep
 from wakeful.server.keepalive import HEADER, KeepAliveResponse, requested_interval
 from wakeful.server.routing import WireRoute
 from wakeful.wire.base import Wire
-from wakeful.wire.bodies import CommandBody, PromptBody, ShellBody
+from wakeful.wire.bodies import CommandBody, PromptBody, ShellBody, SummarizeBody
 from wakeful.wire.messages import MessageWithParts
 from wakeful.wire.sessions import Session
 
@@ -169,6 +169,40 @@ async def shell(
 ) -> KeepAliveResponse:
     run = build_shell_run(runtime, session, directory, body, deadline=options.deadline)
     return await _submit(runtime, run, options)
+
+
+@router.post(
+    "/session/{sessionID}/summarize",
+    operation_id="session.summarize",
+    response_model=None,
+    responses={
+        200: {
+            "content": {"application/json": {"schema": {"type": "boolean"}}},
+            "description": (
+                "true once the summary is stored; held with keep-alive newlines like /message, and "
+                'a summary that failed ends the body with its error ({"name","data"}) instead'
+            ),
+        }
+    },
+)
+async def summarize(
+    runtime: RuntimeDep,
+    options: Held,
+    directory: Directory,
+    session: ExistingSession,
+    body: Annotated[SummarizeBody, Body()],
+) -> KeepAliveResponse:
+    """Compact the session now: summarise its history with the given model (queued behind a run)."""
+    run = build_summarize_run(runtime, session, directory, body, deadline=options.deadline)
+    outcome = await runtime.runs.submit(run)
+    assert isinstance(outcome, RunHandle), "a summarize run always has a new message id"
+
+    async def done() -> Any:
+        reply = await outcome.wait()
+        error = reply.get("info", {}).get("error")
+        return error if error else True
+
+    return KeepAliveResponse(done(), options.interval, headers={MESSAGE_HEADER: run.message_id})
 
 
 @router.post("/session/{sessionID}/abort", operation_id="session.abort")

@@ -62,9 +62,10 @@ async def open_runtime(config: ServerConfig, store: Store | None = None) -> Asyn
         await runtime.close("The test ended")
 
 
-def scripted(runtime: Runtime, provider_id: str = "mock") -> ScriptedProvider:
-    """The scripted model the project's runs get for `provider_id` (one per provider config)."""
-    catalog = runtime.catalog(runtime.config.project_dir)
+def scripted(runtime: Runtime, provider_id: str = "mock", directory: Path | None = None) -> ScriptedProvider:
+    """The scripted model the runs of `directory` (the project by default) get for `provider_id`
+    (one per provider config)."""
+    catalog = runtime.catalog(directory or runtime.config.project_dir)
     entry = catalog.providers[provider_id]
     model = runtime.provider(catalog.resolve(provider_id, next(iter(entry.models), "any")))
     assert isinstance(model, ScriptedProvider), f"provider {provider_id} is not the scripted model"

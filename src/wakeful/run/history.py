@@ -23,6 +23,7 @@ import json
 import mimetypes
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -58,6 +59,7 @@ class FileContent:
 
 
 Files = Mapping[str, FileContent]  # part id -> the content `read_files` read
+NO_FILES: Files = MappingProxyType({})
 
 
 def is_compaction(entry: Entry) -> bool:
@@ -201,7 +203,7 @@ def _clip(text: str, limit: int | None) -> str:
     return f"{text[:limit]}\n... ({len(text) - limit} more characters not shown)"
 
 
-def entry_chat(entry: Entry, files: Files, clip: int | None = None) -> list[ChatMessage]:
+def entry_chat(entry: Entry, files: Files = NO_FILES, clip: int | None = None) -> list[ChatMessage]:
     """One stored message as chat messages (none, one, or an assistant turn and its tool results);
     `files` holds its `file://` parts as `read_files` read them; `clip` shortens each tool output to
     that many characters."""
@@ -248,7 +250,7 @@ def entry_chat(entry: Entry, files: Files, clip: int | None = None) -> list[Chat
     return []
 
 
-def to_chat(messages: list[Entry], files: Files, clip: int | None = None) -> list[ChatMessage]:
+def to_chat(messages: list[Entry], files: Files = NO_FILES, clip: int | None = None) -> list[ChatMessage]:
     return [m for entry in messages for m in entry_chat(entry, files, clip)]
 
 
@@ -256,7 +258,7 @@ class Conversation:
     """The view a run shows the model, kept in step with the run: each stored message is turned
     into chat messages and estimated once, so that a step costs the same however long the run."""
 
-    def __init__(self, entries: list[Entry], files: Files) -> None:
+    def __init__(self, entries: list[Entry], files: Files = NO_FILES) -> None:
         self.files = files
         self.entries: list[Entry] = []
         self._chat: list[ChatMessage] = []

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wakeful import ids
-from wakeful.backoff import backoff_delay
 from wakeful.config import ServerConfig
 from wakeful.errors import (
     APIError,
@@ -53,6 +52,7 @@ from wakeful.run.compaction import CompactionSettings, Compactor, prunable, spli
 from wakeful.run.history import Conversation, Entry
 from wakeful.run.manager import Executor, Reply, RunHandle, RunManager
 from wakeful.run.options import CallOptions
+from wakeful.run.retry import Retries
 from wakeful.run.structured import NAME as STRUCTURED_OUTPUT
 from wakeful.run.structured import StructuredOutput
 from wakeful.run.system import SystemPrompts
@@ -441,8 +441,7 @@ class AgentLoop(Executor):
     async def _stream_with_retries(
         self, message: AssistantMessage, request: ChatRequest
     ) -> tuple[str, list[ToolCall], Usage]:
-        config = self.config
-        attempt = 0
+        retries = Retries(self.config)
         while True:
             streamed: list[TextPart | ReasoningPart] = []
             self._streaming = streamed
@@ -450,21 +449,18 @@ class AgentLoop(Executor):
                 return await self._stream(message, request, streamed)
             except APIError as exc:
                 await self._close_parts(streamed)
-                if not exc.retryable or attempt >= config.retry_attempts:
+                delay = retries.next_delay(exc)
+                if delay is None:
                     raise
-                attempt += 1
                 # A retried attempt streams its text again: drop the partial copy so the answer
                 # is not doubled. The final failure keeps what was streamed.
                 for part in streamed:
                     await self.log.delete_part(part.sessionID, part.messageID, part.id)
-                delay = exc.retry_after
-                if delay is None:
-                    delay = backoff_delay(attempt, config.retry_base, config.retry_max_delay)
                 self.runs.set_status(
                     self.plan.session_id,
                     {
                         "type": "retry",
-                        "attempt": attempt,
+                        "attempt": retries.attempt,
                         "message": exc.message,
                         "next": now_ms() + int(delay * 1000),
                     },

@@ -141,9 +141,14 @@ class ServerConfig(BaseSettings):
     # How long a project's opencode.json may be served from cache before its files are checked again.
     config_freshness: float = 1.0
 
-    # Storage
+    # Logs on stderr: text or one JSON object per line; one access-log line per request.
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = True
+
+    # Storage; GET /global/ready answers 503 when a read takes longer than ready_timeout.
     db_busy_timeout: float = 30.0
     db_readers: int = 4
+    ready_timeout: float = 2.0
 
     # The environment the server was started with: the source of every WAKEFUL_* value, of
     # `{env:VAR}` in opencode.json and of OPENCODE_CONFIG / HOME / XDG_CONFIG_HOME for config discovery.

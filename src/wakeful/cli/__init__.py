@@ -21,6 +21,13 @@ def _root() -> None:
     """wakeful: an opencode-compatible, headless coding-agent server for long unattended runs."""
 
 
+class OutputFormat(StrEnum):
+    """What `--format` and `--log-format` choose from."""
+
+    text = "text"
+    json = "json"
+
+
 @app.command()
 def serve(
     hostname: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -43,6 +50,9 @@ def serve(
     ] = None,
     cors: Annotated[list[str] | None, typer.Option(help="Allow this browser origin (repeatable).")] = None,
     insecure: Annotated[bool, typer.Option(help="Allow a non-loopback address without a password.")] = False,
+    log_format: Annotated[
+        OutputFormat | None, typer.Option(help="Log lines on stderr: text or json (env WAKEFUL_LOG_FORMAT).")
+    ] = None,
 ) -> None:
     """Run the server until SIGTERM or Ctrl-C."""
     from wakeful.config import ServerConfig
@@ -60,6 +70,7 @@ def serve(
             provider_silence=provider_silence,
             cors_origins=tuple(cors) if cors else None,
             insecure=insecure,
+            log_format=log_format.value if log_format else None,
         )
     except StartupError as exc:
         typer.echo(f"wakeful: {exc}", err=True)
@@ -74,11 +85,6 @@ def serve(
 
 
 # --- the client commands: their bodies live in wakeful.cli.*, imported when they run -------
-
-
-class OutputFormat(StrEnum):
-    text = "text"
-    json = "json"
 
 
 Url = Annotated[

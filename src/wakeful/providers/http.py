@@ -19,6 +19,7 @@ import httpx2
 
 from wakeful.errors import APIError, ProviderAuthError, ProviderSilenceError, WakefulError
 from wakeful.providers.base import ChatRequest, Endpoint, Provider, StreamEvent, Transport
+from wakeful.telemetry import tracing
 
 RESET_MESSAGE = "Connection reset by server"
 _RETRYABLE_TYPES = {"server_error", "api_error", "overloaded_error", "rate_limit_error", "timeout_error"}
@@ -49,6 +50,11 @@ def http_timeout(silence_timeout: float) -> httpx2.Timeout:
     )
 
 
+async def _trace_context(request: httpx2.Request) -> None:
+    # Sent while the model call's span is current, so the provider (or a proxy) continues the trace.
+    tracing.inject(request.headers)
+
+
 def http_client(
     aiohttp_cls: type[httpx2.AsyncClient], transport: Transport, silence_timeout: float, max_connections: int
 ) -> httpx2.AsyncClient:
@@ -57,9 +63,10 @@ def http_client(
         max_connections=max_connections, max_keepalive_connections=min(max_connections, 100)
     )
     timeout = http_timeout(silence_timeout)
+    hooks = {"request": [_trace_context]}
     if transport == "aiohttp":
-        return aiohttp_cls(timeout=timeout, limits=limits)
-    return httpx2.AsyncClient(timeout=timeout, limits=limits)
+        return aiohttp_cls(timeout=timeout, limits=limits, event_hooks=hooks)
+    return httpx2.AsyncClient(timeout=timeout, limits=limits, event_hooks=hooks)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

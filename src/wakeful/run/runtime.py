@@ -24,6 +24,7 @@ from wakeful.session.sessions import Sessions
 from wakeful.session.todos import Todos
 from wakeful.storage.base import Store
 from wakeful.storage.sql import SQLStore
+from wakeful.telemetry.metrics import Metrics
 from wakeful.tools.base import Tool
 from wakeful.tools.bash import child_env
 from wakeful.tools.registry import builtin_tools
@@ -50,6 +51,7 @@ class Runtime:
     child_env: dict[str, str]  # the environment of the processes tools start (secrets removed)
     todos: Todos
     instance: str
+    metrics: Metrics  # this runtime's own registry, served at GET /metrics
 
     @property
     def read_only_tools(self) -> set[str]:
@@ -59,10 +61,11 @@ class Runtime:
     def build(cls, config: ServerConfig, store: Store | None = None) -> Runtime:
         """The runtime for `config`, on `store` if given (a test's MemoryStore), else the config's."""
         store = store or config_store(config)
-        bus = EventBus(config.event_replay, config.subscriber_queue, config.event_replay_bytes)
+        metrics = Metrics()
+        bus = EventBus(config.event_replay, config.subscriber_queue, config.event_replay_bytes, metrics)
         messages = MessageLog(store, bus)
         instance = ids.new_id("run")
-        runs = RunManager(messages, store, bus, instance)
+        runs = RunManager(messages, store, bus, instance, metrics)
         return cls(
             config=config,
             store=store,
@@ -80,6 +83,7 @@ class Runtime:
             child_env=child_env(config.environ),
             todos=Todos(store, bus),
             instance=instance,
+            metrics=metrics,
         )
 
     def catalog(self, directory: Path) -> Catalog:

@@ -14,11 +14,13 @@ from wakeful.providers.registry import warm_imports
 from wakeful.run.recovery import recover
 from wakeful.run.runtime import Runtime
 from wakeful.server import errors, openapi
+from wakeful.server.access import HEADER as REQUEST_ID_HEADER
+from wakeful.server.access import RequestTelemetry
 from wakeful.server.middleware import BasicAuth
-from wakeful.server.routes import events, messages, meta, runs, sessions
+from wakeful.server.routes import events, messages, meta, ops, runs, sessions
 from wakeful.version import __version__
 
-EXPOSED_HEADERS = ["X-Keepalive-Interval", "X-Wakeful-Message-ID", "Retry-After"]
+EXPOSED_HEADERS = ["X-Keepalive-Interval", "X-Wakeful-Message-ID", "Retry-After", REQUEST_ID_HEADER]
 
 
 def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
@@ -54,7 +56,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     app.state.wakeful = state
     errors.install(app)
     openapi.install(app)
-    for module in (meta, sessions, messages, runs, events):
+    for module in (meta, ops, sessions, messages, runs, events):
         app.include_router(module.router)
     if config.cors_origins:
         app.add_middleware(
@@ -67,6 +69,9 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
                 "X-Keepalive-Interval",
                 "Authorization",
                 "Last-Event-ID",
+                REQUEST_ID_HEADER,
+                "traceparent",
+                "tracestate",
             ],
             expose_headers=EXPOSED_HEADERS,
             allow_credentials=True,
@@ -74,4 +79,6 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     if config.password:
         # Added last so it runs first: a CORS preflight is let through by BasicAuth itself.
         app.add_middleware(BasicAuth, username=config.username, password=config.password)
+    # Outermost: refused requests get a request id and an access-log line too.
+    app.add_middleware(RequestTelemetry, metrics=state.metrics, access_log=config.access_log)
     return app

@@ -23,6 +23,15 @@ from wakeful.version import __version__
 EXPOSED_HEADERS = ["X-Keepalive-Interval", "X-Wakeful-Message-ID", "Retry-After", REQUEST_ID_HEADER]
 
 
+def _build_routes(app: FastAPI) -> None:
+    """FastAPI builds an included router's routes (dependants, pydantic adapters) when the first
+    request reaches it, holding the event loop for a quarter of a second or more; start-up builds
+    them in a thread instead. Does nothing on a FastAPI that builds them some other way."""
+    for route in app.router.routes:
+        for build in ("effective_candidates", "effective_low_priority_routes"):
+            getattr(route, build, lambda: None)()
+
+
 def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     state = state or Runtime.build(config)
 
@@ -33,6 +42,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
         # Import the provider SDKs before listening: importing them later, on the loop, would stall
         # every held call (and delay the first answer's headers) by about a second.
         await asyncio.to_thread(warm_imports)
+        await asyncio.to_thread(_build_routes, app)
         try:
             yield
         finally:

@@ -5,6 +5,7 @@ to the provider's HTTP request."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,9 +41,10 @@ def exported() -> Iterator[InMemorySpanExporter]:
     tracing.shutdown()
 
 
-def finished(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
-    """The spans of the client's trace, once everything buffered is exported."""
-    tracing.shutdown()
+async def finished(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
+    """The spans of the client's trace, once everything buffered is exported (by the processor's
+    thread, which the shutdown joins: off the loop)."""
+    await asyncio.to_thread(tracing.shutdown)
     return [
         s
         for s in exporter.get_finished_spans()
@@ -70,7 +72,7 @@ async def test_a_prompt_with_one_tool_call_is_a_span_tree_under_the_clients_span
     )
     stored = await messages(client, sid)
     [tool_part] = [p for m in stored for p in m["parts"] if p["type"] == "tool"]
-    spans = finished(exported)
+    spans = await finished(exported)
 
     [http] = [s for s in spans if s.parent is not None and s.parent.span_id == int(CLIENT_SPAN, 16)]
     assert http.parent is not None and http.parent.is_remote
@@ -110,7 +112,7 @@ async def test_a_failing_tool_call_marks_its_span(wakeful: InProcess, exported: 
             f"/session/{sid}/message", json=prompt_body(script), headers={"traceparent": TRACEPARENT}
         )
     )
-    [read] = [s for s in finished(exported) if s.name == "execute_tool read"]
+    [read] = [s for s in await finished(exported) if s.name == "execute_tool read"]
     assert read.attributes is not None and read.attributes["error.type"] == "error"
     assert not read.status.is_ok
 
@@ -130,7 +132,7 @@ async def test_the_model_call_sends_its_trace_context_to_the_provider(
         )
     [request] = fake_llm.requests
     sent = {k.lower(): v for k, v in request.headers.items()}["traceparent"]
-    [chat] = [s for s in finished(exported) if s.name == "chat mock-model"]
+    [chat] = [s for s in await finished(exported) if s.name == "chat mock-model"]
     assert chat.context is not None
     assert sent == f"00-{TRACE_ID}-{chat.context.span_id:016x}-01"
 

@@ -48,7 +48,9 @@ class Span:
     """A span as the other layers see it. This base is the span of tracing off: it records nothing,
     and `recording` lets a caller skip building attributes no one will read."""
 
-    recording = False
+    @property
+    def recording(self) -> bool:
+        return False
 
     def set(self, key: str, value: str | bool | int | float | list[str]) -> None:
         pass
@@ -64,10 +66,12 @@ class Span:
 
 
 class _Recording(Span):
-    recording = True
-
     def __init__(self, span: OTelSpan) -> None:
         self._span = span
+
+    @property
+    def recording(self) -> bool:
+        return self._span.is_recording()  # False for a span the sampler dropped
 
     def set(self, key: str, value: str | bool | int | float | list[str]) -> None:
         self._span.set_attribute(key, value)

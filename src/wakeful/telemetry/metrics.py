@@ -35,9 +35,10 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=registry)  # process_cpu_seconds_total, resident memory, open fds
-        Info(
+        self.build = Info(
             "wakeful_build", "wakeful's version and the opencode API version it speaks", registry=registry
-        ).info({"version": __version__, "opencode_version": OPENCODE_VERSION})
+        )
+        self.build.info({"version": __version__, "opencode_version": OPENCODE_VERSION})
 
         # --- HTTP ---------------------------------------------------------------------------------
         self.http_requests = Counter(

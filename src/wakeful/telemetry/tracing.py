@@ -108,22 +108,18 @@ def enabled() -> bool:
 
 
 def span(
-    name: str, *, kind: Kind = "internal", parent: Context | None = None, attributes: Attributes | None = None
+    name: str, *, kind: Kind = "internal", parent: Context | None = None
 ) -> AbstractContextManager[Span]:
     """A span, current inside the `with` block: a child of `parent` if given, else of the current
     span. An exception that escapes the block marks it failed (cancellation does not)."""
     if _on is None:
         return _OFF
-    return _active(_on, name, kind, parent, attributes)
+    return _active(_on, name, kind, parent)
 
 
 @contextmanager
-def _active(
-    on: _Tracing, name: str, kind: Kind, parent: Context | None, attributes: Attributes | None
-) -> Iterator[Span]:
-    with on.tracer.start_as_current_span(
-        name, context=parent, kind=on.kinds[kind], attributes=attributes
-    ) as s:
+def _active(on: _Tracing, name: str, kind: Kind, parent: Context | None) -> Iterator[Span]:
+    with on.tracer.start_as_current_span(name, context=parent, kind=on.kinds[kind]) as s:
         yield _Recording(s)
 
 
@@ -156,13 +152,9 @@ def current_ids() -> tuple[str, str] | None:
 # --- set-up -----------------------------------------------------------------------------------------
 
 
-def _flag(environ: Mapping[str, str], name: str) -> bool:
-    return environ.get(name, "").strip().lower() == "true"
-
-
 def exporters_named(environ: Mapping[str, str]) -> list[str]:
     """The trace exporters the environment asks for; empty means tracing stays off."""
-    if _flag(environ, "OTEL_SDK_DISABLED"):
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return []
     named = environ.get("OTEL_TRACES_EXPORTER", "").strip()
     if not named:
@@ -175,12 +167,13 @@ def exporters_named(environ: Mapping[str, str]) -> list[str]:
 
 
 def setup(environ: Mapping[str, str], *, exporter: SpanExporter | None = None) -> bool:
-    """Start tracing if `environ` asks for it; True if it did. `exporter` replaces the exporters
-    the environment names (tests pass an in-memory one) but the environment still decides whether
-    tracing is on. Raises StartupError for a value the SDK cannot use."""
+    """The tracing `environ` asks for, in place of any set up before; True if it is on. `exporter`
+    replaces the exporters the environment names (tests pass an in-memory one), but the environment
+    still decides whether tracing is on. Raises StartupError for a value the SDK cannot use."""
     global _on
     names = exporters_named(environ)
     if not names:
+        shutdown()
         return False
     from opentelemetry import trace
     from opentelemetry.baggage.propagation import W3CBaggagePropagator

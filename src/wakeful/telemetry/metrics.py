@@ -16,9 +16,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from wakeful.version import OPENCODE_VERSION, __version__
 
-# Bucket bounds, in seconds, for what each histogram times: a tool call or a model call may take
-# minutes, a run an hour, a keep-alive byte should be late by milliseconds.
-FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# Bucket bounds, in seconds, for what each histogram times: most HTTP answers take milliseconds but
+# a held call lasts as long as its run; a tool call or a model call may take minutes, a run an hour;
+# a keep-alive byte should be late by milliseconds at most.
+HTTP = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0)
 MODEL = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 TOOL = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 RUN = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0)
@@ -51,7 +52,7 @@ class Metrics:
             "wakeful_http_request_duration_seconds",
             "From the request to the end of its response (a held call: until its answer)",
             ["method", "route"],
-            buckets=RUN,
+            buckets=HTTP,
             registry=registry,
         )
         self.held_calls = Gauge(

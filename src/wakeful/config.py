@@ -156,12 +156,18 @@ class ServerConfig(BaseSettings):
     git_timeout: float = 5.0
     git_max_output: int = 8 << 20
 
+    # Logs on stderr: text or one JSON object per line; one access-log line per request.
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = True
+
     # Storage: SQLite in the data directory, unless a PostgreSQL URL is given (its password is kept
-    # out of logs and errors).
+    # out of logs and errors). GET /global/ready answers 503 when a read takes longer than
+    # ready_timeout.
     database_url: str | None = Field(default=None, repr=False)
     db_busy_timeout: float = 30.0  # how long a statement waits for a lock or a connection
     db_readers: int = 4  # SQLite's reader connections
     db_pool_size: int = 10  # PostgreSQL's connections, per server
+    ready_timeout: float = 2.0
 
     # The environment the server was started with: the source of every WAKEFUL_* value, of
     # `{env:VAR}` in opencode.json and of OPENCODE_CONFIG / HOME / XDG_CONFIG_HOME for config discovery.

@@ -21,6 +21,13 @@ def _root() -> None:
     """wakeful: an opencode-compatible, headless coding-agent server for long unattended runs."""
 
 
+class OutputFormat(StrEnum):
+    """What `--format` and `--log-format` choose from."""
+
+    text = "text"
+    json = "json"
+
+
 @app.command()
 def serve(
     hostname: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -58,6 +65,9 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    log_format: Annotated[
+        OutputFormat | None, typer.Option(help="Log lines on stderr: text or json (env WAKEFUL_LOG_FORMAT).")
+    ] = None,
 ) -> None:
     """Run the server until SIGTERM or Ctrl-C."""
     from wakeful.config import ServerConfig
@@ -77,6 +87,7 @@ def serve(
             cors_origins=tuple(cors) if cors else None,
             insecure=insecure,
             database_url=database_url,
+            log_format=log_format.value if log_format else None,
         )
     except StartupError as exc:
         typer.echo(f"wakeful: {exc}", err=True)
@@ -91,11 +102,6 @@ def serve(
 
 
 # --- the client commands: their bodies live in wakeful.cli.*, imported when they run -------
-
-
-class OutputFormat(StrEnum):
-    text = "text"
-    json = "json"
 
 
 Url = Annotated[

@@ -33,6 +33,7 @@ from wakeful.errors import (
     WakefulError,
 )
 from wakeful.providers.base import ChatRequest, Endpoint, Provider, StreamEvent, Transport
+from wakeful.telemetry import tracing
 
 RESET_MESSAGE = "Connection reset by server"
 # How providers say that the request was larger than the model's context window.
@@ -95,6 +96,11 @@ def tls_context() -> ssl.SSLContext:
     return httpx2.create_ssl_context()
 
 
+async def _trace_context(request: httpx2.Request) -> None:
+    # Sent while the model call's span is current, so the provider (or a proxy) continues the trace.
+    tracing.inject(request.headers)
+
+
 def http_client(
     aiohttp_cls: type[httpx2.AsyncClient], transport: Transport, silence_timeout: float, max_connections: int
 ) -> httpx2.AsyncClient:
@@ -103,8 +109,9 @@ def http_client(
         max_connections=max_connections, max_keepalive_connections=min(max_connections, 100)
     )
     timeout = http_timeout(silence_timeout)
+    hooks = {"request": [_trace_context]}
     client_cls = aiohttp_cls if transport == "aiohttp" else httpx2.AsyncClient
-    return client_cls(timeout=timeout, limits=limits, verify=tls_context())
+    return client_cls(timeout=timeout, limits=limits, verify=tls_context(), event_hooks=hooks)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

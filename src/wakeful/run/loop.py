@@ -59,6 +59,7 @@ from wakeful.run.system import SystemPrompts
 from wakeful.run.tokens import fixed_tokens, message_tokens
 from wakeful.run.toolcalls import ToolCalls
 from wakeful.session.messages import MessageLog
+from wakeful.telemetry.calls import AgentRun, ModelCall
 from wakeful.tools.base import PermissionGate, TodoStore, Tool, ToolContext
 from wakeful.tools.output import KeptOutputs
 from wakeful.tools.pool import ToolPool
@@ -141,7 +142,7 @@ class AgentLoop(Executor):
         if plan.output_format is not None:
             self.structured = StructuredOutput(plan.output_format)
             self.tools[STRUCTURED_OUTPUT] = self.structured
-        self.tool_calls = ToolCalls(log, self.tools, plan.agent.name, context, plan.denied)
+        self.tool_calls = ToolCalls(log, self.tools, plan.agent.name, context, runs.metrics, plan.denied)
         self._streaming: list[TextPart | ReasoningPart] = []  # parts of the attempt in flight
         # What the model sees, read from storage once per run and then extended step by step:
         # nothing else writes to a session while it runs, and a long run in a long session must not
@@ -187,6 +188,15 @@ class AgentLoop(Executor):
     # --- the loop ---------------------------------------------------------------------------------
 
     async def run(self, handle: RunHandle) -> Reply:
+        plan = self.plan
+        with AgentRun(
+            plan.agent.name, plan.session_id, plan.user_message_id, plan.model.provider.id, plan.model.model_id
+        ) as traced:
+            reply = await self._run(handle)
+            traced.answered(reply["info"].get("error"))
+            return reply
+
+    async def _run(self, handle: RunHandle) -> Reply:
         if self.no_reply:
             return (await self.log.get(self.plan.session_id, self.plan.user_message_id)).wire()
         try:
@@ -445,13 +455,22 @@ class AgentLoop(Executor):
         while True:
             streamed: list[TextPart | ReasoningPart] = []
             self._streaming = streamed
+            call = ModelCall(
+                self.runs.metrics,
+                self.plan.model.provider.id,
+                self.plan.model.model_id,
+                self.plan.session_id,
+                request.temperature,
+            )
             try:
-                return await self._stream(message, request, streamed)
+                with call:
+                    return await self._stream(message, request, streamed, call)
             except APIError as exc:
                 await self._close_parts(streamed)
                 delay = retries.next_delay(exc)
                 if delay is None:
                     raise
+                call.retried()
                 # A retried attempt streams its text again: drop the partial copy so the answer
                 # is not doubled. The final failure keeps what was streamed.
                 for part in streamed:
@@ -469,12 +488,18 @@ class AgentLoop(Executor):
                 self.runs.set_status(self.plan.session_id, {"type": "busy"})
 
     async def _stream(
-        self, message: AssistantMessage, request: ChatRequest, streamed: list[TextPart | ReasoningPart]
+        self,
+        message: AssistantMessage,
+        request: ChatRequest,
+        streamed: list[TextPart | ReasoningPart],
+        call: ModelCall,
     ) -> tuple[str, list[ToolCall], Usage]:
         finish, calls, usage = "stop", [], Usage()
         current: TextPart | ReasoningPart | None = None
         last_flush = time.monotonic()
         async for event in self.plan.provider.stream(request):
+            if not isinstance(event, Usage | Finish):
+                call.streamed()
             if isinstance(event, TextDelta | ReasoningDelta):
                 kind = TextPart if isinstance(event, TextDelta) else ReasoningPart
                 if not isinstance(current, kind):
@@ -503,6 +528,7 @@ class AgentLoop(Executor):
         await self._close_parts(streamed)
         if calls and finish == "stop":
             finish = "tool-calls"
+        call.finished(finish, usage.input, usage.output, usage.cache_read, usage.cache_write)
         return finish, calls, usage
 
     async def _close_parts(self, parts: list[TextPart | ReasoningPart]) -> None:

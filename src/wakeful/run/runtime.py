@@ -30,6 +30,7 @@ from wakeful.storage.base import Store
 from wakeful.storage.postgres import Postgres
 from wakeful.storage.sql import SQLStore
 from wakeful.storage.sqlite import SQLite
+from wakeful.telemetry.metrics import Metrics
 from wakeful.tools.base import Tool
 from wakeful.tools.bash import child_env
 from wakeful.tools.output import KeptOutputs
@@ -66,6 +67,7 @@ class Runtime:
     instance: str
     prompts: SystemPrompts  # system prompts, with the per-project caches behind them
     outputs: KeptOutputs  # tool outputs too long for the model, kept whole
+    metrics: Metrics  # this runtime's own registry, served at GET /metrics
 
     @property
     def read_only_tools(self) -> set[str]:
@@ -75,11 +77,12 @@ class Runtime:
     def build(cls, config: ServerConfig, store: Store | None = None) -> Runtime:
         """The runtime for `config`, on `store` if given (a test's MemoryStore), else the config's."""
         store = store or config_store(config)
-        bus = EventBus(config.event_replay, config.subscriber_queue, config.event_replay_bytes)
+        metrics = Metrics()
+        bus = EventBus(config.event_replay, config.subscriber_queue, config.event_replay_bytes, metrics)
         messages = MessageLog(store, bus)
         sessions = Sessions(store, bus)
         instance = ids.new_id("run")
-        runs = RunManager(messages, store, bus, instance, sessions)
+        runs = RunManager(messages, store, bus, instance, sessions, metrics)
         return cls(
             config=config,
             store=store,
@@ -101,6 +104,7 @@ class Runtime:
             instance=instance,
             prompts=SystemPrompts(Instructions(config.environ, config.config_freshness)),
             outputs=KeptOutputs(config.data_dir / "tool-output"),
+            metrics=metrics,
         )
 
     def catalog(self, directory: Path) -> Catalog:

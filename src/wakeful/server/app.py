@@ -13,19 +13,41 @@ from wakeful.config import ServerConfig
 from wakeful.providers.registry import warm_imports
 from wakeful.run.runtime import Runtime
 from wakeful.server import errors, openapi
+from wakeful.server.access import HEADER as REQUEST_ID_HEADER
+from wakeful.server.access import RequestTelemetry
 from wakeful.server.middleware import BasicAuth
-from wakeful.server.routes import events, mcp, messages, meta, permissions, project, runs, sessions, ui, v2
+from wakeful.server.routes import (
+    events,
+    mcp,
+    messages,
+    meta,
+    ops,
+    permissions,
+    project,
+    runs,
+    sessions,
+    ui,
+    v2,
+)
 from wakeful.version import __version__
 
-EXPOSED_HEADERS = ["X-Keepalive-Interval", "X-Wakeful-Message-ID", "Retry-After"]
+EXPOSED_HEADERS = ["X-Keepalive-Interval", "X-Wakeful-Message-ID", "Retry-After", REQUEST_ID_HEADER]
 
 
 def build_routes(app: FastAPI) -> None:
     """FastAPI builds a router's routes (their parameter and body models) when a request first
     reaches them; a request-shaped match of every route builds them all now."""
-    scope = {"type": "http", "method": "GET", "path": "/", "root_path": "", "headers": [], "query_string": b""}
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "root_path": "",
+        "headers": [],
+        "query_string": b"",
+    }
     for route in app.router.routes:
         route.matches(scope)
+    app.openapi()  # `/doc`, built once (0.3 to 0.8 s)
 
 
 def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
@@ -58,7 +80,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     app.state.wakeful = state
     errors.install(app)
     openapi.install(app)
-    for module in (meta, sessions, messages, runs, permissions, events, project, ui, mcp, v2):
+    for module in (meta, ops, sessions, messages, runs, permissions, events, project, ui, mcp, v2):
         app.include_router(module.router)
     if config.cors_origins:
         app.add_middleware(
@@ -71,6 +93,9 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
                 "X-Keepalive-Interval",
                 "Authorization",
                 "Last-Event-ID",
+                REQUEST_ID_HEADER,
+                "traceparent",
+                "tracestate",
             ],
             expose_headers=EXPOSED_HEADERS,
             allow_credentials=True,
@@ -78,4 +103,6 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     if config.password:
         # Added last so it runs first: a CORS preflight is let through by BasicAuth itself.
         app.add_middleware(BasicAuth, username=config.username, password=config.password)
+    # Outermost: refused requests get a request id and an access-log line too.
+    app.add_middleware(RequestTelemetry, metrics=state.metrics, access_log=config.access_log)
     return app

@@ -48,7 +48,15 @@ CONFLICT_ROUTES = {
     "session.shell",
     "session.deleteMessage",
 }
-RUN_ROUTES = {"session.prompt", "session.prompt_async", "session.command", "session.shell", "session.create"}
+# The routes that answer 503 while the server drains (readiness also when the store does not answer).
+UNAVAILABLE_ROUTES = {
+    "session.prompt",
+    "session.prompt_async",
+    "session.command",
+    "session.shell",
+    "session.create",
+    "global.ready",
+}
 
 
 def error_schemas() -> dict[str, Any]:
@@ -100,8 +108,8 @@ def build(app: FastAPI) -> dict[str, Any]:
                         }
                     },
                 }
-            if op.get("operationId") in RUN_ROUTES:
-                responses["503"] = _json(ServiceUnavailableError, "Shutting down; retry after Retry-After")
+            if op.get("operationId") in UNAVAILABLE_ROUTES:
+                responses["503"] = _json(ServiceUnavailableError, "Draining for shutdown (or not ready); retry after Retry-After")
     app.openapi_schema = doc
     return doc
 

@@ -19,6 +19,12 @@ class Health(Wire):
     version: str
 
 
+class Ready(Wire):
+    """`GET /global/ready` while the server takes work: not draining, and its store answers."""
+
+    ready: Literal[True]
+
+
 class Config(RootModel[dict[str, Any]]):
     """The project's merged opencode configuration (`opencode.json` and friends), as loaded: an
     object with the reference's `Config` keys, passed through unchanged."""

@@ -22,6 +22,7 @@ from wakeful.run.shell import build_shell_run
 from wakeful.server.deps import Directory, ExistingSession, MessageID, RuntimeDep
 from wakeful.server.keepalive import HEADER, KeepAliveResponse, requested_interval
 from wakeful.server.routing import WireRoute
+from wakeful.telemetry.metrics import Metrics
 from wakeful.wire.base import Wire
 from wakeful.wire.bodies import CommandBody, PromptBody, ShellBody, SummarizeBody
 from wakeful.wire.messages import MessageWithParts
@@ -63,6 +64,7 @@ class HoldOptions:
     abort_on_disconnect: bool
     deadline: float | None
     permission_timeout: float | None
+    metrics: Metrics  # counts the held call
 
 
 PermissionTimeout = Annotated[float | None, Query(gt=0)]
@@ -78,7 +80,7 @@ async def hold_options(
     if on_disconnect not in (None, "", "continue", "abort"):
         raise InvalidRequestError("on_disconnect must be 'continue' or 'abort'", field="on_disconnect")
     interval = runtime.config.clamp_keepalive(requested_interval(request.headers.get(HEADER)))
-    return HoldOptions(interval, on_disconnect == "abort", deadline, permission_timeout)
+    return HoldOptions(interval, on_disconnect == "abort", deadline, permission_timeout, runtime.metrics)
 
 
 Held = Annotated[HoldOptions, Depends(hold_options)]
@@ -93,10 +95,12 @@ def _hold(outcome: RunHandle | Reply, options: HoldOptions, message_id: str) -> 
             if options.abort_on_disconnect:
                 handle.cancel(MessageAbortedError("The client disconnected"))
 
-        return KeepAliveResponse(handle.wait(), options.interval, headers=headers, on_disconnect=disconnect)
+        return KeepAliveResponse(
+            handle.wait(), options.interval, headers=headers, on_disconnect=disconnect, metrics=options.metrics
+        )
     done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     done.set_result(outcome)
-    return KeepAliveResponse(done, options.interval, headers=headers)
+    return KeepAliveResponse(done, options.interval, headers=headers, metrics=options.metrics)
 
 
 async def _submit(runtime: Runtime, run: RunRequest, options: HoldOptions) -> KeepAliveResponse:
@@ -246,4 +250,4 @@ async def wait(
         await runtime.runs.idle(session.id)
         return (await runtime.sessions.get(session.id)).wire()
 
-    return KeepAliveResponse(idle(), options.interval)
+    return KeepAliveResponse(idle(), options.interval, metrics=options.metrics)

@@ -21,8 +21,9 @@ from sqlalchemy import Connection, delete, event, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from wakeful.errors import ConflictError
 from wakeful.storage import schema as t
-from wakeful.storage.base import RunRecord, RunStatus, SessionQuery, fold
+from wakeful.storage.base import RunRecord, RunStatus, SessionQuery, fold, part_taken
 from wakeful.storage.writer import GroupWriter
 
 T = TypeVar("T")
@@ -264,7 +265,8 @@ class SQLStore:
     async def claim_run(
         self, run: RunRecord, user_message: dict[str, Any], parts: list[dict[str, Any]]
     ) -> RunRecord | None:
-        def op(conn: Connection) -> RunRecord | None:
+        # A taken part id is returned, not raised: a raise would fail every write of the batch.
+        def op(conn: Connection) -> RunRecord | ConflictError | None:
             row = conn.execute(select(t.runs).where(t.runs.c.message_id == run.message_id)).first()
             if row is not None:
                 return self._run(row)
@@ -274,13 +276,20 @@ class SQLStore:
             if taken is not None:
                 # The id names a message that no run owns: an empty hash makes it a conflict.
                 return RunRecord(run.message_id, taken[0], "message", body_hash="")
+            for chunk in _chunks([p["id"] for p in parts]):
+                used = conn.execute(select(t.parts.c.id).where(t.parts.c.id.in_(chunk))).first()
+                if used is not None:
+                    return part_taken(used[0])
             conn.execute(t.runs.insert().values(**{**asdict(run), "pgids": _dumps(run.pgids)}))
             conn.execute(UPSERT_MESSAGE, _message_row(user_message))
             if parts:
                 conn.execute(UPSERT_PART, [_part_row(p) for p in parts])
             return None
 
-        return await self.writes.run(op)
+        outcome = await self.writes.run(op)
+        if isinstance(outcome, ConflictError):
+            raise outcome
+        return outcome
 
     async def get_run(self, message_id: str) -> RunRecord | None:
         async with self._read() as conn:

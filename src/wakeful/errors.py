@@ -5,6 +5,8 @@
     WakefulError
     ├── RequestError                 refused before any byte of a response; mapped to a status
     │   ├── InvalidRequestError      400 {"_tag":"InvalidRequestError","message","field"}
+    │   │   ├── RequestTimeoutError  408, the same body (answered by the HTTP protocol itself)
+    │   │   └── PayloadTooLargeError 413, the same body
     │   ├── UnauthorizedError        401 {"_tag":"UnauthorizedError","message"}
     │   ├── NotFoundError            404 {"name":"NotFoundError","data":{"message"}}
     │   ├── MethodNotAllowedError    405 {"_tag":"MethodNotAllowedError","message"}
@@ -156,6 +158,18 @@ class InvalidRequestError(RequestError):
 
     def body(self) -> InvalidRequestBody:
         return InvalidRequestBody(message=self.message, field=self.field or None)
+
+
+class PayloadTooLargeError(InvalidRequestError):
+    """413: the request body is over the server's limit; the body is an invalid request's."""
+
+    status = 413
+
+
+class RequestTimeoutError(InvalidRequestError):
+    """408: the client did not send its request's head in time; the body is an invalid request's."""
+
+    status = 408
 
 
 class UnauthorizedError(RequestError):

@@ -15,12 +15,16 @@ from urllib.parse import unquote
 from fastapi import Depends, Header, Query, Request
 from fastapi import Path as PathParam
 
+from wakeful import ids
 from wakeful.errors import InvalidRequestError
 from wakeful.run.runtime import Runtime
 from wakeful.wire.sessions import Session
 
-SessionID = Annotated[str, PathParam(alias="sessionID", pattern=r"^ses")]
-MessageID = Annotated[str, PathParam(alias="messageID", pattern=r"^msg")]
+SessionID = Annotated[str, PathParam(alias="sessionID", pattern=ids.pattern("ses"))]
+MessageID = Annotated[str, PathParam(alias="messageID", pattern=ids.pattern("msg"))]
+# The largest `limit` a list takes: the largest integer a JavaScript client sends exactly. Larger
+# values (1e300) are refused, not clamped.
+LIMIT_MAX = 2**53 - 1
 
 
 # Dependencies are `async def` on purpose: FastAPI runs plain `def` dependencies in a thread pool of

@@ -42,6 +42,13 @@ def serve(
         float | None, typer.Option(help="Seconds a provider may stay silent.")
     ] = None,
     cors: Annotated[list[str] | None, typer.Option(help="Allow this browser origin (repeatable).")] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also answer requests whose Host is this name (repeatable; env WAKEFUL_ALLOWED_HOSTS). "
+            "localhost and the server's own addresses always are; with a password, any Host is."
+        ),
+    ] = None,
     insecure: Annotated[bool, typer.Option(help="Allow a non-loopback address without a password.")] = False,
 ) -> None:
     """Run the server until SIGTERM or Ctrl-C."""
@@ -59,6 +66,7 @@ def serve(
             run_deadline=run_deadline,
             provider_silence=provider_silence,
             cors_origins=tuple(cors) if cors else None,
+            allowed_hosts=tuple(allowed_host) if allowed_host else None,
             insecure=insecure,
         )
     except StartupError as exc:

@@ -25,6 +25,7 @@ from wakeful.errors import StartupError
 from wakeful.run.runtime import Runtime
 from wakeful.server.app import create_app
 from wakeful.server.lock import DataDirLock
+from wakeful.server.protocol import http_protocol
 
 log = logging.getLogger("wakeful")
 BACKLOG = 16_384
@@ -142,7 +143,8 @@ def serve(config: ServerConfig) -> int:
             log_level="warning",
             access_log=False,
             backlog=BACKLOG,
-            timeout_keep_alive=30,
+            http=http_protocol(config.header_timeout, config.body_timeout),
+            timeout_keep_alive=config.idle_timeout,  # type: ignore[arg-type]  # any number of seconds
             timeout_graceful_shutdown=None,
             lifespan="on",
         )

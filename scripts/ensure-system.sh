@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what pip and npm cannot: python3-venv, nginx, Node. As root it uses apt-get; otherwise it
+# Installs what pip and npm cannot: python3-venv, nginx, Node, curl. As root it uses apt-get; otherwise it
 # stops and prints the exact command to run.
 set -euo pipefail
 want="${1:-python}"
@@ -10,6 +10,7 @@ if [[ "$want" == test ]]; then
   command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
   command -v node >/dev/null 2>&1 || missing+=(nodejs)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
 fi
 
 if ((${#missing[@]} == 0)); then exit 0; fi

@@ -112,6 +112,7 @@ class ServerConfig(BaseSettings):
     # What a request may be (docs/security.md). Host names accepted besides localhost, loopback
     # addresses and the address a request came in on; any Host when a password is set.
     allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    header_max_bytes: int = Field(default=64 << 10, gt=0)  # the request line and headers
     body_max_bytes: int = Field(default=8 << 20, gt=0)
     prompt_parts_max: int = Field(default=256, gt=0)
     text_max_chars: int = Field(default=1_000_000, gt=0)  # a text part, `system`, a command or its arguments

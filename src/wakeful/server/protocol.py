@@ -7,6 +7,9 @@ its connection indefinitely, and enough of them hold every file descriptor. Here
 arrive in time: its head within `header_timeout` seconds of its first byte (or of the connection
 being made), its body within `body_timeout` seconds of the head. Once a request is in, nothing is
 timed: a held call may answer an hour later, its keep-alive bytes as far apart as it asked.
+
+The head is also bounded in size (`header_max_bytes`, counted as it arrives): the parser would
+otherwise keep a header of any length in memory until its end.
 """
 
 from __future__ import annotations
@@ -16,13 +19,16 @@ from collections.abc import Callable
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from wakeful.errors import InvalidRequestError, RequestError, RequestTimeoutError
+from wakeful.config import ServerConfig
+from wakeful.errors import HeadersTooLargeError, InvalidRequestError, RequestError, RequestTimeoutError
 
 
 class DeadlineProtocol(HttpToolsProtocol):
     header_timeout = 10.0
     body_timeout = 60.0
+    header_max_bytes = 64 << 10
     _deadline: asyncio.TimerHandle | None = None
+    _head_bytes: int | None = 0  # bytes of the current request's head so far; None once it is in
 
     def _arm(self, seconds: float, expire: Callable[[], None]) -> None:
         self._disarm()
@@ -34,7 +40,11 @@ class DeadlineProtocol(HttpToolsProtocol):
             self._deadline = None
 
     def _refuse(self, error: RequestError) -> None:
-        """Answer `error` in wakeful's JSON body, outside any request cycle, and close."""
+        """Answer `error` in wakeful's JSON body and close; only close while an earlier request's
+        response is still going out (a pipelined request), whose bytes an answer would corrupt."""
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.transport.close()
+            return
         body = error.body().render()
         head = [STATUS_LINE[error.status]]
         for name, value in self.server_state.default_headers:
@@ -46,8 +56,12 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def _head_late(self) -> None:
         self._deadline = None
-        if not self.transport.is_closing():
+        if self.transport.is_closing():
+            return
+        if self._head_bytes:
             self._refuse(RequestTimeoutError(f"The request head took over {self.header_timeout:g} s"))
+        else:
+            self.transport.close()  # no request began: nobody to answer
 
     def _body_late(self) -> None:
         # The app is reading the body (or a response is already out): closing is all that is left.
@@ -58,15 +72,34 @@ class DeadlineProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self._arm(self.header_timeout, self._head_late)
 
+    def _head_too_large(self) -> None:
+        self._refuse(HeadersTooLargeError(f"The request head is over {self.header_max_bytes} bytes"))
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # A head still incomplete after this many bytes is refused now (a complete one is measured
+        # exactly in on_headers_complete); memory stays within the limit plus one read.
+        if self._head_bytes is not None and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > self.header_max_bytes:
+                self._head_too_large()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._head_bytes = 0
         self._arm(self.header_timeout, self._head_late)
 
     def on_headers_complete(self) -> None:
+        self._head_bytes = None
+        if len(self.url) + sum(len(k) + len(v) + 4 for k, v in self.headers) > self.header_max_bytes:
+            self._head_too_large()
+            # Stops the parser before the request starts; uvicorn takes it for a parse error, and
+            # send_400_response finds the connection already answered and closing.
+            raise ValueError("request head over the limit")
         super().on_headers_complete()
         if self.pipeline:
             # Queued behind a response still going out (which may be a held call): its body is
@@ -87,13 +120,15 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         del msg  # always uvicorn's "Invalid HTTP request received."
-        self._refuse(InvalidRequestError("The request is not valid HTTP/1.1"))
+        if not self.transport.is_closing():
+            self._refuse(InvalidRequestError("The request is not valid HTTP/1.1"))
 
 
-def http_protocol(header_timeout: float, body_timeout: float) -> type[DeadlineProtocol]:
-    """The protocol class for uvicorn's `http` option, with these deadlines."""
-    return type(
-        "WakefulHTTPProtocol",
-        (DeadlineProtocol,),
-        {"header_timeout": header_timeout, "body_timeout": body_timeout},
-    )
+def http_protocol(config: ServerConfig) -> type[DeadlineProtocol]:
+    """The protocol class for uvicorn's `http` option, with the config's deadlines and head limit."""
+    limits = {
+        "header_timeout": config.header_timeout,
+        "body_timeout": config.body_timeout,
+        "header_max_bytes": config.header_max_bytes,
+    }
+    return type("WakefulHTTPProtocol", (DeadlineProtocol,), limits)

@@ -143,7 +143,7 @@ def serve(config: ServerConfig) -> int:
             log_level="warning",
             access_log=False,
             backlog=BACKLOG,
-            http=http_protocol(config.header_timeout, config.body_timeout),
+            http=http_protocol(config),
             timeout_keep_alive=config.idle_timeout,  # type: ignore[arg-type]  # any number of seconds
             timeout_graceful_shutdown=None,
             lifespan="on",

@@ -234,6 +234,23 @@ def test_lone_surrogates_and_non_finite_numbers_are_refused(http: httpx.Client) 
     assert stored_messages(http, sid)[0]["parts"][0]["text"] == "REPLY \U0001f600"
 
 
+def test_nesting_deeper_than_an_answer_can_carry_is_refused(http: httpx.Client) -> None:
+    sid = new_session(http)
+
+    def with_metadata(depth: int) -> bytes:
+        value = b"[" * depth + b"]" * depth
+        return b'{"parts":[{"type":"text","text":"REPLY deep","metadata":{"v":' + value + b"}}]}"
+
+    refused(raw_post(http, f"/session/{sid}/message", with_metadata(600)), None)
+    refused(
+        raw_post(http, f"/session/{sid}", b'{"metadata":{"v":' + b"[" * 600 + b"]" * 600 + b"}}", "PATCH"),
+        None,
+    )
+    assert stored_messages(http, sid) == []
+    assert raw_post(http, f"/session/{sid}/message", with_metadata(190)).status_code == 200
+    assert len(stored_messages(http, sid)) == 2
+
+
 # --- limits ---------------------------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from wakeful.server.routing import decode_json
         b'{"n":-1e999}',
         b'{"n":' + b"9" * 400 + b".0}",
         b'{"a":1',
+        b"[" * 300 + b"]" * 300,  # deeper than pydantic's parser goes (about 200 levels)
     ],
 )
 def test_what_could_not_be_stored_or_sent_again_is_refused(body: bytes) -> None:
@@ -36,3 +37,5 @@ def test_valid_json_decodes_as_the_standard_library_does() -> None:
     assert decode_json(body) == json.loads(body)
     assert decode_json(body)["pair"] == "\U0001f600"
     assert decode_json(body)["escaped"] == "\\ud800"  # an escaped backslash, not a surrogate
+    deep = b"[" * 150 + b"]" * 150
+    assert decode_json(deep) == json.loads(deep)

@@ -2,7 +2,7 @@
 
 FastAPI documents 422 validation errors; wakeful answers 400 `InvalidRequestError`, 404
 `NotFoundError`, 409 and 503 in the reference's shapes, so those replace it; a route with a body
-may answer 413 `PayloadTooLargeError` (an invalid request's body). The error schemas are
+may answer 413 with the `InvalidRequestError` body. The error schemas are
 those of the body models in `wakeful.errors` (the models that render the bodies), each named after
 its error class; 401, 405 and 500 can answer any route and are documented as schemas only. `/event`
 is documented as the SSE stream it is, its schema the `Event` envelope of each `data:` line.
@@ -20,7 +20,6 @@ from wakeful.errors import (
     InvalidRequestError,
     MethodNotAllowedError,
     NotFoundError,
-    PayloadTooLargeError,
     RequestError,
     ServiceUnavailableError,
     SessionBusyError,
@@ -30,7 +29,6 @@ from wakeful.errors import (
 
 ERRORS: tuple[type[RequestError], ...] = (
     InvalidRequestError,
-    PayloadTooLargeError,
     UnauthorizedError,
     NotFoundError,
     MethodNotAllowedError,
@@ -88,7 +86,7 @@ def build(app: FastAPI) -> dict[str, Any]:
                     content["schema"].pop("type", None)
             responses["400"] = _json(InvalidRequestError, "Bad request: nothing was changed")
             if "requestBody" in op:
-                responses["413"] = _json(PayloadTooLargeError, "The body is over the server's size limit")
+                responses["413"] = _json(InvalidRequestError, "The body is over the server's size limit")
             if "{sessionID}" in path:
                 responses["404"] = _json(NotFoundError, "Unknown session or message")
             elif op.get("operationId") == "session.create":

@@ -144,6 +144,7 @@ def serve(config: ServerConfig) -> int:
             access_log=False,
             backlog=BACKLOG,
             http=http_protocol(config),
+            ws="none",  # no route speaks WebSocket: an upgrade would only bypass the HTTP protocol's limits
             timeout_keep_alive=config.idle_timeout,  # type: ignore[arg-type]  # any number of seconds
             timeout_graceful_shutdown=None,
             lifespan="on",

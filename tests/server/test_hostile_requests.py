@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,13 @@ def test_query_values_out_of_range_are_refused_not_clamped(http: httpx.Client) -
 def test_a_long_search_is_refused(http: httpx.Client) -> None:
     refused(http.get("/session", params={"search": "a" * 60_000}), "search")
     assert ok(http.get("/session", params={"search": "a" * 1024})) == []
+
+
+def test_a_directory_the_server_cannot_stat_is_refused(http: httpx.Client) -> None:
+    for directory in ("/" + "a" * 300, "/tmp/" + "b/" * 3000, "/tmp/x\x00y"):
+        refused(http.get("/session", params={"directory": directory}), "directory")
+        encoded = urllib.parse.quote(directory)  # as the SDK sends it
+        refused(http.post("/session", headers={"x-opencode-directory": encoded}, json={}), "directory")
 
 
 def raw_post(http: httpx.Client, path: str, body: bytes, method: str = "POST") -> httpx.Response:

@@ -53,8 +53,12 @@ async def get_directory(
     if not path.is_absolute():
         raise InvalidRequestError(f"directory must be an absolute path: {value}", field="directory")
     # One stat of a local directory: cheaper inline than a hop to a thread.
-    if not path.is_dir():  # noqa: ASYNC240
-        raise InvalidRequestError(f"directory does not exist: {value}", field="directory")
+    try:
+        found = path.is_dir()  # noqa: ASYNC240
+    except OSError:  # a name too long, a parent the server may not search
+        found = False
+    if not found:
+        raise InvalidRequestError(f"directory does not exist: {value[:4096]}", field="directory")
     return Path(os.path.normpath(path))  # noqa: ASYNC240 - pure string work
 
 

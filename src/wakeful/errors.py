@@ -5,6 +5,9 @@
     WakefulError
     ├── RequestError                 refused before any byte of a response; mapped to a status
     │   ├── InvalidRequestError      400 {"_tag":"InvalidRequestError","message","field"}
+    │   │   ├── RequestTimeoutError  408, the same body (answered by the HTTP protocol itself)
+    │   │   ├── PayloadTooLargeError 413, the same body
+    │   │   └── HeadersTooLargeError 431, the same body (answered by the HTTP protocol itself)
     │   ├── UnauthorizedError        401 {"_tag":"UnauthorizedError","message"}
     │   ├── NotFoundError            404 {"name":"NotFoundError","data":{"message"}}
     │   ├── PermissionNotFoundError  404 {"_tag":"PermissionNotFoundError","requestID","message"}
@@ -168,6 +171,24 @@ class InvalidRequestError(RequestError):
 
     def body(self) -> InvalidRequestBody:
         return InvalidRequestBody(message=self.message, field=self.field or None)
+
+
+class PayloadTooLargeError(InvalidRequestError):
+    """413: the request body is over the server's limit; the body is an invalid request's."""
+
+    status = 413
+
+
+class RequestTimeoutError(InvalidRequestError):
+    """408: the client did not send its request's head in time; the body is an invalid request's."""
+
+    status = 408
+
+
+class HeadersTooLargeError(InvalidRequestError):
+    """431: the request line and headers are over the server's limit; an invalid request's body."""
+
+    status = 431
 
 
 class UnauthorizedError(RequestError):

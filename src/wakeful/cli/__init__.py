@@ -56,6 +56,13 @@ def serve(
         ),
     ] = None,
     cors: Annotated[list[str] | None, typer.Option(help="Allow this browser origin (repeatable).")] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also answer requests whose Host is this name (repeatable; env WAKEFUL_ALLOWED_HOSTS). "
+            "localhost and the server's own addresses always are; with a password, any Host is."
+        ),
+    ] = None,
     insecure: Annotated[bool, typer.Option(help="Allow a non-loopback address without a password.")] = False,
     database_url: Annotated[
         str | None,
@@ -85,6 +92,7 @@ def serve(
             provider_silence=provider_silence,
             permission_timeout=permission_timeout,
             cors_origins=tuple(cors) if cors else None,
+            allowed_hosts=tuple(allowed_host) if allowed_host else None,
             insecure=insecure,
             database_url=database_url,
             log_format=log_format.value if log_format else None,

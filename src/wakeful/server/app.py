@@ -15,7 +15,8 @@ from wakeful.run.runtime import Runtime
 from wakeful.server import errors, openapi
 from wakeful.server.access import HEADER as REQUEST_ID_HEADER
 from wakeful.server.access import RequestTelemetry
-from wakeful.server.middleware import BasicAuth
+from wakeful.server.limits import BodyLimit
+from wakeful.server.middleware import AllowedHosts, BasicAuth
 from wakeful.server.routes import (
     events,
     mcp,
@@ -100,9 +101,14 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
             expose_headers=EXPOSED_HEADERS,
             allow_credentials=True,
         )
+    # Each add_middleware wraps the app built so far, so a request meets them in reverse order:
+    # the Host check, the body limit, Basic auth (a CORS preflight is let through by BasicAuth
+    # itself), CORS, then the routes.
     if config.password:
-        # Added last so it runs first: a CORS preflight is let through by BasicAuth itself.
         app.add_middleware(BasicAuth, username=config.username, password=config.password)
+    app.add_middleware(BodyLimit, max_bytes=config.body_max_bytes, drain_seconds=config.body_timeout)
+    if not config.password:
+        app.add_middleware(AllowedHosts, names=config.allowed_hosts, bound=config.hostname)
     # Outermost: refused requests get a request id and an access-log line too.
     app.add_middleware(RequestTelemetry, metrics=state.metrics, access_log=config.access_log)
     return app

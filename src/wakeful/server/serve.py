@@ -25,6 +25,7 @@ from wakeful.errors import StartupError
 from wakeful.run.runtime import Runtime
 from wakeful.server.app import create_app
 from wakeful.server.lock import DataDirLock
+from wakeful.server.protocol import http_protocol
 from wakeful.telemetry import logs, tracing
 
 log = logging.getLogger("wakeful")
@@ -155,7 +156,9 @@ def _serve(config: ServerConfig) -> int:
             log_config=None,  # uvicorn's own lines go through wakeful's handler and format
             access_log=False,  # wakeful writes its own (wakeful.server.access)
             backlog=BACKLOG,
-            timeout_keep_alive=30,
+            http=http_protocol(config),
+            ws="none",  # no route speaks WebSocket: an upgrade would only bypass the HTTP protocol's limits
+            timeout_keep_alive=config.idle_timeout,  # type: ignore[arg-type]  # any number of seconds
             timeout_graceful_shutdown=None,
             lifespan="on",
         )

@@ -21,6 +21,7 @@ from wakeful.run.runtime import Runtime
 from wakeful.run.shell import build_shell_run
 from wakeful.server.deps import Directory, ExistingSession, MessageID, RuntimeDep
 from wakeful.server.keepalive import HEADER, KeepAliveResponse, requested_interval
+from wakeful.server.limits import prompt_size
 from wakeful.server.routing import WireRoute
 from wakeful.telemetry.metrics import Metrics
 from wakeful.wire.base import Wire
@@ -30,6 +31,8 @@ from wakeful.wire.sessions import Session
 
 router = APIRouter(tags=["session"], route_class=WireRoute)
 MESSAGE_HEADER = "X-Wakeful-Message-ID"
+# The size limits of a body that starts a run, checked before the body is validated.
+SIZED = [Depends(prompt_size)]
 
 
 def held(answer: type[Wire]) -> dict[str, Any]:
@@ -74,7 +77,7 @@ async def hold_options(
     runtime: RuntimeDep,
     request: Request,
     on_disconnect: Annotated[str | None, Query()] = None,
-    deadline: Annotated[float | None, Query(gt=0)] = None,
+    deadline: Annotated[float | None, Query(gt=0, allow_inf_nan=False)] = None,
     permission_timeout: PermissionTimeout = None,
 ) -> HoldOptions:
     if on_disconnect not in (None, "", "continue", "abort"):
@@ -107,7 +110,9 @@ async def _submit(runtime: Runtime, run: RunRequest, options: HoldOptions) -> Ke
     return _hold(await runtime.runs.submit(run), options, run.message_id)
 
 
-@router.post("/session/{sessionID}/message", operation_id="session.prompt", **held(MessageWithParts))
+@router.post(
+    "/session/{sessionID}/message", operation_id="session.prompt", dependencies=SIZED, **held(MessageWithParts)
+)
 async def prompt(
     runtime: RuntimeDep,
     options: Held,
@@ -126,13 +131,15 @@ async def prompt(
     return await _submit(runtime, run, options)
 
 
-@router.post("/session/{sessionID}/prompt_async", operation_id="session.prompt_async", status_code=204)
+@router.post(
+    "/session/{sessionID}/prompt_async", operation_id="session.prompt_async", status_code=204, dependencies=SIZED
+)
 async def prompt_async(
     runtime: RuntimeDep,
     directory: Directory,
     session: ExistingSession,
     body: Annotated[PromptBody, Body()],
-    deadline: Annotated[float | None, Query(gt=0)] = None,
+    deadline: Annotated[float | None, Query(gt=0, allow_inf_nan=False)] = None,
     permission_timeout: PermissionTimeout = None,
 ) -> Response:
     run = build_run(
@@ -142,7 +149,9 @@ async def prompt_async(
     return Response(status_code=204, headers={MESSAGE_HEADER: run.message_id})
 
 
-@router.post("/session/{sessionID}/command", operation_id="session.command", **held(MessageWithParts))
+@router.post(
+    "/session/{sessionID}/command", operation_id="session.command", dependencies=SIZED, **held(MessageWithParts)
+)
 async def command(
     runtime: RuntimeDep,
     options: Held,
@@ -163,7 +172,9 @@ async def command(
     return await _submit(runtime, run, options)
 
 
-@router.post("/session/{sessionID}/shell", operation_id="session.shell", **held(MessageWithParts))
+@router.post(
+    "/session/{sessionID}/shell", operation_id="session.shell", dependencies=SIZED, **held(MessageWithParts)
+)
 async def shell(
     runtime: RuntimeDep,
     options: Held,

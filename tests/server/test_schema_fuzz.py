@@ -4,8 +4,8 @@ a 5xx or break the documented schema (issue 12).
 The server runs in a throwaway project on the scripted model, with short bash and run deadlines, so
 fuzzed prompts run for real and fuzzed `/shell` commands run nowhere that matters: the project
 directory is pinned (`?directory=` and `x-opencode-directory`) to that throwaway directory.
-Operations on a session get a real one, so prompts are stored and read back. `/event` is checked for
-status and content type only: its schema documents the JSON of each `data:` line (as the reference
+Operations on a session get a real one, so prompts are stored and read back. `/event` and `/global/event` are
+checked for status and content type only: its schema documents the JSON of each `data:` line (as the reference
 does), while schemathesis reads an event stream's schema as the SSE envelope; tests/server/
 test_events.py validates the events themselves.
 """
@@ -51,11 +51,16 @@ enabled = false
 {checks}
 
 [[operations]]
-exclude-operation-id-regex = "^(session[.]delete|event[.]subscribe)$"
+exclude-operation-id-regex = "^(session[.]delete|event[.]subscribe|global[.]event)$"
 parameters = {{ "path.sessionID" = "{session_id}" }}
 
 [[operations]]
 include-operation-id = "event.subscribe"
+max-stream-events = 2
+checks.response_schema_conformance.enabled = false
+
+[[operations]]
+include-operation-id = "global.event"
 max-stream-events = 2
 checks.response_schema_conformance.enabled = false
 """

@@ -13,11 +13,12 @@ from wakeful.errors import ConflictError
 from wakeful.storage.base import RunRecord, Store
 from wakeful.storage.memory import MemoryStore
 from wakeful.storage.sql import SQLStore
+from wakeful.storage.sqlite import SQLite
 
 
 @pytest.fixture(params=["sql", "memory"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    made: Store = SQLStore(tmp_path / "wakeful.db") if request.param == "sql" else MemoryStore()
+    made: Store = SQLStore(SQLite(tmp_path / "wakeful.db")) if request.param == "sql" else MemoryStore()
     await made.open()
     yield made
     await made.close()

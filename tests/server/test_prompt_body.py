@@ -2,7 +2,8 @@
 
 Honoured: messageID, model, agent, system, tools, noReply, format {"type": "text"}, text parts
 (with synthetic / ignored / metadata), file parts (file:// and data: URLs), agent parts.
-Refused with 400: format {"type": "json_schema"}, subtask parts, variant.
+Refused with 400: a json_schema format whose schema is none, subtask parts, a variant the model
+does not have.
 
 In-process, with the fake LLM on loopback: how each field reaches the model is checked on the wire.
 """
@@ -203,7 +204,8 @@ async def test_unsupported_fields_are_400_before_anything_is_stored(
     sid = await create_session(client)
     text = {"type": "text", "text": "REPLY never"}
     refused: list[tuple[dict[str, Any], str]] = [
-        ({"parts": [text], "format": {"type": "json_schema", "schema": {"type": "object"}}}, "format"),
+        # structured output is honoured (tests/run/test_structured.py); a schema that is none is not
+        ({"parts": [text], "format": {"type": "json_schema", "schema": {"type": 12}}}, "format"),
         (
             {"parts": [text, {"type": "subtask", "prompt": "p", "description": "d", "agent": "build"}]},
             "parts",

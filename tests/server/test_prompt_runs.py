@@ -30,6 +30,7 @@ from tests.support.schemas import capture, validate, validate_response
 from tests.support.server import SCRIPTED, write_project_config
 from wakeful.storage.base import Store
 from wakeful.storage.sql import SQLStore
+from wakeful.storage.sqlite import SQLite
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def app_project(tmp_path: Path) -> Path:
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     """SQLite, as a server has it: what these runs store, and in what order, is under test."""
-    return SQLStore(tmp_path / "wakeful.db")
+    return SQLStore(SQLite(tmp_path / "wakeful.db"))
 
 
 def model_calls(wakeful: InProcess) -> int:

@@ -55,21 +55,17 @@ async def open_runtime(config: ServerConfig, store: Store | None = None) -> Asyn
     """A Runtime on `store` (a fresh MemoryStore by default), closed as the server's lifespan closes
     it: runs still going are aborted and their errors stored."""
     runtime = Runtime.build(config, store=store or MemoryStore())
-    await runtime.store.open()
+    await runtime.open()
     try:
         yield runtime
     finally:
-        runtime.runs.stop_accepting()
-        runtime.bus.close()
-        await runtime.runs.drain(0, "The test ended")
-        runtime.tool_pool.close()
-        await runtime.providers.aclose()
-        await runtime.store.close()
+        await runtime.close("The test ended")
 
 
-def scripted(runtime: Runtime, provider_id: str = "mock") -> ScriptedProvider:
-    """The scripted model the project's runs get for `provider_id` (one per provider config)."""
-    catalog = runtime.catalog(runtime.config.project_dir)
+def scripted(runtime: Runtime, provider_id: str = "mock", directory: Path | None = None) -> ScriptedProvider:
+    """The scripted model the runs of `directory` (the project by default) get for `provider_id`
+    (one per provider config)."""
+    catalog = runtime.catalog(directory or runtime.config.project_dir)
     entry = catalog.providers[provider_id]
     model = runtime.provider(catalog.resolve(provider_id, next(iter(entry.models), "any")))
     assert isinstance(model, ScriptedProvider), f"provider {provider_id} is not the scripted model"
@@ -191,28 +187,11 @@ class InProcess:
         return EventLog(self.runtime)
 
 
-def _build_routes(app: FastAPI) -> None:
-    """FastAPI builds an included router's routes (their parameter and body models) when a request
-    first reaches it, on the event loop, for 0.1 to 0.3 s: once in a server's life, but once per
-    test here. A request-shaped match of every route builds them, in a thread."""
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/",
-        "root_path": "",
-        "headers": [],
-        "query_string": b"",
-    }
-    for route in app.router.routes:
-        route.matches(scope)
-
-
 @asynccontextmanager
 async def running(config: ServerConfig, store: Store | None = None) -> AsyncIterator[InProcess]:
     """`create_app(config, runtime)` on a Runtime over `store` (a fresh MemoryStore by default)."""
     runtime = Runtime.build(config, store=store or MemoryStore())
     app = create_app(config, runtime)
-    await asyncio.to_thread(_build_routes, app)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://wakeful") as client:

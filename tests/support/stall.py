@@ -164,3 +164,17 @@ def guard_event_loop(request: pytest.FixtureRequest) -> Iterator[None]:
     ) and not request.node.get_closest_marker("loop_may_stall"):
         request.getfixturevalue("loop_stall_guard")
     yield
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """For a module whose tests allocate much (long runs): collect, and freeze what is alive, so that
+    a garbage collection during a test walks only what the module allocates. A full collection of
+    the whole test process (150,000 objects and more) takes 0.3 s on a loaded machine and would trip
+    the guard although nothing blocked. Use it from a module-scoped fixture, outside the guard."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

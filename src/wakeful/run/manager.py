@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 import weakref
@@ -42,6 +43,7 @@ from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
 from wakeful.storage.base import RunRecord, RunStore
+from wakeful.telemetry.metrics import Metrics
 
 log = logging.getLogger("wakeful.runs")
 
@@ -85,6 +87,10 @@ class RunHandle:
     created: int = 0  # when it was claimed (ms): the order of a session's runs across servers
     # Another server took it over: it stops without writing, and its callers follow it there.
     lost: bool = False
+    # The context of the request that submitted the run, which the run executes in: its log lines
+    # carry that request's id and its spans continue that request's trace, whichever request
+    # started the session's worker.
+    origin: contextvars.Context = field(default_factory=contextvars.copy_context)
 
     @property
     def message_id(self) -> str:
@@ -128,13 +134,20 @@ class RemoteRun:
 
 class RunManager:
     def __init__(
-        self, log: MessageLog, store: RunStore, bus: EventBus, instance: str, sessions: Sessions
+        self,
+        log: MessageLog,
+        store: RunStore,
+        bus: EventBus,
+        instance: str,
+        sessions: Sessions,
+        metrics: Metrics,
     ) -> None:
         self.log = log
         self.sessions = sessions  # a prompt and the end of its run each touch the session
         self._store = store
         self.bus = bus
         self.instance = instance
+        self.metrics = metrics
         self._live: dict[str, RunHandle] = {}
         self._queues: dict[str, deque[RunHandle]] = {}
         self._current: dict[str, RunHandle] = {}
@@ -152,6 +165,9 @@ class RunManager:
         # When each session was last aborted (ms): a run of it claimed before, whose server stopped
         # before it heard of the abort, is not resumed. The oldest are forgotten first.
         self._aborted: OrderedDict[str, int] = OrderedDict()
+        metrics.runs_running.set_function(lambda: len(self._current) + len(self._adopted))
+        metrics.run_queue_depth.set_function(lambda: sum(len(q) for q in self._queues.values()))
+        metrics.draining.set_function(lambda: 0 if self.accepting else 1)
 
     # --- status -----------------------------------------------------------------------------------
 
@@ -289,7 +305,7 @@ class RunManager:
                 handle = queue.popleft()
                 self._current[session_id] = handle
                 try:
-                    outcome = await self._execute(handle)
+                    outcome = await asyncio.create_task(self._observed(handle), context=handle.origin)
                 finally:
                     self._current.pop(session_id, None)
                     await self._ended(handle)
@@ -340,7 +356,7 @@ class RunManager:
 
     async def _run_adopted(self, handle: RunHandle) -> None:
         try:
-            outcome = await self._execute(handle)
+            outcome = await self._observed(handle)
         finally:
             self._adopted.pop(handle.message_id, None)
             await self._ended(handle)
@@ -366,6 +382,20 @@ class RunManager:
         """Whether the session was aborted (here, or on another server that told this one) after a
         run claimed at `created` (ms)."""
         return self._aborted.get(session_id, -1) >= created
+
+    async def _observed(self, handle: RunHandle) -> Reply | BaseException:
+        """`_execute`, logged and measured; in the context of the request that submitted the run."""
+        request = handle.request
+        began = time.monotonic()
+        self.metrics.run_queue_wait.labels(request.kind).observe(began - handle.started)
+        log.info("run %s started: %s in session %s", request.message_id, request.kind, request.session_id)
+        outcome = await self._execute(handle)
+        seconds = time.monotonic() - began
+        result = _outcome(outcome)
+        self.metrics.runs.labels(request.kind, result).inc()
+        self.metrics.run_duration.labels(request.kind, result).observe(seconds)
+        log.info("run %s ended: %s after %.3f s", request.message_id, result, seconds)
+        return outcome
 
     async def _execute(self, handle: RunHandle) -> Reply | BaseException:
         """Run one handle to its reply; the executor stores its own errors."""
@@ -473,3 +503,13 @@ class RunManager:
             if not pending:
                 return
             await self.cluster.finished(pending[0].message_id)
+
+
+def _outcome(outcome: Reply | BaseException) -> str:
+    """A finished run as a metric label: success, aborted (abort, deadline, shutdown) or error."""
+    if isinstance(outcome, BaseException):
+        return "error"
+    error = outcome["info"].get("error")
+    if error is None:
+        return "success"
+    return "aborted" if error.get("name") == MessageAbortedError.name else "error"

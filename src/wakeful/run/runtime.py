@@ -15,12 +15,14 @@ from wakeful.config import ServerConfig
 from wakeful.errors import ServiceUnavailableError
 from wakeful.project.catalog import Catalog, ModelChoice
 from wakeful.project.config import ProjectConfigs
+from wakeful.project.instructions import Instructions
 from wakeful.providers.base import Provider
 from wakeful.providers.registry import ProviderPool
 from wakeful.run.cluster import Cluster, LocalCluster
 from wakeful.run.manager import RunManager
 from wakeful.run.permissions import Permissions
 from wakeful.run.replicas import Replicas
+from wakeful.run.system import SystemPrompts
 from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
@@ -30,8 +32,10 @@ from wakeful.storage.mailbox import Mailbox
 from wakeful.storage.postgres import Postgres
 from wakeful.storage.sql import SQLStore
 from wakeful.storage.sqlite import SQLite
+from wakeful.telemetry.metrics import Metrics
 from wakeful.tools.base import Tool
 from wakeful.tools.bash import child_env
+from wakeful.tools.output import KeptOutputs
 from wakeful.tools.pool import ToolPool
 from wakeful.tools.registry import builtin_tools
 
@@ -64,6 +68,9 @@ class Runtime:
     tool_pool: ToolPool
     instance: str
     cluster: Cluster  # the server alone, or replicas on one PostgreSQL database
+    prompts: SystemPrompts  # system prompts, with the per-project caches behind them
+    outputs: KeptOutputs  # tool outputs too long for the model, kept whole
+    metrics: Metrics  # this runtime's own registry, served at GET /metrics
 
     @property
     def read_only_tools(self) -> set[str]:
@@ -73,11 +80,12 @@ class Runtime:
     def build(cls, config: ServerConfig, store: Store | None = None) -> Runtime:
         """The runtime for `config`, on `store` if given (a test's MemoryStore), else the config's."""
         store = store or config_store(config)
-        bus = EventBus(config.event_replay, config.subscriber_queue, config.event_replay_bytes)
+        metrics = Metrics()
+        bus = EventBus(config.event_replay, config.subscriber_queue, config.event_replay_bytes, metrics)
         messages = MessageLog(store, bus)
         sessions = Sessions(store, bus)
         instance = ids.new_id("run")
-        runs = RunManager(messages, store, bus, instance, sessions)
+        runs = RunManager(messages, store, bus, instance, sessions, metrics)
         permissions = Permissions(store, bus, sessions)
         cluster: Cluster = LocalCluster()
         if config.database_url and isinstance(store, SQLStore) and isinstance(store.db, Postgres):
@@ -103,6 +111,9 @@ class Runtime:
             tool_pool=ToolPool(config.tool_threads),
             instance=instance,
             cluster=cluster,
+            prompts=SystemPrompts(Instructions(config.environ, config.config_freshness)),
+            outputs=KeptOutputs(config.data_dir / "tool-output"),
+            metrics=metrics,
         )
 
     def catalog(self, directory: Path) -> Catalog:
@@ -115,3 +126,24 @@ class Runtime:
     def refuse_when_draining(self) -> None:
         if not self.runs.accepting:
             raise ServiceUnavailableError("The server is shutting down", retry_after=5)
+
+    async def open(self) -> None:
+        """Open the store, then close or resume what stopped servers left behind: their runs and
+        their permission requests (alone: every unfinished run; replicas: those whose lease
+        expired), and with replicas, from now on keep leases and hear the other servers."""
+        from wakeful.run.takeover import Takeover  # it builds runs, whose modules import this one
+
+        await self.store.open()
+        await self.cluster.start(Takeover(self))
+
+    async def close(self, reason: str) -> None:
+        """Stop taking runs, end the event streams, abort what still runs (storing `reason` as its
+        error) and release every resource. The graceful drain (server.serve) runs before this."""
+        self.runs.stop_accepting()
+        await self.permissions.close(reason)
+        self.bus.close()
+        await self.runs.drain(0, reason)
+        await self.cluster.close()
+        self.tool_pool.close()
+        await self.providers.aclose()
+        await self.store.close()

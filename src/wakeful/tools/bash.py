@@ -90,6 +90,15 @@ class _Capture:
         return f"{head}\n\n... {dropped} bytes truncated ...\n\n{tail}", True
 
 
+def truncate_output(text: str, max_bytes: int, max_lines: int) -> tuple[str, bool]:
+    """`text` cut in the middle to at most `max_bytes` bytes and `max_lines` lines; whether it was."""
+    capture = _Capture(max_bytes)
+    capture.feed(text.encode())
+    cut, cut_bytes = capture.text()
+    cut, cut_lines = truncate_lines(cut, max_lines)
+    return cut, cut_bytes or cut_lines
+
+
 def truncate_lines(text: str, max_lines: int) -> tuple[str, bool]:
     lines = text.splitlines(keepends=True)
     if max_lines <= 0 or len(lines) <= max_lines:
@@ -190,7 +199,7 @@ async def _kill_group(pgid: int, proto: _Collector, transport: asyncio.Subproces
         transport.close()
 
 
-def _shell() -> str:
+def shell_path() -> str:
     return shutil.which("bash") or "/bin/sh"
 
 
@@ -217,7 +226,7 @@ async def run_shell(
     shell cannot be started; cancellation kills the whole group before it propagates.
     """
     loop = asyncio.get_running_loop()
-    shell = _shell()
+    shell = shell_path()
     gate_read, gate_write = os.pipe()
     try:
         transport, proto = await loop.subprocess_exec(

@@ -128,6 +128,7 @@ def to_chat(
         text = "".join(p["text"] for p in parts if p["type"] == "text")
         calls: list[ToolCall] = []
         results: list[ChatMessage] = []
+        shown: list[Attachment] = []  # what tools returned besides text (an MCP tool's images)
         for part in parts:
             if part["type"] != "tool":
                 continue
@@ -140,7 +141,11 @@ def to_chat(
             results.append(
                 ChatMessage(role="tool", text=output, tool_call_id=part["callID"], is_error=failed)
             )
+            for file in state.get("attachments") or []:
+                shown.append(Attachment(mime=file["mime"], url=file["url"], filename=file.get("filename")))
         if text or calls:
             chat.append(ChatMessage(role="assistant", text=text, tool_calls=calls))
             chat.extend(results)
+            if shown:  # tool results carry text only: the files follow them, as the user's
+                chat.append(ChatMessage(role="user", attachments=shown))
     return chat

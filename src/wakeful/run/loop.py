@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,9 +65,13 @@ def step_tokens(usage: Usage) -> Tokens:
     return tokens
 
 
+Offer = tuple[dict[str, Tool], dict[str, PermissionRule]]  # tools to offer, tools a rule denies
+
+
 @dataclass
 class RunPlan:
-    """Everything resolved before the run was accepted."""
+    """Everything resolved before the run was accepted; `more_tools` gives, at each step, the tools
+    to offer besides `tools` (an MCP server's, which may come and go during the run)."""
 
     session_id: str
     user_message_id: str
@@ -77,6 +82,7 @@ class RunPlan:
     tools: dict[str, Tool]
     system: str | None = None
     denied: dict[str, PermissionRule] = field(default_factory=dict)  # tools no call may use
+    more_tools: Callable[[], Awaitable[Offer]] | None = None
 
 
 class AgentLoop(Executor):
@@ -112,6 +118,7 @@ class AgentLoop(Executor):
             pool=pool,
         )
         self.tool_calls = ToolCalls(log, plan.tools, plan.agent.name, context, plan.denied)
+        self._fixed: Offer = (dict(plan.tools), dict(plan.denied))
         self._streaming: list[TextPart | ReasoningPart] = []  # parts of the attempt in flight
         # What the model sees, read from storage once per run and then extended step by step:
         # nothing else writes to a session while it runs, and a long run in a long session must not
@@ -189,6 +196,8 @@ class AgentLoop(Executor):
         await self.log.put_part(
             StepStartPart(id=ids.part_id(), sessionID=message.sessionID, messageID=message.id)
         )
+        if plan.more_tools is not None:
+            self._offer(*await plan.more_tools())
         if self._history is None:
             stored = await self.log.list_raw(plan.session_id)
             selected = history.select(stored, plan.user_message_id)
@@ -222,6 +231,15 @@ class AgentLoop(Executor):
         if done is not None:
             self._history.append(done)
         return finish, calls
+
+    def _offer(self, more: dict[str, Tool], denied: dict[str, PermissionRule]) -> None:
+        """Offer this step the fixed tools and `more` (a fixed tool keeps its name). In place: the
+        run's ToolCalls holds these very mappings."""
+        fixed, fixed_denied = self._fixed
+        self.plan.tools.clear()
+        self.plan.tools.update({**more, **fixed})
+        self.plan.denied.clear()
+        self.plan.denied.update({**denied, **fixed_denied})
 
     def _system(self) -> list[str]:
         plan = self.plan

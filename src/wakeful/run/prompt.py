@@ -3,7 +3,8 @@
 `POST /session/{id}/message` and `prompt_async` take the reference's body; `/command` becomes a
 prompt after its template is expanded. Everything that can be refused is refused here, before the
 route answers 200: unknown agent or model, missing key, bad parts, a file part outside the project
-that the permission rules deny.
+that the permission rules deny. The built-in tools are chosen here too; the project's MCP servers'
+tools at each step of the run (`RunPlan.more_tools`), since starting a server may take a while.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from wakeful.project.agents import resolve_agent
 from wakeful.project.commands import Command
 from wakeful.project.permissions import Ruleset, disabled, last_match
 from wakeful.providers.base import data_url_bytes
-from wakeful.run.loop import AgentLoop, RunPlan
+from wakeful.run.loop import AgentLoop, Offer, RunPlan
 from wakeful.run.manager import RunRequest
 from wakeful.run.runtime import Runtime
+from wakeful.tools.base import Tool
 from wakeful.tools.paths import inside, project_roots, real_path
 from wakeful.wire.base import Wire
 from wakeful.wire.bodies import CommandBody, FilePartInput, PromptBody, PromptModel, TextPartInput
@@ -127,14 +129,24 @@ def build_run(
         data = given.model_dump(mode="json", exclude_none=True)
         data.update(id=given.id or ids.part_id(), sessionID=session.id, messageID=message_id)
         parts.append(data)
-    tools = {
-        name: tool
-        for name, tool in runtime.tools.items()
-        if agent.allows(name, runtime.read_only_tools) and (body.tools or {}).get(name, True)
-    }
     rules = [*agent.permission, *(session.permission or [])]
     _refuse_denied_files(body, directory, rules)
-    denied = disabled(tools, rules)
+
+    def offered(candidates: dict[str, Tool]) -> Offer:
+        """The tools the agent, the prompt's `tools` and the rules leave, and those a rule denies."""
+        read_only = {name for name, tool in candidates.items() if tool.read_only}
+        allowed = {
+            name: tool
+            for name, tool in candidates.items()
+            if agent.allows(name, read_only) and (body.tools or {}).get(name, True)
+        }
+        denied = disabled(allowed, rules)
+        return {name: tool for name, tool in allowed.items() if name not in denied}, denied
+
+    async def mcp_tools() -> Offer:
+        return offered(await runtime.mcp.tools(catalog.config))
+
+    tools, denied = offered(runtime.tools)
     plan = RunPlan(
         session_id=session.id,
         user_message_id=message_id,
@@ -142,9 +154,10 @@ def build_run(
         agent=agent,
         model=choice,
         provider=runtime.provider(choice),
-        tools={name: tool for name, tool in tools.items() if name not in denied},
+        tools=tools,
         system=body.system,
         denied=denied,
+        more_tools=mcp_tools,
     )
     timeout = permission_timeout if permission_timeout is not None else runtime.config.permission_timeout
     executor = AgentLoop(

@@ -13,6 +13,7 @@ from pathlib import Path
 from wakeful import ids
 from wakeful.config import ServerConfig
 from wakeful.errors import ServiceUnavailableError
+from wakeful.mcp.manager import McpManager
 from wakeful.project.catalog import Catalog, ModelChoice
 from wakeful.project.config import ProjectConfigs
 from wakeful.providers.base import Provider
@@ -59,11 +60,8 @@ class Runtime:
     todos: Todos
     permissions: Permissions
     tool_pool: ToolPool
+    mcp: McpManager  # the projects' MCP servers
     instance: str
-
-    @property
-    def read_only_tools(self) -> set[str]:
-        return {name for name, tool in self.tools.items() if tool.read_only}
 
     @classmethod
     def build(cls, config: ServerConfig, store: Store | None = None) -> Runtime:
@@ -74,6 +72,7 @@ class Runtime:
         sessions = Sessions(store, bus)
         instance = ids.new_id("run")
         runs = RunManager(messages, store, bus, instance, sessions)
+        env = child_env(config.environ)
         return cls(
             config=config,
             store=store,
@@ -88,10 +87,11 @@ class Runtime:
                 transport=config.llm_transport,
             ),
             tools=builtin_tools(),
-            child_env=child_env(config.environ),
+            child_env=env,
             todos=Todos(store, bus),
             permissions=Permissions(store, bus, sessions),
             tool_pool=ToolPool(config.tool_threads),
+            mcp=McpManager(config, bus, env),
             instance=instance,
         )
 

@@ -28,6 +28,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.store.open()
         await recover(state.store, state.messages, state.sessions)
+        await state.mcp.recover()
         await state.permissions.recover()
         # Import the provider SDKs before listening: importing them later, on the loop, would stall
         # every held call (and delay the first answer's headers) by about a second.
@@ -41,6 +42,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
             await state.permissions.close("the server stopped")
             state.bus.close()
             await state.runs.drain(0, "The server stopped")
+            await state.mcp.close()
             state.tool_pool.close()
             await state.providers.aclose()
             await state.store.close()

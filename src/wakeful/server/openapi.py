@@ -1,11 +1,11 @@
 """Our own OpenAPI document (`GET /doc`): FastAPI's, corrected to what the server really answers.
 
 FastAPI documents 422 validation errors; wakeful answers 400 `InvalidRequestError`, 404
-`NotFoundError` (`PermissionNotFoundError` for a request id), 409 and 503 in the reference's shapes,
-so those replace it. The error schemas are those of the body models in `wakeful.errors` (the models
-that render the bodies), each named after its error class; 401, 405 and 500 can answer any route and
-are documented as schemas only. `/event` is documented as the SSE stream it is, its schema the
-`Event` envelope of each `data:` line.
+`NotFoundError` (`PermissionNotFoundError` for a request id, `McpServerNotFoundError` for an MCP
+server's name), 409 and 503 in the reference's shapes, so those replace it. The error schemas are
+those of the body models in `wakeful.errors` (the models that render the bodies), each named after
+its error class; 401, 405 and 500 can answer any route and are documented as schemas only. `/event`
+is documented as the SSE stream it is, its schema the `Event` envelope of each `data:` line.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from wakeful.errors import (
     ConflictError,
     InvalidRequestError,
+    McpServerNotFoundError,
     MethodNotAllowedError,
     NotFoundError,
     PermissionNotFoundError,
@@ -33,6 +34,7 @@ ERRORS: tuple[type[RequestError], ...] = (
     UnauthorizedError,
     NotFoundError,
     PermissionNotFoundError,
+    McpServerNotFoundError,
     MethodNotAllowedError,
     SessionBusyError,
     ConflictError,
@@ -91,6 +93,8 @@ def build(app: FastAPI) -> dict[str, Any]:
                 responses["404"] = _json(NotFoundError, "Unknown session, message or permission request")
             elif "{requestID}" in path:
                 responses["404"] = _json(PermissionNotFoundError, "No pending request with this id")
+            elif path.startswith("/mcp/{name}"):
+                responses["404"] = _json(McpServerNotFoundError, "The project has no MCP server of this name")
             if op.get("operationId") in CONFLICT_ROUTES:
                 responses["409"] = {
                     "description": "Session busy (shell, message deletion) or messageID conflict",

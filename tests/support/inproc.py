@@ -61,6 +61,7 @@ async def open_runtime(config: ServerConfig, store: Store | None = None) -> Asyn
         runtime.runs.stop_accepting()
         runtime.bus.close()
         await runtime.runs.drain(0, "The test ended")
+        await runtime.mcp.close()
         runtime.tool_pool.close()
         await runtime.providers.aclose()
         await runtime.store.close()

@@ -196,3 +196,28 @@ async def test_a_changed_tool_list_is_announced_and_offered(
     assert changed["properties"] == {"server": "ops"}
     reply = await prompt(wakeful.client, sid, tool("ops_fresh"))
     assert text_of(reply) == "TOOL_RESULT_SEEN: fresh here"
+
+
+async def test_an_mcp_call_is_counted_and_its_long_output_kept_whole_like_a_builtins(
+    remote: tuple[str, Served], wakeful: InProcess
+) -> None:
+    url, _ = remote
+    configure(
+        wakeful.project,
+        mcp={"ops": {"type": "remote", "url": url}},
+        permission={"ops_picture": "deny"},
+        tool_output={"max_bytes": 40},
+    )
+    sid = await create_session(wakeful.client)
+    long = "x" * 100
+    await prompt(wakeful.client, sid, "\n".join([tool("ops_echo", text=long), tool("ops_picture")]))
+    echoed, _ = await tool_parts(wakeful, sid)
+    assert echoed["state"]["metadata"]["truncated"] is True
+    kept = Path(echoed["state"]["metadata"]["outputPath"])
+    assert await asyncio.to_thread(kept.read_text) == f"echo: {long}"
+    assert long not in echoed["state"]["output"]
+    registry = wakeful.runtime.metrics.registry
+    durations = "wakeful_tool_call_duration_seconds_count"
+    assert registry.get_sample_value(durations, {"tool": "ops_echo", "outcome": "success"}) == 1
+    # a denied tool is not offered, so it is counted as a denied built-in is: under "unknown"
+    assert registry.get_sample_value(durations, {"tool": "unknown", "outcome": "denied"}) == 1

@@ -4,8 +4,9 @@ Like the reference: the schema is the server's, made an object that allows no ot
 call asks permission under the tool's own name (pattern `*`), so that rules and agents' `tools` maps
 name MCP tools as they name built-in ones; the result's text parts become the output, joined by
 blank lines, its images and embedded binary resources become attachments (file parts with data:
-URLs), and embedded text resources join the text. A result the server marks `isError` is a tool
-error (the reference passes it on as output).
+URLs), and embedded text resources join the text; a text too long for the model is cut and kept
+whole by the run like any tool's (`wakeful.tools.output`). A result the server marks `isError` is a
+tool error (the reference passes it on as output).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from wakeful.mcp.config import sanitize
 from wakeful.mcp.connection import Connection, RemoteTool
 from wakeful.providers.base import ToolDefinition
 from wakeful.tools.base import ToolContext, ToolResult
-from wakeful.tools.bash import truncate_output
 from wakeful.wire.parts import FilePart
 
 if TYPE_CHECKING:
@@ -63,12 +63,10 @@ class McpTool:
         await ctx.ask(self.definition.name, ["*"], always=["*"])
         result = await self.connection.call(self.remote.name, raw_args)
         texts, attachments = _convert(result, ctx)
-        output, truncated = truncate_output(
-            "\n\n".join(texts), ctx.config.tool_output_max_bytes, ctx.config.tool_output_max_lines
-        )
+        output = "\n\n".join(texts)
         if result.is_error:
             raise ToolError(output or f"The MCP tool {self.definition.name} failed without saying why")
-        return ToolResult(output=output, metadata={"truncated": truncated}, attachments=attachments)
+        return ToolResult(output=output, attachments=attachments)
 
 
 def _convert(result: mcp_types.CallToolResult, ctx: ToolContext) -> tuple[list[str], list[FilePart]]:

@@ -136,6 +136,7 @@ const CHECKED_ANSWERS = [
   ["get", "/config/providers"],
   ["get", "/agent"],
   ["get", "/command"],
+  ["get", "/mcp"],
   ["post", "/session"],
   ["get", "/session"],
   ["get", "/session/status"],
@@ -220,6 +221,14 @@ async function main() {
     const { data } = await client.commands();
     ref.response("get", "/command", data);
     assert.ok(data.some((c) => c.name === "init"), `no init command in ${data.map((c) => c.name)}`);
+  });
+
+  await step("mcp.status: a disabled and a failed server", async () => {
+    const { data } = await client.mcpStatus();
+    ref.response("get", "/mcp", data);
+    assert.deepEqual(data.tickets, { status: "disabled" });
+    assert.equal(data.broken.status, "failed");
+    assert.match(data.broken.error, /not an executable file/);
   });
 
   const streamAbort = new AbortController();

@@ -4,7 +4,7 @@ Built in, like the reference: `build` (every tool) and `plan` (read-only tools);
 prompt of its own, so the run uses wakeful's system prompt for the model's family
 (`wakeful.run.system`). A project's config adds or overrides agents under `agent` (and the legacy
 `mode`): `prompt` (replaces that system prompt), `model`, `variant`, `temperature`, `top_p`,
-`options`, `tools` (name -> enabled), `disable`, `description`, `mode`, `hidden`, `steps`,
+`options`, `tools` (name or pattern -> enabled), `disable`, `description`, `mode`, `hidden`, `steps`,
 `permission`. Each agent's `permission` is its whole ruleset
 (`wakeful.project.permissions.agent_ruleset`).
 """
@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from wakeful.errors import InvalidRequestError
 from wakeful.project.config import ProjectConfig
-from wakeful.project.permissions import Ruleset, agent_ruleset, from_config
+from wakeful.project.permissions import Ruleset, agent_ruleset, from_config, wildcard
 from wakeful.wire import meta as wire
 
 
@@ -39,9 +39,13 @@ class Agent:
     permission: Ruleset = field(default_factory=list)  # see wakeful.project.permissions
 
     def allows(self, tool: str, read_only_tools: set[str]) -> bool:
+        """Whether the agent offers `tool`: by its name in `tools`, else by the last pattern there
+        that matches it (`"k8s_*": false` switches off an MCP server's tools), else yes."""
         if self.read_only and tool not in read_only_tools:
             return False
-        return self.tools.get(tool, self.tools.get("*", True))
+        if tool in self.tools:
+            return self.tools[tool]
+        return next((on for pattern, on in reversed(self.tools.items()) if wildcard(tool, pattern)), True)
 
     def wire(self) -> wire.Agent:
         model = None

@@ -13,7 +13,8 @@ the session (`history.Conversation`) is loaded once and extended step by step; b
 request is estimated (`wakeful.run.tokens`) and, when it would not fit the usable window, the older
 history is compacted first (`wakeful.run.compaction`). A provider's context-overflow error gets one
 compaction and one retry of the step; a second overflow ends the run with ContextOverflowError. A
-`json_schema` prompt ends when the model hands over a valid answer (`wakeful.run.structured`).
+`json_schema` prompt ends when the model hands over a valid answer (`wakeful.run.structured`). Each
+step offers the plan's tools plus what `RunPlan.more_tools` gives then (the project's MCP tools).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,9 +83,13 @@ def step_tokens(usage: Usage) -> Tokens:
     return tokens
 
 
+Offer = tuple[dict[str, Tool], dict[str, PermissionRule]]  # tools to offer, tools a rule denies
+
+
 @dataclass
 class RunPlan:
-    """Everything resolved before the run was accepted."""
+    """Everything resolved before the run was accepted; `more_tools` gives, at each step, the tools
+    to offer besides `tools` (an MCP server's, which may come and go during the run)."""
 
     session_id: str
     user_message_id: str
@@ -99,6 +105,7 @@ class RunPlan:
     instructions: list[str] = field(default_factory=list)  # `instructions` of opencode.json
     compact_only: bool = False  # POST /summarize: the user message is a compaction request
     denied: dict[str, PermissionRule] = field(default_factory=dict)  # tools no call may use
+    more_tools: Callable[[], Awaitable[Offer]] | None = None
 
 
 class AgentLoop(Executor):
@@ -144,6 +151,7 @@ class AgentLoop(Executor):
             self.structured = StructuredOutput(plan.output_format)
             self.tools[STRUCTURED_OUTPUT] = self.structured
         self.tool_calls = ToolCalls(log, self.tools, plan.agent.name, context, runs.metrics, plan.denied)
+        self._own: Offer = (dict(self.tools), dict(plan.denied))  # offered whatever `more_tools` gives
         self._streaming: list[TextPart | ReasoningPart] = []  # parts of the attempt in flight
         # What the model sees, read from storage once per run and then extended step by step:
         # nothing else writes to a session while it runs, and a long run in a long session must not
@@ -249,6 +257,7 @@ class AgentLoop(Executor):
         overflowed = False
         while True:
             step += 1
+            await self._offer_more()
             await self._compact_to_fit()
             message = await self._new_assistant()
             try:
@@ -294,6 +303,21 @@ class AgentLoop(Executor):
         if structured.failures > structured.retries:
             raise structured.give_up("The structured answer never matched the schema")
         return False
+
+    async def _offer_more(self) -> None:
+        """Offer the next step the run's own tools and what `more_tools` gives now (an own tool
+        keeps its name). In place: the run's ToolCalls holds these very mappings."""
+        if self.plan.more_tools is None:
+            return
+        more, denied = await self.plan.more_tools()
+        own, own_denied = self._own
+        tools = {**more, **own}
+        if tools != self.tools:
+            self.tools.clear()
+            self.tools.update(tools)
+            self._fixed = fixed_tokens(self.system, [t.definition for t in self.tools.values()])
+        self.plan.denied.clear()
+        self.plan.denied.update({**denied, **own_denied})
 
     # --- the context window -----------------------------------------------------------------------
 

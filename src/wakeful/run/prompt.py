@@ -4,7 +4,9 @@
 prompt after its template is expanded; `/summarize` becomes a run whose user message is a
 compaction request. Everything that can be refused is refused here, before the route answers 200:
 unknown agent, model or variant, missing key, bad parts, a `json_schema` that is not a schema, a file
-part outside the project that the permission rules deny.
+part outside the project that the permission rules deny. The built-in tools are chosen here too; the
+project's MCP servers' tools at each step of the run (`RunPlan.more_tools`), since starting a server
+may take a while.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from wakeful.project.config import ProjectConfig
 from wakeful.project.permissions import Ruleset, disabled, last_match
 from wakeful.providers.base import data_url_bytes
 from wakeful.run.compaction import CompactionSettings
-from wakeful.run.loop import AgentLoop, RunPlan
+from wakeful.run.loop import AgentLoop, Offer, RunPlan
 from wakeful.run.manager import RunRequest
 from wakeful.run.runtime import Runtime
 from wakeful.run.structured import check_schema
 from wakeful.storage.base import RunRecord
+from wakeful.tools.base import Tool
 from wakeful.tools.paths import inside, project_roots, real_path
 from wakeful.wire.base import Wire
 from wakeful.wire.bodies import (
@@ -226,12 +229,23 @@ def _agent_loop(
     permission_timeout: float,
 ) -> AgentLoop:
     """The agent loop of a stored or new prompt: everything it needs is on its user message."""
-    tools = {
-        name: tool
-        for name, tool in runtime.tools.items()
-        if agent.allows(name, runtime.read_only_tools) and (user.tools or {}).get(name, True)
-    }
-    denied = disabled(tools, [*agent.permission, *(session.permission or [])])
+    rules = [*agent.permission, *(session.permission or [])]
+
+    def offered(candidates: dict[str, Tool]) -> Offer:
+        """The tools the agent, the prompt's `tools` and the rules leave, and those a rule denies."""
+        read_only = {name for name, tool in candidates.items() if tool.read_only}
+        allowed = {
+            name: tool
+            for name, tool in candidates.items()
+            if agent.allows(name, read_only) and (user.tools or {}).get(name, True)
+        }
+        denied = disabled(allowed, rules)
+        return {name: tool for name, tool in allowed.items() if name not in denied}, denied
+
+    async def mcp_tools() -> Offer:
+        return offered(await runtime.mcp.tools(catalog.config))
+
+    tools, denied = offered(runtime.tools)
     plan = RunPlan(
         session_id=session.id,
         user_message_id=user.id,
@@ -239,13 +253,14 @@ def _agent_loop(
         agent=agent,
         model=choice,
         provider=runtime.provider(choice),
-        tools={name: tool for name, tool in tools.items() if name not in denied},
+        tools=tools,
         system=user.system,
         variant=user.model.variant,
         output_format=user.format if isinstance(user.format, OutputFormatJsonSchema) else None,
         compaction=CompactionSettings.of(catalog.config.section("compaction")),
         instructions=_instructions(catalog.config),
         denied=denied,
+        more_tools=mcp_tools,
     )
     return _loop(runtime, plan, catalog.config, permission_timeout)
 

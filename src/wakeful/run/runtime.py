@@ -13,6 +13,7 @@ from pathlib import Path
 from wakeful import ids
 from wakeful.config import ServerConfig
 from wakeful.errors import ServiceUnavailableError
+from wakeful.mcp.manager import McpManager
 from wakeful.project.catalog import Catalog, ModelChoice
 from wakeful.project.config import ProjectConfigs
 from wakeful.project.instructions import Instructions
@@ -66,15 +67,12 @@ class Runtime:
     todos: Todos
     permissions: Permissions
     tool_pool: ToolPool
+    mcp: McpManager  # the projects' MCP servers
     instance: str
     cluster: Cluster  # the server alone, or replicas on one PostgreSQL database
     prompts: SystemPrompts  # system prompts, with the per-project caches behind them
     outputs: KeptOutputs  # tool outputs too long for the model, kept whole
     metrics: Metrics  # this runtime's own registry, served at GET /metrics
-
-    @property
-    def read_only_tools(self) -> set[str]:
-        return {name for name, tool in self.tools.items() if tool.read_only}
 
     @classmethod
     def build(cls, config: ServerConfig, store: Store | None = None) -> Runtime:
@@ -91,6 +89,7 @@ class Runtime:
         if config.database_url and isinstance(store, SQLStore) and isinstance(store.db, Postgres):
             cluster = Replicas(config, instance, store, Mailbox(store.db), bus, runs, permissions)
         runs.cluster = permissions.cluster = cluster
+        env = child_env(config.environ)
         return cls(
             config=config,
             store=store,
@@ -105,10 +104,11 @@ class Runtime:
                 transport=config.llm_transport,
             ),
             tools=builtin_tools(),
-            child_env=child_env(config.environ),
+            child_env=env,
             todos=Todos(store, bus),
             permissions=permissions,
             tool_pool=ToolPool(config.tool_threads),
+            mcp=McpManager(config, bus, env),
             instance=instance,
             cluster=cluster,
             prompts=SystemPrompts(Instructions(config.environ, config.config_freshness)),
@@ -128,12 +128,14 @@ class Runtime:
             raise ServiceUnavailableError("The server is shutting down", retry_after=5)
 
     async def open(self) -> None:
-        """Open the store, then close or resume what stopped servers left behind: their runs and
-        their permission requests (alone: every unfinished run; replicas: those whose lease
-        expired), and with replicas, from now on keep leases and hear the other servers."""
+        """Open the store, then close or resume what stopped servers left behind: their runs, their
+        local MCP servers and their permission requests (alone: every unfinished run; replicas:
+        those whose lease expired), and with replicas, from now on keep leases and hear the other
+        servers."""
         from wakeful.run.takeover import Takeover  # it builds runs, whose modules import this one
 
         await self.store.open()
+        await self.mcp.recover()
         await self.cluster.start(Takeover(self))
 
     async def close(self, reason: str) -> None:
@@ -144,6 +146,7 @@ class Runtime:
         self.bus.close()
         await self.runs.drain(0, reason)
         await self.cluster.close()
+        await self.mcp.close()
         self.tool_pool.close()
         await self.providers.aclose()
         await self.store.close()

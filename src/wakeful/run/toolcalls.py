@@ -108,6 +108,7 @@ class ToolCalls:
                 title=result.title,
                 metadata=result.metadata,
                 time={"start": start, "end": now_ms()},
+                attachments=result.attachments or None,
             ),
         )
         return "success"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from wakeful.config import ServerConfig
 from wakeful.providers.base import ToolDefinition
 from wakeful.tools.pool import ToolPool, default_pool
+from wakeful.wire.parts import FilePart
 
 if TYPE_CHECKING:
     from wakeful.tools.output import KeptOutputs
@@ -27,6 +28,7 @@ class ToolResult:
     output: str
     title: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    attachments: list[FilePart] = field(default_factory=list)  # images and files the model is shown too
 
 
 class TodoStore(Protocol):

@@ -110,6 +110,7 @@ class ToolStateCompleted(Wire):
     title: str
     metadata: dict[str, Any]
     time: dict[str, int]
+    attachments: list[FilePart] | None = None
 
 
 class ToolStateError(Wire):

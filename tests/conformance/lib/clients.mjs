@@ -32,6 +32,9 @@ class V1 {
   commands() {
     return this.sdk.command.list({ ...STRICT });
   }
+  mcpStatus() {
+    return this.sdk.mcp.status({ ...STRICT });
+  }
   subscribe(options) {
     return this.sdk.event.subscribe({ ...STRICT, ...options });
   }
@@ -103,6 +106,9 @@ class V2 {
   }
   commands() {
     return this.sdk.command.list({}, STRICT);
+  }
+  mcpStatus() {
+    return this.sdk.mcp.status({}, STRICT);
   }
   subscribe(options) {
     return this.sdk.event.subscribe({}, { ...STRICT, ...options });

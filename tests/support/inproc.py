@@ -62,6 +62,7 @@ async def open_runtime(config: ServerConfig, store: Store | None = None) -> Asyn
         runtime.bus.close()
         await runtime.runs.drain(0, "The test ended")
         runtime.tool_pool.close()
+        await runtime.web.aclose()
         await runtime.providers.aclose()
         await runtime.store.close()
 

@@ -12,13 +12,26 @@ from wakeful.tools.registry import ALL_TOOLS, builtin_tools, register
 
 def test_names_and_read_only() -> None:
     tools = builtin_tools()
-    assert set(tools) == {"bash", "read", "write", "edit", "glob", "grep", "list", "todowrite", "todoread"}
+    assert set(tools) == {
+        "bash",
+        "read",
+        "write",
+        "edit",
+        "glob",
+        "grep",
+        "list",
+        "todowrite",
+        "todoread",
+        "webfetch",
+        "apply_patch",
+    }
     assert {name for name, tool in tools.items() if tool.read_only} == {
         "read",
         "glob",
         "grep",
         "list",
         "todoread",
+        "webfetch",
     }
     tools.pop("bash")
     assert "bash" in builtin_tools()  # each call gets its own mapping
@@ -150,6 +163,30 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "todos",
     ),
     "todoread": _object({}),
+    "webfetch": _object(
+        {
+            "url": _string("The http:// or https:// URL to fetch"),
+            "format": _string(
+                "How to give the content: markdown (the default), text or html",
+                enum=["markdown", "text", "html"],
+                default="markdown",
+            ),
+            "timeout": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "description": "Seconds to wait at most (default 30, at most 120)",
+            },
+        },
+        "url",
+    ),
+    "apply_patch": _object(
+        {
+            "patchText": _string(
+                "The whole patch, from the line '*** Begin Patch' to the line '*** End Patch'"
+            )
+        },
+        "patchText",
+    ),
 }
 
 

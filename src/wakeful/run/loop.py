@@ -44,7 +44,7 @@ from wakeful.run.manager import Executor, Reply, RunHandle, RunManager
 from wakeful.run.retry import Retries
 from wakeful.run.toolcalls import ToolCalls
 from wakeful.session.messages import MessageLog
-from wakeful.tools.base import PermissionGate, TodoStore, Tool, ToolContext
+from wakeful.tools.base import PermissionGate, TodoStore, Tool, ToolContext, WebClients
 from wakeful.tools.pool import ToolPool
 from wakeful.wire.messages import AssistantMessage
 from wakeful.wire.parts import ReasoningPart, StepFinishPart, StepStartPart, TextPart, TimeSpan, Tokens
@@ -91,6 +91,7 @@ class AgentLoop(Executor):
         *,
         gate: PermissionGate | None,
         pool: ToolPool,
+        web: WebClients | None = None,
     ):
         self.plan = plan
         self.log = log
@@ -110,6 +111,7 @@ class AgentLoop(Executor):
             env=child_env,
             gate=gate,
             pool=pool,
+            web=web,
         )
         self.tool_calls = ToolCalls(log, plan.tools, plan.agent.name, context, plan.denied)
         self._streaming: list[TextPart | ReasoningPart] = []  # parts of the attempt in flight

@@ -156,6 +156,7 @@ def build_run(
         runtime.child_env,
         gate=runtime.permissions.gate(agent.permission, timeout),
         pool=runtime.tool_pool,
+        web=runtime.web,
     )
     if body.noReply:
         executor.no_reply = True

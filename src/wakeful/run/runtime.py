@@ -31,6 +31,7 @@ from wakeful.tools.base import Tool
 from wakeful.tools.bash import child_env
 from wakeful.tools.pool import ToolPool
 from wakeful.tools.registry import builtin_tools
+from wakeful.tools.webfetch import WebClient
 
 
 def config_store(config: ServerConfig) -> Store:
@@ -59,6 +60,7 @@ class Runtime:
     todos: Todos
     permissions: Permissions
     tool_pool: ToolPool
+    web: WebClient  # webfetch's connections; closed with the runtime
     instance: str
 
     @property
@@ -92,6 +94,7 @@ class Runtime:
             todos=Todos(store, bus),
             permissions=Permissions(store, bus, sessions),
             tool_pool=ToolPool(config.tool_threads),
+            web=WebClient(),
             instance=instance,
         )
 

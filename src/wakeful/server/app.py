@@ -42,6 +42,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
             state.bus.close()
             await state.runs.drain(0, "The server stopped")
             state.tool_pool.close()
+            await state.web.aclose()
             await state.providers.aclose()
             await state.store.close()
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx
+
 from wakeful.config import ServerConfig
 from wakeful.providers.base import ToolDefinition
 from wakeful.tools.pool import ToolPool, default_pool
@@ -46,6 +48,12 @@ class PermissionAsk:
     call_id: str
 
 
+class WebClients(Protocol):
+    async def get(self) -> httpx.AsyncClient:
+        """The client that outgoing HTTP requests share (`wakeful.tools.webfetch.WebClient`)."""
+        ...
+
+
 class PermissionGate(Protocol):
     async def __call__(self, ask: PermissionAsk) -> None:
         """Return once the call may go ahead; raise `ToolError` (saying why) if it may not:
@@ -69,6 +77,8 @@ class ToolContext:
     # The run's permission check; without one (a context made outside a run) everything is allowed.
     gate: PermissionGate | None = None
     pool: ToolPool = field(default_factory=default_pool)  # where blocking file work runs
+    # The run's HTTP client (webfetch); a context made outside a run gets a client per call.
+    web: WebClients | None = None
 
     async def ask(
         self,

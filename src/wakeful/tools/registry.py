@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from wakeful.tools.apply_patch import apply_patch_tool
 from wakeful.tools.base import Tool
 from wakeful.tools.bash import bash_tool
 from wakeful.tools.files import edit_tool, read_tool, write_tool
 from wakeful.tools.search import glob_tool, grep_tool, list_tool
 from wakeful.tools.todo import todoread_tool, todowrite_tool
+from wakeful.tools.webfetch import webfetch_tool
 
 ALL_TOOLS: tuple[Tool, ...] = (
     bash_tool,
@@ -18,6 +20,8 @@ ALL_TOOLS: tuple[Tool, ...] = (
     list_tool,
     todowrite_tool,
     todoread_tool,
+    webfetch_tool,
+    apply_patch_tool,
 )
 
 

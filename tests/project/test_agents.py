@@ -20,7 +20,8 @@ def config(data: dict) -> ProjectConfig:
 
 def test_builtins() -> None:
     agents = load_agents(config({}))
-    assert set(agents) == {"build", "plan"}
+    assert set(agents) == {"build", "plan", "general", "explore"}
+    assert {n for n, a in agents.items() if a.mode == "subagent"} == {"general", "explore"}
     assert agents["build"].allows("bash", READ_ONLY) and agents["build"].allows("write", READ_ONLY)
     assert agents["plan"].allows("read", READ_ONLY)
     assert not agents["plan"].allows("write", READ_ONLY) and not agents["plan"].allows("bash", READ_ONLY)
@@ -46,7 +47,7 @@ def test_config_agents() -> None:
             }
         )
     )
-    assert set(agents) == {"build", "legacy", "review"}
+    assert set(agents) == {"build", "legacy", "review", "general", "explore"}
     review = agents["review"]
     assert review.allows("read", READ_ONLY) and not review.allows("grep", READ_ONLY)
     assert review.steps == 3 and review.mode == "all" and not review.native

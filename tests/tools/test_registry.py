@@ -22,6 +22,7 @@ def test_names_and_read_only() -> None:
         "list",
         "todowrite",
         "todoread",
+        "task",
         "webfetch",
         "apply_patch",
     }
@@ -31,6 +32,7 @@ def test_names_and_read_only() -> None:
         "grep",
         "list",
         "todoread",
+        "task",
         "webfetch",
     }
     tools.pop("bash")
@@ -163,6 +165,23 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "todos",
     ),
     "todoread": _object({}),
+    "task": _object(
+        {
+            "description": _string("What the task is about, in three to five words"),
+            "prompt": _string(
+                "Everything the subagent needs to know to do the task, and what to report back"
+            ),
+            "subagent_type": _string("The agent that does the task: one of those listed"),
+            "task_id": _string(
+                "Only to continue an earlier task: the task_id its result gave. The subagent then goes on "
+                "in the same session, with what it did before, instead of starting afresh"
+            ),
+            "command": _string("The command that started this task, if one did"),
+        },
+        "description",
+        "prompt",
+        "subagent_type",
+    ),
     "webfetch": _object(
         {
             "url": _string("The http:// or https:// URL to fetch"),

@@ -1,9 +1,12 @@
 """Agents: who answers a prompt, with which tools and instructions.
 
-Built in, like the reference: `build` (every tool) and `plan` (read-only tools). A project's config
-adds or overrides agents under `agent` (and the legacy `mode`): `prompt`, `model`, `temperature`,
-`tools` (name -> enabled), `disable`, `description`, `mode`, `hidden`, `steps`, `permission`. Each
-agent's `permission` is its whole ruleset (`wakeful.project.permissions.agent_ruleset`).
+Built in, like the reference: `build` (every tool) and `plan` (read-only tools), the primary agents;
+`general` and `explore`, the subagents that the task tool starts (explore may only read, search and
+run commands: its rules deny the rest, see `wakeful.project.permissions.BUILTIN_AGENT_RULES`).
+A project's config adds or overrides agents under `agent` (and the legacy `mode`): `prompt`,
+`model`, `temperature`, `tools` (name -> enabled), `disable`, `description`, `mode`, `hidden`,
+`steps`, `permission`. Each agent's `permission` is its whole ruleset
+(`wakeful.project.permissions.agent_ruleset`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,23 @@ BUILD_PROMPT = (
 PLAN_PROMPT = (
     "You are wakeful's plan agent. You may read and search files but must not change anything: "
     "analyse the request and answer with a plan."
+)
+EXPLORE_PROMPT = (
+    "You are wakeful's explore agent, started by another agent to look something up in a codebase. "
+    "Find files with glob, search their contents with grep, read what matters, and use bash only for "
+    "commands that change nothing (git log, ls, wc). Search broadly first, then narrow down; run "
+    "independent searches in parallel. You cannot change files. Your final message is all the agent "
+    "that started you will see: answer its question directly, with absolute paths and line numbers "
+    "where they help, and say what you could not find."
+)
+GENERAL_DESCRIPTION = (
+    "A general-purpose agent for research and multi-step tasks, with every tool but the todo list. "
+    "Start several to work on independent parts in parallel."
+)
+EXPLORE_DESCRIPTION = (
+    'A fast, read-only agent for exploring a codebase: finding files by pattern ("src/**/*.ts"), '
+    "searching code for keywords, answering questions about how the code works. Say how thorough "
+    "it should be: a quick look, a moderate search, or a thorough one across names and places."
 )
 
 
@@ -80,6 +100,8 @@ def builtin_agents() -> dict[str, Agent]:
             prompt=PLAN_PROMPT,
             read_only=True,
         ),
+        "general": Agent("general", GENERAL_DESCRIPTION, mode="subagent", native=True),
+        "explore": Agent("explore", EXPLORE_DESCRIPTION, mode="subagent", native=True, prompt=EXPLORE_PROMPT),
     }
 
 

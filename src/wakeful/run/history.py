@@ -122,6 +122,8 @@ def to_chat(
                         attachments.append(content.attachment)
                 elif part["type"] == "agent":
                     texts.append(f"@{part['name']}")
+                elif part["type"] == "subtask":  # its task call and result follow in the next message
+                    texts.append("The user had a subagent carry out the task that follows.")
             if texts or attachments:
                 chat.append(ChatMessage(role="user", text="\n\n".join(texts), attachments=attachments))
             continue

@@ -1,7 +1,8 @@
 """The agent loop: one prompt's run, stored as the reference stores it.
 
-Persisted user message (done at submission) -> one assistant message per LLM call (`parentID` = the
-user message), each framed by `step-start` and `step-finish`, with text, reasoning and tool parts
+Persisted user message (done at submission) -> one assistant message per `subtask` part of the
+prompt, holding the task tool call that ran it -> one assistant message per LLM call (`parentID` =
+the user message), each framed by `step-start` and `step-finish`, with text, reasoning and tool parts
 in between; repeat while the model calls tools. Streaming text goes out as `message.part.delta`
 events and is saved at most every `part_flush_interval` seconds and when it ends. Retryable provider
 errors are retried with exponential backoff and jitter, each announced as a `retry` session status.
@@ -12,6 +13,7 @@ a stored assistant message, so every waiting caller gets `{info, parts}`.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +46,17 @@ from wakeful.run.manager import Executor, Reply, RunHandle, RunManager
 from wakeful.run.retry import Retries
 from wakeful.run.toolcalls import ToolCalls
 from wakeful.session.messages import MessageLog
-from wakeful.tools.base import PermissionGate, TodoStore, Tool, ToolContext, WebClients
+from wakeful.tools.base import (
+    PermissionGate,
+    SubagentRunner,
+    TodoStore,
+    Tool,
+    ToolContext,
+    WebClients,
+)
 from wakeful.tools.pool import ToolPool
+from wakeful.tools.task import Subtask
+from wakeful.wire.bodies import SubtaskPartInput
 from wakeful.wire.messages import AssistantMessage
 from wakeful.wire.parts import ReasoningPart, StepFinishPart, StepStartPart, TextPart, TimeSpan, Tokens
 from wakeful.wire.permissions import PermissionRule
@@ -77,6 +88,7 @@ class RunPlan:
     tools: dict[str, Tool]
     system: str | None = None
     denied: dict[str, PermissionRule] = field(default_factory=dict)  # tools no call may use
+    subtasks: list[SubtaskPartInput] = field(default_factory=list)  # run before the model is called
 
 
 class AgentLoop(Executor):
@@ -92,6 +104,7 @@ class AgentLoop(Executor):
         gate: PermissionGate | None,
         pool: ToolPool,
         web: WebClients | None = None,
+        subagent: SubagentRunner | None = None,
     ):
         self.plan = plan
         self.log = log
@@ -112,6 +125,7 @@ class AgentLoop(Executor):
             gate=gate,
             pool=pool,
             web=web,
+            subagent=subagent,
         )
         self.tool_calls = ToolCalls(log, plan.tools, plan.agent.name, context, plan.denied)
         self._streaming: list[TextPart | ReasoningPart] = []  # parts of the attempt in flight
@@ -153,6 +167,8 @@ class AgentLoop(Executor):
         if self.no_reply:
             return (await self.log.get(self.plan.session_id, self.plan.user_message_id)).wire()
         try:
+            for task in self.plan.subtasks:
+                await self._subtask(task)
             step = 0
             while True:
                 step += 1
@@ -185,6 +201,24 @@ class AgentLoop(Executor):
         self._streaming = []
         await self.tool_calls.abort_open()
         return await self.fail(None, error)  # type: ignore[arg-type]
+
+    async def _subtask(self, task: SubtaskPartInput) -> None:
+        """A subtask part: the task tool, called for the person, in an assistant message of its own."""
+        plan = self.plan
+        model = (task.model.providerID, task.model.modelID) if task.model else None
+        provider_id, model_id = model or (plan.model.provider.id, plan.model.model_id)
+        message = AssistantMessage.answering(
+            plan.session_id, plan.user_message_id, provider_id, model_id, task.agent, str(plan.directory)
+        )
+        await self.log.put_message(message)
+        self.assistant = message
+        args = {"prompt": task.prompt, "description": task.description, "subagent_type": task.agent}
+        if task.command:
+            args["command"] = task.command
+        call = ToolCall(ids.new_id("run")[4:], "task", json.dumps(args))  # an id as /shell makes them
+        await self.tool_calls.run_given(message.sessionID, message.id, call, Subtask(model))
+        message.finish, message.time.completed = "tool-calls", now_ms()
+        await self.log.put_message(message)
 
     async def _step(self, message: AssistantMessage) -> tuple[str, list[ToolCall]]:
         plan = self.plan

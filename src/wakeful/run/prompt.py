@@ -1,9 +1,14 @@
 """Prompt bodies: validation, the idempotency hash, and turning a body into a run.
 
 `POST /session/{id}/message` and `prompt_async` take the reference's body; `/command` becomes a
-prompt after its template is expanded. Everything that can be refused is refused here, before the
-route answers 200: unknown agent or model, missing key, bad parts, a file part outside the project
-that the permission rules deny.
+prompt after its template is expanded, or a prompt of one `subtask` part when the command is marked
+`subtask` or its agent is a subagent. Everything that can be refused is refused here, before the
+route answers 200: unknown agent or model (a subtask's too), missing key, bad parts, a file part
+outside the project that the permission rules deny.
+
+The tools a run offers: the built-ins for its model (`wakeful.tools.registry.for_model`), less those
+the agent or the body leaves out and those a rule denies altogether; the task tool's description
+lists the subagents the rules let it start.
 """
 
 from __future__ import annotations
@@ -18,16 +23,29 @@ from urllib.parse import unquote, urlparse
 from wakeful import ids
 from wakeful.errors import InvalidRequestError
 from wakeful.ids import now_ms
-from wakeful.project.agents import resolve_agent
+from wakeful.project.agents import Agent, load_agents, resolve_agent
+from wakeful.project.catalog import Catalog
 from wakeful.project.commands import Command
-from wakeful.project.permissions import Ruleset, disabled, last_match
+from wakeful.project.config import ProjectConfig
+from wakeful.project.permissions import Ruleset, disabled, evaluate, last_match
 from wakeful.providers.base import data_url_bytes
+from wakeful.run import subagent
 from wakeful.run.loop import AgentLoop, RunPlan
 from wakeful.run.manager import RunRequest
 from wakeful.run.runtime import Runtime
+from wakeful.tools.base import Tool
 from wakeful.tools.paths import inside, project_roots, real_path
+from wakeful.tools.registry import for_model
+from wakeful.tools.task import describe_agents
 from wakeful.wire.base import Wire
-from wakeful.wire.bodies import CommandBody, FilePartInput, PromptBody, PromptModel, TextPartInput
+from wakeful.wire.bodies import (
+    CommandBody,
+    FilePartInput,
+    PromptBody,
+    PromptModel,
+    SubtaskPartInput,
+    TextPartInput,
+)
 from wakeful.wire.messages import ModelRef, UserMessage, UserSummary, UserTime
 from wakeful.wire.sessions import Session
 
@@ -44,8 +62,6 @@ def body_hash(session_id: str, kind: str, body: Wire) -> str:
 def _refuse_unsupported(body: PromptBody) -> None:
     if body.format is not None and body.format.get("type") not in (None, "text"):
         raise InvalidRequestError("format: structured output is not supported by wakeful", field="format")
-    if any(p.type == "subtask" for p in body.parts):
-        raise InvalidRequestError("parts: subtask parts are not supported by wakeful", field="parts")
     if body.variant is not None:
         raise InvalidRequestError("variant: model variants are not supported by wakeful", field="variant")
     if not body.parts:
@@ -93,6 +109,41 @@ def _refuse_denied_files(body: PromptBody, directory: Path, rules: Ruleset) -> N
             )
 
 
+def _subtasks(body: PromptBody, agents: dict[str, Agent], catalog: Catalog) -> list[SubtaskPartInput]:
+    """The body's subtask parts, once each names a known agent (and model)."""
+    found: list[SubtaskPartInput] = []
+    for index, part in enumerate(body.parts):
+        if not isinstance(part, SubtaskPartInput):
+            continue
+        if part.agent not in agents:
+            field = f"parts.{index}.agent"
+            raise InvalidRequestError(f"{field}: Unknown agent: {part.agent}", field=field)
+        if part.model is not None:
+            catalog.resolve(part.model.providerID, part.model.modelID)
+        found.append(part)
+    return found
+
+
+def _with_subagents(tools: dict[str, Tool], agents: dict[str, Agent], rules: Ruleset) -> dict[str, Tool]:
+    """`tools` with the task tool, if there, describing the subagents `rules` let it start."""
+    if "task" not in tools:
+        return tools
+    startable = [
+        (a.name, a.description)
+        for a in agents.values()
+        if a.mode != "primary" and evaluate("task", a.name, rules) != "deny"
+    ]
+    return {**tools, "task": describe_agents(tools["task"], startable)}
+
+
+def listed_tools(runtime: Runtime, directory: Path, model_id: str) -> dict[str, Tool]:
+    """The tools `model_id` is offered in `directory`, as `GET /experimental/tool` lists them: the
+    task tool as the default agent sees it."""
+    config = runtime.projects.load(directory)
+    agent = resolve_agent(config, None)
+    return _with_subagents(for_model(runtime.tools, model_id), load_agents(config), agent.permission)
+
+
 def build_run(
     runtime: Runtime,
     session: Session,
@@ -106,11 +157,13 @@ def build_run(
     _refuse_unsupported(body)
     catalog = runtime.catalog(directory)
     agent = resolve_agent(catalog.config, body.agent)
+    agents = load_agents(catalog.config)
     choice = catalog.resolve(
         body.model.providerID if body.model else None,
         body.model.modelID if body.model else None,
         fallback=agent.model,
     )
+    subtasks = _subtasks(body, agents, catalog)
     message_id = body.messageID or ids.message_id()
     user = UserMessage(
         id=message_id,
@@ -127,12 +180,13 @@ def build_run(
         data = given.model_dump(mode="json", exclude_none=True)
         data.update(id=given.id or ids.part_id(), sessionID=session.id, messageID=message_id)
         parts.append(data)
+    rules = [*agent.permission, *(session.permission or [])]
     tools = {
         name: tool
-        for name, tool in runtime.tools.items()
+        for name, tool in for_model(runtime.tools, choice.model_id).items()
         if agent.allows(name, runtime.read_only_tools) and (body.tools or {}).get(name, True)
     }
-    rules = [*agent.permission, *(session.permission or [])]
+    tools = _with_subagents(tools, agents, rules)
     _refuse_denied_files(body, directory, rules)
     denied = disabled(tools, rules)
     plan = RunPlan(
@@ -145,8 +199,15 @@ def build_run(
         tools={name: tool for name, tool in tools.items() if name not in denied},
         system=body.system,
         denied=denied,
+        subtasks=subtasks,
     )
     timeout = permission_timeout if permission_timeout is not None else runtime.config.permission_timeout
+
+    def child_run(child: Session, child_body: PromptBody) -> RunRequest:
+        return build_run(
+            runtime, child, directory, child_body, kind=subagent.KIND, permission_timeout=timeout
+        )
+
     executor = AgentLoop(
         plan,
         runtime.messages,
@@ -157,6 +218,7 @@ def build_run(
         gate=runtime.permissions.gate(agent.permission, timeout),
         pool=runtime.tool_pool,
         web=runtime.web,
+        subagent=subagent.Subagents(runtime, child_run, directory, choice),
     )
     if body.noReply:
         executor.no_reply = True
@@ -172,15 +234,39 @@ def build_run(
     )
 
 
-def command_prompt(command: Command, body: CommandBody) -> PromptBody:
-    """The prompt a command runs: its template expanded with the arguments, plus any files."""
-    model_ref = body.model or command.model
-    model = None
-    if model_ref:
-        if "/" not in model_ref:
-            raise InvalidRequestError("model must look like provider/model", field="model")
-        provider_id, model_id = model_ref.split("/", 1)
-        model = PromptModel(providerID=provider_id, modelID=model_id)
-    parts: list[Any] = [TextPartInput(type="text", text=command.expand(body.arguments))]
+def _model_ref(ref: str | None) -> PromptModel | None:
+    if not ref:
+        return None
+    if "/" not in ref:
+        raise InvalidRequestError("model must look like provider/model", field="model")
+    provider_id, model_id = ref.split("/", 1)
+    return PromptModel(providerID=provider_id, modelID=model_id)
+
+
+def command_prompt(command: Command, body: CommandBody, config: ProjectConfig) -> PromptBody:
+    """The prompt a command runs: its template expanded with the arguments, plus any files. A
+    command marked `subtask`, or whose agent is a subagent (unless marked `subtask: false`), runs
+    as a subtask part instead: its agent in a child session, on the command's model if it names one."""
+    text = command.expand(body.arguments)
+    agent = resolve_agent(config, body.agent or command.agent)
+    if command.subtask or (command.subtask is None and agent.mode == "subagent"):
+        own = _model_ref(command.model)
+        task = SubtaskPartInput(
+            type="subtask",
+            prompt=text,
+            description=command.description or "",
+            agent=agent.name,
+            model=ModelRef(providerID=own.providerID, modelID=own.modelID) if own else None,
+            command=command.name,
+        )
+        return PromptBody(
+            messageID=body.messageID, agent=body.agent, model=_model_ref(body.model), parts=[task]
+        )
+    parts: list[Any] = [TextPartInput(type="text", text=text)]
     parts.extend(body.parts or [])
-    return PromptBody(messageID=body.messageID, agent=body.agent or command.agent, model=model, parts=parts)
+    return PromptBody(
+        messageID=body.messageID,
+        agent=body.agent or command.agent,
+        model=_model_ref(body.model or command.model),
+        parts=parts,
+    )

@@ -44,19 +44,33 @@ class ToolCalls:
 
     async def run(self, session_id: str, message_id: str, calls: list[ToolCall]) -> None:
         for call in calls:
-            part = ToolPart(
-                id=ids.part_id(),
-                sessionID=session_id,
-                messageID=message_id,
-                callID=call.id,
-                tool=call.name,
-                state=ToolStatePending(input={}, raw=call.arguments),
-            )
-            await self.log.put_part(part)
-            await self._run(part, call)
+            await self._run(await self._pending(session_id, message_id, call), call)
+
+    async def run_given(self, session_id: str, message_id: str, call: ToolCall, tool: Tool) -> None:
+        """Run `call` with `tool`, whatever the agent's tools and rules: a call the run makes
+        because the prompt asked for it (a `subtask` part)."""
+        part = await self._pending(session_id, message_id, call)
+        await self._execute(part, json.loads(call.arguments), tool, now_ms())
+
+    async def _pending(self, session_id: str, message_id: str, call: ToolCall) -> ToolPart:
+        part = ToolPart(
+            id=ids.part_id(),
+            sessionID=session_id,
+            messageID=message_id,
+            callID=call.id,
+            tool=call.name,
+            state=ToolStatePending(input={}, raw=call.arguments),
+        )
+        await self.log.put_part(part)
+        return part
 
     async def _fail(self, part: ToolPart, args: dict[str, Any], error: str, start: int) -> None:
-        await self._set(part, ToolStateError(input=args, error=error, time={"start": start, "end": now_ms()}))
+        # What a running call showed (a subagent's session) stays on its error.
+        shown = part.state.metadata if isinstance(part.state, ToolStateRunning) else None
+        await self._set(
+            part,
+            ToolStateError(input=args, error=error, metadata=shown, time={"start": start, "end": now_ms()}),
+        )
 
     async def _run(self, part: ToolPart, call: ToolCall) -> None:
         start = now_ms()
@@ -78,9 +92,17 @@ class ToolCalls:
                 part, args, f"Unknown tool or not allowed for agent {self.agent_name}: {call.name}", start
             )
             return
+        await self._execute(part, args, tool, start)
+
+    async def _execute(self, part: ToolPart, args: dict[str, Any], tool: Tool, start: int) -> None:
         await self._set(part, ToolStateRunning(input=args, time={"start": start}))
         self._open[part.id] = (part, start)
-        ctx = replace(self.context, message_id=part.messageID, call_id=call.id)
+
+        async def show(title: str, metadata: dict[str, Any]) -> None:
+            if isinstance(part.state, ToolStateRunning):
+                await self._set(part, part.state.model_copy(update={"title": title, "metadata": metadata}))
+
+        ctx = replace(self.context, message_id=part.messageID, call_id=part.callID, on_metadata=show)
         try:
             result = await tool.call(args, ctx)
         except ToolError as exc:

@@ -67,6 +67,22 @@ class AgentPart(PartBase):
     source: dict[str, Any] | None = None
 
 
+class SubtaskModel(Wire):
+    providerID: str
+    modelID: str
+
+
+class SubtaskPart(PartBase):
+    """A prompt's request that a subagent do `prompt`; the run answers it with a task tool call."""
+
+    type: Literal["subtask"] = "subtask"
+    prompt: str
+    description: str
+    agent: str
+    model: SubtaskModel | None = None
+    command: str | None = None
+
+
 class ToolStatePending(Wire):
     status: Literal["pending"] = "pending"
     input: dict[str, Any] = Field(default_factory=dict)
@@ -126,6 +142,6 @@ class StepFinishPart(PartBase):
 
 
 Part = Annotated[
-    TextPart | ReasoningPart | FilePart | AgentPart | ToolPart | StepStartPart | StepFinishPart,
+    TextPart | ReasoningPart | FilePart | AgentPart | SubtaskPart | ToolPart | StepStartPart | StepFinishPart,
     Field(discriminator="type"),
 ]

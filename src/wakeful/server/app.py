@@ -15,7 +15,19 @@ from wakeful.run.recovery import recover
 from wakeful.run.runtime import Runtime
 from wakeful.server import errors, openapi
 from wakeful.server.middleware import BasicAuth
-from wakeful.server.routes import events, mcp, messages, meta, permissions, project, runs, sessions, ui, v2
+from wakeful.server.routes import (
+    events,
+    mcp,
+    messages,
+    meta,
+    permissions,
+    project,
+    runs,
+    sessions,
+    tools,
+    ui,
+    v2,
+)
 from wakeful.version import __version__
 
 EXPOSED_HEADERS = ["X-Keepalive-Interval", "X-Wakeful-Message-ID", "Retry-After"]
@@ -58,7 +70,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     app.state.wakeful = state
     errors.install(app)
     openapi.install(app)
-    for module in (meta, sessions, messages, runs, permissions, events, project, ui, mcp, v2):
+    for module in (meta, sessions, messages, runs, permissions, events, project, ui, mcp, v2, tools):
         app.include_router(module.router)
     if config.cors_origins:
         app.add_middleware(

@@ -3,6 +3,7 @@ not apply, or is refused, changes nothing; paths are confined and `edit` is aske
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,9 @@ PATCH = """*** Begin Patch
 
 async def test_one_patch_adds_updates_moves_and_deletes(project: Path) -> None:
     (project / "src" / "app.py").chmod(0o750)
+    (project / "src" / "util.py").chmod(0o700)
+    umask = os.umask(0o022)
+    os.umask(umask)  # only read
     gate = Gate()
     result = await apply_patch_tool.call({"patchText": PATCH}, ctx(project, gate))
     assert result.output == (
@@ -58,7 +62,12 @@ async def test_one_patch_adds_updates_moves_and_deletes(project: Path) -> None:
         "src/app.py": "import os\n\n\ndef run():\n    return 2\n",
         "src/helpers.py": "def helper():\n    return None\n",
     }
-    assert (project / "src" / "app.py").stat().st_mode & 0o777 == 0o750  # an updated file keeps its mode
+    modes = {
+        name: (project / name).stat().st_mode & 0o777
+        for name in ("src/app.py", "src/helpers.py", "docs/new.md")
+    }
+    # An updated or moved file keeps its mode; a new one gets the mode any new file gets.
+    assert modes == {"src/app.py": 0o750, "src/helpers.py": 0o700, "docs/new.md": 0o666 & ~umask}
     assert gate.asked() == [
         ("edit", ["docs/new.md", "src/app.py", "src/util.py", "src/helpers.py", "notes.txt"])
     ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,40 +98,62 @@ def _plan(changes: list[tuple[FileChange, Path, Path | None]], stop: threading.E
     return planned
 
 
-def _final(planned: list[Change]) -> dict[Path, str | None]:
-    out: dict[Path, str | None] = {}
+@dataclass
+class Final:
+    """What a path holds once the patch is applied: `text`, or nothing (deleted); a written file
+    takes the mode of `like` (itself, or the file it was moved from) if that exists."""
+
+    text: str | None
+    like: Path
+
+
+def _final(planned: list[Change]) -> dict[Path, Final]:
+    out: dict[Path, Final] = {}
     for change in planned:
+        like = out[change.path].like if change.path in out else change.path
         if change.kind == "delete":
-            out[change.path] = None
+            out[change.path] = Final(None, change.path)
         elif change.kind == "move":
             assert change.move_to is not None
-            out[change.path], out[change.move_to] = None, change.after
+            out[change.path] = Final(None, change.path)
+            out[change.move_to] = Final(change.after, like)
         else:
-            out[change.path] = change.after
+            out[change.path] = Final(change.after, like)
     return out
 
 
-def _write(final: dict[Path, str | None], stop: threading.Event) -> None:
+def _stage(path: Path, final: Final) -> Path:
+    """The new content in a new file beside `path`, with the mode it is to have."""
+    assert final.text is not None
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.patch")
+    # Created as any new file is (0o666 less the umask), then given the mode of the file it replaces.
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(final.text.encode("utf-8"))
+        with contextlib.suppress(FileNotFoundError):
+            temp.chmod(final.like.stat().st_mode & 0o7777)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp
+
+
+def _write(final: dict[Path, Final], stop: threading.Event) -> None:
     """Write the final state: stage every new content, then rename, then delete. A failure while
     staging removes what was staged (and the directories made for it) and changes nothing."""
     del stop  # the writes are few and bounded; stopping half-way would break all-or-nothing
     staged: list[tuple[Path, Path]] = []
     made: list[Path] = []
     try:
-        for path, text in final.items():
-            if text is None:
+        for path, state in final.items():
+            if state.text is None:
                 continue
             missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
             for directory in reversed(missing):
                 directory.mkdir()
                 made.append(directory)
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".patch", dir=path.parent)
-            temp = Path(name)
-            staged.append((temp, path))
-            with os.fdopen(fd, "wb") as f:
-                f.write(text.encode("utf-8"))
-            with contextlib.suppress(FileNotFoundError):  # an existing file keeps its mode
-                temp.chmod(path.stat().st_mode & 0o7777)
+            staged.append((_stage(path, state), path))
     except BaseException:
         for temp, _ in staged:
             temp.unlink(missing_ok=True)
@@ -142,8 +164,8 @@ def _write(final: dict[Path, str | None], stop: threading.Event) -> None:
     try:
         for temp, path in staged:
             os.replace(temp, path)
-        for path, text in final.items():
-            if text is None:
+        for path, state in final.items():
+            if state.text is None:
                 path.unlink(missing_ok=True)
     except OSError as exc:
         for temp, _ in staged:

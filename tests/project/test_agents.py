@@ -62,3 +62,24 @@ def test_resolve() -> None:
     with pytest.raises(InvalidRequestError) as info:
         resolve_agent(config({"agent": {"plan": {"disable": True}}}), "plan")
     assert info.value.field == "agent"
+
+
+def test_turning_off_one_tool_that_edits_turns_off_all_of_them() -> None:
+    agents = load_agents(
+        config(
+            {
+                "agent": {
+                    "reviewer": {"tools": {"write": False}},
+                    "patcher": {"tools": {"*": False, "apply_patch": True}},
+                }
+            }
+        )
+    )
+    reviewer, patcher = agents["reviewer"], agents["patcher"]
+    assert not {t for t in ("edit", "write", "apply_patch") if reviewer.allows(t, READ_ONLY)}
+    assert reviewer.allows("bash", READ_ONLY)
+    assert {t for t in ("edit", "write", "apply_patch", "bash") if patcher.allows(t, READ_ONLY)} == {
+        "edit",
+        "write",
+        "apply_patch",
+    }

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from wakeful.errors import InvalidRequestError
 from wakeful.project.config import ProjectConfig
-from wakeful.project.permissions import Ruleset, agent_ruleset, from_config
+from wakeful.project.permissions import EDIT_TOOLS, Ruleset, agent_ruleset, from_config
 from wakeful.wire import meta as wire
 
 BUILD_PROMPT = (
@@ -47,6 +47,17 @@ EXPLORE_DESCRIPTION = (
 )
 
 
+def enabled(toggles: dict[str, bool], tool: str) -> bool:
+    """Whether a `tools` map (an agent's, a prompt's) leaves `tool` on. The tools that change
+    files share the `edit` permission, so turning one of them off turns them all off, as in the
+    reference: an agent without `edit` and `write` gets no `apply_patch` either."""
+    default = toggles.get("*", True)
+    if tool in EDIT_TOOLS:
+        given = [toggles[name] for name in EDIT_TOOLS if name in toggles]
+        return all(given) if given else default
+    return toggles.get(tool, default)
+
+
 @dataclass
 class Agent:
     name: str
@@ -67,7 +78,7 @@ class Agent:
     def allows(self, tool: str, read_only_tools: set[str]) -> bool:
         if self.read_only and tool not in read_only_tools:
             return False
-        return self.tools.get(tool, self.tools.get("*", True))
+        return enabled(self.tools, tool)
 
     def wire(self) -> wire.Agent:
         model = None

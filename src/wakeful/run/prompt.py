@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlparse
 from wakeful import ids
 from wakeful.errors import InvalidRequestError
 from wakeful.ids import now_ms
-from wakeful.project.agents import Agent, load_agents, resolve_agent
+from wakeful.project.agents import Agent, enabled, load_agents, resolve_agent
 from wakeful.project.catalog import Catalog
 from wakeful.project.commands import Command
 from wakeful.project.config import ProjectConfig
@@ -184,7 +184,7 @@ def build_run(
     tools = {
         name: tool
         for name, tool in for_model(runtime.tools, choice.model_id).items()
-        if agent.allows(name, runtime.read_only_tools) and (body.tools or {}).get(name, True)
+        if agent.allows(name, runtime.read_only_tools) and enabled(body.tools or {}, name)
     }
     tools = _with_subagents(tools, agents, rules)
     _refuse_denied_files(body, directory, rules)

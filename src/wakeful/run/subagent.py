@@ -78,10 +78,9 @@ class Subagents:
         model = run.user_message["model"]
         await started(session.id, {"providerID": model["providerID"], "modelID": model["modelID"]})
         try:
-            submitted = await self.runtime.runs.submit(run)
+            reply = await self._run(run, ctx.session_id)
         except WakefulError as exc:
             raise ToolError(f"The subagent could not start: {exc.message}") from None
-        reply = await self._wait(submitted, ctx.session_id) if isinstance(submitted, RunHandle) else submitted
         error = reply["info"].get("error")
         if error:
             message = (error.get("data") or {}).get("message") or error.get("name", "failed")
@@ -121,18 +120,30 @@ class Subagents:
             agent=agent.name, model=model, parts=[TextPartInput(type="text", text=request.prompt)]
         )
 
-    async def _wait(self, handle: RunHandle, caller_id: str) -> Reply:
+    async def _run(self, run: RunRequest, caller_id: str) -> Reply:
+        """Submit the child's run and wait for its reply; see the module's invariant."""
+        submitting = asyncio.ensure_future(self.runtime.runs.submit(run))
+        handle: RunHandle | None = None
         try:
+            submitted = await asyncio.shield(submitting)
+            if not isinstance(submitted, RunHandle):  # answered from storage
+                return submitted
+            handle = submitted
             return await handle.wait()
         except asyncio.CancelledError:
-            caller = self.runtime.runs.current(caller_id)
-            reason: RunError = (caller.cancel_reason if caller else None) or MessageAbortedError(
-                "The run that started this subagent was stopped"
-            )
-            handle.cancel(reason)
-            # Running (not queued behind another run of its session): wait until it has ended and
-            # its processes are gone. A queued one ends without running when its turn comes.
-            if self.runtime.runs.current(handle.session_id) is handle:
+            if handle is None:  # cancelled while submitting: the submission goes on, so wait for it
                 with contextlib.suppress(Exception):
-                    await handle.wait()
+                    submitted = await submitting
+                    handle = submitted if isinstance(submitted, RunHandle) else None
+            if handle is not None:
+                caller = self.runtime.runs.current(caller_id)
+                reason: RunError = (caller.cancel_reason if caller else None) or MessageAbortedError(
+                    "The run that started this subagent was stopped"
+                )
+                handle.cancel(reason)
+                # Running (not queued behind another run of its session): wait until it has ended
+                # and its processes are gone. A queued one ends without running when its turn comes.
+                if self.runtime.runs.current(handle.session_id) is handle:
+                    with contextlib.suppress(Exception):
+                        await handle.wait()
             raise

@@ -97,7 +97,6 @@ async def test_a_task_runs_a_child_session_whose_answer_reaches_the_parent(runti
         and e["properties"]["part"]["state"]["status"] == "running"
     ]
     assert running[-1]["state"]["metadata"]["sessionId"] == child.id
-    events.close()
 
 
 async def test_a_task_id_continues_the_same_child(runtime: Runtime) -> None:
@@ -147,7 +146,6 @@ async def test_aborting_the_parent_kills_the_childs_bash_first(runtime: Runtime)
     child = await runtime.messages.list_raw(child_id)
     assert child[-1]["info"]["error"]["name"] == "MessageAbortedError"
     assert tool_parts(child, "bash")[0]["state"]["status"] == "error"
-    events.close()
 
 
 async def test_the_parents_deadline_and_the_drain_reach_the_child(runtime: Runtime) -> None:
@@ -192,7 +190,6 @@ async def test_crash_recovery_finds_the_child_and_kills_its_processes(runtime: R
             await asyncio.sleep(0.01)
     await runtime.runs.abort(parent.id)  # this server is alive: stop what it still runs
     await answer(handle)
-    events.close()
 
 
 async def test_a_subtask_part_runs_a_child_without_asking(runtime: Runtime) -> None:

@@ -2,10 +2,12 @@
 
 Built in, like the reference: `build` (every tool) and `plan` (read-only tools), the primary agents;
 `general` and `explore`, the subagents that the task tool starts (explore may only read, search and
-run commands: its rules deny the rest, see `wakeful.project.permissions.BUILTIN_AGENT_RULES`).
-A project's config adds or overrides agents under `agent` (and the legacy `mode`): `prompt`,
-`model`, `temperature`, `tools` (name -> enabled), `disable`, `description`, `mode`, `hidden`,
-`steps`, `permission`. Each agent's `permission` is its whole ruleset
+run commands: its rules deny the rest, see `wakeful.project.permissions.BUILTIN_AGENT_RULES`). Only
+explore has a prompt of its own; for the others the run uses wakeful's system prompt for the model's
+family (`wakeful.run.system`). A project's config adds or overrides agents under `agent` (and the
+legacy `mode`): `prompt` (replaces that system prompt), `model`, `variant`, `temperature`, `top_p`,
+`options`, `tools` (name -> enabled), `disable`, `description`, `mode`, `hidden`, `steps`,
+`permission`. Each agent's `permission` is its whole ruleset
 (`wakeful.project.permissions.agent_ruleset`).
 """
 
@@ -19,15 +21,6 @@ from wakeful.project.config import ProjectConfig
 from wakeful.project.permissions import EDIT_TOOLS, Ruleset, agent_ruleset, from_config
 from wakeful.wire import meta as wire
 
-BUILD_PROMPT = (
-    "You are wakeful's build agent, a coding agent working unattended in the user's project directory. "
-    "Use the tools to inspect and change files and to run commands. Be concise; finish with a short "
-    "summary of what you did."
-)
-PLAN_PROMPT = (
-    "You are wakeful's plan agent. You may read and search files but must not change anything: "
-    "analyse the request and answer with a plan."
-)
 EXPLORE_PROMPT = (
     "You are wakeful's explore agent, started by another agent to look something up in a codebase. "
     "Find files with glob, search their contents with grep, read what matters, and use bash only for "
@@ -67,6 +60,7 @@ class Agent:
     hidden: bool = False
     prompt: str = ""
     model: str | None = None  # "provider/model"
+    variant: str | None = None  # the model variant used when a prompt names none
     temperature: float | None = None
     top_p: float | None = None
     tools: dict[str, bool] = field(default_factory=dict)
@@ -98,19 +92,14 @@ class Agent:
             topP=self.top_p,
             steps=self.steps,
             model=model,
+            variant=self.variant,
         )
 
 
 def builtin_agents() -> dict[str, Agent]:
     return {
-        "build": Agent("build", "The default agent: all tools.", native=True, prompt=BUILD_PROMPT),
-        "plan": Agent(
-            "plan",
-            "Read-only planning: no edits, no commands.",
-            native=True,
-            prompt=PLAN_PROMPT,
-            read_only=True,
-        ),
+        "build": Agent("build", "The default agent: all tools.", native=True),
+        "plan": Agent("plan", "Read-only planning: no edits, no commands.", native=True, read_only=True),
         "general": Agent("general", GENERAL_DESCRIPTION, mode="subagent", native=True),
         "explore": Agent("explore", EXPLORE_DESCRIPTION, mode="subagent", native=True, prompt=EXPLORE_PROMPT),
     }
@@ -133,6 +122,7 @@ def load_agents(config: ProjectConfig) -> dict[str, Agent]:
             agent.hidden = bool(raw.get("hidden", agent.hidden))
             agent.prompt = raw.get("prompt", agent.prompt)
             agent.model = raw.get("model", agent.model)
+            agent.variant = raw.get("variant", agent.variant)
             agent.temperature = raw.get("temperature", agent.temperature)
             agent.top_p = raw.get("top_p", agent.top_p)
             agent.steps = raw.get("steps", raw.get("maxSteps", agent.steps))

@@ -2,9 +2,10 @@
 
 `POST /session/{id}/message` and `prompt_async` take the reference's body; `/command` becomes a
 prompt after its template is expanded, or a prompt of one `subtask` part when the command is marked
-`subtask` or its agent is a subagent. Everything that can be refused is refused here, before the
-route answers 200: unknown agent or model (a subtask's too), missing key, bad parts, a file part
-outside the project that the permission rules deny.
+`subtask` or its agent is a subagent; `/summarize` becomes a run whose user message is a compaction
+request. Everything that can be refused is refused here, before the route answers 200: unknown
+agent, model or variant (a subtask's agent and model too), missing key, bad parts, a `json_schema`
+that is not a schema, a file part outside the project that the permission rules deny.
 
 The tools a run offers: the built-ins for its model (`wakeful.tools.registry.for_model`), less those
 the agent or the body leaves out and those a rule denies altogether; the task tool's description
@@ -21,18 +22,21 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from wakeful import ids
+from wakeful.config import ServerConfig
 from wakeful.errors import InvalidRequestError
 from wakeful.ids import now_ms
 from wakeful.project.agents import Agent, enabled, load_agents, resolve_agent
-from wakeful.project.catalog import Catalog
+from wakeful.project.catalog import Catalog, ModelChoice
 from wakeful.project.commands import Command
 from wakeful.project.config import ProjectConfig
 from wakeful.project.permissions import Ruleset, disabled, evaluate, last_match
 from wakeful.providers.base import data_url_bytes
 from wakeful.run import subagent
+from wakeful.run.compaction import CompactionSettings
 from wakeful.run.loop import AgentLoop, RunPlan
 from wakeful.run.manager import RunRequest
 from wakeful.run.runtime import Runtime
+from wakeful.run.structured import check_schema
 from wakeful.tools.base import Tool
 from wakeful.tools.paths import inside, project_roots, real_path
 from wakeful.tools.registry import for_model
@@ -44,9 +48,11 @@ from wakeful.wire.bodies import (
     PromptBody,
     PromptModel,
     SubtaskPartInput,
+    SummarizeBody,
     TextPartInput,
 )
-from wakeful.wire.messages import ModelRef, UserMessage, UserSummary, UserTime
+from wakeful.wire.messages import ModelRef, OutputFormatJsonSchema, UserMessage, UserSummary, UserTime
+from wakeful.wire.parts import CompactionPart, SubtaskModel
 from wakeful.wire.sessions import Session
 
 
@@ -60,10 +66,8 @@ def body_hash(session_id: str, kind: str, body: Wire) -> str:
 
 
 def _refuse_unsupported(body: PromptBody) -> None:
-    if body.format is not None and body.format.get("type") not in (None, "text"):
-        raise InvalidRequestError("format: structured output is not supported by wakeful", field="format")
-    if body.variant is not None:
-        raise InvalidRequestError("variant: model variants are not supported by wakeful", field="variant")
+    if isinstance(body.format, OutputFormatJsonSchema):
+        check_schema(body.format.json_schema)
     if not body.parts:
         raise InvalidRequestError("parts: at least one part is required", field="parts")
     for index, part in enumerate(body.parts):
@@ -144,6 +148,61 @@ def listed_tools(runtime: Runtime, directory: Path, model_id: str) -> dict[str, 
     return _with_subagents(for_model(runtime.tools, model_id), load_agents(config), agent.permission)
 
 
+def _variant(choice: ModelChoice, agent: Agent, requested: str | None) -> str | None:
+    """The prompt's variant (refused when the model has no such variant), else the agent's if the
+    model has it."""
+    variants = choice.variants
+    if requested is not None:
+        if requested not in variants:
+            known = ", ".join(sorted(variants)) or "none"
+            raise InvalidRequestError(
+                f"variant: {choice.provider.id}/{choice.model_id} has no variant {requested!r} (it has: {known})",
+                field="variant",
+            )
+        return requested
+    return agent.variant if agent.variant in variants else None
+
+
+def _run_config(config: ServerConfig, project: ProjectConfig) -> ServerConfig:
+    """The server's config with the project's `tool_output` limits, which the tools read."""
+    section = project.section("tool_output")
+    limits = {
+        field: value
+        for key, field in (("max_lines", "tool_output_max_lines"), ("max_bytes", "tool_output_max_bytes"))
+        if isinstance(value := section.get(key), int) and not isinstance(value, bool) and value > 0
+    }
+    return config.model_copy(update=limits) if limits else config
+
+
+def _loop(
+    runtime: Runtime,
+    plan: RunPlan,
+    project: ProjectConfig,
+    permission_timeout: float | None = None,
+    subagents: subagent.Subagents | None = None,
+) -> AgentLoop:
+    timeout = permission_timeout if permission_timeout is not None else runtime.config.permission_timeout
+    return AgentLoop(
+        plan,
+        runtime.messages,
+        runtime.runs,
+        runtime.todos,
+        _run_config(runtime.config, project),
+        runtime.child_env,
+        runtime.prompts,
+        gate=runtime.permissions.gate(plan.agent.permission, timeout),
+        pool=runtime.tool_pool,
+        outputs=runtime.outputs,
+        web=runtime.web,
+        subagent=subagents,
+    )
+
+
+def _instructions(project: ProjectConfig) -> list[str]:
+    raw = project.data.get("instructions")
+    return [str(i) for i in raw if isinstance(i, str)] if isinstance(raw, list) else []
+
+
 def build_run(
     runtime: Runtime,
     session: Session,
@@ -164,14 +223,16 @@ def build_run(
         fallback=agent.model,
     )
     subtasks = _subtasks(body, agents, catalog)
+    variant = _variant(choice, agent, body.variant)
     message_id = body.messageID or ids.message_id()
     user = UserMessage(
         id=message_id,
         sessionID=session.id,
         time=UserTime(created=now_ms()),
+        format=body.format,
         summary=UserSummary(),
         agent=agent.name,
-        model=ModelRef(providerID=choice.provider.id, modelID=choice.model_id),
+        model=ModelRef(providerID=choice.provider.id, modelID=choice.model_id, variant=variant),
         system=body.system,
         tools=body.tools,
     )
@@ -198,6 +259,10 @@ def build_run(
         provider=runtime.provider(choice),
         tools={name: tool for name, tool in tools.items() if name not in denied},
         system=body.system,
+        variant=variant,
+        output_format=body.format if isinstance(body.format, OutputFormatJsonSchema) else None,
+        compaction=CompactionSettings.of(catalog.config.section("compaction")),
+        instructions=_instructions(catalog.config),
         denied=denied,
         subtasks=subtasks,
     )
@@ -208,17 +273,8 @@ def build_run(
             runtime, child, directory, child_body, kind=subagent.KIND, permission_timeout=timeout
         )
 
-    executor = AgentLoop(
-        plan,
-        runtime.messages,
-        runtime.runs,
-        runtime.todos,
-        runtime.config,
-        runtime.child_env,
-        gate=runtime.permissions.gate(agent.permission, timeout),
-        pool=runtime.tool_pool,
-        web=runtime.web,
-        subagent=subagent.Subagents(runtime, child_run, directory, choice),
+    executor = _loop(
+        runtime, plan, catalog.config, timeout, subagent.Subagents(runtime, child_run, directory, choice)
     )
     if body.noReply:
         executor.no_reply = True
@@ -256,11 +312,15 @@ def command_prompt(command: Command, body: CommandBody, config: ProjectConfig) -
             prompt=text,
             description=command.description or "",
             agent=agent.name,
-            model=ModelRef(providerID=own.providerID, modelID=own.modelID) if own else None,
+            model=SubtaskModel(providerID=own.providerID, modelID=own.modelID) if own else None,
             command=command.name,
         )
         return PromptBody(
-            messageID=body.messageID, agent=body.agent, model=_model_ref(body.model), parts=[task]
+            messageID=body.messageID,
+            agent=body.agent,
+            model=_model_ref(body.model),
+            variant=body.variant,
+            parts=[task],
         )
     parts: list[Any] = [TextPartInput(type="text", text=text)]
     parts.extend(body.parts or [])
@@ -268,5 +328,46 @@ def command_prompt(command: Command, body: CommandBody, config: ProjectConfig) -
         messageID=body.messageID,
         agent=body.agent or command.agent,
         model=_model_ref(body.model or command.model),
+        variant=body.variant,
         parts=parts,
+    )
+
+
+def build_summarize_run(
+    runtime: Runtime, session: Session, directory: Path, body: SummarizeBody, *, deadline: float | None = None
+) -> RunRequest:
+    """`POST /session/{id}/summarize`: a compaction request (a user message with a `compaction`
+    part) whose run stores the summary of the session's history with the given model."""
+    catalog = runtime.catalog(directory)
+    agent = resolve_agent(catalog.config, None)
+    choice = catalog.resolve(body.providerID, body.modelID)
+    message_id = ids.message_id()
+    user = UserMessage(
+        id=message_id,
+        sessionID=session.id,
+        time=UserTime(created=now_ms()),
+        agent=agent.name,
+        model=ModelRef(providerID=choice.provider.id, modelID=choice.model_id),
+    )
+    part = CompactionPart(id=ids.part_id(), sessionID=session.id, messageID=message_id, auto=bool(body.auto))
+    plan = RunPlan(
+        session_id=session.id,
+        user_message_id=message_id,
+        directory=directory,
+        agent=agent,
+        model=choice,
+        provider=runtime.provider(choice),
+        tools={},
+        compaction=CompactionSettings.of(catalog.config.section("compaction")),
+        compact_only=True,
+    )
+    return RunRequest(
+        session_id=session.id,
+        message_id=message_id,
+        kind="summarize",
+        body_hash=body_hash(session.id, "summarize", body),
+        user_message=user.wire(),
+        user_parts=[part.wire()],
+        executor=_loop(runtime, plan, catalog.config),
+        deadline=deadline if deadline is not None else runtime.config.run_deadline,
     )

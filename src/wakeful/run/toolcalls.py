@@ -4,12 +4,14 @@ A bad call (arguments that are not a JSON object, a tool the agent may not use o
 rule denies altogether) becomes a tool part in state "error" that the model sees on its next step; so
 does a `ToolError` (arguments the tool's schema refuses, a permission refused, or a failure) or any
 other failure of the tool. Cancellation (abort, deadline, shutdown) propagates after the tool has
-stopped what it started; `abort_open` then marks the interrupted part.
+stopped what it started; `abort_open` then marks the interrupted part. An output too
+long for the model is cut and kept whole (`tools.output`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,7 +20,10 @@ from wakeful.errors import ToolError
 from wakeful.ids import now_ms
 from wakeful.providers.base import ToolCall
 from wakeful.session.messages import MessageLog
+from wakeful.telemetry.calls import ToolExecution, ToolOutcome
+from wakeful.telemetry.metrics import Metrics
 from wakeful.tools.base import Tool, ToolContext
+from wakeful.tools.output import limit_output
 from wakeful.wire.parts import (
     ToolPart,
     ToolStateCompleted,
@@ -35,6 +40,7 @@ class ToolCalls:
     tools: dict[str, Tool]
     agent_name: str
     context: ToolContext  # what every call of the run shares; message and call ids are set per call
+    metrics: Metrics
     denied: dict[str, PermissionRule] = field(default_factory=dict)  # tools a rule denies altogether
     _open: dict[str, tuple[ToolPart, int]] = field(default_factory=dict)  # part id -> (part, start)
 
@@ -44,13 +50,21 @@ class ToolCalls:
 
     async def run(self, session_id: str, message_id: str, calls: list[ToolCall]) -> None:
         for call in calls:
-            await self._run(await self._pending(session_id, message_id, call), call)
+            part = await self._pending(session_id, message_id, call)
+            await self._observed(part, call.name in self.tools, self._run(part, call))
 
     async def run_given(self, session_id: str, message_id: str, call: ToolCall, tool: Tool) -> None:
         """Run `call` with `tool`, whatever the agent's tools and rules: a call the run makes
         because the prompt asked for it (a `subtask` part)."""
         part = await self._pending(session_id, message_id, call)
-        await self._execute(part, json.loads(call.arguments), tool, now_ms())
+        await self._observed(part, True, self._execute(part, json.loads(call.arguments), tool, now_ms()))
+
+    async def _observed(self, part: ToolPart, known: bool, call: Coroutine[Any, Any, ToolOutcome]) -> None:
+        """Await `call`, which runs `part`'s tool, as one observed tool execution."""
+        with ToolExecution(self.metrics, part.tool, part.callID, known=known) as observed:
+            observed.outcome = await call
+            if isinstance(part.state, ToolStateError):
+                observed.error = part.state.error
 
     async def _pending(self, session_id: str, message_id: str, call: ToolCall) -> ToolPart:
         part = ToolPart(
@@ -72,7 +86,7 @@ class ToolCalls:
             ToolStateError(input=args, error=error, metadata=shown, time={"start": start, "end": now_ms()}),
         )
 
-    async def _run(self, part: ToolPart, call: ToolCall) -> None:
+    async def _run(self, part: ToolPart, call: ToolCall) -> ToolOutcome:
         start = now_ms()
         try:
             args = json.loads(call.arguments or "{}")
@@ -80,21 +94,21 @@ class ToolCalls:
                 raise ValueError("arguments must be a JSON object")
         except ValueError as exc:
             await self._fail(part, {}, f"Invalid tool arguments: {exc}", start)
-            return
+            return "invalid"
         tool = self.tools.get(call.name)
         rule = self.denied.get(call.name)
         if rule is not None:
             denial = f"Permission denied: the rule {json.dumps(rule.wire())} forbids the tool {call.name}"
             await self._fail(part, args, denial, start)
-            return
+            return "denied"
         if tool is None:
             await self._fail(
                 part, args, f"Unknown tool or not allowed for agent {self.agent_name}: {call.name}", start
             )
-            return
-        await self._execute(part, args, tool, start)
+            return "invalid"
+        return await self._execute(part, args, tool, start)
 
-    async def _execute(self, part: ToolPart, args: dict[str, Any], tool: Tool, start: int) -> None:
+    async def _execute(self, part: ToolPart, args: dict[str, Any], tool: Tool, start: int) -> ToolOutcome:
         await self._set(part, ToolStateRunning(input=args, time={"start": start}))
         self._open[part.id] = (part, start)
 
@@ -104,15 +118,15 @@ class ToolCalls:
 
         ctx = replace(self.context, message_id=part.messageID, call_id=part.callID, on_metadata=show)
         try:
-            result = await tool.call(args, ctx)
+            result = await limit_output(await tool.call(args, ctx), ctx)
         except ToolError as exc:
             self._open.pop(part.id, None)
             await self._fail(part, args, exc.message, start)
-            return
+            return "error"
         except Exception as exc:
             self._open.pop(part.id, None)
             await self._fail(part, args, f"{type(exc).__name__}: {exc}", start)
-            return
+            return "error"
         self._open.pop(part.id, None)
         await self._set(
             part,
@@ -124,6 +138,7 @@ class ToolCalls:
                 time={"start": start, "end": now_ms()},
             ),
         )
+        return "success"
 
     async def abort_open(self, reason: str = "Tool execution aborted") -> None:
         """Mark the tools that were running when the run ended."""

@@ -14,7 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from wakeful.errors import ConflictError
+
 RunStatus = Literal["queued", "running", "done"]
+
+
+def part_taken(part_id: str) -> ConflictError:
+    return ConflictError(
+        f"part id {part_id} is already in use; choose another, or send none", resource=part_id
+    )
 
 
 def fold(text: str) -> str:
@@ -119,7 +127,8 @@ class RunStore(Protocol):
         """Record the run and its user message in one transaction, unless `run.message_id` is
         already claimed: then return the existing record and write nothing. An id that already
         names a message no run owns is answered as a record with an empty `body_hash`, which no
-        request matches: a conflict."""
+        request matches: a conflict. A part id that is already stored, in any session, raises
+        `ConflictError` and writes nothing: a client-chosen id never reaches another's rows."""
         ...
 
     async def get_run(self, message_id: str) -> RunRecord | None: ...

@@ -1,7 +1,13 @@
 """Typed message parts, serialised exactly as the reference's `Part` schemas.
 
 A tool part moves pending -> running -> completed | error; a step of the agent loop is framed by
-`step-start` and `step-finish`.
+`step-start` and `step-finish`. A completed tool part whose `time.compacted` is set was pruned: the
+model sees a placeholder instead of its output.
+
+The parts a prompt may carry (text, file, agent, subtask) are stored as they were sent, so each is defined
+once, by its content (`TextContent`, ...): the stored part adds where it lives (`PartBase`), the
+prompt's input adds an optional client-chosen id (`wakeful.wire.bodies`). Nothing is accepted that
+the stored model would not read back.
 """
 
 from __future__ import annotations
@@ -37,7 +43,11 @@ class PartBase(Wire):
     messageID: str
 
 
-class TextPart(PartBase):
+# The content of the parts a prompt can carry. A stored part lists its bases content-last, so that
+# its fields come out in the reference's order: id, sessionID, messageID, type, ...
+
+
+class TextContent(Wire):
     type: Literal["text"] = "text"
     text: str
     synthetic: bool | None = None
@@ -46,14 +56,7 @@ class TextPart(PartBase):
     metadata: dict[str, Any] | None = None
 
 
-class ReasoningPart(PartBase):
-    type: Literal["reasoning"] = "reasoning"
-    text: str
-    metadata: dict[str, Any] | None = None
-    time: TimeSpan
-
-
-class FilePart(PartBase):
+class FileContent(Wire):
     type: Literal["file"] = "file"
     mime: str
     filename: str | None = None
@@ -61,7 +64,7 @@ class FilePart(PartBase):
     source: dict[str, Any] | None = None
 
 
-class AgentPart(PartBase):
+class AgentContent(Wire):
     type: Literal["agent"] = "agent"
     name: str
     source: dict[str, Any] | None = None
@@ -72,7 +75,7 @@ class SubtaskModel(Wire):
     modelID: str
 
 
-class SubtaskPart(PartBase):
+class SubtaskContent(Wire):
     """A prompt's request that a subagent do `prompt`; the run answers it with a task tool call."""
 
     type: Literal["subtask"] = "subtask"
@@ -81,6 +84,29 @@ class SubtaskPart(PartBase):
     agent: str
     model: SubtaskModel | None = None
     command: str | None = None
+
+
+class TextPart(TextContent, PartBase):
+    pass
+
+
+class ReasoningPart(PartBase):
+    type: Literal["reasoning"] = "reasoning"
+    text: str
+    metadata: dict[str, Any] | None = None
+    time: TimeSpan
+
+
+class FilePart(FileContent, PartBase):
+    pass
+
+
+class AgentPart(AgentContent, PartBase):
+    pass
+
+
+class SubtaskPart(SubtaskContent, PartBase):
+    pass
 
 
 class ToolStatePending(Wire):
@@ -141,7 +167,26 @@ class StepFinishPart(PartBase):
     tokens: Tokens = Field(default_factory=Tokens)
 
 
+class CompactionPart(PartBase):
+    """Marks a user message as a compaction request: the assistant message answering it (with
+    `summary: true`) summarises the history before it, except the messages from `tail_start_id`
+    on, which the model keeps seeing verbatim."""
+
+    type: Literal["compaction"] = "compaction"
+    auto: bool
+    overflow: bool | None = None
+    tail_start_id: str | None = None
+
+
 Part = Annotated[
-    TextPart | ReasoningPart | FilePart | AgentPart | SubtaskPart | ToolPart | StepStartPart | StepFinishPart,
+    TextPart
+    | ReasoningPart
+    | FilePart
+    | AgentPart
+    | SubtaskPart
+    | ToolPart
+    | StepStartPart
+    | StepFinishPart
+    | CompactionPart,
     Field(discriminator="type"),
 ]

@@ -28,7 +28,10 @@ Json = dict[str, Any]
 def app_project(tmp_path: Path) -> Path:
     directory = tmp_path / "project"
     directory.mkdir()
-    agents = {"fixer": {"mode": "subagent", "description": "Fixes things", "permission": {"task": "allow"}}}
+    agents = {
+        "fixer": {"mode": "subagent", "description": "Fixes things", "permission": {"task": "allow"}},
+        "stray": {"mode": "subagent", "description": "On a model nobody has", "model": "nowhere/missing"},
+    }
     write_project_config(directory, SCRIPTED, agent=agents)
     return directory
 
@@ -119,11 +122,22 @@ async def test_unknown_agents_and_failed_children_are_tool_errors(runtime: Runti
     await answer(await submit(runtime, prompt_run(runtime, parent, script)))
     unknown, failed = tool_parts(await runtime.messages.list_raw(parent.id))
     assert (
-        unknown["state"]["error"] == "Unknown agent type: nobody. The subagents are: explore, fixer, general"
+        unknown["state"]["error"]
+        == "Unknown agent type: nobody. The subagents are: explore, fixer, general, stray"
     )
     (child,) = await children(runtime, parent)
     assert failed["state"]["error"].startswith(f"The subagent failed (task_id: {child.id}): ")
     assert failed["state"]["metadata"]["sessionId"] == child.id  # the error still links the child
+
+
+async def test_a_child_whose_run_cannot_be_built_is_not_left_behind(runtime: Runtime) -> None:
+    parent = await new_session(runtime)
+    await answer(
+        await submit(runtime, prompt_run(runtime, parent, task("REPLY x", agent="stray") + "\nREPLY done"))
+    )
+    (part,) = tool_parts(await runtime.messages.list_raw(parent.id))
+    assert part["state"]["error"].startswith("The subagent could not start: Unknown provider: nowhere")
+    assert await children(runtime, parent) == []
 
 
 async def test_aborting_the_parent_kills_the_childs_bash_first(runtime: Runtime) -> None:
@@ -250,7 +264,7 @@ async def test_subagents_are_offered_their_own_tools(runtime: Runtime) -> None:
         if t.name == "task"
     }
     listing = description.split("\n\nAvailable agents:\n")[1].splitlines()
-    assert [line.split(":")[0] for line in listing] == ["- explore", "- fixer", "- general"]
+    assert [line.split(":")[0] for line in listing] == ["- explore", "- fixer", "- general", "- stray"]
     assert "- fixer: Fixes things" in listing
 
 

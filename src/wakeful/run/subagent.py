@@ -74,6 +74,8 @@ class Subagents:
         try:
             run = self.build(session, self._body(request, agent))
         except WakefulError as exc:
+            if session.id != request.task_id:  # a child made for this call, that nothing names yet
+                await self.runtime.sessions.delete(session.id)
             raise ToolError(f"The subagent could not start: {exc.message}") from None
         model = run.user_message["model"]
         await started(session.id, {"providerID": model["providerID"], "modelID": model["modelID"]})

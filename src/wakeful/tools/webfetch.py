@@ -27,6 +27,8 @@ from markdownify import MarkdownConverter
 from pydantic import Field
 
 from wakeful.errors import ToolError
+from wakeful.providers.http import tls_context
+from wakeful.telemetry import tracing
 from wakeful.tools.base import ToolContext, ToolResult
 from wakeful.tools.typed import NonBlank, ToolArgs, tool
 from wakeful.version import __version__
@@ -51,14 +53,14 @@ _BLOCKS = (
 def _client() -> httpx.AsyncClient:
     # Redirects are followed by the tool, one permission check each; time is bounded by the call's
     # own timeout; proxies and certificates are not read from this process's environment (nothing
-    # in wakeful reads it behind the configuration's back).
-    return httpx.AsyncClient(follow_redirects=False, timeout=None, trust_env=False)
+    # in wakeful reads it behind the configuration's back). The TLS context is the providers' one.
+    return httpx.AsyncClient(follow_redirects=False, timeout=None, trust_env=False, verify=tls_context())
 
 
 class WebClient:
     """webfetch's HTTP client, shared by the calls of a runtime: made at the first call, in a
-    thread (building its TLS context takes a tenth of a second, too long for the event loop), and
-    closed with the runtime."""
+    thread (the shared TLS context may not be loaded yet, which takes a tenth of a second, too long
+    for the event loop), and closed with the runtime."""
 
     def __init__(self) -> None:
         self._client: httpx.AsyncClient | None = None
@@ -117,6 +119,7 @@ async def _fetch(client: httpx.AsyncClient, url: str, args: WebFetchArgs, ctx: T
         "Accept": _ACCEPT[args.format],
         "Accept-Language": "en;q=0.9, *;q=0.5",
     }
+    tracing.inject(headers)  # the page's server (or a proxy) may continue the run's trace
     for _ in range(config.webfetch_max_redirects + 1):
         async with client.stream("GET", url, headers=headers) as response:
             location = response.headers.get("location")

@@ -1,9 +1,11 @@
-"""Crash recovery: at start, runs that a dead server left unfinished are closed.
+"""Crash recovery: runs that a dead server left unfinished are closed.
 
-The server holds its data directory's lock, so every unfinished run found at start belongs to a
-server that is gone. Its recorded tool process groups are killed, its open assistant message (or a
+On a server alone (SQLite), the data directory's lock says that every unfinished run found at start
+belongs to a server that is gone: `recover` closes them all. Closing one (`close_run`, also what a
+replica does with a run it took over and may not resume, run/takeover.py): its recorded tool process
+groups are killed if they are on this machine (`kill_processes`), its open assistant message (or a
 new one) gets an UnknownError saying the run was interrupted, running tools are marked failed, and
-the run is marked done; sessions are idle because nothing runs them.
+the run is marked done; its session is idle because nothing runs it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import signal
 
 from wakeful.errors import NotFoundError, UnknownRunError
 from wakeful.ids import now_ms
+from wakeful.run.cluster import machine
 from wakeful.session.messages import MessageLog, replies_to
 from wakeful.session.sessions import Sessions
 from wakeful.storage.base import RunRecord, RunStore
@@ -26,13 +29,25 @@ async def recover(store: RunStore, messages: MessageLog, sessions: Sessions) -> 
     """Close every unfinished run; answers how many there were."""
     runs = await store.unfinished_runs()
     for run in runs:
-        for pgid in run.pgids:
-            signal_group(pgid, signal.SIGKILL)
-        await _close(messages, sessions, run)
-        await store.set_run_status(run.message_id, "done")
+        kill_processes(run)
+        await close_run(store, messages, sessions, run)
     if runs:
         log.warning("recovered %d interrupted run(s)", len(runs))
     return len(runs)
+
+
+def kill_processes(run: RunRecord) -> None:
+    """Kill the tool process groups the run recorded, if they are this machine's (a run recorded
+    before hosts were, on a server alone, is)."""
+    if run.host in ("", machine()):
+        for pgid in run.pgids:
+            signal_group(pgid, signal.SIGKILL)
+
+
+async def close_run(store: RunStore, messages: MessageLog, sessions: Sessions, run: RunRecord) -> None:
+    """End the run as interrupted and mark it done."""
+    await _close(messages, sessions, run)
+    await store.set_run_status(run.message_id, "done")
 
 
 async def _close(messages: MessageLog, sessions: Sessions, run: RunRecord) -> None:

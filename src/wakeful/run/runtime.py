@@ -18,15 +18,17 @@ from wakeful.project.config import ProjectConfigs
 from wakeful.project.instructions import Instructions
 from wakeful.providers.base import Provider
 from wakeful.providers.registry import ProviderPool
+from wakeful.run.cluster import Cluster, LocalCluster
 from wakeful.run.manager import RunManager
 from wakeful.run.permissions import Permissions
-from wakeful.run.recovery import recover
+from wakeful.run.replicas import Replicas
 from wakeful.run.system import SystemPrompts
 from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
 from wakeful.session.todos import Todos
 from wakeful.storage.base import Store
+from wakeful.storage.mailbox import Mailbox
 from wakeful.storage.postgres import Postgres
 from wakeful.storage.sql import SQLStore
 from wakeful.storage.sqlite import SQLite
@@ -67,6 +69,7 @@ class Runtime:
     tool_pool: ToolPool
     web: WebClient  # webfetch's connections; closed with the runtime
     instance: str
+    cluster: Cluster  # the server alone, or replicas on one PostgreSQL database
     prompts: SystemPrompts  # system prompts, with the per-project caches behind them
     outputs: KeptOutputs  # tool outputs too long for the model, kept whole
     metrics: Metrics  # this runtime's own registry, served at GET /metrics
@@ -85,6 +88,11 @@ class Runtime:
         sessions = Sessions(store, bus)
         instance = ids.new_id("run")
         runs = RunManager(messages, store, bus, instance, sessions, metrics)
+        permissions = Permissions(store, bus, sessions)
+        cluster: Cluster = LocalCluster()
+        if config.database_url and isinstance(store, SQLStore) and isinstance(store.db, Postgres):
+            cluster = Replicas(config, instance, store, Mailbox(store.db), bus, runs, permissions)
+        runs.cluster = permissions.cluster = cluster
         return cls(
             config=config,
             store=store,
@@ -101,10 +109,11 @@ class Runtime:
             tools=builtin_tools(),
             child_env=child_env(config.environ),
             todos=Todos(store, bus),
-            permissions=Permissions(store, bus, sessions),
+            permissions=permissions,
             tool_pool=ToolPool(config.tool_threads),
             web=WebClient(),
             instance=instance,
+            cluster=cluster,
             prompts=SystemPrompts(Instructions(config.environ, config.config_freshness)),
             outputs=KeptOutputs(config.data_dir / "tool-output"),
             metrics=metrics,
@@ -122,11 +131,13 @@ class Runtime:
             raise ServiceUnavailableError("The server is shutting down", retry_after=5)
 
     async def open(self) -> None:
-        """Open the store, then close what a server that died left behind: its runs and its
-        permission requests."""
+        """Open the store, then close or resume what stopped servers left behind: their runs and
+        their permission requests (alone: every unfinished run; replicas: those whose lease
+        expired), and with replicas, from now on keep leases and hear the other servers."""
+        from wakeful.run.takeover import Takeover  # it builds runs, whose modules import this one
+
         await self.store.open()
-        await recover(self.store, self.messages, self.sessions)
-        await self.permissions.recover()
+        await self.cluster.start(Takeover(self))
 
     async def close(self, reason: str) -> None:
         """Stop taking runs, end the event streams, abort what still runs (storing `reason` as its
@@ -135,6 +146,7 @@ class Runtime:
         await self.permissions.close(reason)
         self.bus.close()
         await self.runs.drain(0, reason)
+        await self.cluster.close()
         self.tool_pool.close()
         await self.web.aclose()
         await self.providers.aclose()

@@ -24,7 +24,7 @@ from pathlib import Path
 from wakeful.errors import MessageAbortedError, NotFoundError, RunError, ToolError, WakefulError
 from wakeful.project.agents import Agent, load_agents
 from wakeful.project.catalog import ModelChoice
-from wakeful.run.manager import Reply, RunHandle, RunRequest
+from wakeful.run.manager import RemoteRun, Reply, RunHandle, RunRequest
 from wakeful.run.runtime import Runtime
 from wakeful.tools.base import SubagentReply, SubagentRequest, ToolContext
 from wakeful.wire.bodies import PromptBody, PromptModel, TextPartInput
@@ -125,10 +125,10 @@ class Subagents:
     async def _run(self, run: RunRequest, caller_id: str) -> Reply:
         """Submit the child's run and wait for its reply; see the module's invariant."""
         submitting = asyncio.ensure_future(self.runtime.runs.submit(run))
-        handle: RunHandle | None = None
+        handle: RunHandle | RemoteRun | None = None
         try:
             submitted = await asyncio.shield(submitting)
-            if not isinstance(submitted, RunHandle):  # answered from storage
+            if not isinstance(submitted, RunHandle | RemoteRun):  # answered from storage
                 return submitted
             handle = submitted
             return await handle.wait()
@@ -136,7 +136,7 @@ class Subagents:
             if handle is None:  # cancelled while submitting: the submission goes on, so wait for it
                 with contextlib.suppress(Exception):
                     submitted = await submitting
-                    handle = submitted if isinstance(submitted, RunHandle) else None
+                    handle = submitted if isinstance(submitted, RunHandle | RemoteRun) else None
             if handle is not None:
                 caller = self.runtime.runs.current(caller_id)
                 reason: RunError = (caller.cancel_reason if caller else None) or MessageAbortedError(

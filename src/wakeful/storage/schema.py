@@ -63,7 +63,9 @@ todos = Table(
 )
 
 # The primary key is the idempotency claim: of any number of servers claiming one message id, the
-# database lets exactly one insert it.
+# database lets exactly one insert it. `instance` owns the run until `lease_until` (ms, renewed while
+# it runs, 0 on a server without replicas); `host` is the machine its `pgids` belong to; `plan` is
+# what resuming it needs beyond its stored user message (run/takeover.py).
 runs = Table(
     "runs",
     metadata,
@@ -75,6 +77,10 @@ runs = Table(
     Column("instance", String, nullable=False),
     Column("pgids", Text, nullable=False),
     Column("created", BigInt, nullable=False),
+    Column("lease_until", BigInt, nullable=False, server_default="0"),
+    Column("host", String, nullable=False, server_default=""),
+    Column("resumes", Integer, nullable=False, server_default="0"),
+    Column("plan", Text, nullable=False, server_default="{}"),
 )
 Index("runs_status", runs.c.status)
 Index("runs_session", runs.c.session_id)
@@ -91,3 +97,17 @@ permissions = Table(
     sqlite_autoincrement=True,
 )
 Index("permissions_session", permissions.c.session_id)
+
+
+# What replicas on one PostgreSQL database tell each other (storage/mailbox.py): events and control
+# messages, numbered per sender (`origin`, `seq`), announced by a NOTIFY that carries only those two.
+mailbox = Table(
+    "mailbox",
+    metadata,
+    Column("origin", String, primary_key=True),
+    Column("seq", BigInt, primary_key=True, autoincrement=False),
+    Column("created", BigInt, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("data", Text, nullable=False),
+)
+Index("mailbox_created", mailbox.c.created)

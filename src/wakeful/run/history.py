@@ -224,6 +224,8 @@ def entry_chat(entry: Entry, files: Files = NO_FILES, clip: int | None = None) -
                     attachments.append(content.attachment)
             elif part["type"] == "agent":
                 texts.append(f"@{part['name']}")
+            elif part["type"] == "subtask":  # its task call and result follow in the next message
+                texts.append("The user had a subagent carry out the task that follows.")
         if texts or attachments:
             return [ChatMessage(role="user", text="\n\n".join(texts), attachments=attachments)]
         return []

@@ -1,7 +1,8 @@
 """The agent loop: one prompt's run, stored as the reference stores it.
 
-Persisted user message (done at submission) -> one assistant message per LLM call (`parentID` = the
-user message), each framed by `step-start` and `step-finish`, with text, reasoning and tool parts
+Persisted user message (done at submission) -> one assistant message per `subtask` part of the
+prompt, holding the task tool call that ran it -> one assistant message per LLM call (`parentID` =
+the user message), each framed by `step-start` and `step-finish`, with text, reasoning and tool parts
 in between; repeat while the model calls tools. Streaming text goes out as `message.part.delta`
 events and is saved at most every `part_flush_interval` seconds and when it ends. Retryable provider
 errors are retried with exponential backoff and jitter, each announced as a `retry` session status.
@@ -20,6 +21,7 @@ step offers the plan's tools plus what `RunPlan.more_tools` gives then (the proj
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -62,9 +64,18 @@ from wakeful.run.tokens import fixed_tokens, message_tokens
 from wakeful.run.toolcalls import ToolCalls
 from wakeful.session.messages import MessageLog
 from wakeful.telemetry.calls import AgentRun, ModelCall
-from wakeful.tools.base import PermissionGate, TodoStore, Tool, ToolContext
+from wakeful.tools.base import (
+    PermissionGate,
+    SubagentRunner,
+    TodoStore,
+    Tool,
+    ToolContext,
+    WebClients,
+)
 from wakeful.tools.output import KeptOutputs
 from wakeful.tools.pool import ToolPool
+from wakeful.tools.task import Subtask
+from wakeful.wire.bodies import SubtaskPartInput
 from wakeful.wire.messages import PART_ADAPTER, AssistantMessage, OutputFormatJsonSchema
 from wakeful.wire.parts import ReasoningPart, StepFinishPart, StepStartPart, TextPart, TimeSpan, Tokens
 from wakeful.wire.permissions import PermissionRule
@@ -106,6 +117,7 @@ class RunPlan:
     compact_only: bool = False  # POST /summarize: the user message is a compaction request
     denied: dict[str, PermissionRule] = field(default_factory=dict)  # tools no call may use
     more_tools: Callable[[], Awaitable[Offer]] | None = None
+    subtasks: list[SubtaskPartInput] = field(default_factory=list)  # run before the model is called
 
 
 class AgentLoop(Executor):
@@ -122,6 +134,8 @@ class AgentLoop(Executor):
         gate: PermissionGate | None,
         pool: ToolPool,
         outputs: KeptOutputs | None = None,
+        web: WebClients | None = None,
+        subagent: SubagentRunner | None = None,
     ):
         self.plan = plan
         self.log = log
@@ -144,6 +158,8 @@ class AgentLoop(Executor):
             gate=gate,
             pool=pool,
             outputs=outputs,
+            web=web,
+            subagent=subagent,
         )
         self.tools = dict(plan.tools)
         self.structured: StructuredOutput | None = None
@@ -209,6 +225,8 @@ class AgentLoop(Executor):
         if self.no_reply:
             return (await self.log.get(self.plan.session_id, self.plan.user_message_id)).wire()
         try:
+            for task in self.plan.subtasks:
+                await self._subtask(task)
             await self._prepare()
             if self.plan.compact_only:
                 return await self._summarize()
@@ -235,6 +253,24 @@ class AgentLoop(Executor):
         self._streaming = []
         await self.tool_calls.abort_open()
         return await self.fail(None, error)  # type: ignore[arg-type]
+
+    async def _subtask(self, task: SubtaskPartInput) -> None:
+        """A subtask part: the task tool, called for the person, in an assistant message of its own."""
+        plan = self.plan
+        model = (task.model.providerID, task.model.modelID) if task.model else None
+        provider_id, model_id = model or (plan.model.provider.id, plan.model.model_id)
+        message = AssistantMessage.answering(
+            plan.session_id, plan.user_message_id, provider_id, model_id, task.agent, str(plan.directory)
+        )
+        await self.log.put_message(message)
+        self.assistant = message
+        args = {"prompt": task.prompt, "description": task.description, "subagent_type": task.agent}
+        if task.command:
+            args["command"] = task.command
+        call = ToolCall(ids.new_id("run")[4:], "task", json.dumps(args))  # an id as /shell makes them
+        await self.tool_calls.run_given(message.sessionID, message.id, call, Subtask(model))
+        message.finish, message.time.completed = "tool-calls", now_ms()
+        await self.log.put_message(message)
 
     async def _prepare(self) -> None:
         plan = self.plan

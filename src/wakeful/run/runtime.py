@@ -39,6 +39,7 @@ from wakeful.tools.bash import child_env
 from wakeful.tools.output import KeptOutputs
 from wakeful.tools.pool import ToolPool
 from wakeful.tools.registry import builtin_tools
+from wakeful.tools.webfetch import WebClient
 
 
 def config_store(config: ServerConfig) -> Store:
@@ -68,6 +69,7 @@ class Runtime:
     permissions: Permissions
     tool_pool: ToolPool
     mcp: McpManager  # the projects' MCP servers
+    web: WebClient  # webfetch's connections; closed with the runtime
     instance: str
     cluster: Cluster  # the server alone, or replicas on one PostgreSQL database
     prompts: SystemPrompts  # system prompts, with the per-project caches behind them
@@ -109,6 +111,7 @@ class Runtime:
             permissions=permissions,
             tool_pool=ToolPool(config.tool_threads),
             mcp=McpManager(config, bus, env),
+            web=WebClient(),
             instance=instance,
             cluster=cluster,
             prompts=SystemPrompts(Instructions(config.environ, config.config_freshness)),
@@ -148,5 +151,6 @@ class Runtime:
         await self.cluster.close()
         await self.mcp.close()
         self.tool_pool.close()
+        await self.web.aclose()
         await self.providers.aclose()
         await self.store.close()

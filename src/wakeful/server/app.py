@@ -27,6 +27,7 @@ from wakeful.server.routes import (
     project,
     runs,
     sessions,
+    tools,
     ui,
     v2,
 )
@@ -81,7 +82,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     app.state.wakeful = state
     errors.install(app)
     openapi.install(app)
-    for module in (meta, ops, sessions, messages, runs, permissions, events, project, ui, mcp, v2):
+    for module in (meta, ops, sessions, messages, runs, permissions, events, project, ui, mcp, v2, tools):
         app.include_router(module.router)
     if config.cors_origins:
         app.add_middleware(

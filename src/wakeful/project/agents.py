@@ -53,8 +53,10 @@ def enabled(toggles: dict[str, bool], tool: str) -> bool:
     files share the `edit` permission, so turning one of them off turns them all off, as in the
     reference: an agent without `edit` and `write` gets no `apply_patch` either."""
     if tool in EDIT_TOOLS:
-        given = [on for name in EDIT_TOOLS if (on := _toggle(toggles, name)) is not None]
-        return all(given)
+        named = [toggles[name] for name in EDIT_TOOLS if name in toggles]
+        if named:  # a name says more than a pattern: {"*": false, "apply_patch": true} can edit
+            return all(named)
+        return all(on for name in EDIT_TOOLS if (on := _toggle(toggles, name)) is not None)
     return _toggle(toggles, tool) is not False
 
 

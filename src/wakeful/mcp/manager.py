@@ -5,6 +5,7 @@ needs it (a run's step, `GET /mcp`) and stopped at shutdown.
 Per project directory, what the API changed at run time: servers added by `POST /mcp` (over the
 config's entries of the same name) and servers switched off by `POST /mcp/{name}/disconnect`
 (`connect` switches them on again, even one the config disables). Both last until the server stops.
+With replicas, each change made here is handed to the others (`changed`), which `apply` it.
 
 The `mcp` SDK is imported only here and below, in a thread, the first time a project has a server
 to start: a server whose projects configure none never loads it.
@@ -15,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from wakeful.config import ServerConfig
 from wakeful.errors import McpServerNotFoundError
+from wakeful.mcp.changes import McpAdded, McpChange, McpSwitched
 from wakeful.mcp.config import ServerSpec, configured, parse_entry, sanitize
 from wakeful.mcp.connection import Connection, Limits
 from wakeful.mcp.processes import ProcessRecord
@@ -49,6 +52,9 @@ class McpManager:
         self._switched: dict[Path, dict[str, bool]] = {}  # connect (True) / disconnect (False)
         self._sdk: asyncio.Task[None] | None = None
         self._closed = False
+        # Told of each change the API made here, once applied here (the runtime's cluster).
+        self.changed: Callable[[Path, McpChange], None] | None = None
+        self._applying = asyncio.Lock()
 
     # --- what a project has -----------------------------------------------------------------------
 
@@ -120,15 +126,35 @@ class McpManager:
 
     async def add(self, project: ProjectConfig, name: str, config: McpConfig) -> dict[str, MCPStatus]:
         """Add (or replace) a server of the project, as if its config had it; answers every status."""
-        self._added.setdefault(project.directory, {})[name] = parse_entry(
-            name, config.wire(), project.directory
-        )
-        self._switched.get(project.directory, {}).pop(name, None)
-        return await self.status(project)
+        self._add(project, name, config)
+        statuses = await self.status(project)
+        self._tell(project, McpAdded(name=name, config=config))
+        return statuses
 
     async def switch(self, project: ProjectConfig, name: str, on: bool) -> None:
         """Connect (`on`) or disconnect a server of the project; the connection is stopped for every
         project that shares it, and started again by the next one that needs it."""
+        await self._switch(project, name, on)
+        self._tell(project, McpSwitched(name=name, on=on))
+
+    async def apply(self, project: ProjectConfig, change: McpChange) -> None:
+        """A change another replica's API made: made here too, in the order the changes arrive, and
+        not told again. An added server starts when first needed here, as a configured one does."""
+        async with self._applying:
+            if isinstance(change, McpAdded):
+                self._add(project, change.name, change.config)
+            else:
+                await self._switch(project, change.name, change.on)
+
+    def _tell(self, project: ProjectConfig, change: McpChange) -> None:
+        if self.changed is not None:
+            self.changed(project.directory, change)
+
+    def _add(self, project: ProjectConfig, name: str, config: McpConfig) -> None:
+        self._added.setdefault(project.directory, {})[name] = parse_entry(name, config.wire(), project.directory)
+        self._switched.get(project.directory, {}).pop(name, None)
+
+    async def _switch(self, project: ProjectConfig, name: str, on: bool) -> None:
         entry = self._entries(project).get(name)
         if entry is None:
             raise McpServerNotFoundError(name)

@@ -15,6 +15,7 @@ import socket
 from pathlib import Path
 from typing import Protocol
 
+from wakeful.mcp.changes import McpChange
 from wakeful.storage.base import RunRecord
 from wakeful.wire.permissions import Reply
 
@@ -78,6 +79,11 @@ class Cluster(Protocol):
         """Hand a reply to a permission request over to the server whose run waits for it."""
         ...
 
+    def mcp_changed(self, directory: Path, change: McpChange) -> None:
+        """The API changed the MCP servers of the project at `directory` here: the other servers
+        make the same change to their own connections."""
+        ...
+
 
 class LocalCluster:
     """One server alone on its database."""
@@ -110,4 +116,7 @@ class LocalCluster:
         pass
 
     async def answer_permission(self, request_id: str, reply: Reply, message: str | None) -> None:
+        pass
+
+    def mcp_changed(self, directory: Path, change: McpChange) -> None:
         pass

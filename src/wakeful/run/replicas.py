@@ -11,7 +11,8 @@ Invariants:
   to well within the lease.
 - Servers tell each other what happened through the mailbox (storage/mailbox.py): each event the
   bus publishes here (`event`), a run stored as done (`done`), an abort of a session (`abort`), a
-  reply to a permission request that a run elsewhere waits for (`permission`). Letters are numbered
+  reply to a permission request that a run elsewhere waits for (`permission`), a change the API
+  made to a project's MCP servers, which every server applies to its own connections (`mcp`). Letters are numbered
   per sender and read in that order; NOTIFY carries only the sender and number. A server reads the
   letters of every other sender after the last one it read: after every notification, and after
   its listening connection is reopened (nothing is skipped while letters are retained).
@@ -28,11 +29,15 @@ import contextlib
 import itertools
 import logging
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from wakeful.backoff import backoff_delay
 from wakeful.config import ServerConfig
 from wakeful.ids import now_ms
+from wakeful.mcp.changes import CHANGE, McpChange
+from wakeful.mcp.manager import McpManager
+from wakeful.project.config import ProjectConfigs
 from wakeful.run.cluster import Takeover, machine
 from wakeful.run.manager import RunManager
 from wakeful.run.permissions import Permissions
@@ -61,6 +66,8 @@ class Replicas:
         bus: EventBus,
         runs: RunManager,
         permissions: Permissions,
+        mcp: McpManager,
+        projects: ProjectConfigs,
     ) -> None:
         assert config.database_url is not None
         self.instance = instance
@@ -71,6 +78,8 @@ class Replicas:
         self._bus = bus
         self._runs = runs
         self._permissions = permissions
+        self._mcp = mcp
+        self._projects = projects
         self._takeover: Takeover | None = None
         self._listener = Listener(
             config.database_url,
@@ -154,6 +163,10 @@ class Replicas:
     async def answer_permission(self, request_id: str, reply: Reply, message: str | None) -> None:
         self._post("permission", {"requestID": request_id, "reply": reply, "message": message})
 
+    def mcp_changed(self, directory: Path, change: McpChange) -> None:
+        # An entry is a few hundred bytes: the letter's row holds it; the NOTIFY carries only its number.
+        self._post("mcp", {"directory": str(directory), "change": change.model_dump(mode="json")})
+
     async def _write(self) -> None:
         attempt = 0
         while True:
@@ -226,8 +239,16 @@ class Replicas:
                 self._spawn(self._runs.abort(data["sessionID"], data["reason"], here_only=True))
             elif letter.kind == "permission":
                 self._spawn(self._permissions.answer_here(data["requestID"], data["reply"], data.get("message")))
+            elif letter.kind == "mcp":
+                self._spawn(self._apply_mcp(Path(data["directory"]), CHANGE.validate_python(data["change"])))
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("letter %s/%d (%s) is malformed: %s", letter.origin, letter.seq, letter.kind, exc)
+
+    async def _apply_mcp(self, directory: Path, change: McpChange) -> None:
+        try:
+            await self._mcp.apply(self._projects.load(directory), change)
+        except Exception as exc:
+            log.warning("the MCP change %s of %s made on another server is not made here: %s", change, directory, exc)
 
     # --- waiting for runs ---------------------------------------------------------------------------
 

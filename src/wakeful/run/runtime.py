@@ -87,18 +87,21 @@ class Runtime:
         instance = ids.new_id("run")
         runs = RunManager(messages, store, bus, instance, sessions, metrics)
         permissions = Permissions(store, bus, sessions)
+        env = child_env(config.environ)
+        mcp = McpManager(config, bus, env)
+        projects = ProjectConfigs(config.environ, config.config_freshness)
         cluster: Cluster = LocalCluster()
         if config.database_url and isinstance(store, SQLStore) and isinstance(store.db, Postgres):
-            cluster = Replicas(config, instance, store, Mailbox(store.db), bus, runs, permissions)
+            cluster = Replicas(config, instance, store, Mailbox(store.db), bus, runs, permissions, mcp, projects)
         runs.cluster = permissions.cluster = cluster
-        env = child_env(config.environ)
+        mcp.changed = cluster.mcp_changed
         return cls(
             config=config,
             store=store,
             bus=bus,
             sessions=sessions,
             messages=messages,
-            projects=ProjectConfigs(config.environ, config.config_freshness),
+            projects=projects,
             runs=runs,
             providers=ProviderPool(
                 silence_timeout=config.provider_silence,
@@ -110,7 +113,7 @@ class Runtime:
             todos=Todos(store, bus),
             permissions=permissions,
             tool_pool=ToolPool(config.tool_threads),
-            mcp=McpManager(config, bus, env),
+            mcp=mcp,
             web=WebClient(),
             instance=instance,
             cluster=cluster,

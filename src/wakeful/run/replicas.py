@@ -12,10 +12,11 @@ Invariants:
 - Servers tell each other what happened through the mailbox (storage/mailbox.py): each event the
   bus publishes here (`event`), a run stored as done (`done`), an abort of a session (`abort`), a
   reply to a permission request that a run elsewhere waits for (`permission`), a change the API
-  made to a project's MCP servers, which every server applies to its own connections (`mcp`). Letters are numbered
-  per sender and read in that order; NOTIFY carries only the sender and number. A server reads the
-  letters of every other sender after the last one it read: after every notification, and after
-  its listening connection is reopened (nothing is skipped while letters are retained).
+  made to a project's MCP servers, which every server makes to its own connections (`mcp`). Letters
+  are numbered per sender and read in that order; NOTIFY carries only the sender and number. A
+  server reads the letters of every other sender after the last one it read: after every
+  notification, and after its listening connection is reopened (nothing is skipped while letters
+  are retained).
 - Events from other servers keep their ids, so a client's Last-Event-ID means the same everywhere.
 - Whoever waits for a run (a retry of its messageID, `/reply`, `/wait`, an abort, a session's next
   run waiting its turn) is woken by its `done` letter, or by a check of the stored status after a

@@ -12,14 +12,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.support.inproc import app_without_lifespan
 from tests.support.schemas import validate
 from wakeful.config import ServerConfig
-from wakeful.server.app import create_app
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> FastAPI:
-    return create_app(ServerConfig.build(env={}, data_dir=tmp_path))
+async def app(tmp_path: Path) -> FastAPI:
+    return await app_without_lifespan(ServerConfig.build(env={}, data_dir=tmp_path))
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import pytest
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
+from tests.support.inproc import app_without_lifespan
 from wakeful.config import ServerConfig
 from wakeful.errors import InvalidRequestError
-from wakeful.server.app import create_app
 from wakeful.server.limits import BodyLimit, check_prompt_size
 
 LIMIT = 4096
@@ -105,7 +105,7 @@ async def test_a_body_within_the_limit_passes_untouched() -> None:
 @pytest.fixture
 async def limited(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     # No lifespan: the body limit answers before any route, and no route is reached.
-    app = create_app(ServerConfig.build(env={}, data_dir=tmp_path, body_max_bytes=LIMIT))
+    app = await app_without_lifespan(ServerConfig.build(env={}, data_dir=tmp_path, body_max_bytes=LIMIT))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
     ) as client:

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.inproc import app_without_lifespan
 from wakeful.config import ServerConfig
-from wakeful.server.app import create_app
 from wakeful.server.middleware import host_name
 
 
@@ -37,7 +37,7 @@ def test_allowed_hosts_come_from_the_environment_and_flags_win(tmp_path: Path) -
 
 
 async def status_for(config: ServerConfig, host: str, auth: tuple[str, str] | None = None) -> int:
-    transport = httpx.ASGITransport(app=create_app(config))
+    transport = httpx.ASGITransport(app=await app_without_lifespan(config))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", auth=auth) as client:
         response = await client.get("/global/health", headers={"Host": host})
         return response.status_code

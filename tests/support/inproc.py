@@ -26,7 +26,7 @@ from wakeful.providers.scripted import ScriptedProvider
 from wakeful.run.manager import Reply, RunHandle, RunRequest
 from wakeful.run.prompt import build_run
 from wakeful.run.runtime import Runtime
-from wakeful.server.app import create_app
+from wakeful.server.app import build_routes, create_app
 from wakeful.storage.base import Store
 from wakeful.storage.memory import MemoryStore
 from wakeful.wire.bodies import PromptBody
@@ -185,6 +185,15 @@ class InProcess:
 
     def events(self) -> EventLog:
         return EventLog(self.runtime)
+
+
+async def app_without_lifespan(config: ServerConfig) -> FastAPI:
+    """`create_app(config)` with its routes built in a thread, as the lifespan would: for tests of
+    what answers before any route touches the store. Built on the loop by a first request, the
+    routes would stall it."""
+    app = create_app(config)
+    await asyncio.to_thread(build_routes, app)
+    return app
 
 
 @asynccontextmanager

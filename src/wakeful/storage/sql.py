@@ -16,17 +16,27 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Executable, Table, delete, func, select
+from sqlalchemy import Connection, Executable, Table, and_, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wakeful.storage import schema as t
-from wakeful.storage.base import ProjectRecord, RunRecord, RunStatus, SessionQuery, fold
+from wakeful.storage.base import (
+    DeliveryRecord,
+    ProjectRecord,
+    RunRecord,
+    RunStatus,
+    SessionQuery,
+    Settlement,
+    fold,
+)
 
 T = TypeVar("T")
 # Insert with `on_conflict_do_update`/`on_conflict_do_nothing`: each dialect has its own.
 DialectInsert = Callable[[Table], sqlite.Insert | postgresql.Insert]
 
+# The columns of a DeliveryRecord: all but the insertion sequence.
+_DELIVERY = [c for c in t.deliveries.c if c.name != "seq"]
 # Well under the limit on bound parameters in one statement (SQLite's is the lowest).
 IN_CHUNK = 500
 
@@ -71,6 +81,7 @@ class Statements:
     todos: Executable
     permission: Executable
     claim: Executable  # inserts the run unless its message id is taken: the constraint decides
+    delivery: Executable  # inserts a delivery unless its id is stored already
 
     @staticmethod
     @functools.cache
@@ -89,6 +100,7 @@ class Statements:
             todos=upsert(t.todos, "session_id", ("data",)),
             permission=upsert(t.permissions, "id", ("session_id", "data")),
             claim=insert(t.runs).on_conflict_do_nothing(index_elements=[t.runs.c.message_id]),
+            delivery=insert(t.deliveries).on_conflict_do_nothing(index_elements=[t.deliveries.c.id]),
         )
 
 
@@ -167,7 +179,7 @@ class SQLStore:
         def op(conn: Connection) -> list[dict[str, Any]]:
             rows = _tree(conn, session_id)
             for chunk in _chunks([sid for sid, _ in rows]):
-                for table in (t.parts, t.messages, t.todos, t.runs, t.permissions):
+                for table in (t.parts, t.messages, t.todos, t.runs, t.permissions, t.deliveries):
                     conn.execute(delete(table).where(table.c.session_id.in_(chunk)))
                 conn.execute(delete(t.sessions).where(t.sessions.c.id.in_(chunk)))
             return [json.loads(data) for _, data in rows]
@@ -351,6 +363,70 @@ class SQLStore:
             return [json.loads(r[0]) for r in rows]
 
         return await self.db.write(op)
+
+    # --- webhook deliveries ---------------------------------------------------------------------
+
+    async def add_deliveries(self, deliveries: list[DeliveryRecord]) -> list[DeliveryRecord]:
+        def op(conn: Connection) -> list[DeliveryRecord]:
+            return [d for d in deliveries if conn.execute(self._sql.delivery, asdict(d)).rowcount == 1]
+
+        return await self.db.write(op)
+
+    async def claim_deliveries(
+        self, owner: str, now: int, lease_until: int, limit: int
+    ) -> list[DeliveryRecord]:
+        d = t.deliveries.c
+        claimable = and_(d.status == "pending", d.next_attempt <= now, d.lease_until <= now)
+        # On PostgreSQL, servers claiming at once each pass over the rows another one is claiming
+        # (SKIP LOCKED; SQLite has one writer and no such clause). The pick is a materialized CTE
+        # so that it runs once: as a plain subquery PostgreSQL may run it again per row and claim
+        # more than `limit`. The condition is repeated on the rows themselves, so a row is claimed
+        # only if it is still claimable when it is written.
+        picked = (
+            select(d.id)
+            .where(claimable)
+            .order_by(d.next_attempt, d.seq)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("picked")
+            .prefix_with("MATERIALIZED")
+        )
+        stmt = (
+            update(t.deliveries)
+            .add_cte(picked)
+            .where(claimable, d.id.in_(select(picked.c.id)))
+            .values(owner=owner, lease_until=lease_until, attempts=d.attempts + 1)
+            .returning(*_DELIVERY)
+        )
+
+        def op(conn: Connection) -> list[DeliveryRecord]:
+            return [DeliveryRecord(**row._mapping) for row in conn.execute(stmt)]
+
+        claimed = await self.db.write(op)
+        return sorted(claimed, key=lambda r: r.next_attempt)
+
+    async def settle_delivery(self, delivery_id: str, owner: str, attempt: int, outcome: Settlement) -> bool:
+        d = t.deliveries.c
+        stmt = (
+            update(t.deliveries)
+            .where(d.id == delivery_id, d.owner == owner, d.attempts == attempt)
+            .values(owner=None, lease_until=0, **asdict(outcome))
+        )
+        return await self.db.write(lambda conn: conn.execute(stmt).rowcount == 1)
+
+    async def next_delivery_due(self) -> int | None:
+        d = t.deliveries.c
+        due = case((d.lease_until > d.next_attempt, d.lease_until), else_=d.next_attempt)
+        async with self.db.read() as conn:
+            value = (await conn.execute(select(func.min(due)).where(d.status == "pending"))).scalar()
+        return None if value is None else int(value)
+
+    async def list_deliveries(self, message_id: str) -> list[DeliveryRecord]:
+        d = t.deliveries.c
+        stmt = select(*_DELIVERY).where(d.message_id == message_id).order_by(d.seq)
+        async with self.db.read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [DeliveryRecord(**row._mapping) for row in rows]
 
 
 def _tree(conn: Connection, session_id: str) -> list[tuple[str, str]]:

@@ -21,7 +21,7 @@ import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from wakeful.errors import (
     ConflictError,
@@ -64,6 +64,14 @@ class RunRequest:
     executor: Executor
     exclusive: bool = False  # /shell: refuse (409) instead of queueing behind a busy session
     deadline: float | None = None
+    callback: str | None = None  # the webhook URL of this run (`?callback=`), stored with its claim
+
+
+class RunEnded(Protocol):
+    async def __call__(self, session_id: str, message_id: str, callback: str | None, reply: Reply) -> None:
+        """A run ended with `reply`; called before the run is marked done (webhooks store their
+        deliveries here)."""
+        ...
 
 
 @dataclass(eq=False)
@@ -114,6 +122,7 @@ class RunManager:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._status: dict[str, dict[str, Any]] = {}
         self.accepting = True
+        self.on_end: RunEnded | None = None
 
     # --- status -----------------------------------------------------------------------------------
 
@@ -173,6 +182,7 @@ class RunManager:
                 body_hash=request.body_hash,
                 instance=self.instance,
                 created=now_ms(),
+                callback=request.callback,
             )
             claimed = await self._store.claim_run(record, request.user_message, request.user_parts)
             if claimed is not None:  # another process or a crash left it; same rules
@@ -214,6 +224,8 @@ class RunManager:
                 self._current[session_id] = handle
                 try:
                     outcome = await self._execute(handle)
+                    if not isinstance(outcome, BaseException):
+                        await self._ended(handle, outcome)
                 finally:
                     self._current.pop(session_id, None)
                     self._live.pop(handle.message_id, None)
@@ -231,6 +243,14 @@ class RunManager:
                     handle.future.set_result(outcome)
         finally:
             self._release(session_id)
+
+    async def _ended(self, handle: RunHandle, reply: Reply) -> None:
+        if self.on_end is None:
+            return
+        try:
+            await self.on_end(handle.session_id, handle.message_id, handle.request.callback, reply)
+        except Exception:
+            log.exception("run %s: what its end starts could not be stored", handle.message_id)
 
     def _release(self, session_id: str) -> None:
         if self._workers.get(session_id) is asyncio.current_task():

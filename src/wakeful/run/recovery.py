@@ -13,6 +13,7 @@ import signal
 
 from wakeful.errors import NotFoundError, UnknownRunError
 from wakeful.ids import now_ms
+from wakeful.run.manager import RunEnded
 from wakeful.session.messages import MessageLog, replies_to
 from wakeful.session.sessions import Sessions
 from wakeful.storage.base import RunRecord, RunStore
@@ -22,21 +23,30 @@ from wakeful.wire.messages import MESSAGE_ADAPTER, PART_ADAPTER, AssistantMessag
 log = logging.getLogger("wakeful.recovery")
 
 
-async def recover(store: RunStore, messages: MessageLog, sessions: Sessions) -> int:
-    """Close every unfinished run; answers how many there were."""
+async def recover(
+    store: RunStore, messages: MessageLog, sessions: Sessions, on_end: RunEnded | None = None
+) -> int:
+    """Close every unfinished run, each ending as a run does (`on_end`, before it is marked done);
+    answers how many there were."""
     runs = await store.unfinished_runs()
     for run in runs:
         for pgid in run.pgids:
             signal_group(pgid, signal.SIGKILL)
-        await _close(messages, sessions, run)
+        if await _close(messages, sessions, run) and on_end is not None:
+            reply = await messages.answer(run.session_id, run.message_id)
+            try:
+                await on_end(run.session_id, run.message_id, run.callback, reply)
+            except Exception:
+                log.exception("run %s: what its end starts could not be stored", run.message_id)
         await store.set_run_status(run.message_id, "done")
     if runs:
         log.warning("recovered %d interrupted run(s)", len(runs))
     return len(runs)
 
 
-async def _close(messages: MessageLog, sessions: Sessions, run: RunRecord) -> None:
-    """Written through the MessageLog like any other write, so each change is announced too."""
+async def _close(messages: MessageLog, sessions: Sessions, run: RunRecord) -> bool:
+    """Written through the MessageLog like any other write, so each change is announced too. False
+    if the run's prompt is gone (nothing to close)."""
     error = UnknownRunError(
         f"The run was interrupted: the server that ran it (instance {run.instance}) stopped before it finished"
     ).to_info()
@@ -44,7 +54,7 @@ async def _close(messages: MessageLog, sessions: Sessions, run: RunRecord) -> No
     stored = await messages.list_raw(run.session_id)
     user = next((m for m in stored if m["info"]["id"] == run.message_id), None)
     if user is None:
-        return
+        return False
     replies = replies_to(stored, run.message_id)
     for entry in replies:
         for raw in entry["parts"]:
@@ -64,7 +74,7 @@ async def _close(messages: MessageLog, sessions: Sessions, run: RunRecord) -> No
             last["error"] = error
             last["time"]["completed"] = now
             await messages.put_message(MESSAGE_ADAPTER.validate_python(last))
-        return
+        return True
     user_info = user["info"]
     try:
         directory = (await sessions.get(run.session_id)).directory
@@ -81,3 +91,4 @@ async def _close(messages: MessageLog, sessions: Sessions, run: RunRecord) -> No
     message.error = error
     message.time.created = message.time.completed = now
     await messages.put_message(message)
+    return True

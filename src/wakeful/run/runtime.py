@@ -19,6 +19,7 @@ from wakeful.providers.base import Provider
 from wakeful.providers.registry import ProviderPool
 from wakeful.run.manager import RunManager
 from wakeful.run.permissions import Permissions
+from wakeful.run.webhooks import Webhooks
 from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
@@ -58,6 +59,7 @@ class Runtime:
     child_env: dict[str, str]  # the environment of the processes tools start (secrets removed)
     todos: Todos
     permissions: Permissions
+    webhooks: Webhooks
     tool_pool: ToolPool
     instance: str
 
@@ -74,6 +76,10 @@ class Runtime:
         sessions = Sessions(store, bus)
         instance = ids.new_id("run")
         runs = RunManager(messages, store, bus, instance, sessions)
+        permissions = Permissions(store, bus, sessions)
+        webhooks = Webhooks(config, store, bus, runs, instance)
+        runs.on_end = webhooks.run_ended
+        permissions.on_ask = webhooks.permission_asked
         return cls(
             config=config,
             store=store,
@@ -90,7 +96,8 @@ class Runtime:
             tools=builtin_tools(),
             child_env=child_env(config.environ),
             todos=Todos(store, bus),
-            permissions=Permissions(store, bus, sessions),
+            permissions=permissions,
+            webhooks=webhooks,
             tool_pool=ToolPool(config.tool_threads),
             instance=instance,
         )

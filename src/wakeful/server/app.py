@@ -16,6 +16,7 @@ from wakeful.run.runtime import Runtime
 from wakeful.server import errors, openapi
 from wakeful.server.middleware import BasicAuth
 from wakeful.server.routes import events, mcp, messages, meta, permissions, project, runs, sessions, ui, v2
+from wakeful.server.routes import webhooks as webhook_routes
 from wakeful.version import __version__
 
 EXPOSED_HEADERS = ["X-Keepalive-Interval", "X-Wakeful-Message-ID", "Retry-After"]
@@ -27,8 +28,9 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.store.open()
-        await recover(state.store, state.messages, state.sessions)
+        await recover(state.store, state.messages, state.sessions, state.webhooks.run_ended)
         await state.permissions.recover()
+        await state.webhooks.start()
         # Import the provider SDKs before listening: importing them later, on the loop, would stall
         # every held call (and delay the first answer's headers) by about a second.
         await asyncio.to_thread(warm_imports)
@@ -41,6 +43,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
             await state.permissions.close("the server stopped")
             state.bus.close()
             await state.runs.drain(0, "The server stopped")
+            await state.webhooks.close()
             state.tool_pool.close()
             await state.providers.aclose()
             await state.store.close()
@@ -57,7 +60,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     app.state.wakeful = state
     errors.install(app)
     openapi.install(app)
-    for module in (meta, sessions, messages, runs, permissions, events, project, ui, mcp, v2):
+    for module in (meta, sessions, messages, runs, permissions, events, project, ui, mcp, v2, webhook_routes):
         app.include_router(module.router)
     if config.cors_origins:
         app.add_middleware(

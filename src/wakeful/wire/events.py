@@ -13,7 +13,8 @@ class Event(Wire):
     server.heartbeat, server.gap (wakeful: replay impossible, properties {reason:
     'unknown-id'|'overflow', lastEventID}), session.created|updated|deleted|status|idle,
     message.updated|removed, message.part.updated|removed|delta, todo.updated,
-    permission.asked (a `PermissionRequest`), permission.replied ({sessionID, requestID, reply})."""
+    permission.asked (a `PermissionRequest`), permission.replied ({sessionID, requestID, reply}),
+    webhook.delivery (wakeful: a `Delivery`, stored or after an attempt)."""
 
     id: str
     type: str

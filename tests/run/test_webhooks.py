@@ -294,3 +294,23 @@ async def test_the_first_retry_is_due_within_about_five_seconds_by_default(
             assert 0 < times["next"] - times["created"] <= 5_000
     finally:
         await receiver.stop()
+
+
+async def test_no_more_attempts_are_in_flight_than_the_concurrency_allows(
+    tmp_path: Path, app_project: Path, receiver: Receiver
+) -> None:
+    receiver.hold()
+    async with running(server_config(tmp_path / "data", app_project, **QUICK, webhook_concurrency=1)) as app:
+        events = app.events()
+        sid = await create_session(app.client)
+        first = await start_run(app, sid, "REPLY one", receiver.url)
+        held = await receiver.wait(lambda r: True, held=True)
+        second = await start_run(app, sid, "REPLY two", receiver.url)
+        stored = await events.wait(
+            lambda e: e["type"] == "webhook.delivery" and e["properties"]["messageID"] == second
+        )
+        assert stored["properties"]["attempts"] == 0  # stored for the courier to claim: no slot was free
+        assert len(receiver.held) == 1 and json.loads(held.body)["messageID"] == first
+        receiver.release()
+        await settled(events, stored["properties"]["id"], "delivered")
+        assert [json.loads(r.body)["messageID"] for r in receiver.requests] == [first, second]

@@ -2,7 +2,8 @@
 
 One task per server claims due deliveries (`DeliveryStore.claim_deliveries`: a lease, so that of
 several servers on one database each delivery is sent by one) and posts each in a task of its own,
-at most `webhook_concurrency` at once. An attempt ends with its outcome stored (`settle_delivery`),
+at most `webhook_concurrency` at once. A delivery this server stores while it has a slot free is
+stored already leased to it (`hold`) and sent at once (`send`), without waiting for a claim. An attempt ends with its outcome stored (`settle_delivery`),
 which ends the lease: delivered on 2xx; on anything else (another status, a refused connection, no
 answer within `webhook_timeout`, a host the allow-list no longer allows) retried after
 `backoff_delay(attempt, webhook_retry_base, webhook_retry_max_delay)`, until `webhook_retry_for`
@@ -65,6 +66,7 @@ class Courier:
         self._client: httpx.AsyncClient | None = None
         self._secret = ""
         self._closing = False
+        self._held = 0  # slots taken by deliveries `hold` leased that are not sent yet
 
     def wake(self) -> None:
         """Look at the outbox now (something was stored)."""
@@ -98,16 +100,48 @@ class Courier:
 
     # --- claiming ---------------------------------------------------------------------------------
 
+    @property
+    def _lease(self) -> int:
+        return int(2 * self._config.webhook_timeout * 1000)
+
+    def _free(self) -> int:
+        return self._config.webhook_concurrency - len(self._sending) - self._held
+
+    def hold(self, records: list[DeliveryRecord]) -> list[DeliveryRecord]:
+        """`records`, as many as there are free slots leased to this server for their first attempt
+        (so stored, no other server takes them); `send` must follow with those that were stored."""
+        if self._task is None or self._closing:
+            return records
+        now = now_ms()
+        taken = min(len(records), max(self._free(), 0))
+        self._held += taken
+        leased = [
+            replace(r, owner=self._instance, lease_until=now + self._lease, attempts=1)
+            for r in records[:taken]
+        ]
+        return leased + records[taken:]
+
+    def send(self, held: list[DeliveryRecord], stored: list[DeliveryRecord]) -> None:
+        """Send the deliveries of `hold` that were stored (a delivery stored before is the claim's);
+        free the slots of the others."""
+        ids = {r.id for r in stored}
+        for record in held:
+            if record.owner != self._instance:
+                continue
+            self._held -= 1
+            if record.id in ids:
+                self._spawn(record)
+        self._wake.set()
+
     async def _run(self) -> None:
-        lease = int(2 * self._config.webhook_timeout * 1000)
         while not self._closing:
             self._wake.clear()
-            free = self._config.webhook_concurrency - len(self._sending)
+            free = self._free()
             delay = POLL
             try:
                 if free > 0:
                     now = now_ms()
-                    claimed = await self._store.claim_deliveries(self._instance, now, now + lease, free)
+                    claimed = await self._store.claim_deliveries(self._instance, now, now + self._lease, free)
                     for record in claimed:
                         self._spawn(record)
                     free -= len(claimed)

@@ -165,9 +165,14 @@ class Webhooks:
                     next_attempt=now,
                 )
             )
-        for record in await self._store.add_deliveries(records):
+        held = self._courier.hold(records)
+        stored: list[DeliveryRecord] = []
+        try:
+            stored = await self._store.add_deliveries(held)
+        finally:
+            self._courier.send(held, stored)
+        for record in stored:
             self._announce(record)
-        self._courier.wake()
 
     def _announce(self, record: DeliveryRecord) -> None:
         self._bus.publish("webhook.delivery", describe(record).wire())

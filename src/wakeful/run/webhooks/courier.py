@@ -68,10 +68,6 @@ class Courier:
         self._closing = False
         self._held = 0  # slots taken by deliveries `hold` leased that are not sent yet
 
-    def wake(self) -> None:
-        """Look at the outbox now (something was stored)."""
-        self._wake.set()
-
     async def start(self) -> None:
         self._secret = await asyncio.to_thread(load_secret, self._config)
         # Made in a thread: a client loads the CA certificates, a tenth of a second of file work.
@@ -129,7 +125,8 @@ class Courier:
             if record.owner != self._instance:
                 continue
             self._held -= 1
-            if record.id in ids:
+            # Stored after `close` (no run ends that late): its lease runs out, and a server takes it.
+            if record.id in ids and not self._closing:
                 self._spawn(record)
         self._wake.set()
 

@@ -3,7 +3,8 @@
 A run's end (`RunManager.on_end`, and crash recovery for the runs it closes) and a permission request
 (`Permissions.on_ask`) each store one delivery per URL that wants the event: the `callback` the
 run was started with (every event of that run), and `--webhook-url` (the events of
-`--webhook-events`, of every run). The body is fixed when it is stored.
+`--webhook-events`, of every run). The body is fixed when it is stored. The courier sends it: at
+once if it has a slot free (it is then stored leased to this server), else when it claims it.
 
 Invariants:
 - A delivery is stored before the run is marked done (before the request is announced), so a

@@ -30,6 +30,7 @@ from wakeful.errors import InvalidRequestError
 
 Address = IPv4Address | IPv6Address
 MAX_URL = 2048
+_PORTS = {"http": 80, "https": 443}
 # `private`: the ranges set aside for private networks. Not Python's `is_private`, which also counts
 # link-local addresses, where clouds serve instance metadata and credentials.
 PRIVATE = tuple(
@@ -120,9 +121,6 @@ class AllowList:
         pinned = parsed.copy_with(host=str(addresses[0]))
         extensions = {"sni_hostname": host} if parsed.scheme == "https" else {}
         return Target(pinned, {"Host": parsed.netloc.decode("ascii")}, extensions)
-
-
-_PORTS = {"http": 80, "https": 443}
 
 
 async def _resolve(host: str, port: int) -> list[Address]:

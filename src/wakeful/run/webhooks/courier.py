@@ -210,6 +210,9 @@ class Courier:
             return None, f"could not connect: {exc}" if str(exc) else "could not connect"
         except httpx.HTTPError as exc:
             return None, f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # nobody foresaw it: the attempt failed, the delivery goes on
+            log.exception("webhook %s to %s: the attempt failed", record.id, _shown(record.url))
+            return None, f"{type(exc).__name__}: {exc}"
 
     def _outcome(self, record: DeliveryRecord, status: int | None, error: str | None) -> Settlement:
         now = now_ms()
@@ -221,7 +224,7 @@ class Courier:
                 "webhook %s (%s) to %s failed after %d attempts: %s",
                 record.id,
                 record.event,
-                record.url,
+                _shown(record.url),
                 record.attempts,
                 why,
             )
@@ -234,7 +237,7 @@ class Courier:
             "webhook %s (%s) to %s: attempt %d failed (%s); next in %.3g s",
             record.id,
             record.event,
-            record.url,
+            _shown(record.url),
             record.attempts,
             why,
             (next_attempt - now) / 1000,
@@ -251,3 +254,8 @@ class Courier:
             return
         if settled:
             self._announce(replace(record, owner=None, lease_until=0, **asdict(outcome)))
+
+
+def _shown(url: str) -> str:
+    """`url` as logs show it: without its query, fragment and credentials, where tokens go."""
+    return str(httpx.URL(url).copy_with(query=None, fragment=None, username=None, password=None))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Callable
 from typing import Literal
 
@@ -33,10 +32,9 @@ from wakeful.wire.base import Wire
 from wakeful.wire.permissions import PermissionRequest
 from wakeful.wire.webhooks import Delivery, DeliverySource, DeliveryTime, PermissionAsked, RunEnded
 
-log = logging.getLogger("wakeful.webhooks")
-
 
 def delivery_id(subject: str, url: str) -> str:
+    """The id of the delivery of `subject` (an event of a run or a request) to `url`."""
     return "dlv_" + hashlib.sha256(f"{subject}\n{url}".encode()).hexdigest()[:32]
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what pip and npm cannot: python3-venv, nginx, Node, PostgreSQL, tmux (the pseudo-terminal
-# that the conformance suite drives opencode's terminal UI in). As root it uses apt-get; otherwise it
+# Installs what pip and npm cannot: python3-venv, nginx, Node, PostgreSQL, curl, tmux (the
+# pseudo-terminal that the conformance suite drives opencode's terminal UI in). As root it uses
+# apt-get; otherwise it
 # stops and prints the exact command to run.
 set -euo pipefail
 want="${1:-python}"
@@ -14,6 +15,7 @@ if [[ "$want" == test ]]; then
   # The tests start their own throwaway cluster from these binaries (tests/support/postgres.py).
   compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || missing+=(postgresql)
   command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
 fi
 
 if ((${#missing[@]} == 0)); then exit 0; fi

@@ -146,6 +146,20 @@ class ServerConfig(BaseSettings):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     insecure: bool = False
 
+    # What a request may be (docs/security.md). Host names accepted besides localhost, loopback
+    # addresses and the address a request came in on; any Host when a password is set.
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    header_max_bytes: int = Field(default=64 << 10, gt=0)  # the request line and headers
+    body_max_bytes: int = Field(default=8 << 20, gt=0)
+    prompt_parts_max: int = Field(default=256, gt=0)
+    text_max_chars: int = Field(default=1_000_000, gt=0)  # a text part, `system`, a command or its arguments
+    search_max_chars: int = Field(default=1_024, gt=0)  # GET /session?search=
+    # Seconds a client has to send a request's head (from its first byte, or from connecting), then its
+    # body; and to start another request on an idle keep-alive connection. A held call is never cut.
+    header_timeout: float = Field(default=10.0, gt=0)
+    body_timeout: float = Field(default=60.0, gt=0)
+    idle_timeout: float = Field(default=30.0, gt=0)
+
     # Long calls: one "\n" per interval keeps httpx's default 5 s read timeout alive with margin.
     keepalive_interval: float = 2.0
     keepalive_min: float = 0.05
@@ -201,12 +215,18 @@ class ServerConfig(BaseSettings):
     git_timeout: float = 5.0
     git_max_output: int = 8 << 20
 
+    # Logs on stderr: text or one JSON object per line; one access-log line per request.
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = True
+
     # Storage: SQLite in the data directory, unless a PostgreSQL URL is given (its password is kept
-    # out of logs and errors).
+    # out of logs and errors). GET /global/ready answers 503 when a read takes longer than
+    # ready_timeout.
     database_url: str | None = Field(default=None, repr=False)
     db_busy_timeout: float = 30.0  # how long a statement waits for a lock or a connection
     db_readers: int = 4  # SQLite's reader connections
     db_pool_size: int = 10  # PostgreSQL's connections, per server
+    ready_timeout: float = 2.0
 
     # The environment the server was started with: the source of every WAKEFUL_* value, of
     # `{env:VAR}` in opencode.json and of OPENCODE_CONFIG / HOME / XDG_CONFIG_HOME for config discovery.
@@ -239,7 +259,7 @@ class ServerConfig(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
-    @field_validator("cors_origins", "webhook_allow", "webhook_events", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", "webhook_allow", "webhook_events", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

@@ -5,6 +5,9 @@
     WakefulError
     ├── RequestError                 refused before any byte of a response; mapped to a status
     │   ├── InvalidRequestError      400 {"_tag":"InvalidRequestError","message","field"}
+    │   │   ├── RequestTimeoutError  408, the same body (answered by the HTTP protocol itself)
+    │   │   ├── PayloadTooLargeError 413, the same body
+    │   │   └── HeadersTooLargeError 431, the same body (answered by the HTTP protocol itself)
     │   ├── UnauthorizedError        401 {"_tag":"UnauthorizedError","message"}
     │   ├── NotFoundError            404 {"name":"NotFoundError","data":{"message"}}
     │   ├── PermissionNotFoundError  404 {"_tag":"PermissionNotFoundError","requestID","message"}
@@ -20,6 +23,8 @@
     │   ├── APIError                 provider answered badly or the transport broke (maybe retryable)
     │   │   ├── ProviderUnreachableError   the connection was refused: retried within a short budget
     │   │   └── ProviderSilenceError       the provider said nothing for too long
+    │   ├── ContextOverflowError     the request did not fit the model's context window
+    │   ├── StructuredOutputError    the answer never matched the prompt's json_schema
     │   └── MessageOutputLengthError
     ├── ToolError                    a tool failed; becomes a tool part in state "error", the run goes on
     └── StartupError                 the server cannot start (data directory locked, unsafe bind, ...)
@@ -166,6 +171,24 @@ class InvalidRequestError(RequestError):
 
     def body(self) -> InvalidRequestBody:
         return InvalidRequestBody(message=self.message, field=self.field or None)
+
+
+class PayloadTooLargeError(InvalidRequestError):
+    """413: the request body is over the server's limit; the body is an invalid request's."""
+
+    status = 413
+
+
+class RequestTimeoutError(InvalidRequestError):
+    """408: the client did not send its request's head in time; the body is an invalid request's."""
+
+    status = 408
+
+
+class HeadersTooLargeError(InvalidRequestError):
+    """431: the request line and headers are over the server's limit; an invalid request's body."""
+
+    status = 431
 
 
 class UnauthorizedError(RequestError):
@@ -337,6 +360,36 @@ class APIError(RunError):
             "isRetryable": self.retryable,
             **{k: v for k, v in given.items() if v is not None},
         }
+
+
+class ContextOverflowError(RunError):
+    """The request did not fit the model's context window: the provider said so, or compaction could
+    not make it fit. The loop compacts once and retries before it lets this end a run."""
+
+    name = "ContextOverflowError"
+
+    def __init__(self, message: str, *, response_body: str | None = None) -> None:
+        super().__init__(message)
+        self.response_body = response_body
+
+    def data(self) -> dict[str, Any]:
+        if self.response_body is None:
+            return {"message": self.message}
+        return {"message": self.message, "responseBody": self.response_body}
+
+
+class StructuredOutputError(RunError):
+    """A `json_schema` prompt whose answer never validated; `retries` is how many corrections the
+    model was given."""
+
+    name = "StructuredOutputError"
+
+    def __init__(self, message: str, retries: int) -> None:
+        super().__init__(message)
+        self.retries = retries
+
+    def data(self) -> dict[str, Any]:
+        return {"message": self.message, "retries": self.retries}
 
 
 # --- the rest ---------------------------------------------------------------------------------

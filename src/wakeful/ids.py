@@ -4,6 +4,10 @@ An id is a prefix, 12 hex digits of ``(milliseconds * 4096 + counter) mod 2**48`
 base62 characters. Sessions use the bitwise complement so that newer sessions sort first, as in the
 reference. The time field wraps every 2**36 ms, so storage never orders by id: it keeps its own
 insertion sequence.
+
+An id a client chooses (a prompt's `messageID`, a part's `id`) or names (a path parameter) must
+match `pattern(prefix)`: the prefix, `_`, then 1 to 64 of `[0-9A-Za-z_-]`. Every id wakeful makes
+matches it, and nothing a client sends can put a byte outside it into a header, a log line or a key.
 """
 
 from __future__ import annotations
@@ -13,14 +17,19 @@ import threading
 import time
 from typing import Literal
 
-Prefix = Literal["ses", "msg", "prt", "evt", "run", "per"]
+Prefix = Literal["ses", "msg", "prt", "evt", "run", "per", "tool", "wrk"]
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _MASK48 = (1 << 48) - 1
 _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
+ID_BODY_MAX = 64
 
+
+def pattern(prefix: Prefix) -> str:
+    """The grammar of a client-chosen id with this prefix, as a regular expression."""
+    return rf"^{prefix}_[0-9A-Za-z_-]{{1,{ID_BODY_MAX}}}$"
 
 
 def now_ms() -> int:

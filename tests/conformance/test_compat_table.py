@@ -133,6 +133,8 @@ def test_served_routes_are_exactly_the_supported_ones_plus_our_additions(
         ("GET", "/session/{sessionID}/message/{messageID}/reply"),
         ("GET", "/session/{sessionID}/message/{messageID}/deliveries"),
         ("GET", "/session/{sessionID}/wait"),
+        ("GET", "/global/ready"),
+        ("GET", "/metrics"),
     }
     assert sorted(supported - set(served)) == [], "marked supported but not served"
     assert sorted(set(served) - supported - ours) == [], "served but marked not supported, or not listed"

@@ -151,6 +151,7 @@ async def test_silence_fails_fast(provider: AnthropicProvider) -> None:
     start = time.monotonic()
     with pytest.raises(APIError) as info:
         await collect(provider, ask("SILENT"))
+    # The silence limit (0.3 s) firing is the point: failing fast, not at some transport timeout.
     assert time.monotonic() - start < 1.0
     assert info.value.retryable and info.value.message == "provider sent nothing for 0.3 s"
 

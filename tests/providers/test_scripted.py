@@ -1,4 +1,4 @@
-"""The scripted model: its language, its in-process provider, and a server configured with it."""
+"""The scripted model: its language, its in-process provider, and an app configured with it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.http import messages, new_session, prompt, text_of, tool_parts
+from tests.support.http import text_of, tool_parts
+from tests.support.inproc import create_session, messages, prompt
 from tests.support.server import write_project_config
 from wakeful.errors import APIError, ProviderAuthError, ProviderSilenceError
 from wakeful.providers.base import (
@@ -208,9 +209,10 @@ def test_registry_builds_it_without_key_or_url() -> None:
 # --- a server whose project uses it -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("scripted-project")
+@pytest.fixture
+def app_project(tmp_path: Path) -> Path:
+    directory = tmp_path / "scripted-project"
+    directory.mkdir()
     write_project_config(
         directory,
         None,
@@ -220,17 +222,19 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def test_a_server_configured_with_it_answers_and_runs_tools(http: httpx.Client, project: Path) -> None:
-    sid = new_session(http)
-    assert text_of(prompt(http, sid, "REPLY hello from the script")) == "hello from the script"
-    (project / "note.txt").write_text("scripted read")
-    reply = prompt(
-        http,
+async def test_a_server_configured_with_it_answers_and_runs_tools(
+    client: httpx.AsyncClient, app_project: Path
+) -> None:
+    sid = await create_session(client)
+    assert text_of(await prompt(client, sid, "REPLY hello from the script")) == "hello from the script"
+    (app_project / "note.txt").write_text("scripted read")
+    reply = await prompt(
+        client,
         sid,
         'TOOL read {"filePath": "note.txt"}',
         model={"providerID": "team-fake", "modelID": "whatever"},
     )
     assert "TOOL_RESULT_SEEN:" in text_of(reply) and "scripted read" in text_of(reply)
     assert reply["info"]["providerID"] == "team-fake"
-    reads = [p for m in messages(http, sid) for p in tool_parts(m)]
+    reads = [p for m in await messages(client, sid) for p in tool_parts(m)]
     assert [(p["tool"], p["state"]["status"]) for p in reads] == [("read", "completed")]

@@ -1,4 +1,5 @@
-"""Long calls under faults: SIGTERM drain, SIGKILL recovery, deadlines."""
+"""Long calls under faults: SIGTERM drain and SIGKILL recovery on server processes; deadlines
+in-process."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.fakellm import FakeLLMThread
 from tests.support.http import prompt_body
+from tests.support.inproc import create_session
 from tests.support.procs import running, wait_until
 from tests.support.server import WakefulProcess
 from tests.support.sse import EventReader
@@ -55,6 +59,7 @@ def test_sigterm_drains_held_calls_and_exits(tmp_path: Path, project: Path, llm:
         assert refused.json()["_tag"] == "ServiceUnavailableError" and refused.headers["retry-after"]
         llm.release(short)
         assert proc.wait(timeout=2 + 2 + 1) == 0
+        # The drain timeout (2 s) firing is the point: the long run is not waited for.
         assert time.monotonic() - signalled < 4.0, "".join(proc.output)
         for thread in threads:
             thread.join(5)
@@ -79,7 +84,9 @@ def test_sigkill_mid_tool_is_recovered_at_restart(tmp_path: Path, project: Path)
     with proc.client() as http:
         sid = http.post("/session", json={}).json()["id"]
         tool = json.dumps({"command": marker})
-        accepted = http.post(f"/session/{sid}/prompt_async", json=prompt_body(f"TOOL bash {tool}", messageID=mid))
+        accepted = http.post(
+            f"/session/{sid}/prompt_async", json=prompt_body(f"TOOL bash {tool}", messageID=mid)
+        )
         assert accepted.status_code == 204
         pids = wait_until(lambda: running(marker), timeout=20, interval=0.05)  # the tool started
         assert http.get("/session/status").json()[sid] == {"type": "busy"}
@@ -107,35 +114,29 @@ def test_sigkill_mid_tool_is_recovered_at_restart(tmp_path: Path, project: Path)
             os.kill(pid, signal.SIGKILL)
 
 
-def test_a_run_past_its_deadline_returns_its_error_to_the_held_call(
-    server: WakefulProcess, llm: FakeLLMThread
+# --- deadlines: run behaviour, in-process ---------------------------------------------------------
+
+
+async def test_a_run_past_its_deadline_returns_its_error_to_the_held_call(client: httpx.AsyncClient) -> None:
+    sid = await create_session(client)
+    started = time.monotonic()
+    response = await client.post(
+        f"/session/{sid}/message", params={"deadline": "0.5"}, json=prompt_body(f"HOLD {_key()}")
+    )
+    # The deadline (0.5 s) firing is the point; nothing releases the run otherwise.
+    assert time.monotonic() - started < 5
+    error = response.json()["info"]["error"]
+    assert error["name"] == "MessageAbortedError" and "deadline of 0.5 s" in error["data"]["message"]
+    assert (await client.get("/session/status")).json().get(sid) is None
+    refused = await client.post(f"/session/{sid}/message", params={"deadline": "-1"}, json=prompt_body("x"))
+    assert refused.status_code == 400
+
+
+# The server's own deadline, from its config: WAKEFUL_RUN_DEADLINE=0.4.
+@pytest.mark.parametrize("app_flags", [{"run_deadline": 0.4}], ids=["run_deadline"])
+async def test_the_server_wide_deadline_applies_too(
+    client: httpx.AsyncClient, app_flags: dict[str, Any]
 ) -> None:
-    key = _key()
-    with server.client(timeout=httpx.Timeout(10.0, read=1.0)) as http:
-        sid = http.post("/session", json={}).json()["id"]
-        started = time.monotonic()
-        response = http.post(
-            f"/session/{sid}/message", params={"deadline": "0.5"}, json=prompt_body(f"HOLD {key}")
-        )
-        assert time.monotonic() - started < 5
-        error = response.json()["info"]["error"]
-        assert error["name"] == "MessageAbortedError" and "deadline of 0.5 s" in error["data"]["message"]
-        assert http.get("/session/status").json().get(sid) is None
-        assert (
-            http.post(f"/session/{sid}/message", params={"deadline": "-1"}, json=prompt_body("x")).status_code
-            == 400
-        )
-    llm.release(key)
-
-
-def test_the_server_wide_deadline_applies_too(tmp_path: Path, project: Path, llm: FakeLLMThread) -> None:
-    key = _key()
-    proc = WakefulProcess(tmp_path / "data", project, env={"WAKEFUL_RUN_DEADLINE": "0.4"}).start()
-    try:
-        with proc.client() as http:
-            sid = http.post("/session", json={}).json()["id"]
-            error = http.post(f"/session/{sid}/message", json=prompt_body(f"HOLD {key}")).json()["info"]["error"]
-            assert "deadline of 0.4 s" in error["data"]["message"]
-    finally:
-        llm.release(key)
-        proc.stop()
+    sid = await create_session(client)
+    reply = (await client.post(f"/session/{sid}/message", json=prompt_body(f"HOLD {_key()}"))).json()
+    assert "deadline of 0.4 s" in reply["info"]["error"]["data"]["message"]

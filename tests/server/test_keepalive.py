@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 import pytest
 
 from tests.support.fakellm import FakeLLMThread
-from tests.support.http import new_session, prompt_body
+from tests.support.http import messages, new_session, prompt_body, text_of, validate_all, wait_idle
 from tests.support.schemas import validate_response
 from tests.support.server import WakefulProcess, write_project_config
 from wakeful import ids
@@ -99,6 +102,7 @@ def test_a_client_whose_read_timeout_is_shorter_than_the_run_succeeds(
             mid = ids.message_id()
             http.post(f"/session/{sid}/prompt_async", json=prompt_body("DELAY 1.5\nREPLY later", messageID=mid))
             response = http.get(f"/session/{sid}/message/{mid}/reply")
+        # The run outlasting the client's read timeout (0.6 s) is the point.
         assert time.monotonic() - started >= 1.5
         assert response.status_code == 200
         assert response.content.startswith(b"\n")
@@ -177,21 +181,30 @@ def test_ten_identical_requests_run_the_agent_once(server: WakefulProcess, llm: 
         sid = new_session(http)
     bodies: list[bytes] = []
     errors: list[BaseException] = []
+    attached = threading.Semaphore(0)
 
     def call() -> None:
         try:
-            with server.client(timeout=30) as http:
-                response = http.post(f"/session/{sid}/message", json=prompt_body(script, messageID=mid))
+            body = prompt_body(script, messageID=mid)
+            with (
+                server.client(timeout=30) as http,
+                http.stream("POST", f"/session/{sid}/message", json=body) as response,
+            ):
+                # A held call's headers go out once it is attached to the run (or refused).
                 assert response.status_code == 200
-                bodies.append(response.content)
+                attached.release()
+                bodies.append(response.read())
         except BaseException as exc:
             errors.append(exc)
+            attached.release()
 
     threads = [threading.Thread(target=call) for _ in range(10)]
     for thread in threads:
         thread.start()
     llm.wait_for_hold(key, timeout=10)
-    time.sleep(INTERVAL * 2)  # let every copy attach before the answer exists
+    for _ in threads:  # every copy attached to the live run before the answer exists
+        assert attached.acquire(timeout=10)
+    assert not errors
     llm.release(key)
     for thread in threads:
         thread.join(30)
@@ -271,8 +284,71 @@ def test_default_interval_keeps_httpx_default_timeout_alive(tmp_path: Path, llm:
             sid = new_session(http)
             started = time.monotonic()
             response = http.post(f"/session/{sid}/message", json=prompt_body("DELAY 15\nREPLY patient"))
+            # The run outlasting httpx's default read timeout (5 s) several times over is the point.
             assert time.monotonic() - started >= 15
             assert response.headers["x-keepalive-interval"] == "2"
             assert response.json()["info"]["finish"] == "stop"
     finally:
         proc.stop()
+
+
+# --- a client that hangs up on a raw socket ------------------------------------------------------
+
+
+def _post_and_hang_up(server: WakefulProcess, path: str, body: dict[str, Any]) -> socket.socket:
+    """Send a POST on a raw socket and read the status line; the caller closes it (a hang-up)."""
+    raw = json.dumps(body).encode()
+    url = urlparse(server.url)
+    sock = socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=10)
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(raw)}\r\n\r\n".encode()
+        + raw
+    )
+    assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+    return sock
+
+
+def test_a_client_that_disconnects_does_not_stop_the_run(
+    server: WakefulProcess, http: httpx.Client, llm: FakeLLMThread
+) -> None:
+    sid, witness = new_session(http), new_session(http)
+    key, witness_key = f"disc-{uuid.uuid4().hex[:8]}", f"witness-{uuid.uuid4().hex[:8]}"
+    sock = _post_and_hang_up(
+        server, f"/session/{sid}/message", prompt_body(f"HOLD {key}\nREPLY survived the disconnect")
+    )
+    llm.wait_for_hold(key)
+    # A witness: a call the server stops when it sees its hang-up, which comes after ours.
+    other = _post_and_hang_up(
+        server, f"/session/{witness}/message?on_disconnect=abort", prompt_body(f"HOLD {witness_key}")
+    )
+    llm.wait_for_hold(witness_key)
+    sock.close()
+    other.close()
+    wait_idle(http, witness)  # the server has seen the witness hang up, so ours too
+    assert messages(http, witness)[-1]["info"]["error"]["name"] == "MessageAbortedError"
+    llm.release(key)
+    wait_idle(http, sid)
+    stored = messages(http, sid)
+    validate_all(stored)
+    reply = stored[-1]
+    assert reply["info"]["role"] == "assistant" and "error" not in reply["info"]
+    assert reply["info"]["finish"] == "stop"
+    assert text_of(reply) == "survived the disconnect"
+    llm.release(witness_key)
+
+
+def test_on_disconnect_abort_is_the_opt_in_to_stop_the_run(
+    server: WakefulProcess, http: httpx.Client, llm: FakeLLMThread
+) -> None:
+    sid = new_session(http)
+    key = f"disc-abort-{uuid.uuid4().hex[:8]}"
+    sock = _post_and_hang_up(
+        server, f"/session/{sid}/message?on_disconnect=abort", prompt_body(f"HOLD {key}\nREPLY never")
+    )
+    llm.wait_for_hold(key)
+    sock.close()
+    wait_idle(http, sid)  # ends without a release: the hang-up aborted it
+    reply = messages(http, sid)[-1]
+    assert reply["info"]["error"]["name"] == "MessageAbortedError"
+    llm.release(key)

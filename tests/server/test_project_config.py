@@ -1,24 +1,27 @@
-"""opencode configuration merged from three places, over real HTTP (issue 4): the global file in
+"""opencode configuration merged from three places (issue 4): the global file in
 `$XDG_CONFIG_HOME/opencode/`, the file named by `OPENCODE_CONFIG`, and the project's
-`opencode.jsonc` (comments allowed); project wins over OPENCODE_CONFIG over global."""
+`opencode.jsonc` (comments allowed); project wins over OPENCODE_CONFIG over global.
+
+In-process, with the fake LLM on loopback: the API key a `{env:...}` reference resolves to is
+checked on the wire."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.fakellm import FakeLLMThread
-from tests.support.http import new_session, prompt, requests_for, text_of
-from tests.support.server import WakefulProcess
+from tests.support.fakellm import FakeLLM
+from tests.support.http import requests_for, text_of
+from tests.support.inproc import InProcess, create_session, prompt, running, server_config
 
 
-@pytest.fixture(scope="module")
-def homes(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLMThread) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("config")
+@pytest.fixture
+def homes(tmp_path: Path, fake_llm: FakeLLM) -> dict[str, Path]:
+    root = tmp_path / "config"
     xdg = root / "xdg"
     (xdg / "opencode").mkdir(parents=True)
     (xdg / "opencode" / "opencode.json").write_text(
@@ -29,7 +32,7 @@ def homes(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLMThread) -> dict[
                 "provider": {
                     "mock": {
                         "name": "Global Mock",
-                        "options": {"baseURL": llm.url, "apiKey": "{env:WAKEFUL_TEST_MOCK_KEY}"},
+                        "options": {"baseURL": fake_llm.url, "apiKey": "{env:WAKEFUL_TEST_MOCK_KEY}"},
                         "models": {"mock-model": {"name": "from global"}},
                     }
                 },
@@ -84,20 +87,19 @@ def homes(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLMThread) -> dict[
     return {"xdg": xdg, "custom": custom, "project": project, "other": other}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, homes: dict[str, Path]) -> Iterator[WakefulProcess]:
-    env: dict[str, str | None] = {
+@pytest.fixture
+async def wakeful(tmp_path: Path, homes: dict[str, Path]) -> AsyncIterator[InProcess]:
+    env = {
         "XDG_CONFIG_HOME": str(homes["xdg"]),
         "OPENCODE_CONFIG": str(homes["custom"]),
         "WAKEFUL_TEST_MOCK_KEY": "key-from-env",
     }
-    proc = WakefulProcess(tmp_path_factory.mktemp("data"), homes["project"], env=env).start()
-    yield proc
-    proc.stop()
+    async with running(server_config(tmp_path / "data", homes["project"], env=env)) as app:
+        yield app
 
 
-def test_config_is_merged_in_the_reference_order(http: httpx.Client) -> None:
-    config = http.get("/config").json()
+async def test_config_is_merged_in_the_reference_order(client: httpx.AsyncClient) -> None:
+    config = (await client.get("/config")).json()
     assert config["model"] == "mock/mock-model"  # project
     assert config["small_model"] == "mock/global-small"  # only global says it
     commands = config["command"]
@@ -115,33 +117,39 @@ def test_config_is_merged_in_the_reference_order(http: httpx.Client) -> None:
     assert agent == {"prompt": "GLOBAL-AGENT", "description": "overridden by OPENCODE_CONFIG"}
 
 
-def test_the_merged_config_drives_runs_agents_and_commands(http: httpx.Client, llm: FakeLLMThread) -> None:
-    agents = {a["name"]: a for a in http.get("/agent").json()}
+async def test_the_merged_config_drives_runs_agents_and_commands(
+    client: httpx.AsyncClient, fake_llm: FakeLLM
+) -> None:
+    agents = {a["name"]: a for a in (await client.get("/agent")).json()}
     assert agents["globalagent"]["description"] == "overridden by OPENCODE_CONFIG"
-    names = {c["name"] for c in http.get("/command").json()}
+    names = {c["name"] for c in (await client.get("/command")).json()}
     assert {"shared", "from-global", "from-custom", "custom-over-global"} <= names
-    providers = http.get("/config/providers").json()
+    providers = (await client.get("/config/providers")).json()
     assert providers["default"]["mock"] == "mock-model"
-    sid = new_session(http)
-    reply = http.post(f"/session/{sid}/command", json={"command": "shared", "arguments": "merged"}).json()
+    sid = await create_session(client)
+    reply = (
+        await client.post(f"/session/{sid}/command", json={"command": "shared", "arguments": "merged"})
+    ).json()
     assert text_of(reply) == "project merged"
-    (call,) = requests_for(llm, "REPLY project merged")
+    (call,) = requests_for(fake_llm, "REPLY project merged")
     assert call.headers["Authorization"] == "Bearer key-from-env"
-    sid = new_session(http)
-    reply = prompt(http, sid, "REPLY from the global agent", agent="globalagent")
+    sid = await create_session(client)
+    reply = await prompt(client, sid, "REPLY from the global agent", agent="globalagent")
     assert text_of(reply) == "from the global agent"
-    system = [m["content"] for m in requests_for(llm, "REPLY from the global agent")[0].body["messages"]]
+    system = [m["content"] for m in requests_for(fake_llm, "REPLY from the global agent")[0].body["messages"]]
     assert system[0] == "GLOBAL-AGENT"
 
 
-def test_config_is_per_directory_and_reloaded_when_it_changes(
-    http: httpx.Client, homes: dict[str, Path]
+async def test_config_is_per_directory_and_reloaded_when_it_changes(
+    client: httpx.AsyncClient, homes: dict[str, Path]
 ) -> None:
     other = homes["other"]
-    config = http.get("/config", params={"directory": str(other)}).json()
+    config = (await client.get("/config", params={"directory": str(other)})).json()
     assert config["command"]["other-dir"]["template"] == "REPLY other"
     assert config["command"]["shared"]["template"] == "REPLY custom"  # no project file there
-    assert "other-dir" not in http.get("/config").json()["command"]
-    (other / "opencode.json").write_text(json.dumps({"command": {"other-dir": {"template": "REPLY changed"}}}))
-    changed = http.get("/config", headers={"x-opencode-directory": str(other)}).json()
+    assert "other-dir" not in (await client.get("/config")).json()["command"]
+    (other / "opencode.json").write_text(
+        json.dumps({"command": {"other-dir": {"template": "REPLY changed"}}})
+    )
+    changed = (await client.get("/config", headers={"x-opencode-directory": str(other)})).json()
     assert changed["command"]["other-dir"]["template"] == "REPLY changed"

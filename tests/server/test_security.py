@@ -1,41 +1,47 @@
-"""Auth, bind and CORS rules, on real server processes."""
+"""Auth and CORS rules, and which address a server binds. In-process where the rule is the app's
+and its config comes from the environment, as a server's does; on server processes for the
+command line's flags and for binding."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 
+from tests.support.inproc import running, server_config
 from tests.support.server import WakefulProcess
 
 
-def test_basic_auth_when_a_password_is_set(tmp_path: Path, project: Path) -> None:
-    proc = WakefulProcess(tmp_path / "data", project, env={"OPENCODE_SERVER_PASSWORD": "s3cret"}).start()
-    try:
-        with httpx.Client(base_url=proc.url) as anonymous:
-            refused = anonymous.get("/session")
-            assert refused.status_code == 401
-            assert refused.json() == {"_tag": "UnauthorizedError", "message": "Authentication required"}
-            assert refused.headers["www-authenticate"].startswith("Basic")
-            assert anonymous.get("/session", auth=("opencode", "wrong")).status_code == 401
-            assert anonymous.get("/session", auth=("someone", "s3cret")).status_code == 401
-            assert anonymous.get("/session", auth=("opencode", "s3cret")).status_code == 200
-            assert anonymous.post("/session", json={}).status_code == 401
-    finally:
-        proc.stop()
+@asynccontextmanager
+async def app_client(
+    tmp_path: Path, project: Path, env: dict[str, str], **flags: object
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app configured with `env` and `flags`, as `wakeful serve` would be."""
+    async with running(server_config(tmp_path / "data", project, env=env, **flags)) as app:
+        yield app.client
 
 
-def test_custom_username_and_wakeful_password(tmp_path: Path, project: Path) -> None:
+async def test_basic_auth_when_a_password_is_set(tmp_path: Path, app_project: Path) -> None:
+    async with app_client(tmp_path, app_project, {"OPENCODE_SERVER_PASSWORD": "s3cret"}) as anonymous:
+        refused = await anonymous.get("/session")
+        assert refused.status_code == 401
+        assert refused.json() == {"_tag": "UnauthorizedError", "message": "Authentication required"}
+        assert refused.headers["www-authenticate"].startswith("Basic")
+        assert (await anonymous.get("/session", auth=("opencode", "wrong"))).status_code == 401
+        assert (await anonymous.get("/session", auth=("someone", "s3cret"))).status_code == 401
+        assert (await anonymous.get("/session", auth=("opencode", "s3cret"))).status_code == 200
+        assert (await anonymous.post("/session", json={})).status_code == 401
+
+
+async def test_custom_username_and_wakeful_password(tmp_path: Path, app_project: Path) -> None:
     env = {"WAKEFUL_SERVER_PASSWORD": "pw", "OPENCODE_SERVER_USERNAME": "robot"}
-    proc = WakefulProcess(tmp_path / "data", project, env=env).start()
-    try:
-        with httpx.Client(base_url=proc.url) as client:
-            assert client.get("/global/health", auth=("robot", "pw")).status_code == 200
-            assert client.get("/global/health", auth=("opencode", "pw")).status_code == 401
-    finally:
-        proc.stop()
+    async with app_client(tmp_path, app_project, env) as client:
+        assert (await client.get("/global/health", auth=("robot", "pw"))).status_code == 200
+        assert (await client.get("/global/health", auth=("opencode", "pw"))).status_code == 401
 
 
 def test_refuses_a_public_address_without_a_password(tmp_path: Path, project: Path) -> None:
@@ -74,12 +80,12 @@ def test_insecure_allows_a_public_address(tmp_path: Path, project: Path) -> None
         proc.stop()
 
 
-def test_no_cors_by_default(http: httpx.Client) -> None:
-    preflight = http.options(
+async def test_no_cors_by_default(client: httpx.AsyncClient) -> None:
+    preflight = await client.options(
         "/session", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
     )
     assert "access-control-allow-origin" not in preflight.headers
-    plain = http.get("/session", headers={"Origin": "https://app.example"})
+    plain = await client.get("/session", headers={"Origin": "https://app.example"})
     assert "access-control-allow-origin" not in plain.headers
 
 

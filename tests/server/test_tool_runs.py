@@ -1,4 +1,6 @@
-"""Each built-in tool in a real run (issue 4), and the `plan` agent refusing to change anything."""
+"""Each built-in tool in a real run (issue 4), and the `plan` agent refusing to change anything.
+
+In-process, with the fake LLM on loopback: what the model is offered is checked on the wire."""
 
 from __future__ import annotations
 
@@ -9,26 +11,24 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.fakellm import FakeLLMThread
-from tests.support.http import (
-    event_log,
-    messages,
-    new_session,
-    prompt,
-    request_text,
-    requests_for,
-    text_of,
-    tool,
-    tool_parts,
-    validate_all,
-)
+from tests.support.fakellm import FakeLLM
+from tests.support.http import request_text, requests_for, text_of, tool, tool_parts, validate_all
+from tests.support.inproc import InProcess, create_session, messages, prompt
 from tests.support.schemas import validate, validate_response
-from tests.support.server import WakefulProcess
+from tests.support.server import write_project_config
 
 
 @pytest.fixture
-def workdir(project: Path) -> Path:
-    directory = project / f"work-{uuid.uuid4().hex[:8]}"
+def app_project(tmp_path: Path, fake_llm: FakeLLM) -> Path:
+    directory = tmp_path / "project"
+    directory.mkdir()
+    write_project_config(directory, fake_llm.url)
+    return directory
+
+
+@pytest.fixture
+def workdir(app_project: Path) -> Path:
+    directory = app_project / f"work-{uuid.uuid4().hex[:8]}"
     (directory / "pkg").mkdir(parents=True)
     (directory / "pkg" / "alpha.py").write_text("def alpha():\n    return 'needle one'\n")
     (directory / "pkg" / "beta.py").write_text("def beta():\n    return 2\n")
@@ -36,11 +36,11 @@ def workdir(project: Path) -> Path:
     return directory
 
 
-def run_tools(http: httpx.Client, *lines: str, **extra: object) -> tuple[dict, list[dict]]:
+async def run_tools(client: httpx.AsyncClient, *lines: str, **extra: object) -> tuple[dict, list[dict]]:
     """Run a script of TOOL lines; the reply and the tool parts in call order."""
-    sid = new_session(http)
-    reply = prompt(http, sid, "\n".join(lines), **extra)
-    stored = messages(http, sid)
+    sid = await create_session(client)
+    reply = await prompt(client, sid, "\n".join(lines), **extra)
+    stored = await messages(client, sid)
     validate_all(stored)
     parts = [p for m in stored for p in tool_parts(m)]
     return reply, parts
@@ -52,10 +52,10 @@ def completed(part: dict) -> dict:
     return state
 
 
-def test_edit_glob_grep_list_in_one_run(http: httpx.Client, llm: FakeLLMThread, workdir: Path) -> None:
+async def test_edit_glob_grep_list_in_one_run(client: httpx.AsyncClient, workdir: Path) -> None:
     rel = workdir.name
-    reply, parts = run_tools(
-        http,
+    reply, parts = await run_tools(
+        client,
         tool("edit", filePath=f"{rel}/pkg/beta.py", oldString="return 2", newString="return 'needle two'"),
         tool("glob", pattern="**/*.py", path=rel),
         tool("grep", pattern="needle \\w+", path=rel, include="*.py"),
@@ -85,11 +85,11 @@ def test_edit_glob_grep_list_in_one_run(http: httpx.Client, llm: FakeLLMThread, 
     assert text_of(reply).startswith("TOOL_RESULT_SEEN: ") and "notes.md" in text_of(reply)
 
 
-def test_a_failing_tool_is_an_error_part_and_the_run_goes_on(
-    http: httpx.Client, llm: FakeLLMThread, workdir: Path
+async def test_a_failing_tool_is_an_error_part_and_the_run_goes_on(
+    client: httpx.AsyncClient, workdir: Path
 ) -> None:
-    reply, parts = run_tools(
-        http,
+    reply, parts = await run_tools(
+        client,
         tool("edit", filePath=f"{workdir.name}/pkg/alpha.py", oldString="not there", newString="x"),
         tool("read", filePath=f"{workdir.name}/missing.txt"),
         tool("no_such_tool"),
@@ -101,44 +101,44 @@ def test_a_failing_tool_is_an_error_part_and_the_run_goes_on(
     assert (workdir / "pkg" / "alpha.py").read_text().startswith("def alpha")
 
 
-def test_todowrite_todoread_and_the_todo_route(
-    http: httpx.Client, llm: FakeLLMThread, server: WakefulProcess
-) -> None:
+async def test_todowrite_todoread_and_the_todo_route(client: httpx.AsyncClient, wakeful: InProcess) -> None:
     todos = [
         {"id": "1", "content": "write the tests", "status": "completed", "priority": "high"},
         {"id": "2", "content": "fix what fails", "status": "in_progress", "priority": "medium"},
         {"id": "3", "content": "report", "status": "pending", "priority": "low"},
     ]
-    sid = new_session(http)
-    with event_log(server.url) as events:
-        reply = prompt(http, sid, "\n".join([tool("todowrite", todos=todos), tool("todoread")]))
-        announced = events.wait_type("todo.updated", sid)
+    sid = await create_session(client)
+    events = wakeful.events()
+    reply = await prompt(client, sid, "\n".join([tool("todowrite", todos=todos), tool("todoread")]))
+    announced = await events.wait_type("todo.updated", sid)
     validate("EventTodoUpdated", announced)
-    stored = messages(http, sid)
+    stored = await messages(client, sid)
     validate_all(stored)
     write, read = (completed(p) for m in stored for p in tool_parts(m))
     kept = [{k: v for k, v in t.items() if k != "id"} for t in todos]  # the reference's Todo shape
     assert write["title"] == "2 todos" and write["metadata"]["todos"] == kept
     assert json.loads(read["output"]) == kept
     assert json.loads(text_of(reply).removeprefix("TOOL_RESULT_SEEN: ")) == kept
-    listed = http.get(f"/session/{sid}/todo")
+    listed = await client.get(f"/session/{sid}/todo")
     assert listed.status_code == 200 and listed.json() == kept
     assert announced["properties"]["todos"] == kept
     validate_response("get", "/session/{sessionID}/todo", 200, listed.json())
 
 
-def test_plan_agent_refuses_to_write(http: httpx.Client, llm: FakeLLMThread, project: Path) -> None:
-    target = project / f"plan-{uuid.uuid4().hex[:8]}.txt"
+async def test_plan_agent_refuses_to_write(
+    client: httpx.AsyncClient, fake_llm: FakeLLM, app_project: Path
+) -> None:
+    target = app_project / f"plan-{uuid.uuid4().hex[:8]}.txt"
     script = "\n".join(
         [
             tool("write", filePath=str(target), content="must not be written"),
             tool("bash", command=f"echo nope > {target}"),
-            tool("read", filePath=str(project / "opencode.json")),
+            tool("read", filePath=str(app_project / "opencode.json")),
         ]
     )
-    sid = new_session(http)
-    reply = prompt(http, sid, script, agent="plan")
-    stored = messages(http, sid)
+    sid = await create_session(client)
+    reply = await prompt(client, sid, script, agent="plan")
+    stored = await messages(client, sid)
     validate_all(stored)
     write, bash, read = (p for m in stored for p in tool_parts(m))
     assert write["state"]["status"] == "error" and "plan" in write["state"]["error"]
@@ -148,7 +148,7 @@ def test_plan_agent_refuses_to_write(http: httpx.Client, llm: FakeLLMThread, pro
     assert {m["info"]["agent"] for m in stored} == {"plan"}
     assert reply["info"]["mode"] == "plan"
     # the model was only offered read-only tools
-    first = requests_for(llm, script)[0]
+    first = requests_for(fake_llm, script)[0]
     offered = {t["function"]["name"] for t in first.body["tools"]}
     assert offered == {"read", "glob", "grep", "list", "todoread"}
     assert "plan agent" in request_text(first)

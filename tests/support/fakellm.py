@@ -1,13 +1,14 @@
 """A scripted LLM on loopback: OpenAI chat completions and Anthropic Messages, both as SSE streams.
 
 It speaks wakeful's script language (`wakeful.providers.scripted.language`: REPLY, REASON, TOOL,
-TOOLS_PARALLEL, DELAY, DRIP, HOLD, HOLD_BEFORE, ERROR, RETRY_AFTER, BREAK, TRUNCATE, SILENT, USAGE,
-FINISH) over HTTP, where the wire-level directives mean:
+TOOLS_PARALLEL, DELAY, DRIP, HOLD, HOLD_BEFORE, ERROR, OVERFLOW, RETRY_AFTER, BREAK, TRUNCATE, SILENT,
+USAGE, FINISH) over HTTP, where the wire-level directives mean:
 
     DELAY <s>               sleep before the response headers
     HOLD <key>              after the headers and the first content chunk, wait for release(key)
     HOLD_BEFORE <key>       wait for release(key) before the headers
     ERROR <status> [count]  an HTTP error answer with the wire's error body
+    OVERFLOW [count]        the wire's context-overflow answer (400, OpenAI's or Anthropic's body)
     BREAK <n> [count]       send n SSE events, then cut the connection (no [DONE] / message_stop)
     TRUNCATE <n>            send n SSE events, then end the body cleanly (no finish, no [DONE])
     SILENT                  headers, then nothing until release("silent")
@@ -38,6 +39,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from wakeful.providers.scripted.language import (
+    OVERFLOW_BODIES,
+    OVERFLOW_STATUS,
     Conversation,
     Plan,
     Said,
@@ -351,6 +354,8 @@ class FakeLLM:
                     content_type="application/json",
                     headers=headers,
                 )
+            if script.overflows(nth):
+                return web.json_response(OVERFLOW_BODIES[wire], status=OVERFLOW_STATUS)
             plan = make_plan(script, step, turn.tool_result, len(raw))
             model = str(body.get("model", "mock-model"))
             if wire == "openai":

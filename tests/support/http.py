@@ -1,18 +1,22 @@
-"""Helpers for agent-run tests over real HTTP: sessions, prompts, stored messages, the event stream."""
+"""Helpers for agent-run tests: bodies, messages and what the model was sent, for any test; and
+sessions, prompts and the event stream over real HTTP, for tests against a server process (their
+in-process counterparts are in tests/support/inproc.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from tests.support.fakellm import FakeLLMThread, FakeRequest
+from tests.support.fakellm import FakeRequest
 from tests.support.schemas import validate
+from wakeful.providers.scripted.provider import Received
 
 Json = dict[str, Any]
 
@@ -70,12 +74,25 @@ def text_of(message: Json) -> str:
     return "".join(p["text"] for p in message["parts"] if p["type"] == "text")
 
 
-def requests_for(llm: FakeLLMThread, script: str) -> list[FakeRequest]:
+class Recorded(Protocol):
+    @property
+    def script(self) -> str: ...
+
+
+class Model(Protocol):
+    """The fake LLM (in a thread or on the test's loop) or the scripted model: what they were asked."""
+
+    @property
+    def requests(self) -> Sequence[Recorded]: ...
+
+
+def requests_for(llm: Model, script: str) -> list[Any]:
     return [r for r in llm.requests if r.script == script]
 
 
-def request_text(request: FakeRequest) -> str:
-    """Every string the model was sent in one request, one per line."""
+def request_text(request: FakeRequest | Received) -> str:
+    """Every string the model was sent in one request, one per line: the fake LLM's request body,
+    or the scripted model's ChatRequest."""
     out: list[str] = []
 
     def walk(value: Any) -> None:
@@ -88,7 +105,7 @@ def request_text(request: FakeRequest) -> str:
             for item in value:
                 walk(item)
 
-    walk(request.body)
+    walk(request.body if isinstance(request, FakeRequest) else dataclasses.asdict(request.request))
     return "\n".join(out)
 
 

@@ -38,12 +38,13 @@ Json = dict[str, Any]
 PATIENCE = 10.0
 
 
-def server_config(data_dir: Path, project: Path, **flags: Any) -> ServerConfig:
-    """The config of a test server (tests/support/server.py's environment and timings) for
-    `project`; `flags` win, as command-line flags do."""
-    return ServerConfig.build(
-        isolated_environ(data_dir / "home"), data_dir=data_dir, project_dir=project, **flags
-    )
+def server_config(
+    data_dir: Path, project: Path, *, env: dict[str, str] | None = None, **flags: Any
+) -> ServerConfig:
+    """The config of a test server (tests/support/server.py's environment and timings, plus `env`)
+    for `project`; `flags` win, as command-line flags do."""
+    environ = {**isolated_environ(data_dir / "home"), **(env or {})}
+    return ServerConfig.build(environ, data_dir=data_dir, project_dir=project, **flags)
 
 
 # --- the run layer alone --------------------------------------------------------------------------
@@ -54,20 +55,16 @@ async def open_runtime(config: ServerConfig, store: Store | None = None) -> Asyn
     """A Runtime on `store` (a fresh MemoryStore by default), closed as the server's lifespan closes
     it: runs still going are aborted and their errors stored."""
     runtime = Runtime.build(config, store=store or MemoryStore())
-    await runtime.store.open()
+    await runtime.open()
     try:
         yield runtime
     finally:
-        runtime.runs.stop_accepting()
-        runtime.bus.close()
-        await runtime.runs.drain(0, "The test ended")
-        runtime.tool_pool.close()
-        await runtime.providers.aclose()
-        await runtime.store.close()
+        await runtime.close("The test ended")
 
 
 def scripted(runtime: Runtime, provider_id: str = "mock", directory: Path | None = None) -> ScriptedProvider:
-    """The scripted model the runs of `directory` (the project by default) get for `provider_id`."""
+    """The scripted model the runs of `directory` (the project by default) get for `provider_id`
+    (one per provider config)."""
     catalog = runtime.catalog(directory or runtime.config.project_dir)
     entry = catalog.providers[provider_id]
     model = runtime.provider(catalog.resolve(provider_id, next(iter(entry.models), "any")))
@@ -166,9 +163,6 @@ class EventLog:
 
         part: Json = (await self.wait(match))["properties"]["part"]
         return part
-
-    def close(self) -> None:
-        self._sub.close()
 
 
 # --- the app --------------------------------------------------------------------------------------

@@ -138,3 +138,5 @@ def test_runs_as_its_own_process() -> None:
     finally:
         proc.terminate()
         proc.wait(5)
+        assert proc.stdout is not None
+        proc.stdout.close()

@@ -41,6 +41,40 @@ def test_a_blocked_loop_is_seen(body: str) -> None:
     assert stall >= 0.4 - 0.02 - 0.01  # the block, less at most one tick (and clock rounding)
 
 
+async def collecting() -> list[float]:
+    """A block while the collector reports a collection in progress: the collector's pause."""
+    async with LoopStallDetector() as detector:
+        detector._on_gc("start", {})
+        block(0.4)
+        detector._on_gc("stop", {})
+        await asyncio.sleep(0)
+    return detector.stalls
+
+
+class Starved(LoopStallDetector):
+    """A detector whose loop thread has waited `waited` seconds for a CPU, as it is told."""
+
+    waited = 0.0
+
+    def _waited_for_cpu(self) -> float:
+        return self.waited
+
+
+async def starved() -> list[float]:
+    """A block the scheduler reports as time spent waiting for a CPU: a busy machine."""
+    detector = Starved()
+    async with detector:
+        block(0.4)
+        detector.waited = 0.4
+        await asyncio.sleep(0)
+    return detector.stalls
+
+
+def test_time_in_the_garbage_collector_or_waiting_for_a_cpu_is_not_counted() -> None:
+    assert asyncio.run(collecting()) == []
+    assert asyncio.run(starved()) == []
+
+
 @pytest.mark.parametrize("body", ["slices", "await"])
 def test_a_loop_that_keeps_turning_is_not_flagged(body: str) -> None:
     assert asyncio.run(watched(body)) == []

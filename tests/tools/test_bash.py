@@ -22,7 +22,13 @@ def make_ctx(tmp_path: Path, **kw: object) -> ToolContext:
     return ToolContext(session_id="ses", message_id="msg", call_id="call", directory=tmp_path, **kw)  # type: ignore[arg-type]
 
 
-async def assert_group_gone(pgid: int, within: float = 1.0) -> None:
+def assert_group_dead(pgid: int) -> None:
+    """A tool call returns only once its process group is gone (run_shell waits for it): no wait."""
+    assert not live_group(pgid), f"group {pgid} still has live processes {live_group(pgid)}"
+
+
+async def assert_group_gone(pgid: int, within: float) -> None:
+    """For a group nothing waits for (its server died): poll /proc until it is gone."""
     deadline = time.monotonic() + within
     while True:
         try:
@@ -88,10 +94,10 @@ async def test_bad_arguments(tmp_path: Path, args: dict[str, object]) -> None:
 
 
 async def test_stdin_is_closed(tmp_path: Path) -> None:
-    start = time.monotonic()
-    result = await bash_tool.call({"command": "cat; echo done"}, make_ctx(tmp_path))
+    # cat ends at EOF; on an open stdin it would wait until the call's timeout (10 s) killed it
+    result = await bash_tool.call({"command": "cat; echo done", "timeout": 10_000}, make_ctx(tmp_path))
     assert result.output == "done\n"
-    assert time.monotonic() - start < 1
+    assert result.metadata["exit"] == 0
 
 
 async def test_on_process_gets_pgid_then_none(tmp_path: Path) -> None:
@@ -108,13 +114,14 @@ async def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, on_process=rec)
     start = time.monotonic()
     result = await bash_tool.call({"command": "sleep 300 & echo started; sleep 300", "timeout": 300}, ctx)
+    # The timeout firing is the point: 0.3 s, the SIGTERM grace (0.5 s), and margin.
     assert time.monotonic() - start < 1.5
     assert result.metadata["exit"] is None
     assert result.output.startswith("started\n")
     assert "exceeding timeout 300 ms" in result.output
     pgid = rec.calls[0]
     assert pgid is not None
-    await assert_group_gone(pgid)
+    assert_group_dead(pgid)
 
 
 async def test_timeout_capped_by_limits(tmp_path: Path) -> None:
@@ -124,6 +131,7 @@ async def test_timeout_capped_by_limits(tmp_path: Path) -> None:
     )
     start = time.monotonic()
     result = await bash_tool.call({"command": "sleep 300", "timeout": 100_000}, ctx)
+    # The cap firing is the point: 0.3 s instead of 100 s, plus the SIGTERM grace and margin.
     assert time.monotonic() - start < 1.5
     assert result.metadata["exit"] is None
 
@@ -141,9 +149,10 @@ async def test_cancellation_kills_everything_within_a_second(tmp_path: Path) -> 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    # Promptness is the point: an abort must not wait for what the command runs.
     assert time.monotonic() - start < 1
     assert live_group(pgid) == []
-    await assert_group_gone(pgid, within=1 - (time.monotonic() - start))
+    assert_group_dead(pgid)
     assert rec.calls == [pgid, None]
 
 
@@ -151,12 +160,13 @@ async def test_background_child_holding_stdout_does_not_hang(tmp_path: Path) -> 
     rec = Recorder()
     start = time.monotonic()
     result = await bash_tool.call({"command": "sleep 300 & echo hi"}, make_ctx(tmp_path, on_process=rec))
+    # Not hanging is the point: the shell's exit, then at most the drain wait (0.15 s), and margin.
     assert time.monotonic() - start < 1
     assert result.output == "hi\n"
     assert result.metadata["exit"] == 0
     pgid = rec.calls[0]
     assert pgid is not None
-    await assert_group_gone(pgid)
+    assert_group_dead(pgid)
 
 
 async def test_truncates_bytes_keeping_head_and_tail(tmp_path: Path) -> None:

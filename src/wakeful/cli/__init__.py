@@ -23,6 +23,13 @@ def _root() -> None:
     """wakeful: an opencode-compatible, headless coding-agent server for long unattended runs."""
 
 
+class OutputFormat(StrEnum):
+    """What `--format` and `--log-format` choose from."""
+
+    text = "text"
+    json = "json"
+
+
 @app.command()
 def serve(
     hostname: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -52,6 +59,13 @@ def serve(
         ),
     ] = None,
     cors: Annotated[list[str] | None, typer.Option(help="Allow this browser origin (repeatable).")] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also answer requests whose Host is this name (repeatable; env WAKEFUL_ALLOWED_HOSTS). "
+            "localhost and the server's own addresses always are; with a password, any Host is."
+        ),
+    ] = None,
     insecure: Annotated[bool, typer.Option(help="Allow a non-loopback address without a password.")] = False,
     database_url: Annotated[
         str | None,
@@ -92,6 +106,9 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    log_format: Annotated[
+        OutputFormat | None, typer.Option(help="Log lines on stderr: text or json (env WAKEFUL_LOG_FORMAT).")
+    ] = None,
 ) -> None:
     """Run the server until SIGTERM or Ctrl-C."""
     from wakeful.config import ServerConfig
@@ -109,12 +126,14 @@ def serve(
             provider_silence=provider_silence,
             permission_timeout=permission_timeout,
             cors_origins=tuple(cors) if cors else None,
+            allowed_hosts=tuple(allowed_host) if allowed_host else None,
             insecure=insecure,
             database_url=database_url,
             webhook_secret=webhook_secret,
             webhook_allow=tuple(webhook_allow) if webhook_allow else None,
             webhook_url=webhook_url,
             webhook_events=tuple(webhook_event) if webhook_event else None,
+            log_format=log_format.value if log_format else None,
         )
     except StartupError as exc:
         typer.echo(f"wakeful: {exc}", err=True)
@@ -129,11 +148,6 @@ def serve(
 
 
 # --- the client commands: their bodies live in wakeful.cli.*, imported when they run -------
-
-
-class OutputFormat(StrEnum):
-    text = "text"
-    json = "json"
 
 
 Url = Annotated[

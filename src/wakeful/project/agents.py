@@ -1,9 +1,12 @@
 """Agents: who answers a prompt, with which tools and instructions.
 
-Built in, like the reference: `build` (every tool) and `plan` (read-only tools). A project's config
-adds or overrides agents under `agent` (and the legacy `mode`): `prompt`, `model`, `temperature`,
-`tools` (name -> enabled), `disable`, `description`, `mode`, `hidden`, `steps`, `permission`. Each
-agent's `permission` is its whole ruleset (`wakeful.project.permissions.agent_ruleset`).
+Built in, like the reference: `build` (every tool) and `plan` (read-only tools); neither has a
+prompt of its own, so the run uses wakeful's system prompt for the model's family
+(`wakeful.run.system`). A project's config adds or overrides agents under `agent` (and the legacy
+`mode`): `prompt` (replaces that system prompt), `model`, `variant`, `temperature`, `top_p`,
+`options`, `tools` (name -> enabled), `disable`, `description`, `mode`, `hidden`, `steps`,
+`permission`. Each agent's `permission` is its whole ruleset
+(`wakeful.project.permissions.agent_ruleset`).
 """
 
 from __future__ import annotations
@@ -16,16 +19,6 @@ from wakeful.project.config import ProjectConfig
 from wakeful.project.permissions import Ruleset, agent_ruleset, from_config
 from wakeful.wire import meta as wire
 
-BUILD_PROMPT = (
-    "You are wakeful's build agent, a coding agent working unattended in the user's project directory. "
-    "Use the tools to inspect and change files and to run commands. Be concise; finish with a short "
-    "summary of what you did."
-)
-PLAN_PROMPT = (
-    "You are wakeful's plan agent. You may read and search files but must not change anything: "
-    "analyse the request and answer with a plan."
-)
-
 
 @dataclass
 class Agent:
@@ -36,6 +29,7 @@ class Agent:
     hidden: bool = False
     prompt: str = ""
     model: str | None = None  # "provider/model"
+    variant: str | None = None  # the model variant used when a prompt names none
     temperature: float | None = None
     top_p: float | None = None
     tools: dict[str, bool] = field(default_factory=dict)
@@ -67,19 +61,14 @@ class Agent:
             topP=self.top_p,
             steps=self.steps,
             model=model,
+            variant=self.variant,
         )
 
 
 def builtin_agents() -> dict[str, Agent]:
     return {
-        "build": Agent("build", "The default agent: all tools.", native=True, prompt=BUILD_PROMPT),
-        "plan": Agent(
-            "plan",
-            "Read-only planning: no edits, no commands.",
-            native=True,
-            prompt=PLAN_PROMPT,
-            read_only=True,
-        ),
+        "build": Agent("build", "The default agent: all tools.", native=True),
+        "plan": Agent("plan", "Read-only planning: no edits, no commands.", native=True, read_only=True),
     }
 
 
@@ -100,6 +89,7 @@ def load_agents(config: ProjectConfig) -> dict[str, Agent]:
             agent.hidden = bool(raw.get("hidden", agent.hidden))
             agent.prompt = raw.get("prompt", agent.prompt)
             agent.model = raw.get("model", agent.model)
+            agent.variant = raw.get("variant", agent.variant)
             agent.temperature = raw.get("temperature", agent.temperature)
             agent.top_p = raw.get("top_p", agent.top_p)
             agent.steps = raw.get("steps", raw.get("maxSteps", agent.steps))

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wakeful.errors import InvalidRequestError
+from wakeful.project import models
 from wakeful.project.config import ProjectConfig
+from wakeful.project.models import ANTHROPIC_NPM, ModelLimits
 
-ANTHROPIC_NPM = "@ai-sdk/anthropic"
 OPENAI_NPM = "@ai-sdk/openai-compatible"
 SCRIPTED_NPM = "wakeful/scripted"  # not an npm package: wakeful's own model, which needs no key
 _NPM_BY_ID = {"anthropic": ANTHROPIC_NPM, "scripted": SCRIPTED_NPM}
@@ -47,8 +48,9 @@ class ProviderEntry:
         return str(url) if url else None
 
     def model_wire(self, model_id: str) -> dict[str, Any]:
-        raw = self.models.get(model_id, {})
-        limit: dict[str, Any] = raw["limit"] if isinstance(raw.get("limit"), dict) else {}
+        choice = ModelChoice(self, model_id)
+        raw = choice.raw
+        limit = choice.limits
         modalities = {
             "text": True,
             "audio": False,
@@ -62,8 +64,8 @@ class ProviderEntry:
             "api": {"id": raw.get("id", model_id), "url": self.base_url or "", "npm": self.npm},
             "name": raw.get("name", model_id),
             "capabilities": {
-                "temperature": bool(raw.get("temperature", True)),
-                "reasoning": bool(raw.get("reasoning", False)),
+                "temperature": choice.temperature_allowed,
+                "reasoning": choice.reasoning,
                 "attachment": bool(raw.get("attachment", False)),
                 "toolcall": bool(raw.get("tool_call", True)),
                 "input": modalities,
@@ -71,11 +73,12 @@ class ProviderEntry:
                 "interleaved": False,
             },
             "cost": {"input": 0, "output": 0, "cache": {"read": 0, "write": 0}, **(raw.get("cost") or {})},
-            "limit": {"context": limit.get("context", 128_000), "output": limit.get("output", 8_192)},
+            "limit": {"context": limit.context, "output": limit.output, **({"input": limit.input} if limit.input else {})},
             "status": "active",
             "options": raw.get("options", {}),
             "headers": raw.get("headers", {}),
             "release_date": raw.get("release_date", ""),
+            "variants": choice.variants,
         }
 
     def wire(self) -> dict[str, Any]:
@@ -95,10 +98,36 @@ class ModelChoice:
     model_id: str
 
     @property
+    def raw(self) -> dict[str, Any]:
+        """`provider.<id>.models.<model>` of opencode.json ({} for a model it does not list)."""
+        return self.provider.models.get(self.model_id, {})
+
+    @property
     def api_model(self) -> str:
         """The model name sent on the wire (`models.<id>.id` may rename it)."""
-        raw = self.provider.models.get(self.model_id, {})
-        return str(raw.get("id", self.model_id))
+        return str(self.raw.get("id", self.model_id))
+
+    @property
+    def limits(self) -> ModelLimits:
+        return models.limits(self.api_model, self.raw)
+
+    @property
+    def reasoning(self) -> bool:
+        return models.reasoning(self.api_model, self.raw)
+
+    @property
+    def variants(self) -> dict[str, dict[str, Any]]:
+        return models.variants(self.provider.npm, self.api_model, self.raw)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """`models.<model>.options` of opencode.json."""
+        options = self.raw.get("options")
+        return dict(options) if isinstance(options, dict) else {}
+
+    @property
+    def temperature_allowed(self) -> bool:
+        return bool(self.raw.get("temperature", True))
 
 
 class Catalog:

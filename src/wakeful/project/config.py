@@ -60,6 +60,16 @@ class ProjectConfig:
         return value if isinstance(value, dict) else {}
 
 
+def home_dir(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("HOME", str(Path.home())))
+
+
+def global_config_dir(environ: Mapping[str, str]) -> Path:
+    """`$XDG_CONFIG_HOME/opencode`, by default `~/.config/opencode`: the global config files and the
+    global AGENTS.md live there."""
+    return Path(environ.get("XDG_CONFIG_HOME") or home_dir(environ) / ".config") / "opencode"
+
+
 def project_chain(directory: Path) -> list[Path]:
     """The directories whose config files apply, root-most first: from the git worktree root (the
     nearest ancestor holding `.git`) down to `directory`; just `directory` outside a worktree."""
@@ -83,12 +93,11 @@ class ProjectConfigs:
 
     @property
     def home(self) -> Path:
-        return Path(self.environ.get("HOME", str(Path.home())))
+        return home_dir(self.environ)
 
     @property
     def global_dir(self) -> Path:
-        """The user's opencode config directory: `$XDG_CONFIG_HOME/opencode`."""
-        return Path(self.environ.get("XDG_CONFIG_HOME") or self.home / ".config") / "opencode"
+        return global_config_dir(self.environ)
 
     def candidates(self, directory: Path) -> list[Path]:
         """Every file that may contribute, lowest precedence first."""

@@ -1,6 +1,11 @@
 """Anthropic Messages through the official `anthropic` SDK, streamed as raw events.
 
 Transport and error mapping are shared with the OpenAI adapter (see `wakeful.providers.openai`).
+
+Options (`ChatRequest.options`) as the AI SDK's Anthropic package sends them: `thinking: {type,
+budgetTokens}` becomes extended thinking, whose budget comes on top of `max_tokens` and which
+leaves out the sampling parameters and a forced tool choice (the API refuses them together);
+`disableParallelToolUse` goes into `tool_choice`. Other options are not Anthropic's and are dropped.
 """
 
 from __future__ import annotations
@@ -140,13 +145,27 @@ class AnthropicProvider(SDKProvider[anthropic.AsyncStream[RawMessageStreamEvent]
         system = [{"type": "text", "text": s} for s in request.system if s]
         if system:
             body["system"] = system
+        thinking = _thinking(request.options)
+        if thinking is not None:
+            body["thinking"] = thinking
+            body["max_tokens"] += thinking.get("budget_tokens", 0)
         if request.tools:
             body["tools"] = [
                 {"name": t.name, "description": t.description, "input_schema": t.parameters}
                 for t in request.tools
             ]
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
+            choice: dict[str, Any] = {"type": "any" if request.tool_choice == "required" else "auto"}
+            if thinking is not None:
+                choice["type"] = "auto"
+            if request.options.get("disableParallelToolUse"):
+                choice["disable_parallel_tool_use"] = True
+            if choice != {"type": "auto"}:
+                body["tool_choice"] = choice
+        if thinking is None:
+            if request.temperature is not None:
+                body["temperature"] = request.temperature
+            if request.top_p is not None:
+                body["top_p"] = request.top_p
         return body
 
 
@@ -171,6 +190,17 @@ async def _blocks(m: ChatMessage) -> list[dict[str, Any]]:
     for att in m.attachments:
         blocks.append(await _attachment_block(att))
     return blocks
+
+
+def _thinking(options: dict[str, Any]) -> dict[str, Any] | None:
+    raw = options.get("thinking")
+    if not isinstance(raw, dict) or raw.get("type") not in ("enabled", "adaptive"):
+        return None
+    out: dict[str, Any] = {"type": raw["type"]}
+    budget = raw.get("budgetTokens", raw.get("budget_tokens"))
+    if raw["type"] == "enabled" and isinstance(budget, int):
+        out["budget_tokens"] = budget
+    return out
 
 
 def _json_object(text: str) -> dict[str, Any]:

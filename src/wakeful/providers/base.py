@@ -85,12 +85,21 @@ class ToolDefinition:
 
 @dataclass
 class ChatRequest:
+    """One model call. `options` are the call's provider options in opencode.json's spelling (the
+    AI SDK's: `reasoningEffort`, `thinking: {type, budgetTokens}`, ...); each adapter puts on its
+    wire those it knows. `purpose` says why the call is made: an agent step, or the summary of a
+    compaction (which offers no tools)."""
+
     model: str
     system: list[str]
     messages: list[ChatMessage]
     tools: list[ToolDefinition] = field(default_factory=list)
     max_tokens: int | None = None
     temperature: float | None = None
+    top_p: float | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    tool_choice: Literal["auto", "required"] | None = None
+    purpose: Literal["step", "summary"] = "step"
 
 
 @dataclass(frozen=True)

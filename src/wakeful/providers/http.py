@@ -1,13 +1,20 @@
 """What both provider adapters share: the HTTP client under the SDKs and the mapping of every failure
 to wakeful's errors. Both SDKs sit on the same `httpx2` layer (with an optional aiohttp transport)
 and fail the same ways, so one mapping serves both.
+
+A request that did not fit the model's context window becomes a `ContextOverflowError`, whichever
+way the provider says it: OpenAI's `context_length_exceeded` code, Anthropic's "prompt is too
+long", HTTP 413, or one of the wordings of OpenAI-compatible servers (`_OVERFLOW`).
 """
 
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
+import re
 import secrets
+import ssl
 import time
 from abc import abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
@@ -19,14 +26,40 @@ import httpx2
 
 from wakeful.errors import (
     APIError,
+    ContextOverflowError,
     ProviderAuthError,
     ProviderSilenceError,
     ProviderUnreachableError,
     WakefulError,
 )
 from wakeful.providers.base import ChatRequest, Endpoint, Provider, StreamEvent, Transport
+from wakeful.telemetry import tracing
 
 RESET_MESSAGE = "Connection reset by server"
+# How providers say that the request was larger than the model's context window.
+_OVERFLOW = re.compile(
+    "|".join(
+        [
+            r"prompt is too long",  # Anthropic
+            r"context[_ ]length[_ ]exceeded",  # OpenAI's error code; Ollama
+            r"maximum context length is \d+",  # OpenAI, vLLM, OpenRouter, DeepSeek
+            r"exceeds? the (model'?s )?(maximum )?context (window|length)",  # OpenAI, LiteLLM
+            r"is longer than the model'?s context length",  # vLLM
+            r"reduce the length of the messages",  # Groq
+            r"input token count.*exceeds the maximum",  # Gemini
+            r"maximum prompt length is \d+",  # xAI
+            r"exceeds the available context size",  # llama.cpp
+            r"prompt has [\d,]+ tokens?, but the configured context size",  # llama.cpp
+            r"greater than the context length",  # LM Studio
+            r"context window exceeds limit",  # MiniMax
+            r"exceeded model token limit",  # Kimi
+            r"too large for model with \d+ maximum context length",
+            r"input is too long for requested model",  # Bedrock
+            r"request_too_large",  # Anthropic's 413 type
+        ]
+    ),
+    re.IGNORECASE,
+)
 _RETRYABLE_TYPES = {"server_error", "api_error", "overloaded_error", "rate_limit_error", "timeout_error"}
 # Each wire's finish reasons in wakeful's words; here, not in the adapters, so that the scripted
 # provider's FINISH understands both without loading an SDK.
@@ -55,6 +88,19 @@ def http_timeout(silence_timeout: float) -> httpx2.Timeout:
     )
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The one TLS context of every provider client. Loading the CA bundle takes 0.1 to 0.3 s of
+    CPU: done once (at start-up, in a thread: `registry.warm_imports`), never per provider on the
+    loop. Contexts are safe to share between connections."""
+    return httpx2.create_ssl_context()
+
+
+async def _trace_context(request: httpx2.Request) -> None:
+    # Sent while the model call's span is current, so the provider (or a proxy) continues the trace.
+    tracing.inject(request.headers)
+
+
 def http_client(
     aiohttp_cls: type[httpx2.AsyncClient], transport: Transport, silence_timeout: float, max_connections: int
 ) -> httpx2.AsyncClient:
@@ -63,9 +109,9 @@ def http_client(
         max_connections=max_connections, max_keepalive_connections=min(max_connections, 100)
     )
     timeout = http_timeout(silence_timeout)
-    if transport == "aiohttp":
-        return aiohttp_cls(timeout=timeout, limits=limits)
-    return httpx2.AsyncClient(timeout=timeout, limits=limits)
+    hooks = {"request": [_trace_context]}
+    client_cls = aiohttp_cls if transport == "aiohttp" else httpx2.AsyncClient
+    return client_cls(timeout=timeout, limits=limits, verify=tls_context(), event_hooks=hooks)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -99,7 +145,17 @@ def _body_message(body: object) -> tuple[str | None, str | None]:
     return None, None
 
 
-def status_error(provider_id: str, response: httpx2.Response) -> APIError | ProviderAuthError:
+def _overflowed(body: object, message: str) -> bool:
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        inner = body["error"]
+        if inner.get("code") == "context_length_exceeded" or inner.get("type") == "request_too_large":
+            return True
+    return bool(_OVERFLOW.search(message))
+
+
+def status_error(
+    provider_id: str, response: httpx2.Response
+) -> APIError | ProviderAuthError | ContextOverflowError:
     """An HTTP error answer, shaped like opencode's stored APIError."""
     try:
         text = response.text
@@ -112,9 +168,10 @@ def status_error(provider_id: str, response: httpx2.Response) -> APIError | Prov
 
 def error_for_status(
     provider_id: str, status: int, text: str, headers: Iterable[tuple[str, str]], url: str
-) -> APIError | ProviderAuthError:
+) -> APIError | ProviderAuthError | ContextOverflowError:
     """The error for an answer of `status` with body `text`: the one rule of which statuses are
-    retryable and which mean bad credentials, for every provider."""
+    retryable, which mean bad credentials and which a context overflow, for every provider."""
+    raw = text
     try:
         parsed: object = json.loads(text)
     except ValueError:
@@ -122,6 +179,8 @@ def error_for_status(
     message = _body_message(parsed)[0] or text or f"HTTP {status}"
     if status in (401, 403):
         return ProviderAuthError(provider_id, message)
+    if 400 <= status < 500 and (status == 413 or _overflowed(parsed, raw or message)):
+        return ContextOverflowError(message, response_body=raw or None)
     lowered = {k.lower(): v for k, v in headers}
     return APIError(
         message,
@@ -134,9 +193,11 @@ def error_for_status(
     )
 
 
-def stream_error(body: object, fallback: str) -> APIError:
+def stream_error(body: object, fallback: str) -> APIError | ContextOverflowError:
     """An error event inside a 200 stream: no status code, retryable when the provider says so."""
     message, kind = _body_message(body)
+    if _overflowed(body, message or fallback):
+        return ContextOverflowError(message or fallback, response_body=json.dumps(body))
     return APIError(
         message or fallback,
         retryable=kind in _RETRYABLE_TYPES,
@@ -264,7 +325,7 @@ class SDKProvider(Provider, Generic[S]):
                 raise
             raise mapped from exc
 
-    def _error(self, exc: Exception) -> APIError | ProviderAuthError | None:
+    def _error(self, exc: Exception) -> APIError | ProviderAuthError | ContextOverflowError | None:
         sdk = self.sdk
         if isinstance(exc, sdk.APIStatusError):
             if exc.status_code < 400:  # an `error` event inside a 200 stream

@@ -1,5 +1,11 @@
 """OpenAI-compatible chat completions through the official `openai` SDK, always streamed.
 
+Options (`ChatRequest.options`, in opencode.json's spelling) go into the body as the AI SDK's
+OpenAI-compatible package puts them: the keys it knows renamed to the wire's (`reasoningEffort` ->
+`reasoning_effort`, ...), every other key passed through as given, except those that only the
+Responses API or the SDK itself understands. OpenAI's reasoning models (o1, o3, o4, gpt-5) take
+`max_completion_tokens` and no sampling parameters, as the SDK sends them.
+
 Usage is normalised across adapters: `Usage.input` counts uncached prompt tokens only (as opencode's
 `tokens.input`), `cache_read` the cached ones, `output` the completion tokens as the provider reports
 them (reasoning included), `reasoning` the reasoning share when the provider says.
@@ -8,6 +14,7 @@ them (reasoning included), `reasoning` the reasoning share when the provider say
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -34,6 +41,25 @@ from wakeful.providers.http import (
     incomplete_stream,
     new_call_id,
 )
+
+# opencode.json's option names -> the chat completions body's
+_RENAMED = {
+    "reasoningEffort": "reasoning_effort",
+    "textVerbosity": "verbosity",
+    "parallelToolCalls": "parallel_tool_calls",
+    "promptCacheKey": "prompt_cache_key",
+    "serviceTier": "service_tier",
+    "maxCompletionTokens": "max_completion_tokens",
+    "logitBias": "logit_bias",
+    "safetyIdentifier": "safety_identifier",
+}
+# Options of the Responses API or of the SDK itself, which chat completions would refuse.
+_NOT_SENT = {"reasoningSummary", "include", "strictJsonSchema", "instructions", "setCacheKey"}
+_REASONING_MODEL = re.compile(r"^(o\d|gpt-5(?!-chat))")
+
+
+def wire_options(options: dict[str, Any]) -> dict[str, Any]:
+    return {_RENAMED.get(k, k): v for k, v in options.items() if k not in _NOT_SENT}
 
 
 class OpenAIProvider(SDKProvider[openai.AsyncStream[ChatCompletionChunk]]):
@@ -136,10 +162,17 @@ class OpenAIProvider(SDKProvider[openai.AsyncStream[ChatCompletionChunk]]):
                 }
                 for t in request.tools
             ]
+        if request.tool_choice is not None and request.tools:
+            body["tool_choice"] = request.tool_choice
+        reasoning = bool(_REASONING_MODEL.match(request.model))
         if request.max_tokens is not None:
-            body["max_tokens"] = request.max_tokens
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
+            body["max_completion_tokens" if reasoning else "max_tokens"] = request.max_tokens
+        if not reasoning:
+            if request.temperature is not None:
+                body["temperature"] = request.temperature
+            if request.top_p is not None:
+                body["top_p"] = request.top_p
+        body.update(wire_options(request.options))
         return body
 
 

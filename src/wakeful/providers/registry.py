@@ -6,7 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from wakeful.project.catalog import ANTHROPIC_NPM, SCRIPTED_NPM
+from wakeful.project.catalog import SCRIPTED_NPM
+from wakeful.project.models import ANTHROPIC_NPM
 from wakeful.providers.base import Endpoint, Provider, Transport
 
 
@@ -39,10 +40,13 @@ def build_provider(
 
 
 def warm_imports() -> None:
-    """Import both adapters (and their SDKs); run in a thread at start-up so that the first prompt
-    does not stall the event loop on imports."""
+    """Import both adapters (and their SDKs) and load the TLS context they share; run in a thread
+    at start-up so that the first prompt does not stall the event loop."""
     import wakeful.providers.anthropic
     import wakeful.providers.openai  # noqa: F401
+    from wakeful.providers.http import tls_context
+
+    tls_context()
 
 
 class ProviderPool:

@@ -1,7 +1,14 @@
 """What the model sees of a session: stored messages turned into a neutral conversation.
 
-A run's history is every user message up to and including its own (by insertion order) and the
-assistant messages answering those; a prompt queued behind the run is therefore never part of it.
+A run's history is every stored message except the prompts queued behind it (user messages stored
+after its own, compaction requests aside) and their answers. After a compaction the history is the
+reference's compacted view: the compaction request (shown as a question) and its summary, then the
+messages the compaction kept verbatim (from its `tail_start_id`), then everything after the summary;
+what came before is known only through the summary. A run whose own prompt went into a summary sees
+that prompt again right after the summary: the task of a run is never paraphrased away.
+
+Pruned tool outputs (`state.time.compacted`) are replaced by a placeholder. The view of a session
+is loaded page by page from the end, so a run reads what it shows the model, not the whole session.
 
 `file://` parts are read once per run (`read_files`), not at every step and never on the event
 loop: each path is resolved and confined like a tool's (leaving the project asks
@@ -16,6 +23,7 @@ import json
 import mimetypes
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -29,10 +37,17 @@ from wakeful.providers.base import (
     is_text_mime,
     to_data_url,
 )
+from wakeful.run.tokens import message_tokens
+from wakeful.session.messages import MessageLog
 from wakeful.tools.base import ToolContext
 from wakeful.tools.paths import confine, real_path
 
 MAX_INLINE_BYTES = 256 * 1024
+PAGE = 200  # messages read at a time when loading a view
+COMPACTION_QUESTION = "What has happened in this session so far?"
+PRUNED_OUTPUT = "(This old tool output was removed from the conversation to save space.)"
+
+Entry = dict[str, Any]  # a stored message: {"info": ..., "parts": [...]}
 
 
 @dataclass(frozen=True)
@@ -43,23 +58,104 @@ class FileContent:
     attachment: Attachment | None = None
 
 
-def select(messages: list[dict[str, Any]], user_message_id: str) -> list[dict[str, Any]]:
-    included: set[str] = set()
+Files = Mapping[str, FileContent]  # part id -> the content `read_files` read
+NO_FILES: Files = MappingProxyType({})
+
+
+def is_compaction(entry: Entry) -> bool:
+    """A compaction request: a user message with a `compaction` part."""
+    return entry["info"]["role"] == "user" and any(p["type"] == "compaction" for p in entry["parts"])
+
+
+def compaction_part(entry: Entry) -> dict[str, Any] | None:
+    return next((p for p in entry["parts"] if p["type"] == "compaction"), None)
+
+
+def is_summary(entry: Entry) -> bool:
+    """A finished compaction summary."""
+    info = entry["info"]
+    completed = (info.get("time") or {}).get("completed")
+    return bool(info["role"] == "assistant" and info.get("summary") and completed and not info.get("error"))
+
+
+def select(messages: list[Entry], user_message_id: str) -> list[Entry]:
+    """What the run of `user_message_id` may see: not the prompts queued after it, nor their answers."""
+    later: set[str] = set()
+    seen = False
     for entry in messages:
         info = entry["info"]
         if info["role"] == "user":
-            included.add(info["id"])
-            if info["id"] == user_message_id:
-                break
+            if seen and not is_compaction(entry):
+                later.add(info["id"])
+            seen = seen or info["id"] == user_message_id
     return [
-        m
-        for m in messages
-        if (m["info"]["role"] == "user" and m["info"]["id"] in included)
-        or (m["info"]["role"] == "assistant" and m["info"].get("parentID") in included)
+        m for m in messages if m["info"]["id"] not in later and m["info"].get("parentID") not in later
     ]
 
 
-async def read_files(messages: list[dict[str, Any]], ctx: ToolContext) -> dict[str, FileContent]:
+def _latest_compaction(messages: list[Entry]) -> tuple[int, int] | None:
+    """(index of the request, index of its summary) of the latest finished compaction."""
+    index = {m["info"]["id"]: i for i, m in enumerate(messages)}
+    for j in range(len(messages) - 1, -1, -1):
+        if is_summary(messages[j]):
+            i = index.get(messages[j]["info"].get("parentID", ""))
+            if i is not None and is_compaction(messages[i]):
+                return i, j
+    return None
+
+
+def compacted(messages: list[Entry]) -> list[Entry]:
+    """The view after the latest finished compaction. Other compactions (earlier ones, and any
+    whose summary never finished) are left out, so the model never sees an unanswered question."""
+    pairs = {m["info"]["id"] for m in messages if is_compaction(m)}
+
+    def plain(ms: list[Entry]) -> list[Entry]:
+        return [m for m in ms if m["info"]["id"] not in pairs and m["info"].get("parentID") not in pairs]
+
+    found = _latest_compaction(messages)
+    if found is None:
+        return plain(messages)
+    c, s = found
+    request, summary = messages[c], messages[s]
+    tail_id = (compaction_part(request) or {}).get("tail_start_id")
+    start = next((i for i, m in enumerate(messages[:c]) if m["info"]["id"] == tail_id), c)
+    return [request, summary, *plain(messages[start:c]), *plain(messages[c + 1 :])]
+
+
+def with_prompt(view: list[Entry], prompt: Entry | None) -> list[Entry]:
+    """`view` with the run's prompt right after the summary, if the compaction summarised it away."""
+    if prompt is None or any(m["info"]["id"] == prompt["info"]["id"] for m in view):
+        return view
+    if len(view) >= 2 and is_compaction(view[0]):
+        return [view[0], view[1], prompt, *view[2:]]
+    return [prompt, *view]
+
+
+def _complete(messages: list[Entry], user_message_id: str) -> bool:
+    """Whether `messages`, the end of a session, hold everything the run's view needs."""
+    if not any(m["info"]["id"] == user_message_id for m in messages):
+        return False
+    found = _latest_compaction(select(messages, user_message_id))
+    if found is None:
+        return False
+    tail_id = (compaction_part(messages[found[0]]) or {}).get("tail_start_id")
+    return tail_id is None or any(m["info"]["id"] == tail_id for m in messages)
+
+
+async def load(log: MessageLog, session_id: str, user_message_id: str) -> list[Entry]:
+    """The view of the run of `user_message_id`, its prompt included."""
+    messages = await log.list_raw(session_id, limit=PAGE)
+    while len(messages) % PAGE == 0 and messages and not _complete(messages, user_message_id):
+        older = await log.list_raw(session_id, limit=PAGE, before=messages[0]["info"]["id"])
+        if not older:
+            break
+        messages = older + messages
+    selected = select(messages, user_message_id)
+    prompt = next((m for m in selected if m["info"]["id"] == user_message_id), None)
+    return with_prompt(compacted(selected), prompt)
+
+
+async def read_files(messages: list[Entry], ctx: ToolContext) -> dict[str, FileContent]:
     """The `file://` parts of the user messages, read: part id -> content."""
     out: dict[str, FileContent] = {}
     for entry in messages:
@@ -89,7 +185,7 @@ async def _read_file(part: dict[str, Any], ctx: ToolContext) -> FileContent:
     )
 
 
-def _file_content(part: dict[str, Any], files: Mapping[str, FileContent]) -> FileContent:
+def _file_content(part: dict[str, Any], files: Files) -> FileContent:
     """A text file is inlined; anything else becomes an attachment the provider may send."""
     url, mime = part["url"], part.get("mime", "application/octet-stream")
     name = part.get("filename") or url
@@ -101,46 +197,88 @@ def _file_content(part: dict[str, Any], files: Mapping[str, FileContent]) -> Fil
     return FileContent(attachment=Attachment(mime=mime, url=url, filename=part.get("filename")))
 
 
-def to_chat(
-    messages: list[dict[str, Any]], files: Mapping[str, FileContent] | None = None
-) -> list[ChatMessage]:
-    """The conversation; `files` holds the `file://` parts as `read_files` read them."""
-    chat: list[ChatMessage] = []
-    for entry in messages:
-        info, parts = entry["info"], entry["parts"]
-        if info["role"] == "user":
-            texts: list[str] = []
-            attachments: list[Attachment] = []
-            for part in parts:
-                if part["type"] == "text" and not part.get("ignored"):
-                    texts.append(part["text"])
-                elif part["type"] == "file":
-                    content = _file_content(part, files or {})
-                    if content.text:
-                        texts.append(content.text)
-                    if content.attachment:
-                        attachments.append(content.attachment)
-                elif part["type"] == "agent":
-                    texts.append(f"@{part['name']}")
-            if texts or attachments:
-                chat.append(ChatMessage(role="user", text="\n\n".join(texts), attachments=attachments))
-            continue
-        text = "".join(p["text"] for p in parts if p["type"] == "text")
-        calls: list[ToolCall] = []
-        results: list[ChatMessage] = []
+def _clip(text: str, limit: int | None) -> str:
+    if limit is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n... ({len(text) - limit} more characters not shown)"
+
+
+def entry_chat(entry: Entry, files: Files = NO_FILES, clip: int | None = None) -> list[ChatMessage]:
+    """One stored message as chat messages (none, one, or an assistant turn and its tool results);
+    `files` holds its `file://` parts as `read_files` read them; `clip` shortens each tool output to
+    that many characters."""
+    info, parts = entry["info"], entry["parts"]
+    if info["role"] == "user":
+        if is_compaction(entry):
+            return [ChatMessage(role="user", text=COMPACTION_QUESTION)]
+        texts: list[str] = []
+        attachments: list[Attachment] = []
         for part in parts:
-            if part["type"] != "tool":
-                continue
-            state = part["state"]
-            if state["status"] not in ("completed", "error"):
-                continue
-            calls.append(ToolCall(part["callID"], part["tool"], json.dumps(state.get("input", {}))))
-            failed = state["status"] == "error"
-            output = state["error"] if failed else state["output"]
-            results.append(
-                ChatMessage(role="tool", text=output, tool_call_id=part["callID"], is_error=failed)
-            )
-        if text or calls:
-            chat.append(ChatMessage(role="assistant", text=text, tool_calls=calls))
-            chat.extend(results)
-    return chat
+            if part["type"] == "text" and not part.get("ignored"):
+                texts.append(part["text"])
+            elif part["type"] == "file":
+                content = _file_content(part, files)
+                if content.text:
+                    texts.append(content.text)
+                if content.attachment:
+                    attachments.append(content.attachment)
+            elif part["type"] == "agent":
+                texts.append(f"@{part['name']}")
+        if texts or attachments:
+            return [ChatMessage(role="user", text="\n\n".join(texts), attachments=attachments)]
+        return []
+    text = "".join(p["text"] for p in parts if p["type"] == "text")
+    calls: list[ToolCall] = []
+    results: list[ChatMessage] = []
+    for part in parts:
+        if part["type"] != "tool":
+            continue
+        state = part["state"]
+        if state["status"] not in ("completed", "error"):
+            continue
+        calls.append(ToolCall(part["callID"], part["tool"], json.dumps(state.get("input", {}))))
+        failed = state["status"] == "error"
+        if failed:
+            output = state["error"]
+        elif (state.get("time") or {}).get("compacted"):
+            output = PRUNED_OUTPUT
+        else:
+            output = _clip(state["output"], clip)
+        results.append(ChatMessage(role="tool", text=output, tool_call_id=part["callID"], is_error=failed))
+    if text or calls:
+        return [ChatMessage(role="assistant", text=text, tool_calls=calls), *results]
+    return []
+
+
+def to_chat(messages: list[Entry], files: Files = NO_FILES, clip: int | None = None) -> list[ChatMessage]:
+    return [m for entry in messages for m in entry_chat(entry, files, clip)]
+
+
+class Conversation:
+    """The view a run shows the model, kept in step with the run: each stored message is turned
+    into chat messages and estimated once, so that a step costs the same however long the run."""
+
+    def __init__(self, entries: list[Entry], files: Files = NO_FILES) -> None:
+        self.files = files
+        self.entries: list[Entry] = []
+        self._chat: list[ChatMessage] = []
+        self.sizes: list[int] = []  # estimated tokens per entry
+        self.tokens = 0
+        self.replace(entries)
+
+    def append(self, entry: Entry) -> None:
+        chat = entry_chat(entry, self.files)
+        size = sum(message_tokens(m) for m in chat)
+        self.entries.append(entry)
+        self._chat.extend(chat)
+        self.sizes.append(size)
+        self.tokens += size
+
+    def replace(self, entries: list[Entry]) -> None:
+        self.entries, self._chat, self.sizes, self.tokens = [], [], [], 0
+        for entry in entries:
+            self.append(entry)
+
+    def chat(self) -> list[ChatMessage]:
+        """The chat messages, as a new list (a request keeps what it was sent)."""
+        return list(self._chat)

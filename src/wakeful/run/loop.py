@@ -7,20 +7,28 @@ events and is saved at most every `part_flush_interval` seconds and when it ends
 errors are retried with exponential backoff and jitter, each announced as a `retry` session status.
 Whatever ends the run (success, provider error, abort, deadline, crash of a tool) the run ends with
 a stored assistant message, so every waiting caller gets `{info, parts}`.
+
+The run's context: its system prompt (`wakeful.run.system`) is built once; what the model sees of
+the session (`history.Conversation`) is loaded once and extended step by step; before each step the
+request is estimated (`wakeful.run.tokens`) and, when it would not fit the usable window, the older
+history is compacted first (`wakeful.run.compaction`). A provider's context-overflow error gets one
+compaction and one retry of the step; a second overflow ends the run with ContextOverflowError. A
+`json_schema` prompt ends when the model hands over a valid answer (`wakeful.run.structured`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from wakeful import ids
 from wakeful.config import ServerConfig
 from wakeful.errors import (
     APIError,
+    ContextOverflowError,
     MessageAbortedError,
     ProviderSilenceError,
     RunError,
@@ -40,13 +48,22 @@ from wakeful.providers.base import (
     Usage,
 )
 from wakeful.run import history
+from wakeful.run.compaction import CompactionSettings, Compactor, prunable, split
+from wakeful.run.history import Conversation, Entry
 from wakeful.run.manager import Executor, Reply, RunHandle, RunManager
+from wakeful.run.options import CallOptions
 from wakeful.run.retry import Retries
+from wakeful.run.structured import NAME as STRUCTURED_OUTPUT
+from wakeful.run.structured import StructuredOutput
+from wakeful.run.system import SystemPrompts
+from wakeful.run.tokens import fixed_tokens, message_tokens
 from wakeful.run.toolcalls import ToolCalls
 from wakeful.session.messages import MessageLog
+from wakeful.telemetry.calls import AgentRun, ModelCall
 from wakeful.tools.base import PermissionGate, TodoStore, Tool, ToolContext
+from wakeful.tools.output import KeptOutputs
 from wakeful.tools.pool import ToolPool
-from wakeful.wire.messages import AssistantMessage
+from wakeful.wire.messages import PART_ADAPTER, AssistantMessage, OutputFormatJsonSchema
 from wakeful.wire.parts import ReasoningPart, StepFinishPart, StepStartPart, TextPart, TimeSpan, Tokens
 from wakeful.wire.permissions import PermissionRule
 
@@ -75,7 +92,12 @@ class RunPlan:
     model: ModelChoice
     provider: Provider
     tools: dict[str, Tool]
-    system: str | None = None
+    system: str | None = None  # the prompt's own system text
+    variant: str | None = None
+    output_format: OutputFormatJsonSchema | None = None
+    compaction: CompactionSettings = field(default_factory=CompactionSettings)
+    instructions: list[str] = field(default_factory=list)  # `instructions` of opencode.json
+    compact_only: bool = False  # POST /summarize: the user message is a compaction request
     denied: dict[str, PermissionRule] = field(default_factory=dict)  # tools no call may use
 
 
@@ -88,14 +110,17 @@ class AgentLoop(Executor):
         todos: TodoStore,
         config: ServerConfig,
         child_env: dict[str, str],
+        prompts: SystemPrompts,
         *,
         gate: PermissionGate | None,
         pool: ToolPool,
+        outputs: KeptOutputs | None = None,
     ):
         self.plan = plan
         self.log = log
         self.runs = runs
         self.config = config
+        self.prompts = prompts
         self.assistant: AssistantMessage | None = None
         self._pgids: set[int] = set()
         self.no_reply = False
@@ -110,14 +135,28 @@ class AgentLoop(Executor):
             env=child_env,
             gate=gate,
             pool=pool,
+            outputs=outputs,
         )
-        self.tool_calls = ToolCalls(log, plan.tools, plan.agent.name, context, plan.denied)
+        self.tools = dict(plan.tools)
+        self.structured: StructuredOutput | None = None
+        if plan.output_format is not None:
+            self.structured = StructuredOutput(plan.output_format)
+            self.tools[STRUCTURED_OUTPUT] = self.structured
+        self.tool_calls = ToolCalls(log, self.tools, plan.agent.name, context, runs.metrics, plan.denied)
         self._streaming: list[TextPart | ReasoningPart] = []  # parts of the attempt in flight
         # What the model sees, read from storage once per run and then extended step by step:
         # nothing else writes to a session while it runs, and a long run in a long session must not
         # re-read the whole session at every step.
-        self._history: list[dict[str, Any]] | None = None
-        self._files: dict[str, history.FileContent] = {}  # its file:// parts, read once
+        self.conversation: Conversation | None = None
+        self._files: history.Files = {}  # the file:// parts of the conversation, read once
+        self.system: list[str] = []
+        self._fixed = 0  # estimated tokens of the system texts and tool definitions
+        self._calibration = 1.0  # provider-counted / estimated prompt tokens, at least 1
+        self._estimate = 0  # the uncalibrated estimate of the request in flight
+        self.call_options = CallOptions.of(
+            plan.model, plan.agent, plan.variant, plan.session_id, plan.compaction.reserved
+        )
+        self.window = self.call_options.window  # learns the size of an unknown window from an overflow
 
     # --- messages ---------------------------------------------------------------------------------
 
@@ -131,6 +170,7 @@ class AgentLoop(Executor):
             plan.agent.name,
             str(plan.directory),
         )
+        message.variant = plan.variant
         await self.log.put_message(message)
         self.assistant = message
         return message
@@ -148,21 +188,22 @@ class AgentLoop(Executor):
     # --- the loop ---------------------------------------------------------------------------------
 
     async def run(self, handle: RunHandle) -> Reply:
+        plan = self.plan
+        with AgentRun(
+            plan.agent.name, plan.session_id, plan.user_message_id, plan.model.provider.id, plan.model.model_id
+        ) as traced:
+            reply = await self._run(handle)
+            traced.answered(reply["info"].get("error"))
+            return reply
+
+    async def _run(self, handle: RunHandle) -> Reply:
         if self.no_reply:
             return (await self.log.get(self.plan.session_id, self.plan.user_message_id)).wire()
         try:
-            step = 0
-            while True:
-                step += 1
-                message = await self._new_assistant()
-                finish, calls = await self._step(message)
-                if (
-                    finish == "tool-calls"
-                    and calls
-                    and (self.plan.agent.steps is None or step < self.plan.agent.steps)
-                ):
-                    continue
-                return await self._reply(message)
+            await self._prepare()
+            if self.plan.compact_only:
+                return await self._summarize()
+            return await self._steps()
         except asyncio.CancelledError:
             error = handle.cancel_reason or MessageAbortedError()
             return await asyncio.shield(self._end(error))
@@ -184,26 +225,195 @@ class AgentLoop(Executor):
         await self.tool_calls.abort_open()
         return await self.fail(None, error)  # type: ignore[arg-type]
 
-    async def _step(self, message: AssistantMessage) -> tuple[str, list[ToolCall]]:
+    async def _prepare(self) -> None:
         plan = self.plan
+        entries = await history.load(self.log, plan.session_id, plan.user_message_id)
+        self._files = await history.read_files(entries, self.tool_calls.context)
+        self.conversation = Conversation(entries, self._files)
+        self.system = await self.prompts.build(
+            directory=plan.directory,
+            agent=plan.agent,
+            api_model=plan.model.api_model,
+            instructions=plan.instructions,
+            structured=self.structured is not None,
+            user_system=plan.system,
+        )
+        self._fixed = fixed_tokens(self.system, [t.definition for t in self.tools.values()])
+
+    async def _steps(self) -> Reply:
+        plan = self.plan
+        step = 0
+        overflowed = False
+        while True:
+            step += 1
+            await self._compact_to_fit()
+            message = await self._new_assistant()
+            try:
+                finish, calls = await self._call(message, self._request())
+            except ContextOverflowError:
+                if overflowed or not plan.compaction.auto:
+                    raise
+                overflowed = True
+                # The provider counts more than we estimated: believe it from now on.
+                self._calibration *= 1.25
+                self.window = self.window.learned(self._needed())
+                await self._discard(message)
+                await self._compact(auto=True, overflow=True)
+                step -= 1
+                continue
+            overflowed = False
+            if self.structured is not None:
+                if await self._structured_answer(message, finish, calls):
+                    await self._prune()
+                    return await self._reply(message)
+            if finish == "tool-calls" and calls and (plan.agent.steps is None or step < plan.agent.steps):
+                continue
+            if self.structured is not None:
+                raise self.structured.give_up("The step limit was reached before a structured answer")
+            await self._prune()
+            return await self._reply(message)
+
+    async def _structured_answer(self, message: AssistantMessage, finish: str, calls: list[ToolCall]) -> bool:
+        """Whether the run has its structured answer (then stored in `message`); raises
+        StructuredOutputError when it will not get one."""
+        structured = self.structured
+        assert structured is not None
+        if not structured.answered and not calls:
+            assert self.conversation is not None
+            entry = self.conversation.entries[-1]  # `message`, as stored when its step ended
+            text = "".join(p["text"] for p in entry["parts"] if p["type"] == "text")
+            if not structured.from_text(text):
+                raise structured.give_up("The model answered without calling StructuredOutput")
+        if structured.answered:
+            message.structured = structured.value
+            await self.log.put_message(message)
+            return True
+        if structured.failures > structured.retries:
+            raise structured.give_up("The structured answer never matched the schema")
+        return False
+
+    # --- the context window -----------------------------------------------------------------------
+
+    def _needed(self) -> int:
+        """The calibrated estimate of the next request's prompt tokens."""
+        assert self.conversation is not None
+        return math.ceil((self._fixed + self.conversation.tokens) * self._calibration)
+
+    def _fits(self) -> bool:
+        return not self.window.known or not self.plan.compaction.auto or self._needed() <= self.window.usable
+
+    def _request(self) -> ChatRequest:
+        assert self.conversation is not None
+        plan = self.plan
+        self._estimate = self._fixed + self.conversation.tokens
+        return ChatRequest(
+            model=plan.model.api_model,
+            system=self.system,
+            messages=self.conversation.chat(),
+            tools=[t.definition for t in self.tools.values()],
+            max_tokens=self.window.answer_room(self._needed(), self.call_options.thinking),
+            temperature=self.call_options.temperature,
+            top_p=self.call_options.top_p,
+            options=self.call_options.options,
+            tool_choice="required" if self.structured is not None else None,
+        )
+
+    async def _compact_to_fit(self) -> None:
+        """Compact until the next request fits; ContextOverflowError once compacting stops helping."""
+        while not self._fits():
+            before = self._needed()
+            await self._compact(auto=True, overflow=False)
+            if self._needed() >= before:
+                raise ContextOverflowError(
+                    f"The request needs about {self._needed()} tokens, more than the {self.window.usable} "
+                    "usable in the model's context window, even after compaction"
+                )
+
+    def _compactor(self) -> Compactor:
+        plan = self.plan
+        return Compactor(
+            log=self.log,
+            session_id=plan.session_id,
+            directory=plan.directory,
+            model=plan.model,
+            agent=plan.agent.name,
+            variant=plan.variant,
+            window=self.window,
+            options=self.call_options.summary_options,
+            call=self._summary_call,
+            files=self._files,
+        )
+
+    async def _summary_call(self, message: AssistantMessage, request: ChatRequest) -> str:
+        self.assistant = message
+        finish, _ = await self._call(message, request)
+        return finish
+
+    async def _compact(self, *, auto: bool, overflow: bool, request: Entry | None = None) -> Entry:
+        """Summarise the conversation's older part; answers the summary message. `request` is the
+        compaction request when one is already stored (POST /summarize)."""
+        conversation = self.conversation
+        assert conversation is not None
+        plan = self.plan
+        kept = [
+            (e, size)
+            for e, size in zip(conversation.entries, conversation.sizes, strict=True)
+            if e is not request
+        ]
+        prompt = None  # the run's own prompt, shown again after the summary if it goes into it
+        if request is None:
+            prompt = next((e for e, _ in kept if e["info"]["id"] == plan.user_message_id), None)
+        # What the view holds besides the tail and the summary, in uncalibrated tokens.
+        fixed = self._fixed + (sum(message_tokens(m) for m in history.entry_chat(prompt, self._files)) if prompt else 0)
+        head, tail = split(kept, plan.compaction, self.window, fixed, self._calibration)
+        tail_id = tail[0]["info"]["id"] if tail else None
+        compactor = self._compactor()
+        if request is None:
+            request = await compactor.request(auto=auto, overflow=overflow, tail_start_id=tail_id)
+        else:
+            part = history.compaction_part(request)
+            if part is not None and tail_id is not None:
+                part["tail_start_id"] = tail_id
+                await self.log.put_part(PART_ADAPTER.validate_python(part))
+        summary = await compactor.summarise(request, head)
+        self.assistant = None  # a later failure is not the summary's
+        conversation.replace(history.with_prompt([request, summary, *tail], prompt))
+        return summary
+
+    async def _summarize(self) -> Reply:
+        assert self.conversation is not None
+        request = next(e for e in self.conversation.entries if e["info"]["id"] == self.plan.user_message_id)
+        summary = await self._compact(auto=False, overflow=False, request=request)
+        return (await self.log.get(self.plan.session_id, summary["info"]["id"])).wire()
+
+    async def _prune(self) -> None:
+        if not self.plan.compaction.prune or self.conversation is None:
+            return
+        for part in prunable(self.conversation.entries):
+            part["state"].setdefault("time", {})["compacted"] = now_ms()
+            await self.log.put_part(PART_ADAPTER.validate_python(part))
+
+    async def _discard(self, message: AssistantMessage) -> None:
+        """Forget a step the provider refused before answering."""
+        await self.log.delete(message.sessionID, message.id)
+        self.assistant = None
+
+    # --- one model call -----------------------------------------------------------------------------
+
+    async def _call(self, message: AssistantMessage, request: ChatRequest) -> tuple[str, list[ToolCall]]:
+        """One model call as one step of `message`: step-start, the streamed answer, the tool calls
+        it asks for, step-finish with its tokens and cost; the conversation gains the message."""
         await self.log.put_part(
             StepStartPart(id=ids.part_id(), sessionID=message.sessionID, messageID=message.id)
         )
-        if self._history is None:
-            stored = await self.log.list_raw(plan.session_id)
-            selected = history.select(stored, plan.user_message_id)
-            self._history = [m for m in selected if m["info"]["id"] != message.id]  # added when done
-            self._files = await history.read_files(self._history, self.tool_calls.context)
-        request = ChatRequest(
-            model=plan.model.api_model,
-            system=self._system(),
-            messages=history.to_chat(self._history, self._files),
-            tools=[t.definition for t in plan.tools.values()],
-            temperature=plan.agent.temperature,
-        )
         finish, calls, usage = await self._stream_with_retries(message, request)
-        await self.tool_calls.run(message.sessionID, message.id, calls)
+        step = request.purpose == "step"
+        if step:
+            await self.tool_calls.run(message.sessionID, message.id, calls)
         tokens = step_tokens(usage)
+        if step and self._estimate:
+            prompt = usage.input + usage.cache_read + usage.cache_write
+            self._calibration = max(1.0, prompt / self._estimate) if prompt else self._calibration
         cost = self._cost(usage)
         await self.log.put_part(
             StepFinishPart(
@@ -218,21 +428,11 @@ class AgentLoop(Executor):
         message.tokens, message.cost, message.finish = tokens, cost, finish
         message.time.completed = now_ms()
         await self.log.put_message(message)
-        done = await self.log.get_raw(message.sessionID, message.id)
-        if done is not None:
-            self._history.append(done)
+        if step:
+            done = await self.log.get_raw(message.sessionID, message.id)
+            if done is not None and self.conversation is not None:
+                self.conversation.append(done)
         return finish, calls
-
-    def _system(self) -> list[str]:
-        plan = self.plan
-        env = (
-            f"Working directory: {plan.directory}\nPlatform: linux\n"
-            f"Today's date: {time.strftime('%a %b %d %Y')}"
-        )
-        out = [p for p in (plan.agent.prompt, env) if p]
-        if plan.system:
-            out.append(plan.system)
-        return out
 
     def _cost(self, usage: Usage) -> int | float:
         raw = self.plan.model.provider.models.get(self.plan.model.model_id, {}).get("cost") or {}
@@ -255,13 +455,22 @@ class AgentLoop(Executor):
         while True:
             streamed: list[TextPart | ReasoningPart] = []
             self._streaming = streamed
+            call = ModelCall(
+                self.runs.metrics,
+                self.plan.model.provider.id,
+                self.plan.model.model_id,
+                self.plan.session_id,
+                request.temperature,
+            )
             try:
-                return await self._stream(message, request, streamed)
+                with call:
+                    return await self._stream(message, request, streamed, call)
             except APIError as exc:
                 await self._close_parts(streamed)
                 delay = retries.next_delay(exc)
                 if delay is None:
                     raise
+                call.retried()
                 # A retried attempt streams its text again: drop the partial copy so the answer
                 # is not doubled. The final failure keeps what was streamed.
                 for part in streamed:
@@ -279,12 +488,18 @@ class AgentLoop(Executor):
                 self.runs.set_status(self.plan.session_id, {"type": "busy"})
 
     async def _stream(
-        self, message: AssistantMessage, request: ChatRequest, streamed: list[TextPart | ReasoningPart]
+        self,
+        message: AssistantMessage,
+        request: ChatRequest,
+        streamed: list[TextPart | ReasoningPart],
+        call: ModelCall,
     ) -> tuple[str, list[ToolCall], Usage]:
         finish, calls, usage = "stop", [], Usage()
         current: TextPart | ReasoningPart | None = None
         last_flush = time.monotonic()
         async for event in self.plan.provider.stream(request):
+            if not isinstance(event, Usage | Finish):
+                call.streamed()
             if isinstance(event, TextDelta | ReasoningDelta):
                 kind = TextPart if isinstance(event, TextDelta) else ReasoningPart
                 if not isinstance(current, kind):
@@ -313,6 +528,7 @@ class AgentLoop(Executor):
         await self._close_parts(streamed)
         if calls and finish == "stop":
             finish = "tool-calls"
+        call.finished(finish, usage.input, usage.output, usage.cache_read, usage.cache_write)
         return finish, calls, usage
 
     async def _close_parts(self, parts: list[TextPart | ReasoningPart]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 import weakref
@@ -36,6 +37,7 @@ from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
 from wakeful.storage.base import RunRecord, RunStore
+from wakeful.telemetry.metrics import Metrics
 
 log = logging.getLogger("wakeful.runs")
 
@@ -82,6 +84,10 @@ class RunHandle:
     cancel_reason: RunError | None = None
     started: float = field(default_factory=time.monotonic)
     on_pgid: Callable[[list[int]], Awaitable[None]] | None = None
+    # The context of the request that submitted the run, which the run executes in: its log lines
+    # carry that request's id and its spans continue that request's trace, whichever request
+    # started the session's worker.
+    origin: contextvars.Context = field(default_factory=contextvars.copy_context)
 
     @property
     def message_id(self) -> str:
@@ -106,13 +112,20 @@ class RunHandle:
 
 class RunManager:
     def __init__(
-        self, log: MessageLog, store: RunStore, bus: EventBus, instance: str, sessions: Sessions
+        self,
+        log: MessageLog,
+        store: RunStore,
+        bus: EventBus,
+        instance: str,
+        sessions: Sessions,
+        metrics: Metrics,
     ) -> None:
         self.log = log
         self.sessions = sessions  # a prompt and the end of its run each touch the session
         self._store = store
         self.bus = bus
         self.instance = instance
+        self.metrics = metrics
         self._live: dict[str, RunHandle] = {}
         self._queues: dict[str, deque[RunHandle]] = {}
         self._current: dict[str, RunHandle] = {}
@@ -123,6 +136,9 @@ class RunManager:
         self._status: dict[str, dict[str, Any]] = {}
         self.accepting = True
         self.on_end: RunEnded | None = None
+        metrics.runs_running.set_function(lambda: len(self._current))
+        metrics.run_queue_depth.set_function(lambda: sum(len(q) for q in self._queues.values()))
+        metrics.draining.set_function(lambda: 0 if self.accepting else 1)
 
     # --- status -----------------------------------------------------------------------------------
 
@@ -223,7 +239,7 @@ class RunManager:
                 handle = queue.popleft()
                 self._current[session_id] = handle
                 try:
-                    outcome = await self._execute(handle)
+                    outcome = await asyncio.create_task(self._observed(handle), context=handle.origin)
                     if not isinstance(outcome, BaseException):
                         await self._ended(handle, outcome)
                 finally:
@@ -258,6 +274,20 @@ class RunManager:
             self._queues.pop(session_id, None)
             if self.is_busy(session_id):
                 self.set_status(session_id, {"type": "idle"})
+
+    async def _observed(self, handle: RunHandle) -> Reply | BaseException:
+        """`_execute`, logged and measured; in the context of the request that submitted the run."""
+        request = handle.request
+        began = time.monotonic()
+        self.metrics.run_queue_wait.labels(request.kind).observe(began - handle.started)
+        log.info("run %s started: %s in session %s", request.message_id, request.kind, request.session_id)
+        outcome = await self._execute(handle)
+        seconds = time.monotonic() - began
+        result = _outcome(outcome)
+        self.metrics.runs.labels(request.kind, result).inc()
+        self.metrics.run_duration.labels(request.kind, result).observe(seconds)
+        log.info("run %s ended: %s after %.3f s", request.message_id, result, seconds)
+        return outcome
 
     async def _execute(self, handle: RunHandle) -> Reply | BaseException:
         """Run one handle to its reply; the executor stores its own errors."""
@@ -324,3 +354,13 @@ class RunManager:
         """Return once the session has nothing running or queued."""
         while (worker := self._workers.get(session_id)) is not None:
             await asyncio.shield(worker)
+
+
+def _outcome(outcome: Reply | BaseException) -> str:
+    """A finished run as a metric label: success, aborted (abort, deadline, shutdown) or error."""
+    if isinstance(outcome, BaseException):
+        return "error"
+    error = outcome["info"].get("error")
+    if error is None:
+        return "success"
+    return "aborted" if error.get("name") == MessageAbortedError.name else "error"

@@ -1,9 +1,10 @@
 """Prompt bodies: validation, the idempotency hash, and turning a body into a run.
 
 `POST /session/{id}/message` and `prompt_async` take the reference's body; `/command` becomes a
-prompt after its template is expanded. Everything that can be refused is refused here, before the
-route answers 200: unknown agent or model, missing key, bad parts, a file part outside the project
-that the permission rules deny.
+prompt after its template is expanded; `/summarize` becomes a run whose user message is a
+compaction request. Everything that can be refused is refused here, before the route answers 200:
+unknown agent, model or variant, missing key, bad parts, a `json_schema` that is not a schema, a file
+part outside the project that the permission rules deny.
 """
 
 from __future__ import annotations
@@ -16,19 +17,32 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from wakeful import ids
+from wakeful.config import ServerConfig
 from wakeful.errors import InvalidRequestError
 from wakeful.ids import now_ms
-from wakeful.project.agents import resolve_agent
+from wakeful.project.agents import Agent, resolve_agent
+from wakeful.project.catalog import ModelChoice
 from wakeful.project.commands import Command
+from wakeful.project.config import ProjectConfig
 from wakeful.project.permissions import Ruleset, disabled, last_match
 from wakeful.providers.base import data_url_bytes
+from wakeful.run.compaction import CompactionSettings
 from wakeful.run.loop import AgentLoop, RunPlan
 from wakeful.run.manager import RunRequest
 from wakeful.run.runtime import Runtime
+from wakeful.run.structured import check_schema
 from wakeful.tools.paths import inside, project_roots, real_path
 from wakeful.wire.base import Wire
-from wakeful.wire.bodies import CommandBody, FilePartInput, PromptBody, PromptModel, TextPartInput
-from wakeful.wire.messages import ModelRef, UserMessage, UserSummary, UserTime
+from wakeful.wire.bodies import (
+    CommandBody,
+    FilePartInput,
+    PromptBody,
+    PromptModel,
+    SummarizeBody,
+    TextPartInput,
+)
+from wakeful.wire.messages import ModelRef, OutputFormatJsonSchema, UserMessage, UserSummary, UserTime
+from wakeful.wire.parts import CompactionPart
 from wakeful.wire.sessions import Session
 
 
@@ -42,12 +56,10 @@ def body_hash(session_id: str, kind: str, body: Wire) -> str:
 
 
 def _refuse_unsupported(body: PromptBody) -> None:
-    if body.format is not None and body.format.get("type") not in (None, "text"):
-        raise InvalidRequestError("format: structured output is not supported by wakeful", field="format")
+    if isinstance(body.format, OutputFormatJsonSchema):
+        check_schema(body.format.json_schema)
     if any(p.type == "subtask" for p in body.parts):
         raise InvalidRequestError("parts: subtask parts are not supported by wakeful", field="parts")
-    if body.variant is not None:
-        raise InvalidRequestError("variant: model variants are not supported by wakeful", field="variant")
     if not body.parts:
         raise InvalidRequestError("parts: at least one part is required", field="parts")
     for index, part in enumerate(body.parts):
@@ -93,6 +105,55 @@ def _refuse_denied_files(body: PromptBody, directory: Path, rules: Ruleset) -> N
             )
 
 
+def _variant(choice: ModelChoice, agent: Agent, requested: str | None) -> str | None:
+    """The prompt's variant (refused when the model has no such variant), else the agent's if the
+    model has it."""
+    variants = choice.variants
+    if requested is not None:
+        if requested not in variants:
+            known = ", ".join(sorted(variants)) or "none"
+            raise InvalidRequestError(
+                f"variant: {choice.provider.id}/{choice.model_id} has no variant {requested!r} (it has: {known})",
+                field="variant",
+            )
+        return requested
+    return agent.variant if agent.variant in variants else None
+
+
+def _run_config(config: ServerConfig, project: ProjectConfig) -> ServerConfig:
+    """The server's config with the project's `tool_output` limits, which the tools read."""
+    section = project.section("tool_output")
+    limits = {
+        field: value
+        for key, field in (("max_lines", "tool_output_max_lines"), ("max_bytes", "tool_output_max_bytes"))
+        if isinstance(value := section.get(key), int) and not isinstance(value, bool) and value > 0
+    }
+    return config.model_copy(update=limits) if limits else config
+
+
+def _loop(
+    runtime: Runtime, plan: RunPlan, project: ProjectConfig, permission_timeout: float | None = None
+) -> AgentLoop:
+    timeout = permission_timeout if permission_timeout is not None else runtime.config.permission_timeout
+    return AgentLoop(
+        plan,
+        runtime.messages,
+        runtime.runs,
+        runtime.todos,
+        _run_config(runtime.config, project),
+        runtime.child_env,
+        runtime.prompts,
+        gate=runtime.permissions.gate(plan.agent.permission, timeout),
+        pool=runtime.tool_pool,
+        outputs=runtime.outputs,
+    )
+
+
+def _instructions(project: ProjectConfig) -> list[str]:
+    raw = project.data.get("instructions")
+    return [str(i) for i in raw if isinstance(i, str)] if isinstance(raw, list) else []
+
+
 def build_run(
     runtime: Runtime,
     session: Session,
@@ -111,14 +172,16 @@ def build_run(
         body.model.modelID if body.model else None,
         fallback=agent.model,
     )
+    variant = _variant(choice, agent, body.variant)
     message_id = body.messageID or ids.message_id()
     user = UserMessage(
         id=message_id,
         sessionID=session.id,
         time=UserTime(created=now_ms()),
+        format=body.format,
         summary=UserSummary(),
         agent=agent.name,
-        model=ModelRef(providerID=choice.provider.id, modelID=choice.model_id),
+        model=ModelRef(providerID=choice.provider.id, modelID=choice.model_id, variant=variant),
         system=body.system,
         tools=body.tools,
     )
@@ -144,19 +207,13 @@ def build_run(
         provider=runtime.provider(choice),
         tools={name: tool for name, tool in tools.items() if name not in denied},
         system=body.system,
+        variant=variant,
+        output_format=body.format if isinstance(body.format, OutputFormatJsonSchema) else None,
+        compaction=CompactionSettings.of(catalog.config.section("compaction")),
+        instructions=_instructions(catalog.config),
         denied=denied,
     )
-    timeout = permission_timeout if permission_timeout is not None else runtime.config.permission_timeout
-    executor = AgentLoop(
-        plan,
-        runtime.messages,
-        runtime.runs,
-        runtime.todos,
-        runtime.config,
-        runtime.child_env,
-        gate=runtime.permissions.gate(agent.permission, timeout),
-        pool=runtime.tool_pool,
-    )
+    executor = _loop(runtime, plan, catalog.config, permission_timeout)
     if body.noReply:
         executor.no_reply = True
     return RunRequest(
@@ -182,4 +239,50 @@ def command_prompt(command: Command, body: CommandBody) -> PromptBody:
         model = PromptModel(providerID=provider_id, modelID=model_id)
     parts: list[Any] = [TextPartInput(type="text", text=command.expand(body.arguments))]
     parts.extend(body.parts or [])
-    return PromptBody(messageID=body.messageID, agent=body.agent or command.agent, model=model, parts=parts)
+    return PromptBody(
+        messageID=body.messageID,
+        agent=body.agent or command.agent,
+        model=model,
+        variant=body.variant,
+        parts=parts,
+    )
+
+
+def build_summarize_run(
+    runtime: Runtime, session: Session, directory: Path, body: SummarizeBody, *, deadline: float | None = None
+) -> RunRequest:
+    """`POST /session/{id}/summarize`: a compaction request (a user message with a `compaction`
+    part) whose run stores the summary of the session's history with the given model."""
+    catalog = runtime.catalog(directory)
+    agent = resolve_agent(catalog.config, None)
+    choice = catalog.resolve(body.providerID, body.modelID)
+    message_id = ids.message_id()
+    user = UserMessage(
+        id=message_id,
+        sessionID=session.id,
+        time=UserTime(created=now_ms()),
+        agent=agent.name,
+        model=ModelRef(providerID=choice.provider.id, modelID=choice.model_id),
+    )
+    part = CompactionPart(id=ids.part_id(), sessionID=session.id, messageID=message_id, auto=bool(body.auto))
+    plan = RunPlan(
+        session_id=session.id,
+        user_message_id=message_id,
+        directory=directory,
+        agent=agent,
+        model=choice,
+        provider=runtime.provider(choice),
+        tools={},
+        compaction=CompactionSettings.of(catalog.config.section("compaction")),
+        compact_only=True,
+    )
+    return RunRequest(
+        session_id=session.id,
+        message_id=message_id,
+        kind="summarize",
+        body_hash=body_hash(session.id, "summarize", body),
+        user_message=user.wire(),
+        user_parts=[part.wire()],
+        executor=_loop(runtime, plan, catalog.config),
+        deadline=deadline if deadline is not None else runtime.config.run_deadline,
+    )

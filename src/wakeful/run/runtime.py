@@ -15,10 +15,13 @@ from wakeful.config import ServerConfig
 from wakeful.errors import ServiceUnavailableError
 from wakeful.project.catalog import Catalog, ModelChoice
 from wakeful.project.config import ProjectConfigs
+from wakeful.project.instructions import Instructions
 from wakeful.providers.base import Provider
 from wakeful.providers.registry import ProviderPool
 from wakeful.run.manager import RunManager
 from wakeful.run.permissions import Permissions
+from wakeful.run.recovery import recover
+from wakeful.run.system import SystemPrompts
 from wakeful.run.webhooks import Webhooks
 from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
@@ -28,8 +31,10 @@ from wakeful.storage.base import Store
 from wakeful.storage.postgres import Postgres
 from wakeful.storage.sql import SQLStore
 from wakeful.storage.sqlite import SQLite
+from wakeful.telemetry.metrics import Metrics
 from wakeful.tools.base import Tool
 from wakeful.tools.bash import child_env
+from wakeful.tools.output import KeptOutputs
 from wakeful.tools.pool import ToolPool
 from wakeful.tools.registry import builtin_tools
 
@@ -62,6 +67,9 @@ class Runtime:
     webhooks: Webhooks
     tool_pool: ToolPool
     instance: str
+    prompts: SystemPrompts  # system prompts, with the per-project caches behind them
+    outputs: KeptOutputs  # tool outputs too long for the model, kept whole
+    metrics: Metrics  # this runtime's own registry, served at GET /metrics
 
     @property
     def read_only_tools(self) -> set[str]:
@@ -71,11 +79,12 @@ class Runtime:
     def build(cls, config: ServerConfig, store: Store | None = None) -> Runtime:
         """The runtime for `config`, on `store` if given (a test's MemoryStore), else the config's."""
         store = store or config_store(config)
-        bus = EventBus(config.event_replay, config.subscriber_queue, config.event_replay_bytes)
+        metrics = Metrics()
+        bus = EventBus(config.event_replay, config.subscriber_queue, config.event_replay_bytes, metrics)
         messages = MessageLog(store, bus)
         sessions = Sessions(store, bus)
         instance = ids.new_id("run")
-        runs = RunManager(messages, store, bus, instance, sessions)
+        runs = RunManager(messages, store, bus, instance, sessions, metrics)
         permissions = Permissions(store, bus, sessions)
         webhooks = Webhooks(config, store, bus, runs, instance)
         runs.on_end = webhooks.run_ended
@@ -100,6 +109,9 @@ class Runtime:
             webhooks=webhooks,
             tool_pool=ToolPool(config.tool_threads),
             instance=instance,
+            prompts=SystemPrompts(Instructions(config.environ, config.config_freshness)),
+            outputs=KeptOutputs(config.data_dir / "tool-output"),
+            metrics=metrics,
         )
 
     def catalog(self, directory: Path) -> Catalog:
@@ -112,3 +124,23 @@ class Runtime:
     def refuse_when_draining(self) -> None:
         if not self.runs.accepting:
             raise ServiceUnavailableError("The server is shutting down", retry_after=5)
+
+    async def open(self) -> None:
+        """Open the store, close what a server that died left behind (its runs, whose ends store
+        their webhook deliveries, and its permission requests), then start the webhook courier."""
+        await self.store.open()
+        await recover(self.store, self.messages, self.sessions, self.webhooks.run_ended)
+        await self.permissions.recover()
+        await self.webhooks.start()
+
+    async def close(self, reason: str) -> None:
+        """Stop taking runs, end the event streams, abort what still runs (storing `reason` as its
+        error) and release every resource. The graceful drain (server.serve) runs before this."""
+        self.runs.stop_accepting()
+        await self.permissions.close(reason)
+        self.bus.close()
+        await self.runs.drain(0, reason)
+        await self.webhooks.close()  # after the drain: the runs it ends store their deliveries
+        self.tool_pool.close()
+        await self.providers.aclose()
+        await self.store.close()

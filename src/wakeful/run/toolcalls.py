@@ -4,7 +4,8 @@ A bad call (arguments that are not a JSON object, a tool the agent may not use o
 rule denies altogether) becomes a tool part in state "error" that the model sees on its next step; so
 does a `ToolError` (arguments the tool's schema refuses, a permission refused, or a failure) or any
 other failure of the tool. Cancellation (abort, deadline, shutdown) propagates after the tool has
-stopped what it started; `abort_open` then marks the interrupted part.
+stopped what it started; `abort_open` then marks the interrupted part. An output too
+long for the model is cut and kept whole (`tools.output`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from wakeful.errors import ToolError
 from wakeful.ids import now_ms
 from wakeful.providers.base import ToolCall
 from wakeful.session.messages import MessageLog
+from wakeful.telemetry.calls import ToolExecution, ToolOutcome
+from wakeful.telemetry.metrics import Metrics
 from wakeful.tools.base import Tool, ToolContext
+from wakeful.tools.output import limit_output
 from wakeful.wire.parts import (
     ToolPart,
     ToolStateCompleted,
@@ -35,6 +39,7 @@ class ToolCalls:
     tools: dict[str, Tool]
     agent_name: str
     context: ToolContext  # what every call of the run shares; message and call ids are set per call
+    metrics: Metrics
     denied: dict[str, PermissionRule] = field(default_factory=dict)  # tools a rule denies altogether
     _open: dict[str, tuple[ToolPart, int]] = field(default_factory=dict)  # part id -> (part, start)
 
@@ -53,12 +58,15 @@ class ToolCalls:
                 state=ToolStatePending(input={}, raw=call.arguments),
             )
             await self.log.put_part(part)
-            await self._run(part, call)
+            with ToolExecution(self.metrics, call.name, call.id, known=call.name in self.tools) as observed:
+                observed.outcome = await self._run(part, call)
+                if isinstance(part.state, ToolStateError):
+                    observed.error = part.state.error
 
     async def _fail(self, part: ToolPart, args: dict[str, Any], error: str, start: int) -> None:
         await self._set(part, ToolStateError(input=args, error=error, time={"start": start, "end": now_ms()}))
 
-    async def _run(self, part: ToolPart, call: ToolCall) -> None:
+    async def _run(self, part: ToolPart, call: ToolCall) -> ToolOutcome:
         start = now_ms()
         try:
             args = json.loads(call.arguments or "{}")
@@ -66,31 +74,31 @@ class ToolCalls:
                 raise ValueError("arguments must be a JSON object")
         except ValueError as exc:
             await self._fail(part, {}, f"Invalid tool arguments: {exc}", start)
-            return
+            return "invalid"
         tool = self.tools.get(call.name)
         rule = self.denied.get(call.name)
         if rule is not None:
             denial = f"Permission denied: the rule {json.dumps(rule.wire())} forbids the tool {call.name}"
             await self._fail(part, args, denial, start)
-            return
+            return "denied"
         if tool is None:
             await self._fail(
                 part, args, f"Unknown tool or not allowed for agent {self.agent_name}: {call.name}", start
             )
-            return
+            return "invalid"
         await self._set(part, ToolStateRunning(input=args, time={"start": start}))
         self._open[part.id] = (part, start)
         ctx = replace(self.context, message_id=part.messageID, call_id=call.id)
         try:
-            result = await tool.call(args, ctx)
+            result = await limit_output(await tool.call(args, ctx), ctx)
         except ToolError as exc:
             self._open.pop(part.id, None)
             await self._fail(part, args, exc.message, start)
-            return
+            return "error"
         except Exception as exc:
             self._open.pop(part.id, None)
             await self._fail(part, args, f"{type(exc).__name__}: {exc}", start)
-            return
+            return "error"
         self._open.pop(part.id, None)
         await self._set(
             part,
@@ -102,6 +110,7 @@ class ToolCalls:
                 time={"start": start, "end": now_ms()},
             ),
         )
+        return "success"
 
     async def abort_open(self, reason: str = "Tool execution aborted") -> None:
         """Mark the tools that were running when the run ended."""

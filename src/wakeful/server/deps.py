@@ -15,12 +15,16 @@ from urllib.parse import unquote
 from fastapi import Depends, Header, Query, Request
 from fastapi import Path as PathParam
 
+from wakeful import ids
 from wakeful.errors import InvalidRequestError
 from wakeful.run.runtime import Runtime
 from wakeful.wire.sessions import Session
 
-SessionID = Annotated[str, PathParam(alias="sessionID", pattern=r"^ses")]
-MessageID = Annotated[str, PathParam(alias="messageID", pattern=r"^msg")]
+SessionID = Annotated[str, PathParam(alias="sessionID", pattern=ids.pattern("ses"))]
+MessageID = Annotated[str, PathParam(alias="messageID", pattern=ids.pattern("msg"))]
+# The largest `limit` a list takes: the largest integer a JavaScript client sends exactly. Larger
+# values (1e300) are refused, not clamped.
+LIMIT_MAX = 2**53 - 1
 
 
 # Dependencies are `async def` on purpose: FastAPI runs plain `def` dependencies in a thread pool of
@@ -49,8 +53,12 @@ async def get_directory(
     if not path.is_absolute():
         raise InvalidRequestError(f"directory must be an absolute path: {value}", field="directory")
     # One stat of a local directory: cheaper inline than a hop to a thread.
-    if not path.is_dir():  # noqa: ASYNC240
-        raise InvalidRequestError(f"directory does not exist: {value}", field="directory")
+    try:
+        found = path.is_dir()  # noqa: ASYNC240
+    except OSError:  # a name too long, a parent the server may not search
+        found = False
+    if not found:
+        raise InvalidRequestError(f"directory does not exist: {value[:4096]}", field="directory")
     return Path(os.path.normpath(path))  # noqa: ASYNC240 - pure string work
 
 

@@ -22,6 +22,7 @@ from wakeful.errors import (
     InvalidRequestError,
     MethodNotAllowedError,
     NotFoundError,
+    PayloadTooLargeError,
     RequestError,
     UnknownError,
 )
@@ -46,12 +47,13 @@ def _validation_error(exc: RequestValidationError) -> InvalidRequestError:
     if not errors:
         return InvalidRequestError("Invalid request")
     first = errors[0]
+    if first.get("type") == "json_invalid":
+        reason = first.get("ctx", {}).get("error")
+        return InvalidRequestError("Request body is not valid JSON" + (f": {reason}" if reason else ""))
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
     field = ".".join(loc) or None
     message = str(first.get("msg", "invalid value"))
-    if first.get("type") == "json_invalid":
-        message = "Request body is not valid JSON"
-    elif first.get("type") == "extra_forbidden":
+    if first.get("type") == "extra_forbidden":
         message = f"Unknown field: {field}"
     elif field:
         message = f"{field}: {message}"
@@ -65,6 +67,8 @@ def _framework_error(exc: StarletteHTTPException) -> RequestError:
         return NotFoundError("Not found" if detail == "Not Found" else detail)
     if exc.status_code == 405:
         return MethodNotAllowedError(detail)
+    if exc.status_code == 413:
+        return PayloadTooLargeError(detail, field="body")
     if exc.status_code < 500:
         return InvalidRequestError(detail)
     return UnknownError(detail)

@@ -6,6 +6,8 @@ out per interval; JSON parsers skip leading whitespace, so the body stays exactl
 An answer ready within the first interval makes a body that starts with `{`. The response only waits
 on the answer: a client that disconnects does not cancel the work (unless the route asks for that),
 and an exception ends the body with a well-formed error object instead of a truncated body.
+While open it counts in the `wakeful_held_calls` gauge, and each keep-alive byte reports how late it
+left (a late byte means a busy or stalled event loop).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from wakeful.errors import InvalidRequestError, UnknownRunError
+from wakeful.telemetry.metrics import Metrics
 
 log = logging.getLogger("wakeful.keepalive")
 
@@ -51,12 +54,14 @@ class KeepAliveResponse(Response):
         status_code: int = 200,
         headers: dict[str, str] | None = None,
         on_disconnect: Callable[[], Any] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.answer = answer
         self.interval = interval
         self.status_code = status_code
         self.extra_headers = headers or {}
         self.on_disconnect = on_disconnect
+        self.metrics = metrics
         self.background = None
         self.body = b""
         self.raw_headers = self._header_list()
@@ -79,12 +84,24 @@ class KeepAliveResponse(Response):
                 return
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.held_calls.inc()
+        try:
+            await self._hold(receive, send, metrics)
+        finally:
+            if metrics is not None:
+                metrics.held_calls.dec()
+
+    async def _hold(self, receive: Receive, send: Send, metrics: Metrics | None) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         await send({"type": "http.response.body", "body": b"", "more_body": True})
         answer: asyncio.Future[Any] = asyncio.ensure_future(self.answer)
         gone = asyncio.create_task(self._disconnected(receive))
+        loop = asyncio.get_running_loop()
         try:
             while True:
+                due = loop.time() + self.interval
                 done, _ = await asyncio.wait(
                     {answer, gone}, timeout=self.interval, return_when=asyncio.FIRST_COMPLETED
                 )
@@ -97,6 +114,8 @@ class KeepAliveResponse(Response):
                     if self.on_disconnect is not None:
                         self.on_disconnect()
                     return
+                if metrics is not None:
+                    metrics.keepalive_lateness.observe(max(0.0, loop.time() - due))
                 await send({"type": "http.response.body", "body": b"\n", "more_body": True})
         finally:
             gone.cancel()

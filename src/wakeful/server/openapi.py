@@ -1,11 +1,11 @@
 """Our own OpenAPI document (`GET /doc`): FastAPI's, corrected to what the server really answers.
 
 FastAPI documents 422 validation errors; wakeful answers 400 `InvalidRequestError`, 404
-`NotFoundError` (`PermissionNotFoundError` for a request id), 409 and 503 in the reference's shapes,
-so those replace it. The error schemas are those of the body models in `wakeful.errors` (the models
-that render the bodies), each named after its error class; 401, 405 and 500 can answer any route and
-are documented as schemas only. `/event` is documented as the SSE stream it is, its schema the
-`Event` envelope of each `data:` line.
+`NotFoundError` (`PermissionNotFoundError` for a request id), 409 and 503 in the reference's shapes, so those replace it; a route with a body
+may answer 413 with the `InvalidRequestError` body. The error schemas are
+those of the body models in `wakeful.errors` (the models that render the bodies), each named after
+its error class; 401, 405 and 500 can answer any route and are documented as schemas only. `/event`
+is documented as the SSE stream it is, its schema the `Event` envelope of each `data:` line.
 """
 
 from __future__ import annotations
@@ -48,7 +48,15 @@ CONFLICT_ROUTES = {
     "session.shell",
     "session.deleteMessage",
 }
-RUN_ROUTES = {"session.prompt", "session.prompt_async", "session.command", "session.shell", "session.create"}
+# The routes that answer 503 while the server drains (readiness also when the store does not answer).
+UNAVAILABLE_ROUTES = {
+    "session.prompt",
+    "session.prompt_async",
+    "session.command",
+    "session.shell",
+    "session.create",
+    "global.ready",
+}
 
 
 def error_schemas() -> dict[str, Any]:
@@ -91,10 +99,14 @@ def build(app: FastAPI) -> dict[str, Any]:
                 if "$ref" in content.get("schema", {}):
                     content["schema"].pop("type", None)
             responses["400"] = _json(InvalidRequestError, "Bad request: nothing was changed")
+            if "requestBody" in op:
+                responses["413"] = _json(InvalidRequestError, "The body is over the server's size limit")
             if "{sessionID}" in path:
                 responses["404"] = _json(NotFoundError, "Unknown session, message or permission request")
             elif "{requestID}" in path:
                 responses["404"] = _json(PermissionNotFoundError, "No pending request with this id")
+            elif op.get("operationId") == "session.create":
+                responses["404"] = _json(NotFoundError, "Unknown parent session")
             if op.get("operationId") in CONFLICT_ROUTES:
                 responses["409"] = {
                     "description": "Session busy (shell, message deletion) or messageID conflict",
@@ -104,8 +116,8 @@ def build(app: FastAPI) -> dict[str, Any]:
                         }
                     },
                 }
-            if op.get("operationId") in RUN_ROUTES:
-                responses["503"] = _json(ServiceUnavailableError, "Shutting down; retry after Retry-After")
+            if op.get("operationId") in UNAVAILABLE_ROUTES:
+                responses["503"] = _json(ServiceUnavailableError, "Draining for shutdown (or not ready); retry after Retry-After")
     app.openapi_schema = doc
     return doc
 

@@ -1,17 +1,77 @@
-"""The route class of every router: answers serialised the way `Wire.wire()` serialises."""
+"""The route class of every router: request bodies decoded as strict JSON, answers serialised the way
+`Wire.wire()` serialises."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import math
+import re
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+import pydantic_core
+from fastapi import Request, Response
 from fastapi.routing import APIRoute
+
+# A `\uD800`-`\uDFFF` escape: half of a surrogate pair, or a lone surrogate that no UTF-8 can carry.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# More brackets than this, and the body may nest deeper than pydantic answers (255 levels).
+_BRACKETS = 200
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise json.JSONDecodeError(f"number out of range: {literal[:40]}", literal, 0)
+    return value
+
+
+def _not_a_number(literal: str) -> Any:
+    raise json.JSONDecodeError(f"{literal} is not a JSON number", literal, 0)
+
+
+def decode_json(body: bytes) -> Any:
+    """`body` as JSON as RFC 8259 defines it, so that whatever it holds can be stored and sent again:
+    UTF-8 text without lone surrogates (`"\\ud800"`), finite numbers only (no `NaN`, `Infinity`
+    or `1e400`), and arrays and objects at most about 200 levels deep (pydantic answers at most
+    255). Raises `json.JSONDecodeError`, or `UnicodeDecodeError` for a body that is not UTF-8."""
+    text = body.decode("utf-8")
+    data = json.loads(text, parse_float=_finite, parse_constant=_not_a_number)
+    # Both checks scan the bytes at C speed, and only a body that fails one is parsed again.
+    if _SURROGATE_ESCAPE.search(body) or body.count(b"[") + body.count(b"{") > _BRACKETS:
+        try:
+            # pydantic's parser refuses a lone surrogate (a pair is one character) and nesting past
+            # about 200 levels.
+            pydantic_core.from_json(text)
+        except ValueError as exc:
+            raise json.JSONDecodeError(str(exc), text, 0) from None
+    return data
+
+
+class WireRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = decode_json(await self.body())
+        return self._json
+
+    def decoded(self) -> Any:
+        """The JSON body if the route has decoded it (before its dependencies run), else None."""
+        return getattr(self, "_json", None)
 
 
 class WireRoute(APIRoute):
-    """A route whose response model is dumped without the fields that are None (and, FastAPI's
-    default, by alias), like every wire model, so that no route repeats `response_model_exclude_none`."""
+    """A route whose JSON body is read by `decode_json`, and whose response model is dumped without
+    the fields that are None (and, FastAPI's default, by alias), like every wire model, so that no
+    route repeats `response_model_exclude_none`."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         kwargs["response_model_exclude_none"] = True
         super().__init__(path, endpoint, **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            return await handler(WireRequest(request.scope, request.receive))
+
+        return handle

@@ -25,6 +25,8 @@ from wakeful.errors import StartupError
 from wakeful.run.runtime import Runtime
 from wakeful.server.app import create_app
 from wakeful.server.lock import DataDirLock
+from wakeful.server.protocol import http_protocol
+from wakeful.telemetry import logs, tracing
 
 log = logging.getLogger("wakeful")
 BACKLOG = 16_384
@@ -117,14 +119,22 @@ class DrainingServer(uvicorn.Server):
 
 
 def serve(config: ServerConfig) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpx2", "openai", "anthropic", "aiohttp", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    stop_logging = logs.configure(config.log_format)
+    try:
+        return _serve(config)
+    finally:
+        stop_logging()
+
+
+def _serve(config: ServerConfig) -> int:
     try:
         check_bind(config)
+        if tracing.setup(config.environ):
+            log.info("tracing: %s", tracing.describe(config.environ))
         lock = DataDirLock(config.data_dir)
         lock.acquire()
     except StartupError as exc:
+        tracing.shutdown()
         print(f"wakeful: {exc}", file=sys.stderr)
         return 2
     try:
@@ -143,9 +153,12 @@ def serve(config: ServerConfig) -> int:
         uv_config = uvicorn.Config(
             app,
             log_level="warning",
-            access_log=False,
+            log_config=None,  # uvicorn's own lines go through wakeful's handler and format
+            access_log=False,  # wakeful writes its own (wakeful.server.access)
             backlog=BACKLOG,
-            timeout_keep_alive=30,
+            http=http_protocol(config),
+            ws="none",  # no route speaks WebSocket: an upgrade would only bypass the HTTP protocol's limits
+            timeout_keep_alive=config.idle_timeout,  # type: ignore[arg-type]  # any number of seconds
             timeout_graceful_shutdown=None,
             lifespan="on",
         )
@@ -154,4 +167,5 @@ def serve(config: ServerConfig) -> int:
         log.info("stopped")
         return 0
     finally:
+        tracing.shutdown()  # exports the spans still buffered
         lock.release()

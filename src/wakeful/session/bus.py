@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wakeful import ids
+from wakeful.telemetry.metrics import Metrics
 
 GAP = "server.gap"
 
@@ -101,7 +102,11 @@ class Subscription:
 
 class EventBus:
     def __init__(
-        self, replay_size: int = 10_000, queue_size: int = 2_000, replay_bytes: int = 32 << 20
+        self,
+        replay_size: int = 10_000,
+        queue_size: int = 2_000,
+        replay_bytes: int = 32 << 20,
+        metrics: Metrics | None = None,
     ) -> None:
         self._replay: deque[Event] = deque()
         self._replay_size = replay_size
@@ -111,6 +116,9 @@ class EventBus:
         self._subscribers: set[Subscription] = set()
         self._queue_size = queue_size
         self.closed = False
+        self._metrics = metrics
+        if metrics is not None:
+            metrics.event_subscribers.set_function(lambda: len(self._subscribers))
 
     def publish(self, type_: str, properties: dict[str, Any]) -> Event:
         event = Event(id=ids.event_id(), type=type_, properties=properties, seq=next(self._seq))
@@ -123,10 +131,17 @@ class EventBus:
         ):
             self._replay_used -= len(self._replay.popleft().frame)
         for sub in list(self._subscribers):
+            was_open = not sub.closed
             sub.push(event)
             if sub.closed:
                 self._subscribers.discard(sub)
+                if was_open:  # this push overflowed it
+                    self._gap("overflow")
         return event
+
+    def _gap(self, reason: str) -> None:
+        if self._metrics is not None:
+            self._metrics.event_gaps.labels(reason).inc()
 
     def subscribe(self, last_event_id: str | None = None) -> Subscription:
         sub = Subscription(queue_size=self._queue_size)
@@ -134,6 +149,7 @@ class EventBus:
             missed = self._missed_since(last_event_id)
             if missed is None:
                 sub.push(make_event(GAP, {"reason": "unknown-id", "lastEventID": last_event_id}))
+                self._gap("unknown-id")
             else:
                 for event in missed:
                     sub.push(event)

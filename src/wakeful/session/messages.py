@@ -76,10 +76,13 @@ class MessageLog:
             for m in await self._store.list_messages(session_id, limit, before)
         ]
 
-    async def list_raw(self, session_id: str) -> builtins.list[dict[str, Any]]:
-        """Every message of the session with its parts, as stored (wire dicts, insertion order): for
-        code that reads the log as data, such as a run's history and crash recovery."""
-        return await self._store.list_messages(session_id)
+    async def list_raw(
+        self, session_id: str, limit: int | None = None, before: str | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """The session's messages with their parts, as stored (wire dicts, insertion order): for
+        code that reads the log as data, such as a run's history and crash recovery. `limit` and
+        `before` page backwards as in `MessageStore.list_messages`."""
+        return await self._store.list_messages(session_id, limit, before)
 
     async def get_raw(self, session_id: str, message_id: str) -> dict[str, Any] | None:
         """One message with its parts as stored; None if the session has no such message."""

@@ -15,9 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from wakeful.config import WebhookEvent
+from wakeful.errors import ConflictError
 from wakeful.wire.webhooks import DeliverySource, DeliveryStatus
 
 RunStatus = Literal["queued", "running", "done"]
+
+
+def part_taken(part_id: str) -> ConflictError:
+    return ConflictError(
+        f"part id {part_id} is already in use; choose another, or send none", resource=part_id
+    )
 
 
 def fold(text: str) -> str:
@@ -124,7 +131,8 @@ class RunStore(Protocol):
         """Record the run and its user message in one transaction, unless `run.message_id` is
         already claimed: then return the existing record and write nothing. An id that already
         names a message no run owns is answered as a record with an empty `body_hash`, which no
-        request matches: a conflict."""
+        request matches: a conflict. A part id that is already stored, in any session, raises
+        `ConflictError` and writes nothing: a client-chosen id never reaches another's rows."""
         ...
 
     async def get_run(self, message_id: str) -> RunRecord | None: ...

@@ -22,6 +22,7 @@ from wakeful.storage.base import (
     SessionQuery,
     Settlement,
     fold,
+    part_taken,
 )
 
 T = TypeVar("T")
@@ -195,6 +196,9 @@ class MemoryStore:
         taken = self._messages.get(run.message_id)
         if taken is not None:
             return RunRecord(run.message_id, taken.data["sessionID"], "message", body_hash="")
+        used = next((p["id"] for p in parts if p["id"] in self._parts), None)
+        if used is not None:
+            raise part_taken(used)
         self._runs[run.message_id] = replace(run, pgids=list(run.pgids))
         self._put(self._messages, user_message)
         for part in parts:

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Executable, Table, and_, case, delete, func, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from wakeful.errors import ConflictError
 from wakeful.storage import schema as t
 from wakeful.storage.base import (
     DeliveryRecord,
@@ -29,6 +30,7 @@ from wakeful.storage.base import (
     SessionQuery,
     Settlement,
     fold,
+    part_taken,
 )
 
 T = TypeVar("T")
@@ -295,7 +297,8 @@ class SQLStore:
     ) -> RunRecord | None:
         claim = {**asdict(run), "pgids": _dumps(run.pgids)}
 
-        def op(conn: Connection) -> RunRecord | None:
+        # A taken part id is returned, not raised: a raise would fail every write of a SQLite batch.
+        def op(conn: Connection) -> RunRecord | ConflictError | None:
             # Other transactions (other servers on this database) may claim the id meanwhile: the
             # primary key decides. An insert that meets an uncommitted claim waits for it, and each
             # statement here sees what was committed before it began.
@@ -303,11 +306,16 @@ class SQLStore:
                 taken = conn.execute(
                     select(t.messages.c.session_id).where(t.messages.c.id == run.message_id)
                 ).first()
-                if taken is None and conn.execute(self._sql.claim, claim).rowcount == 1:
-                    conn.execute(self._sql.message, _message_row(user_message))
-                    if parts:
-                        conn.execute(self._sql.part, [_part_row(p) for p in parts])
-                    return None
+                if taken is None:
+                    for chunk in _chunks([p["id"] for p in parts]):
+                        used = conn.execute(select(t.parts.c.id).where(t.parts.c.id.in_(chunk))).first()
+                        if used is not None:
+                            return part_taken(used[0])
+                    if conn.execute(self._sql.claim, claim).rowcount == 1:
+                        conn.execute(self._sql.message, _message_row(user_message))
+                        if parts:
+                            conn.execute(self._sql.part, [_part_row(p) for p in parts])
+                        return None
                 row = conn.execute(select(t.runs).where(t.runs.c.message_id == run.message_id)).first()
                 if row is not None:
                     return self._run(row)
@@ -316,7 +324,10 @@ class SQLStore:
                     return RunRecord(run.message_id, taken[0], "message", body_hash="")
                 # The claim that won was deleted since (its session was): try again.
 
-        return await self.db.write(op)
+        outcome = await self.db.write(op)
+        if isinstance(outcome, ConflictError):
+            raise outcome
+        return outcome
 
     async def get_run(self, message_id: str) -> RunRecord | None:
         async with self.db.read() as conn:

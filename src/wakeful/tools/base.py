@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from wakeful.config import ServerConfig
 from wakeful.providers.base import ToolDefinition
 from wakeful.tools.pool import ToolPool, default_pool
+
+if TYPE_CHECKING:
+    from wakeful.tools.output import KeptOutputs
 
 
 @dataclass
@@ -66,6 +69,8 @@ class ToolContext:
     # gone, so that crash recovery can kill what a dead server left behind.
     on_process: Callable[[int | None], Awaitable[None]] | None = None
     env: dict[str, str] | None = None  # the environment for child processes (secrets removed)
+    # Where outputs too long for the model are kept in full; the read tool may always read there.
+    outputs: KeptOutputs | None = None
     # The run's permission check; without one (a context made outside a run) everything is allowed.
     gate: PermissionGate | None = None
     pool: ToolPool = field(default_factory=default_pool)  # where blocking file work runs

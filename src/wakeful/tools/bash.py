@@ -25,13 +25,14 @@ import subprocess
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pydantic import Field
 
 from wakeful.errors import ToolError
 from wakeful.project.permissions import ShellCommand, always_pattern, parse_shell, unquote
 from wakeful.tools.base import ToolContext, ToolResult
+from wakeful.tools.output import KeptOutputs, kept_note
 from wakeful.tools.paths import confine, inside, project_roots, real_path
 from wakeful.tools.typed import NonBlank, ToolArgs, tool
 
@@ -52,6 +53,7 @@ class ShellOutcome:
     timed_out: bool
     truncated: bool
     pgid: int
+    kept: Path | None = None  # the whole output, when it was truncated and a place to keep it was given
 
 
 def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -63,16 +65,38 @@ def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 class _Capture:
-    """Keeps the first and last `limit` bytes of a stream of any length."""
+    """Keeps the first and last `limit` bytes of a stream of any length; with `keep`, a stream
+    longer than that is also written whole to a kept file (in buffered pieces, as it arrives)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, keep: KeptOutputs | None = None) -> None:
         self.limit = max(limit, 2)
         self.head = bytearray()
         self.tail = bytearray()
         self.total = 0
+        self._keep = keep
+        self.kept: Path | None = None
+        self._file: IO[bytes] | None = None
+
+    def _spill(self, data: bytes) -> None:
+        if self._file is None and self._keep is not None and self.total > self.limit:
+            keep, self._keep = self._keep, None
+            try:
+                self.kept, self._file = keep.open_spill()
+                self._file.write(self.head)  # until now the head held every byte
+            except OSError:
+                self.kept = self._file = None
+        if self._file is not None:
+            self._file.write(data)
+
+    def close(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
 
     def feed(self, data: bytes) -> None:
         self.total += len(data)
+        self._spill(data)
         if len(self.head) < self.limit:
             self.head += data[: self.limit - len(self.head)]
         self.tail += data
@@ -105,8 +129,8 @@ def truncate_lines(text: str, max_lines: int) -> tuple[str, bool]:
 class _Collector(asyncio.SubprocessProtocol):
     # A protocol rather than `Process.wait()`: on Python 3.11 `wait()` only returns once every pipe
     # is closed, so a background child holding stdout would hang it.
-    def __init__(self, limit: int) -> None:
-        self.capture = _Capture(limit)
+    def __init__(self, limit: int, keep: KeptOutputs | None) -> None:
+        self.capture = _Capture(limit, keep)
         self.exited = asyncio.Event()
         self.eof = asyncio.Event()
 
@@ -209,19 +233,21 @@ async def run_shell(
     *,
     max_bytes: int = 50_000,
     max_lines: int = 2_000,
+    keep: KeptOutputs | None = None,
 ) -> ShellOutcome:
     """Run `command` with bash (or /bin/sh) in `cwd`; `timeout` is in seconds, None for none.
 
     `env` is sanitized with `child_env` (None means this process's environment). `on_process` gets
-    the process-group id once it exists and None once the group is gone. Raises OSError when the
-    shell cannot be started; cancellation kills the whole group before it propagates.
+    the process-group id once it exists and None once the group is gone. An output over `max_bytes`
+    is kept whole in a file of `keep`, if given. Raises OSError when the shell cannot be started;
+    cancellation kills the whole group before it propagates.
     """
     loop = asyncio.get_running_loop()
     shell = _shell()
     gate_read, gate_write = os.pipe()
     try:
         transport, proto = await loop.subprocess_exec(
-            lambda: _Collector(max_bytes),
+            lambda: _Collector(max_bytes, keep),
             shell,
             "-c",
             _GATE,
@@ -261,16 +287,24 @@ async def run_shell(
         try:
             await _kill_group(pgid, proto, transport)
         finally:
+            proto.capture.close()
             if on_process is not None:
                 await on_process(None)
     text, cut_bytes = proto.capture.text()
     text, cut_lines = truncate_lines(text, max_lines)
+    kept = proto.capture.kept
+    if keep is not None:
+        if kept is not None:
+            await keep.swept()
+        elif cut_lines:  # the bytes fit, so the head holds the whole output
+            kept = await keep.keep(proto.capture.head.decode(errors="replace"))
     return ShellOutcome(
         output=text,
         exit_code=None if timed_out else transport.get_returncode(),
         timed_out=timed_out,
         truncated=cut_bytes or cut_lines,
         pgid=pgid,
+        kept=kept,
     )
 
 
@@ -297,7 +331,8 @@ async def bash_tool(args: BashArgs, ctx: ToolContext) -> ToolResult:
     - 'timeout' is in milliseconds (default 120000, at most 600000); on timeout the command and
     everything it started are killed.
     - stdin is closed, so interactive commands fail: pass flags like '-y' or '--no-pager'.
-    - Long output is truncated in the middle. A non-zero exit code is reported, not an error.
+    - Long output is truncated in the middle and kept whole in a file whose path the result gives.
+    A non-zero exit code is reported, not an error.
     - Always give a short 'description' (5-10 words) of what the command does.
     """
     seconds = ctx.config.bash_timeout if args.timeout is None else args.timeout / 1000
@@ -313,6 +348,7 @@ async def bash_tool(args: BashArgs, ctx: ToolContext) -> ToolResult:
             ctx.on_process,
             max_bytes=ctx.config.tool_output_max_bytes,
             max_lines=ctx.config.tool_output_max_lines,
+            keep=ctx.outputs,
         )
     except OSError as exc:
         raise ToolError(f"Could not start the shell: {exc}") from exc
@@ -322,6 +358,8 @@ async def bash_tool(args: BashArgs, ctx: ToolContext) -> ToolResult:
         notes.append(f"bash tool terminated command after exceeding timeout {round(seconds * 1000)} ms")
     elif outcome.exit_code:
         notes.append(f"command exited with code {outcome.exit_code}")
+    if outcome.kept is not None:
+        notes.append(kept_note(outcome.kept))
     output = outcome.output
     if notes:
         output += "\n\n<bash_metadata>\n" + "\n".join(notes) + "\n</bash_metadata>"
@@ -330,6 +368,8 @@ async def bash_tool(args: BashArgs, ctx: ToolContext) -> ToolResult:
         "exit": outcome.exit_code,
         "truncated": outcome.truncated,
     }
+    if outcome.kept is not None:
+        metadata["outputPath"] = str(outcome.kept)
     if args.description:
         metadata["description"] = args.description
     return ToolResult(output=output, title=args.description or args.command, metadata=metadata)

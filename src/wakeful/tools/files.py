@@ -20,7 +20,7 @@ from pydantic import Field
 from wakeful.errors import ToolError
 from wakeful.project.files import NotRegularFileError, regular_file
 from wakeful.tools.base import ToolContext, ToolResult
-from wakeful.tools.paths import confined_path, display_path, worktree_relative
+from wakeful.tools.paths import confine, confined_path, display_path, real_path, worktree_relative
 from wakeful.tools.typed import ToolArgs, tool
 
 MAX_LINE_CHARS = 2_000
@@ -171,8 +171,11 @@ async def read_tool(args: ReadArgs, ctx: ToolContext) -> ToolResult:
     list tool for directories).
     - Read a file before editing it, and read several files in parallel when useful.
     """
-    path = await confined_path(ctx, args.filePath)
-    await ctx.ask("read", [str(path)])
+    path = real_path(ctx.directory, args.filePath)
+    # A tool output kept whole because it was too long for the model may always be read back.
+    if ctx.outputs is None or not ctx.outputs.holds(path):
+        await confine(ctx, path)
+        await ctx.ask("read", [str(path)])
     limit = ctx.config.read_max_lines if args.limit is None else args.limit
     max_bytes = ctx.config.tool_output_max_bytes
     try:

@@ -1,48 +1,45 @@
-"""Request bodies of the routes that start runs: prompt, command and shell."""
+"""Request bodies of the routes that start runs: prompt, command, shell and summarize.
+
+A prompt's parts are the stored parts' content (`wakeful.wire.parts`) plus an optional id of the
+client's choosing; ids follow `wakeful.ids.pattern`.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from wakeful.wire.base import Wire
-from wakeful.wire.messages import ModelRef
+from wakeful.wire.base import MessageIDText, PartIDText, Wire
+from wakeful.wire.messages import ModelRef, OutputFormat
+from wakeful.wire.parts import AgentContent, FileContent, TextContent
 
-MessageIDField = Annotated[str | None, Field(default=None, pattern=r"^msg")]
-PartIDField = Annotated[str | None, Field(default=None, pattern=r"^prt")]
 LEGACY_MODEL = frozenset({"providerID", "modelID"})
 
 
-class TextPartInput(Wire):
-    id: PartIDField = None
+class PartInput(Wire):
+    """What every part of a prompt adds to its content: the id it is stored under, if the client
+    chooses it (otherwise the server makes one)."""
+
+    id: PartIDText | None = None
+
+
+class TextPartInput(TextContent, PartInput):
     type: Literal["text"]
-    text: str
-    synthetic: bool | None = None
-    ignored: bool | None = None
-    time: dict[str, int] | None = None
-    metadata: dict[str, Any] | None = None
 
 
-class FilePartInput(Wire):
-    id: PartIDField = None
+class FilePartInput(FileContent, PartInput):
     type: Literal["file"]
-    mime: str
-    filename: str | None = None
-    url: str
-    source: dict[str, Any] | None = None
 
 
-class AgentPartInput(Wire):
-    id: PartIDField = None
+class AgentPartInput(AgentContent, PartInput):
     type: Literal["agent"]
-    name: str
-    source: dict[str, Any] | None = None
 
 
-class SubtaskPartInput(Wire):
-    id: PartIDField = None
+class SubtaskPartInput(PartInput):
+    """Accepted by the schema for the reference's sake; refused (400) before anything is stored."""
+
     type: Literal["subtask"]
     prompt: str
     description: str
@@ -51,9 +48,21 @@ class SubtaskPartInput(Wire):
     command: str | None = None
 
 
-PartInput = Annotated[
+AnyPartInput = Annotated[
     TextPartInput | FilePartInput | AgentPartInput | SubtaskPartInput, Field(discriminator="type")
 ]
+
+
+P = TypeVar("P", bound=PartInput)
+
+
+def _distinct_ids(parts: list[P]) -> list[P]:
+    chosen = [p.id for p in parts if p.id is not None]
+    if len(set(chosen)) != len(chosen):
+        raise ValueError("two parts have the same id")
+    return parts
+
+
 
 
 class PromptModel(Wire):
@@ -62,15 +71,15 @@ class PromptModel(Wire):
 
 
 class PromptBody(Wire):
-    messageID: MessageIDField = None
+    messageID: MessageIDText | None = None
     model: PromptModel | None = None
     agent: str | None = None
     noReply: bool | None = None
     tools: dict[str, bool] | None = None
-    format: dict[str, Any] | None = None
+    format: OutputFormat | None = None
     system: str | None = None
     variant: str | None = None
-    parts: list[PartInput]
+    parts: Annotated[list[AnyPartInput], AfterValidator(_distinct_ids)]
 
     @model_validator(mode="before")
     @classmethod
@@ -95,17 +104,25 @@ class PromptBody(Wire):
 
 
 class CommandBody(Wire):
-    messageID: MessageIDField = None
+    messageID: MessageIDText | None = None
     agent: str | None = None
     model: str | None = None  # "provider/model"
     arguments: str
     command: str
     variant: str | None = None
-    parts: list[FilePartInput] | None = None
+    parts: Annotated[list[FilePartInput], AfterValidator(_distinct_ids)] | None = None
 
 
 class ShellBody(Wire):
-    messageID: MessageIDField = None
+    messageID: MessageIDText | None = None
     agent: str
     model: PromptModel | None = None
     command: str
+
+
+class SummarizeBody(Wire):
+    """`POST /session/{id}/summarize`: compact the session now, with this model."""
+
+    providerID: str
+    modelID: str
+    auto: bool | None = None

@@ -11,7 +11,7 @@ class Event(Wire):
     """One SSE `data:` frame. Replayable events also carry an SSE `id:` line (their `evt_` id);
     reconnect with `Last-Event-ID` to receive what was missed. Types: server.connected,
     server.heartbeat, server.gap (wakeful: replay impossible, properties {reason:
-    'unknown-id'|'overflow', lastEventID}), session.created|updated|deleted|status|idle,
+    'unknown-id'|'overflow', lastEventID}), session.created|updated|deleted|status|idle|compacted,
     message.updated|removed, message.part.updated|removed|delta, todo.updated,
     permission.asked (a `PermissionRequest`), permission.replied ({sessionID, requestID, reply}),
     webhook.delivery (wakeful: a `Delivery`, stored or after an attempt)."""

@@ -21,6 +21,23 @@ class ModelRef(Wire):
     variant: str | None = None
 
 
+class OutputFormatText(Wire):
+    type: Literal["text"]
+
+
+class OutputFormatJsonSchema(Wire):
+    """Structured output: the answer is a JSON value that `schema` accepts, stored in the assistant
+    message's `structured`; the model gets `retryCount` chances to correct an answer that does not
+    validate."""
+
+    type: Literal["json_schema"]
+    json_schema: dict[str, Any] = Field(alias="schema")
+    retryCount: int | None = Field(default=None, ge=0)
+
+
+OutputFormat = Annotated[OutputFormatText | OutputFormatJsonSchema, Field(discriminator="type")]
+
+
 class UserTime(Wire):
     created: int
 
@@ -36,7 +53,7 @@ class UserMessage(Wire):
     sessionID: str
     role: Literal["user"] = "user"
     time: UserTime
-    format: dict[str, Any] | None = None
+    format: OutputFormat | None = None
     summary: UserSummary | None = None
     agent: str
     model: ModelRef

@@ -19,6 +19,12 @@ class Health(Wire):
     version: str
 
 
+class Ready(Wire):
+    """`GET /global/ready` while the server takes work: not draining, and its store answers."""
+
+    ready: Literal[True]
+
+
 class Config(RootModel[dict[str, Any]]):
     """The project's merged opencode configuration (`opencode.json` and friends), as loaded: an
     object with the reference's `Config` keys, passed through unchanged."""
@@ -42,6 +48,7 @@ class Agent(Wire):
     topP: Number | None = None
     steps: Number | None = None
     model: AgentModel | None = None
+    variant: str | None = None
 
 
 class Command(Wire):
@@ -116,6 +123,7 @@ class ProviderModel(Wire):
     options: dict[str, Any]
     headers: dict[str, str]
     release_date: str
+    variants: dict[str, dict[str, Any]] | None = None
 
 
 class Provider(Wire):

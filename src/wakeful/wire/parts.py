@@ -1,7 +1,13 @@
 """Typed message parts, serialised exactly as the reference's `Part` schemas.
 
 A tool part moves pending -> running -> completed | error; a step of the agent loop is framed by
-`step-start` and `step-finish`.
+`step-start` and `step-finish`. A completed tool part whose `time.compacted` is set was pruned: the
+model sees a placeholder instead of its output.
+
+The parts a prompt may carry (text, file, agent) are stored as they were sent, so each is defined
+once, by its content (`TextContent`, ...): the stored part adds where it lives (`PartBase`), the
+prompt's input adds an optional client-chosen id (`wakeful.wire.bodies`). Nothing is accepted that
+the stored model would not read back.
 """
 
 from __future__ import annotations
@@ -37,13 +43,35 @@ class PartBase(Wire):
     messageID: str
 
 
-class TextPart(PartBase):
+# The content of the parts a prompt can carry. A stored part lists its bases content-last, so that
+# its fields come out in the reference's order: id, sessionID, messageID, type, ...
+
+
+class TextContent(Wire):
     type: Literal["text"] = "text"
     text: str
     synthetic: bool | None = None
     ignored: bool | None = None
     time: TimeSpan | None = None
     metadata: dict[str, Any] | None = None
+
+
+class FileContent(Wire):
+    type: Literal["file"] = "file"
+    mime: str
+    filename: str | None = None
+    url: str
+    source: dict[str, Any] | None = None
+
+
+class AgentContent(Wire):
+    type: Literal["agent"] = "agent"
+    name: str
+    source: dict[str, Any] | None = None
+
+
+class TextPart(TextContent, PartBase):
+    pass
 
 
 class ReasoningPart(PartBase):
@@ -53,18 +81,12 @@ class ReasoningPart(PartBase):
     time: TimeSpan
 
 
-class FilePart(PartBase):
-    type: Literal["file"] = "file"
-    mime: str
-    filename: str | None = None
-    url: str
-    source: dict[str, Any] | None = None
+class FilePart(FileContent, PartBase):
+    pass
 
 
-class AgentPart(PartBase):
-    type: Literal["agent"] = "agent"
-    name: str
-    source: dict[str, Any] | None = None
+class AgentPart(AgentContent, PartBase):
+    pass
 
 
 class ToolStatePending(Wire):
@@ -125,7 +147,25 @@ class StepFinishPart(PartBase):
     tokens: Tokens = Field(default_factory=Tokens)
 
 
+class CompactionPart(PartBase):
+    """Marks a user message as a compaction request: the assistant message answering it (with
+    `summary: true`) summarises the history before it, except the messages from `tail_start_id`
+    on, which the model keeps seeing verbatim."""
+
+    type: Literal["compaction"] = "compaction"
+    auto: bool
+    overflow: bool | None = None
+    tail_start_id: str | None = None
+
+
 Part = Annotated[
-    TextPart | ReasoningPart | FilePart | AgentPart | ToolPart | StepStartPart | StepFinishPart,
+    TextPart
+    | ReasoningPart
+    | FilePart
+    | AgentPart
+    | ToolPart
+    | StepStartPart
+    | StepFinishPart
+    | CompactionPart,
     Field(discriminator="type"),
 ]

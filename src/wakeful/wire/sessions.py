@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from wakeful.wire.base import Number, Wire
+from wakeful.wire.base import Number, SessionIDText, Wire, WorkspaceIDText
 from wakeful.wire.permissions import PermissionRule
 
 
@@ -53,13 +53,13 @@ class Session(Wire):
 
 
 class SessionCreate(Wire):
-    parentID: str | None = Field(default=None, pattern=r"^ses")
+    parentID: SessionIDText | None = None
     title: str | None = None
     agent: str | None = None
     model: SessionModelRef | None = None
     metadata: dict[str, Any] | None = None
     permission: list[PermissionRule] | None = None
-    workspaceID: str | None = Field(default=None, pattern=r"^wrk")
+    workspaceID: WorkspaceIDText | None = None
 
 
 class SessionArchive(Wire):

@@ -13,12 +13,19 @@ ordinary prompt text, so any prompt gets the default reply:
     HOLD <key>              after the first content chunk, wait until `key` is released
     HOLD_BEFORE <key>       wait until `key` is released before answering at all
     ERROR <status> [count]  answer with an HTTP error (only the first <count> requests of this script)
+    OVERFLOW [count]        answer with the wire's context-overflow error (likewise)
     RETRY_AFTER <s>         error answers carry `retry-after: <s>`
     BREAK <n> [count]       send n events, then cut the stream (only the first <count> requests)
     TRUNCATE <n>            send n events, then end the stream without a finish
     SILENT                  say nothing (until `silent` is released or the caller gives up)
     USAGE <in> <out> [<cache_read> [<reasoning>]]   token counts (in = uncached input)
     FINISH <reason>         the finish reason (a wire's word such as max_tokens, or wakeful's, e.g. length)
+    SUMMARY <text>          what a compaction summary of this script's conversation says
+
+A compaction's summary request is answered with the SUMMARY text (default: a line counting the
+messages summarised); when the script was still calling tools, a `SCRIPT_PROGRESS` line records how
+many steps it had taken, so that the step count carries on when the summary is followed by the
+script's prompt again (as a compacted history shows it).
 
 This module is the language alone: parsing and planning, no I/O. `wakeful.providers.scripted`
 plays a plan in-process; the test suite's fake LLM server plays it over the OpenAI and Anthropic
@@ -52,6 +59,19 @@ class Script:
     silent: bool = False
     usage: tuple[int, ...] | None = None
     finish: str | None = None
+    overflow: int | None = None  # answer OVERFLOW to the first <overflow> requests; 0: to all
+    summary: str | None = None
+
+    @property
+    def steps(self) -> int:
+        """How many answers the script gives before its final one."""
+        if not self.tools:
+            return 0
+        return 1 if self.parallel else len(self.tools)
+
+    def overflows(self, nth: int) -> bool:
+        """Whether the nth request (from 1) carrying this script gets the OVERFLOW answer."""
+        return self.overflow is not None and (self.overflow == 0 or nth <= self.overflow)
 
     def errs(self, nth: int) -> bool:
         """Whether the nth request (from 1) carrying this script gets the ERROR answer."""
@@ -100,6 +120,10 @@ def parse_script(text: str) -> Script:
                 s.usage = tuple(int(a) for a in args[:4])
             elif word == "FINISH":
                 s.finish = args[0]
+            elif word == "OVERFLOW":
+                s.overflow = int(args[0]) if args else 0
+            elif word == "SUMMARY":
+                s.summary = rest
         except (IndexError, ValueError):
             continue  # a malformed directive is an ordinary line of prompt
     return s
@@ -110,33 +134,88 @@ class Said:
     """One message of a conversation as the language sees it."""
 
     role: Literal["user", "assistant", "tool"]
-    text: str | None = None  # a user message's text (None: it has none), or a tool's result
+    text: str | None = None  # the message's text (None: it has none), or a tool's result
 
 
 @dataclass(frozen=True)
 class Conversation:
     script: str  # the text of the last user message that has text ("" if none has)
-    step: int  # assistant turns after it
+    step: int  # assistant turns after it, plus the progress of a summary right before it
     tool_result: str  # the latest tool result after it ("" if none)
+    messages: int = 0  # how many messages the conversation has
+
+
+PROGRESS = "SCRIPT_PROGRESS"
+
+
+def _digest(script: str) -> str:
+    return hashlib.sha1(script.encode()).hexdigest()[:12]
+
+
+def progress_line(script: str, step: int) -> str:
+    return f"{PROGRESS} {_digest(script)} {step}"
+
+
+def _progress(said: Said | None, script: str) -> int:
+    """The steps a summary recorded for `script`; 0 if `said` is no such summary."""
+    if said is None or said.role != "assistant" or not said.text:
+        return 0
+    for line in said.text.splitlines():
+        word, _, rest = line.partition(" ")
+        digest, _, count = rest.partition(" ")
+        if word == PROGRESS and digest == _digest(script) and count.isdigit():
+            return int(count)
+    return 0
 
 
 def read_conversation(messages: Iterable[Said]) -> Conversation:
     said = list(messages)
     last = max((i for i, m in enumerate(said) if m.role == "user" and m.text is not None), default=-1)
     if last < 0:
-        return Conversation("", 0, "")
+        return Conversation("", 0, "", len(said))
+    script = said[last].text or ""
     after = said[last + 1 :]
     results = [m.text or "" for m in after if m.role == "tool"]
     return Conversation(
-        script=said[last].text or "",
-        step=sum(1 for m in after if m.role == "assistant"),
+        script=script,
+        step=_progress(said[last - 1] if last else None, script) + sum(1 for m in after if m.role == "assistant"),
         tool_result=results[-1] if results else "",
+        messages=len(said),
     )
+
+
+def summary_text(conversation: Conversation) -> str:
+    """The answer to a compaction's summary request of `conversation` (its messages without the
+    request's own instruction)."""
+    script = parse_script(conversation.script)
+    text = script.summary or f"Summary of {conversation.messages} earlier messages."
+    if script.tools and conversation.step <= script.steps:
+        text += "\n" + progress_line(conversation.script, conversation.step)
+    return text
 
 
 def error_message(status: int) -> str:
     """The message of an ERROR answer."""
     return f"mock error {status}"
+
+
+# What each wire answers to OVERFLOW: the way OpenAI and Anthropic say that a request was too long.
+OVERFLOW_STATUS = 400
+OVERFLOW_BODIES = {
+    "openai": {
+        "error": {
+            "message": "This model's maximum context length is 4096 tokens. However, your messages "
+            "resulted in 9001 tokens. Please reduce the length of the messages.",
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": "context_length_exceeded",
+        }
+    },
+    "anthropic": {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": "prompt is too long: 210001 tokens > 200000 maximum"},
+    },
+}
 
 
 @dataclass

@@ -4,6 +4,7 @@ What the HTTP-only directives mean here:
 
 - DELAY, DRIP: asyncio.sleep.
 - ERROR: the error an HTTP adapter raises for that status (`error_for_status`), RETRY_AFTER included.
+- OVERFLOW: the ContextOverflowError an adapter raises for OpenAI's context-overflow answer.
 - BREAK n, TRUNCATE n: n stream events (text, reasoning and tool-call events), then the retryable
   "stream cut" APIError an adapter raises for a stream that ends without a finish.
 - SILENT: nothing until the provider's silence limit, then ProviderSilenceError (or, if `silent`
@@ -12,7 +13,10 @@ What the HTTP-only directives mean here:
   returns once a stream is waiting there, so tests wait on events, never on clocks.
 
 Every stream is recorded in `requests`; `count(script)` says how many carried a script (the
-ERROR and BREAK counts are per script, as in the fake LLM of the test suite).
+ERROR and BREAK counts are per script, as in the fake LLM of the test suite). A request made for a
+compaction summary (`ChatRequest.purpose`) is answered with `summary_text` of the conversation
+before the request's own instruction. Without USAGE, the input tokens reported are a quarter of the
+characters of everything the request carries (system, messages, tool calls, tool definitions).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
-from wakeful.errors import APIError, ProviderAuthError, ProviderSilenceError
+from wakeful.errors import APIError, ContextOverflowError, ProviderAuthError, ProviderSilenceError
 from wakeful.providers.base import (
     ChatMessage,
     ChatRequest,
@@ -43,6 +47,8 @@ from wakeful.providers.http import (
     incomplete_stream,
 )
 from wakeful.providers.scripted.language import (
+    OVERFLOW_BODIES,
+    OVERFLOW_STATUS,
     Plan,
     Said,
     Script,
@@ -50,6 +56,7 @@ from wakeful.providers.scripted.language import (
     make_plan,
     parse_script,
     read_conversation,
+    summary_text,
 )
 
 FINISH_REASONS = {"stop", "tool-calls", "length", "content-filter", "other"}
@@ -110,7 +117,9 @@ class ScriptedProvider(Provider):
     # --- the model ---------------------------------------------------------------------------
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        turn = read_conversation(_said(m) for m in request.messages)
+        said = [_said(m) for m in request.messages]
+        summarising = request.purpose == "summary"
+        turn = read_conversation(said[:-1] if summarising else said)
         script = parse_script(turn.script)
         self._counts[turn.script] += 1
         nth = self._counts[turn.script]
@@ -121,14 +130,20 @@ class ScriptedProvider(Provider):
             await asyncio.sleep(script.delay)
         if script.errs(nth):
             raise self._error(script)
+        if script.overflows(nth):
+            body = json.dumps(OVERFLOW_BODIES["openai"])
+            raise error_for_status(self.id, OVERFLOW_STATUS, body, [], self._url)
         if script.silent:
             try:
                 async with asyncio.timeout(self._silence):
                     await self._park("silent")
             except TimeoutError:
                 raise ProviderSilenceError(self._silence, metadata={"url": self._url}) from None
-        chars = sum(len(s) for s in request.system) + sum(len(m.text) for m in request.messages)
-        plan = make_plan(script, turn.step, turn.tool_result, chars)
+        if summarising:
+            answer = Script(text=turn.script, reply=summary_text(turn))
+            plan = make_plan(answer, 0, "", request_chars(request))
+        else:
+            plan = make_plan(script, turn.step, turn.tool_result, request_chars(request))
         cut = script.truncate
         if script.cut and script.cuts(nth):
             cut = script.cut[0] if cut is None else min(cut, script.cut[0])
@@ -148,7 +163,7 @@ class ScriptedProvider(Provider):
         yield Usage(input=uncached, output=output, reasoning=reasoning, cache_read=cached)
         yield Finish(_finish(script, plan))
 
-    def _error(self, script: Script) -> APIError | ProviderAuthError:
+    def _error(self, script: Script) -> APIError | ProviderAuthError | ContextOverflowError:
         assert script.error is not None
         status = script.error[0]
         body = json.dumps({"error": {"message": error_message(status)}})
@@ -163,9 +178,20 @@ class ScriptedProvider(Provider):
 
 
 def _said(m: ChatMessage) -> Said:
-    if m.role == "user":
-        return Said("user", m.text or None)
-    return Said(m.role, m.text if m.role == "tool" else None)
+    if m.role == "tool":
+        return Said("tool", m.text)
+    return Said(m.role, m.text or None)
+
+
+def request_chars(request: ChatRequest) -> int:
+    """The characters of everything a request carries, as a tokenizer would see them."""
+    chars = sum(len(s) for s in request.system)
+    for m in request.messages:
+        chars += len(m.text) + len(m.reasoning)
+        chars += sum(len(c.name) + len(c.arguments) for c in m.tool_calls)
+    for tool in request.tools:
+        chars += len(tool.name) + len(tool.description) + len(json.dumps(tool.parameters))
+    return chars
 
 
 def _content(plan: Plan) -> list[StreamEvent]:

@@ -33,6 +33,7 @@ from wakeful.backoff import backoff_delay
 from wakeful.config import ServerConfig
 from wakeful.errors import InvalidRequestError
 from wakeful.ids import now_ms
+from wakeful.providers.http import tls_context
 from wakeful.run.webhooks.allow import AllowList, Target
 from wakeful.run.webhooks.signing import DELIVERY, EVENT, SIGNATURE, TIMESTAMP, load_secret, signature
 from wakeful.storage.base import DeliveryRecord, DeliveryStore, Settlement
@@ -70,12 +71,14 @@ class Courier:
 
     async def start(self) -> None:
         self._secret = await asyncio.to_thread(load_secret, self._config)
-        # Made in a thread: a client loads the CA certificates, a tenth of a second of file work.
-        self._client = await asyncio.to_thread(
-            httpx.AsyncClient,
+        # The providers' TLS context, loaded in a thread: loading the CA certificates is a tenth of a
+        # second of file work, done once per process.
+        verify = await asyncio.to_thread(tls_context)
+        self._client = httpx.AsyncClient(
             timeout=self._config.webhook_timeout,
             limits=httpx.Limits(max_connections=self._config.webhook_concurrency),
             headers={"User-Agent": f"wakeful/{__version__}"},
+            verify=verify,
             # Only the allow-list decides where a delivery goes: no proxy from the environment.
             trust_env=False,
         )

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from wakeful.errors import InvalidRequestError, SessionBusyError
-from wakeful.server.deps import Directory, ExistingSession, MessageID, RuntimeDep
+from wakeful import ids
+from wakeful.errors import SessionBusyError
+from wakeful.server.deps import LIMIT_MAX, Directory, ExistingSession, MessageID, RuntimeDep
 from wakeful.server.routing import WireRoute
 from wakeful.wire.messages import MessageWithParts
 
@@ -19,12 +20,10 @@ async def list_messages(
     runtime: RuntimeDep,
     directory: Directory,
     session: ExistingSession,
-    limit: Annotated[int | None, Query(ge=0)] = None,
-    before: Annotated[str | None, Query()] = None,
+    limit: Annotated[int | None, Query(ge=0, le=LIMIT_MAX)] = None,
+    before: Annotated[str | None, Query(pattern=ids.pattern("msg"))] = None,
 ) -> list[MessageWithParts]:
     del directory
-    if before is not None and not before.startswith("msg"):
-        raise InvalidRequestError("before must be a message id", field="before")
     return await runtime.messages.list(session.id, limit, before)
 
 

@@ -1,4 +1,4 @@
-"""Routes that run the agent: prompt, prompt_async, command, shell, abort, and the waits.
+"""Routes that run the agent: prompt, prompt_async, command, shell, summarize, abort, and the waits.
 
 Every call that can outlast a client's patience answers through the keep-alive response. Anything
 that can be refused is refused before it: the submission (validation, resolution, the idempotency
@@ -16,20 +16,24 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from wakeful.errors import InvalidRequestError, MessageAbortedError, NotFoundError
 from wakeful.project.commands import resolve_command
 from wakeful.run.manager import Reply, RunHandle, RunRequest
-from wakeful.run.prompt import build_run, command_prompt
+from wakeful.run.prompt import build_run, build_summarize_run, command_prompt
 from wakeful.run.runtime import Runtime
 from wakeful.run.shell import build_shell_run
 from wakeful.server.deps import Directory, ExistingSession, MessageID, RuntimeDep
 from wakeful.server.keepalive import HEADER, KeepAliveResponse, requested_interval
+from wakeful.server.limits import prompt_size
 from wakeful.server.routes.webhooks import callbacks
 from wakeful.server.routing import WireRoute
+from wakeful.telemetry.metrics import Metrics
 from wakeful.wire.base import Wire
-from wakeful.wire.bodies import CommandBody, PromptBody, ShellBody
+from wakeful.wire.bodies import CommandBody, PromptBody, ShellBody, SummarizeBody
 from wakeful.wire.messages import MessageWithParts
 from wakeful.wire.sessions import Session
 
 router = APIRouter(tags=["session"], route_class=WireRoute)
 MESSAGE_HEADER = "X-Wakeful-Message-ID"
+# The size limits of a body that starts a run, checked before the body is validated.
+SIZED = [Depends(prompt_size)]
 
 
 def held(answer: type[Wire]) -> dict[str, Any]:
@@ -64,6 +68,7 @@ class HoldOptions:
     abort_on_disconnect: bool
     deadline: float | None
     permission_timeout: float | None
+    metrics: Metrics  # counts the held call
 
 
 PermissionTimeout = Annotated[float | None, Query(gt=0)]
@@ -73,13 +78,13 @@ async def hold_options(
     runtime: RuntimeDep,
     request: Request,
     on_disconnect: Annotated[str | None, Query()] = None,
-    deadline: Annotated[float | None, Query(gt=0)] = None,
+    deadline: Annotated[float | None, Query(gt=0, allow_inf_nan=False)] = None,
     permission_timeout: PermissionTimeout = None,
 ) -> HoldOptions:
     if on_disconnect not in (None, "", "continue", "abort"):
         raise InvalidRequestError("on_disconnect must be 'continue' or 'abort'", field="on_disconnect")
     interval = runtime.config.clamp_keepalive(requested_interval(request.headers.get(HEADER)))
-    return HoldOptions(interval, on_disconnect == "abort", deadline, permission_timeout)
+    return HoldOptions(interval, on_disconnect == "abort", deadline, permission_timeout, runtime.metrics)
 
 
 Held = Annotated[HoldOptions, Depends(hold_options)]
@@ -111,10 +116,12 @@ def _hold(outcome: RunHandle | Reply, options: HoldOptions, message_id: str) -> 
             if options.abort_on_disconnect:
                 handle.cancel(MessageAbortedError("The client disconnected"))
 
-        return KeepAliveResponse(handle.wait(), options.interval, headers=headers, on_disconnect=disconnect)
+        return KeepAliveResponse(
+            handle.wait(), options.interval, headers=headers, on_disconnect=disconnect, metrics=options.metrics
+        )
     done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     done.set_result(outcome)
-    return KeepAliveResponse(done, options.interval, headers=headers)
+    return KeepAliveResponse(done, options.interval, headers=headers, metrics=options.metrics)
 
 
 async def _submit(
@@ -127,6 +134,7 @@ async def _submit(
     "/session/{sessionID}/message",
     operation_id="session.prompt",
     callbacks=callbacks("session.prompt"),
+    dependencies=SIZED,
     **held(MessageWithParts),
 )
 async def prompt(
@@ -152,6 +160,7 @@ async def prompt(
     "/session/{sessionID}/prompt_async",
     operation_id="session.prompt_async",
     status_code=204,
+    dependencies=SIZED,
     callbacks=callbacks("session.prompt_async"),
 )
 async def prompt_async(
@@ -160,7 +169,7 @@ async def prompt_async(
     directory: Directory,
     session: ExistingSession,
     body: Annotated[PromptBody, Body()],
-    deadline: Annotated[float | None, Query(gt=0)] = None,
+    deadline: Annotated[float | None, Query(gt=0, allow_inf_nan=False)] = None,
     permission_timeout: PermissionTimeout = None,
 ) -> Response:
     run = build_run(
@@ -174,6 +183,7 @@ async def prompt_async(
     "/session/{sessionID}/command",
     operation_id="session.command",
     callbacks=callbacks("session.command"),
+    dependencies=SIZED,
     **held(MessageWithParts),
 )
 async def command(
@@ -201,6 +211,7 @@ async def command(
     "/session/{sessionID}/shell",
     operation_id="session.shell",
     callbacks=callbacks("session.shell"),
+    dependencies=SIZED,
     **held(MessageWithParts),
 )
 async def shell(
@@ -213,6 +224,40 @@ async def shell(
 ) -> KeepAliveResponse:
     run = build_shell_run(runtime, session, directory, body, deadline=options.deadline)
     return await _submit(runtime, run, options, callback)
+
+
+@router.post(
+    "/session/{sessionID}/summarize",
+    operation_id="session.summarize",
+    response_model=None,
+    responses={
+        200: {
+            "content": {"application/json": {"schema": {"type": "boolean"}}},
+            "description": (
+                "true once the summary is stored; held with keep-alive newlines like /message, and "
+                'a summary that failed ends the body with its error ({"name","data"}) instead'
+            ),
+        }
+    },
+)
+async def summarize(
+    runtime: RuntimeDep,
+    options: Held,
+    directory: Directory,
+    session: ExistingSession,
+    body: Annotated[SummarizeBody, Body()],
+) -> KeepAliveResponse:
+    """Compact the session now: summarise its history with the given model (queued behind a run)."""
+    run = build_summarize_run(runtime, session, directory, body, deadline=options.deadline)
+    outcome = await runtime.runs.submit(run)
+    assert isinstance(outcome, RunHandle), "a summarize run always has a new message id"
+
+    async def done() -> Any:
+        reply = await outcome.wait()
+        error = reply.get("info", {}).get("error")
+        return error if error else True
+
+    return KeepAliveResponse(done(), options.interval, headers={MESSAGE_HEADER: run.message_id})
 
 
 @router.post("/session/{sessionID}/abort", operation_id="session.abort")
@@ -256,4 +301,4 @@ async def wait(
         await runtime.runs.idle(session.id)
         return (await runtime.sessions.get(session.id)).wire()
 
-    return KeepAliveResponse(idle(), options.interval)
+    return KeepAliveResponse(idle(), options.interval, metrics=options.metrics)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query
 from pydantic import TypeAdapter
 
 from wakeful.errors import InvalidRequestError
-from wakeful.server.deps import Directory, ExistingSession, RuntimeDep, SessionID
+from wakeful.server.deps import LIMIT_MAX, Directory, ExistingSession, RuntimeDep, SessionID
 from wakeful.server.routing import WireRoute
 from wakeful.session.sessions import project_id
 from wakeful.storage.base import SessionQuery
@@ -36,15 +36,19 @@ async def list_sessions(
     runtime: RuntimeDep,
     directory: Directory,
     roots: Annotated[str | None, Query()] = None,
-    start: Annotated[float | None, Query()] = None,
+    start: Annotated[float | None, Query(allow_inf_nan=False)] = None,
     search: Annotated[str | None, Query()] = None,
-    limit: Annotated[float | None, Query()] = None,
+    limit: Annotated[float | None, Query(ge=0, le=LIMIT_MAX, allow_inf_nan=False)] = None,
     scope: Annotated[str | None, Query()] = None,
     path: Annotated[str | None, Query()] = None,
 ) -> list[Session]:
     del path
-    if limit is not None and (limit < 0 or limit != int(limit)):
-        raise InvalidRequestError("limit must be a non-negative integer", field="limit")
+    if limit is not None and limit != int(limit):
+        raise InvalidRequestError("limit must be an integer", field="limit")
+    if search is not None and len(search) > runtime.config.search_max_chars:
+        raise InvalidRequestError(
+            f"search: at most {runtime.config.search_max_chars} characters", field="search"
+        )
     if scope not in (None, "project"):
         raise InvalidRequestError("scope must be 'project'", field="scope")
     query = SessionQuery(

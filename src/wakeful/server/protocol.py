@@ -1,0 +1,134 @@
+"""The HTTP protocol wakeful serves with: uvicorn's httptools protocol, plus deadlines for receiving a
+request, and refusals in wakeful's JSON error bodies.
+
+uvicorn closes a keep-alive connection that stays idle between requests, but once a request's first
+byte has arrived it waits for the rest forever: a client that sends a header byte per second holds
+its connection indefinitely, and enough of them hold every file descriptor. Here a request must
+arrive in time: its head within `header_timeout` seconds of its first byte (or of the connection
+being made), its body within `body_timeout` seconds of the head. Once a request is in, nothing is
+timed: a held call may answer an hour later, its keep-alive bytes as far apart as it asked.
+
+The head is also bounded in size (`header_max_bytes`, counted as it arrives): the parser would
+otherwise keep a header of any length in memory until its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from wakeful.config import ServerConfig
+from wakeful.errors import HeadersTooLargeError, InvalidRequestError, RequestError, RequestTimeoutError
+
+
+class DeadlineProtocol(HttpToolsProtocol):
+    header_timeout = 10.0
+    body_timeout = 60.0
+    header_max_bytes = 64 << 10
+    _deadline: asyncio.TimerHandle | None = None
+    _head_bytes: int | None = 0  # bytes of the current request's head so far; None once it is in
+
+    def _arm(self, seconds: float, expire: Callable[[], None]) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, expire)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _refuse(self, error: RequestError) -> None:
+        """Answer `error` in wakeful's JSON body and close; only close while an earlier request's
+        response is still going out (a pipelined request), whose bytes an answer would corrupt."""
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.transport.close()
+            return
+        body = error.body().render()
+        head = [STATUS_LINE[error.status]]
+        for name, value in self.server_state.default_headers:
+            head += [name, b": ", value, b"\r\n"]
+        head.append(b"content-type: application/json\r\n")
+        head.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body))
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
+
+    def _head_late(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        if self._head_bytes:
+            self._refuse(RequestTimeoutError(f"The request head took over {self.header_timeout:g} s"))
+        else:
+            self.transport.close()  # no request began: nobody to answer
+
+    def _body_late(self) -> None:
+        # The app is reading the body (or a response is already out): closing is all that is left.
+        self._deadline = None
+        self.transport.close()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm(self.header_timeout, self._head_late)
+
+    def _head_too_large(self) -> None:
+        self._refuse(HeadersTooLargeError(f"The request head is over {self.header_max_bytes} bytes"))
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # A head still incomplete after this many bytes is refused now (a complete one is measured
+        # exactly in on_headers_complete); memory stays within the limit plus one read.
+        if self._head_bytes is not None and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > self.header_max_bytes:
+                self._head_too_large()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes = 0
+        self._arm(self.header_timeout, self._head_late)
+
+    def on_headers_complete(self) -> None:
+        self._head_bytes = None
+        if len(self.url) + sum(len(k) + len(v) + 4 for k, v in self.headers) > self.header_max_bytes:
+            self._head_too_large()
+            # Stops the parser before the request starts; uvicorn takes it for a parse error, and
+            # send_400_response finds the connection already answered and closing.
+            raise ValueError("request head over the limit")
+        super().on_headers_complete()
+        if self.pipeline:
+            # Queued behind a response still going out (which may be a held call): its body is
+            # timed when it starts, in on_response_complete.
+            self._disarm()
+        else:
+            self._arm(self.body_timeout, self._body_late)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._disarm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        cycle = self.cycle
+        if not self.pipeline and cycle is not None and not cycle.response_complete and cycle.more_body:
+            self._arm(self.body_timeout, self._body_late)
+
+    def send_400_response(self, msg: str) -> None:
+        del msg  # always uvicorn's "Invalid HTTP request received."
+        if not self.transport.is_closing():
+            self._refuse(InvalidRequestError("The request is not valid HTTP/1.1"))
+
+
+def http_protocol(config: ServerConfig) -> type[DeadlineProtocol]:
+    """The protocol class for uvicorn's `http` option, with the config's deadlines and head limit."""
+    limits = {
+        "header_timeout": config.header_timeout,
+        "body_timeout": config.body_timeout,
+        "header_max_bytes": config.header_max_bytes,
+    }
+    return type("WakefulHTTPProtocol", (DeadlineProtocol,), limits)

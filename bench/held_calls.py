@@ -20,6 +20,12 @@ Measured:
     .venv/bin/python bench/held_calls.py --n 1000 --transport httpx
     .venv/bin/python bench/held_calls.py --n 9000 --hold 300 --call-timeout 1800
     .venv/bin/python bench/held_calls.py --smoke     # N = 50, exits 1 on a failure or p99 >= interval
+    .venv/bin/python bench/held_calls.py --n 1000 --burst --replicas 2   # replicas on PostgreSQL
+
+`--burst` starts every call at once (no ramp) and reports how fast the calls were accepted: N over the
+time from the first call sent to the last headers received. `--replicas K` runs K servers on one
+throwaway PostgreSQL cluster (tests/support/postgres.py) and spreads the calls over them round-robin,
+as a load balancer would; `--postgres` runs a single server on PostgreSQL too, for a baseline.
 
 Each held call costs the server two sockets, so N needs an open-file limit above 2 N + 1,024; the
 bench refuses (exit 2) an N that does not fit. Results, commands and the machine: docs/benchmarks.md.
@@ -57,7 +63,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.support.fakellm import spawn  # noqa: E402
-from tests.support.procs import cpu_seconds, rss_kib  # noqa: E402
+from tests.support.postgres import Cluster, binaries  # noqa: E402
+from tests.support.procs import cpu_seconds, processes, rss_kib  # noqa: E402
 from tests.support.server import WakefulProcess, write_project_config  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -182,7 +189,7 @@ async def held_call(port: int, session: str, call: Call, hold: float, silence: f
 @dataclass
 class ClientPlan:
     client: int
-    port: int
+    ports: list[int]  # call i goes to ports[i % len(ports)]: one per replica
     indices: list[int]
     n_total: int
     hold: float
@@ -211,6 +218,7 @@ async def _ticker(lags: list[tuple[float, float]], origin: float, stop: asyncio.
 
 
 async def _create_sessions(port: int, count: int) -> list[str]:
+    """Sessions made on one server; replicas share them through their database."""
     connector = aiohttp.TCPConnector(limit=16)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(f"http://{HOST}:{port}", connector=connector, timeout=timeout) as http:
@@ -225,7 +233,7 @@ async def _create_sessions(port: int, count: int) -> list[str]:
 
 async def _client(plan: ClientPlan, ready: Any, go: MpEvent, start_at: Any) -> ClientReport:
     began = time.monotonic()
-    sessions = await _create_sessions(plan.port, len(plan.indices))
+    sessions = await _create_sessions(plan.ports[0], len(plan.indices))
     session_seconds = time.monotonic() - began
     ready.put(plan.client)
     await asyncio.to_thread(go.wait)
@@ -238,7 +246,8 @@ async def _client(plan: ClientPlan, ready: Any, go: MpEvent, start_at: Any) -> C
     async def launch(call: Call, session: str) -> Call:
         await asyncio.sleep(max(0.0, origin + plan.ramp * call.index / plan.n_total - time.monotonic()))
         try:
-            await asyncio.wait_for(held_call(plan.port, session, call, plan.hold, silence), plan.timeout)
+            port = plan.ports[call.index % len(plan.ports)]
+            await asyncio.wait_for(held_call(port, session, call, plan.hold, silence), plan.timeout)
         except TimeoutError:
             call.error = call.error or f"no complete answer within {plan.timeout:g} s"
             call.ended = call.ended or time.monotonic()
@@ -291,6 +300,21 @@ def tree_cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def database_cpu_seconds(cluster: Cluster | None) -> float:
+    """utime + stime of the PostgreSQL server and its live backends (0 without one)."""
+    if cluster is None:
+        return 0.0
+    postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    total = 0.0
+    for proc in processes():
+        if proc.pid == postmaster or proc.ppid == postmaster:
+            try:
+                total += cpu_seconds(proc.pid)
+            except OSError:
+                continue
+    return total
+
+
 def open_fds(pid: int) -> int:
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))
@@ -309,6 +333,8 @@ class Sample:
 @dataclass
 class Result:
     n: int
+    replicas: int
+    database: str
     transport: str
     clients: int
     hold: float
@@ -327,11 +353,13 @@ class Result:
     headers_max: float
     headers_over_5s: int  # calls whose headers took longer than httpx's default 5 s read timeout
     peak_concurrent: int
+    accepted_per_s: float  # N / (last headers received - first call sent)
     wall: float
     server_cpu: float
     server_cpu_pct: float
     steady_cpu_pct: float | None
     fake_cpu: float
+    db_cpu: float
     others_cpu_pct: float  # busy CPU of everything else on the machine, in % of one core
     rss_base_mib: float
     rss_peak_mib: float
@@ -387,25 +415,38 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
         env["WAKEFUL_BENCH_TRACEMALLOC"] = str(opts.tracemalloc.resolve())
     if opts.probe or opts.gc or opts.slow_callback or opts.tracemalloc:
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bench" / "loopprobe"), os.environ.get("PYTHONPATH", "")])
-    server = WakefulProcess(data, project, env=env)
+    database: Cluster | None = None
+    servers: list[WakefulProcess] = []
     procs: list[Any] = []
     try:
-        server.start()
-        pid = server.proc.pid if server.proc else 0
-        print(f"N={n}: server pid {pid} at {server.url}, fake LLM pid {fake.pid} at {url}", file=sys.stderr)
+        args: list[str] = []
+        if opts.replicas > 1 or opts.postgres:
+            bin_dir = binaries()
+            if bin_dir is None:
+                raise RuntimeError("PostgreSQL is not installed: run scripts/ensure-system.sh test")
+            database = Cluster(bin_dir).__enter__()
+            args = ["--database-url", database.url]
+        servers = [WakefulProcess(data / f"server-{k}", project, env=env, args=args) for k in range(opts.replicas)]
+        for server in servers:  # one after the other: the first one migrates the database
+            server.start()
+        pids = [server.proc.pid for server in servers if server.proc]
+        pid = pids[0]
+        print(f"N={n}: server pids {pids} at {[s.url for s in servers]}, fake LLM pid {fake.pid} at {url}",
+              file=sys.stderr)
         control = url.removesuffix("/v1") + "/_control"
-        with httpx.Client(base_url=server.url, timeout=60) as http:  # one call: warm every cache
-            sid = http.post("/session", json={}).json()["id"]
-            warm = http.post(f"/session/{sid}/message", json={"parts": [{"type": "text", "text": "REPLY warm"}]})
-            warm.raise_for_status()
-            last = httpx.get(f"{control}/requests").json()
-            llm_request_bytes = len(json.dumps(last[-1]["body"])) if last else 0
-            httpx.post(f"{control}/reset")
+        for server in servers:  # one call each: warm every cache
+            with httpx.Client(base_url=server.url, timeout=60) as http:
+                sid = http.post("/session", json={}).json()["id"]
+                text = {"parts": [{"type": "text", "text": "REPLY warm"}]}
+                http.post(f"/session/{sid}/message", json=text).raise_for_status()
+        last = httpx.get(f"{control}/requests").json()
+        llm_request_bytes = len(json.dumps(last[-1]["body"])) if last else 0
+        httpx.post(f"{control}/reset")
         ready, results, go, start_at = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Value("d", 0.0)
-        port = int(server.url.rsplit(":", 1)[1])
+        ports = [int(server.url.rsplit(":", 1)[1]) for server in servers]
         timeout = opts.call_timeout or opts.hold + opts.ramp + 120 + 0.06 * n
         for c in range(opts.clients):
-            plan = ClientPlan(c, port, list(range(c, n, opts.clients)), n, opts.hold, opts.ramp,
+            plan = ClientPlan(c, ports, list(range(c, n, opts.clients)), n, opts.hold, opts.ramp,
                               opts.interval, timeout)
             proc = ctx.Process(target=client_main, args=(plan, ready, results, go, start_at), daemon=True)
             proc.start()
@@ -413,12 +454,13 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
         for _ in procs:
             ready.get(timeout=600)
         time.sleep(1.0)  # let the session burst settle before the baseline
-        base_rss = rss_kib(pid)
+        base_rss = sum(rss_kib(p) for p in pids)
         traced_at: float | None = None
         if opts.tracemalloc:
             os.kill(pid, signal.SIGUSR1)  # snapshot 1: the baseline
-        start_cpu, fake_cpu0 = cpu_seconds(pid), cpu_seconds(fake.pid)
-        ours = [pid, fake.pid, os.getpid(), *(p.pid for p in procs)]
+        start_cpu, fake_cpu0 = sum(cpu_seconds(p) for p in pids), cpu_seconds(fake.pid)
+        db_cpu0 = database_cpu_seconds(database)
+        ours = [*pids, fake.pid, os.getpid(), *(p.pid for p in procs)]
         busy0, ours0, wall0 = machine_busy_seconds(), tree_cpu_seconds(ours), time.monotonic()
         start_at.value = time.monotonic() + 0.5
         go.set()
@@ -429,8 +471,8 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
             now = time.monotonic()
             fds = 0
             if now >= next_fd:
-                fds, next_fd = open_fds(pid), now + 1.0
-            samples.append(Sample(now, cpu_seconds(pid), rss_kib(pid), fds))
+                fds, next_fd = sum(open_fds(p) for p in pids), now + 1.0
+            samples.append(Sample(now, sum(cpu_seconds(p) for p in pids), sum(rss_kib(p) for p in pids), fds))
             if opts.tracemalloc and traced_at is None and fds and len(
                     httpx.get(f"{control}/requests", timeout=60).json()) >= n:
                 traced_at = now  # every LLM request is out: all N calls are held
@@ -446,8 +488,9 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
                         reports.append(results.get(timeout=5.0))
                     except queue.Empty:
                         raise RuntimeError(f"client process {dead[0]} died without a report") from None
-        end_cpu, fake_cpu1 = cpu_seconds(pid), cpu_seconds(fake.pid)
-        others = (machine_busy_seconds() - busy0) - (tree_cpu_seconds(ours) - ours0)
+        end_cpu, fake_cpu1 = sum(cpu_seconds(p) for p in pids), cpu_seconds(fake.pid)
+        db_cpu = database_cpu_seconds(database) - db_cpu0
+        others = (machine_busy_seconds() - busy0) - (tree_cpu_seconds(ours) - ours0) - db_cpu
         others_pct = 100 * max(0.0, others) / (time.monotonic() - wall0)
         origin = float(start_at.value)
         # the fake stamps arrivals with time.time(); the bench measures with time.monotonic()
@@ -459,17 +502,20 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
         if opts.tracemalloc:
             print_tracemalloc(opts.tracemalloc, n)
         return summarize(n, opts, reports, samples, origin, base_rss, end_cpu - start_cpu,
-                         fake_cpu1 - fake_cpu0, others_pct, llm_request_bytes, arrivals)
+                         fake_cpu1 - fake_cpu0, db_cpu, others_pct, llm_request_bytes, arrivals)
     finally:
         for proc in procs:
             proc.join(10)
             if proc.is_alive():
                 proc.kill()
-        server.stop()
+        for server in servers:
+            server.stop()
+            if server.proc is not None and server.proc.returncode not in (0, None):
+                print("".join(server.output[-40:]), file=sys.stderr)
         if opts.server_log:
-            opts.server_log.write_text("".join(server.output))
-        if server.proc is not None and server.proc.returncode not in (0, None):
-            print("".join(server.output[-40:]), file=sys.stderr)
+            opts.server_log.write_text("".join(line for server in servers for line in server.output))
+        if database is not None:
+            database.__exit__(None, None, None)
         fake.terminate()
         try:
             fake.wait(10)
@@ -479,8 +525,8 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
 
 
 def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], samples: list[Sample],
-              origin: float, base_rss: int, server_cpu: float, fake_cpu: float, others_cpu_pct: float,
-              llm_request_bytes: int, arrivals: dict[str, float]) -> Result:
+              origin: float, base_rss: int, server_cpu: float, fake_cpu: float, db_cpu: float,
+              others_cpu_pct: float, llm_request_bytes: int, arrivals: dict[str, float]) -> Result:
     calls = [c for r in reports for c in r.calls]
     broken = [r.error for r in reports if r.error]
     failed = [c for c in calls if not c.ok]
@@ -502,8 +548,12 @@ def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], sam
     if len(steady) >= 2 and steady[-1].t - steady[0].t >= 2.0:
         steady_pct = 100 * (steady[-1].cpu - steady[0].cpu) / (steady[-1].t - steady[0].t)
     peak_rss = max((s.rss for s in samples), default=base_rss)
+    first_sent = min((c.sent for c in calls if c.sent), default=origin)
+    last_headers = max((c.headers for c in calls if c.headers), default=first_sent)
+    accepting = last_headers - first_sent
     return Result(
-        n=n, transport=opts.transport, clients=opts.clients, hold=opts.hold, ramp=opts.ramp,
+        n=n, replicas=opts.replicas, database="postgresql" if opts.replicas > 1 or opts.postgres else "sqlite",
+        transport=opts.transport, clients=opts.clients, hold=opts.hold, ramp=opts.ramp,
         interval=opts.interval, failures=failures, failure_examples=examples,
         failure_kinds=dict(Counter(c.error.split(":")[0] for c in failed)), gaps=len(late),
         late_p50=pct(late, 50), late_p99=pct(late, 99), late_max=late[-1] if late else 0.0,
@@ -511,9 +561,10 @@ def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], sam
         headers_p50=pct(to_headers, 50), headers_p99=pct(to_headers, 99),
         headers_max=to_headers[-1] if to_headers else 0.0,
         headers_over_5s=sum(1 for x in to_headers if x > 5.0),
-        peak_concurrent=peak_overlap(held), wall=wall, server_cpu=server_cpu,
+        peak_concurrent=peak_overlap(held), accepted_per_s=len(to_headers) / accepting if accepting > 0 else 0.0,
+        wall=wall, server_cpu=server_cpu,
         server_cpu_pct=100 * server_cpu / wall if wall > 0 else 0.0, steady_cpu_pct=steady_pct,
-        fake_cpu=fake_cpu, others_cpu_pct=others_cpu_pct, rss_base_mib=base_rss / 1024, rss_peak_mib=peak_rss / 1024,
+        fake_cpu=fake_cpu, db_cpu=db_cpu, others_cpu_pct=others_cpu_pct, rss_base_mib=base_rss / 1024, rss_peak_mib=peak_rss / 1024,
         kib_per_call=(peak_rss - base_rss) / n, fds_peak=max((s.fds for s in samples), default=0),
         llm_request_bytes=llm_request_bytes,
         to_llm_p50=pct(to_llm, 50), to_llm_p99=pct(to_llm, 99), to_llm_max=to_llm[-1] if to_llm else 0.0,
@@ -549,8 +600,9 @@ def print_result(r: Result) -> None:
     steady = f"{r.steady_cpu_pct:.1f} %" if r.steady_cpu_pct is not None else "n/a (no 2 s window)"
     lags = ", ".join(f"c{x['client']} p99 {x['p99'] * 1000:.0f} ms / max {x['max'] * 1000:.0f} ms "
                      f"at {x['max_at']:.1f} s" for x in r.client_lag)
-    print(f"\nN={r.n} transport={r.transport} clients={r.clients} hold={r.hold:g}s ramp={r.ramp:g}s "
-          f"interval={r.interval:g}s -> {'GOAL MET' if r.goal_met else 'GOAL MISSED'}")
+    print(f"\nN={r.n} replicas={r.replicas} ({r.database}) transport={r.transport} clients={r.clients} "
+          f"hold={r.hold:g}s ramp={r.ramp:g}s interval={r.interval:g}s -> "
+          f"{'GOAL MET' if r.goal_met else 'GOAL MISSED'}")
     kinds = ", ".join(f"{k}: {v}" for k, v in sorted(r.failure_kinds.items()))
     print(f"  failures            {r.failures}" + (f" ({kinds})" if kinds else ""))
     for example in r.failure_examples[:5]:
@@ -559,12 +611,13 @@ def print_result(r: Result) -> None:
           f"max {r.late_max * 1000:.1f} ms  ({r.gaps} gaps, {r.late_over_interval} >= 1 interval late)")
     print(f"  time to headers     p50 {r.headers_p50 * 1000:.1f} ms  p99 {r.headers_p99 * 1000:.1f} ms  "
           f"max {r.headers_max * 1000:.1f} ms  ({r.headers_over_5s} over 5 s)")
+    print(f"  accepted            {r.accepted_per_s:.0f} calls/s (N / first call sent -> last headers)")
     print(f"  time to LLM request p50 {r.to_llm_p50 * 1000:.1f} ms  p99 {r.to_llm_p99 * 1000:.1f} ms  "
           f"max {r.to_llm_max * 1000:.1f} ms")
     print(f"  peak concurrent     {r.peak_concurrent}  (wall {r.wall:.1f} s, sessions made in "
           f"{r.session_seconds:.1f} s)")
     print(f"  server CPU          {r.server_cpu:.1f} s = {r.server_cpu_pct:.1f} % of a core over the run; "
-          f"steady hold {steady}; fake LLM {r.fake_cpu:.1f} s")
+          f"steady hold {steady}; fake LLM {r.fake_cpu:.1f} s; PostgreSQL {r.db_cpu:.1f} s")
     print(f"  other load          {r.others_cpu_pct:.0f} % of a core used by processes outside this benchmark")
     print(f"  server memory       {r.rss_base_mib:.0f} MiB -> {r.rss_peak_mib:.0f} MiB = "
           f"{r.kib_per_call:.1f} KiB per held call (floor ~{FLOOR_KIB} KiB); peak fds {r.fds_peak}; "
@@ -596,7 +649,15 @@ def main() -> int:
                         help="diagnostics (slow): where the server's Python memory per held call goes")
     parser.add_argument("--json", type=Path, help="append each result as one JSON line to this file")
     parser.add_argument("--smoke", action="store_true", help="N=50, hold 5 s: a quick pass/fail check")
+    parser.add_argument("--burst", action="store_true", help="start every call at once (ramp 0)")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="servers on one throwaway PostgreSQL cluster, the calls spread over them")
+    parser.add_argument("--postgres", action="store_true", help="one server on PostgreSQL instead of SQLite")
     opts = parser.parse_args()
+    if opts.burst:
+        opts.ramp = 0.0
+    if opts.replicas > 1 and opts.tracemalloc:
+        parser.error("--tracemalloc needs a single server")
     if opts.smoke:
         opts.n, opts.hold = [50], 5.0
     limit = raise_nofile(2 * max(opts.n) + 4096)[0]

@@ -228,6 +228,18 @@ class ServerConfig(BaseSettings):
     db_pool_size: int = 10  # PostgreSQL's connections, per server
     ready_timeout: float = 2.0
 
+    # Replicas (several servers on one PostgreSQL database, docs/deploy.md): the server running a
+    # run renews its lease every third of `lease_seconds`; a lease not renewed for that long lets
+    # another server take the run over. Resuming a run whose server stopped (on this server's next
+    # start, or on another replica) is on by default with PostgreSQL, off with SQLite (the run then
+    # ends with an "interrupted" error); a run is resumed at most `max_resumes` times.
+    lease_seconds: float = Field(default=10.0, gt=0)
+    resume_interrupted: bool | None = None
+    max_resumes: int = Field(default=3, ge=0)
+    # How long the replicas' mailbox keeps what they told each other, for one that lost its
+    # connection to the database for a while.
+    mailbox_retention: float = Field(default=300.0, gt=0)
+
     # The environment the server was started with: the source of every WAKEFUL_* value, of
     # `{env:VAR}` in opencode.json and of OPENCODE_CONFIG / HOME / XDG_CONFIG_HOME for config discovery.
     environ: dict[str, str] = Field(default_factory=dict, repr=False)
@@ -280,6 +292,13 @@ class ServerConfig(BaseSettings):
         assert isinstance(init_settings, InitSettingsSource)
         environ = init_settings.init_kwargs.get("environ") or {}
         return init_settings, _GivenEnv(settings_cls, environ)
+
+    @property
+    def resumes_runs(self) -> bool:
+        """Whether a run whose server stopped is resumed (see `resume_interrupted`)."""
+        if self.resume_interrupted is None:
+            return self.database_url is not None
+        return self.resume_interrupted
 
     @property
     def is_loopback(self) -> bool:

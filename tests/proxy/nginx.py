@@ -2,7 +2,10 @@
 directories under one temp dir, on a free loopback port; never the system service.
 
 The config is nginx's defaults for a reverse proxy (`proxy_buffering on`) plus what docs/long-calls.md
-tells operators to set: `proxy_http_version 1.1`, and a `proxy_read_timeout` of our choosing.
+tells operators to set: `proxy_http_version 1.1`, and a `proxy_read_timeout` of our choosing. With
+several upstreams (replicas), also what docs/deploy.md tells them: an `upstream` block, and
+`proxy_next_upstream error http_503 non_idempotent` so that a call refused by a draining replica, or
+sent to one that is gone, goes to the next.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ http {{
     fastcgi_temp_path {prefix}/tmp/fastcgi;
     uwsgi_temp_path {prefix}/tmp/uwsgi;
     scgi_temp_path {prefix}/tmp/scgi;
-{gzip}
+{gzip}{upstreams}
     server {{
         listen 127.0.0.1:{port};
 
@@ -46,7 +49,7 @@ http {{
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $host;
-            # Shorter than the calls under test: only the keep-alive bytes keep them open.
+{next_upstream}            # Shorter than the calls under test: only the keep-alive bytes keep them open.
             proxy_read_timeout {read_timeout};
             # proxy_buffering is left at its default (on): wakeful's X-Accel-Buffering: no turns it off
             # per response.
@@ -59,6 +62,12 @@ GZIP_BLOCK = """\
     gzip on;
     gzip_types application/json;
 """
+
+UPSTREAM_BLOCK = """\
+    upstream wakeful {{
+{servers}    }}
+"""
+NEXT_UPSTREAM = "            proxy_next_upstream error http_503 non_idempotent;\n"
 
 
 def nginx_binary() -> str | None:
@@ -84,8 +93,11 @@ def _timeout(seconds: float) -> str:
 class Nginx:
     """`nginx -p <dir> -e <dir>/error.log -c <dir>/nginx.conf -g 'daemon off;'` in its own session."""
 
-    def __init__(self, upstream: str, prefix: Path, *, read_timeout: float, gzip: bool = False) -> None:
-        self.upstream = upstream.rstrip("/")
+    def __init__(
+        self, upstream: str | list[str], prefix: Path, *, read_timeout: float, gzip: bool = False
+    ) -> None:
+        """`upstream`: one server's URL, or several (replicas, balanced round-robin)."""
+        self.upstreams = [upstream] if isinstance(upstream, str) else upstream
         self.prefix = prefix
         self.read_timeout = read_timeout
         self.gzip = gzip
@@ -103,11 +115,21 @@ class Nginx:
     def config_text(self, port: int) -> str:
         # As root, nginx's workers would switch to `nobody`, who cannot enter pytest's 0700 temp dirs.
         user = "user root;\n" if os.geteuid() == 0 else ""
+        upstreams, next_upstream = "", ""
+        upstream = self.upstreams[0].rstrip("/")
+        if len(self.upstreams) > 1:
+            servers = "".join(
+                f"        server {url.split('://', 1)[-1].rstrip('/')};\n" for url in self.upstreams
+            )
+            upstreams, next_upstream = UPSTREAM_BLOCK.format(servers=servers), NEXT_UPSTREAM
+            upstream = "http://wakeful"
         return CONFIG_TEMPLATE.format(
             user=user,
             prefix=self.prefix,
             port=port,
-            upstream=self.upstream,
+            upstream=upstream,
+            upstreams=upstreams,
+            next_upstream=next_upstream,
             read_timeout=_timeout(self.read_timeout),
             gzip=GZIP_BLOCK if self.gzip else "",
         )

@@ -306,3 +306,69 @@ async def test_deleting_a_session_tree_deletes_its_permission_requests(store: St
         await store.put_permission(request(rid, sid))
     await store.delete_session_tree("ses_root")
     assert [r["id"] for r in await store.list_permissions()] == ["per_3"]
+
+
+# --- leases (replicas on one database) --------------------------------------------------------------
+
+
+async def claimed(store: Store, mid: str, **fields: Any) -> RunRecord:
+    record = RunRecord(mid, fields.pop("session_id", "ses_l"), "prompt", "h", **fields)
+    assert await store.claim_run(record, message(mid, record.session_id), []) is None
+    return record
+
+
+async def test_a_claim_keeps_its_lease_host_and_plan(store: Store) -> None:
+    plan = {"directory": "/work/p", "deadline": None, "noReply": False}
+    record = await claimed(store, "msg_l", instance="i1", lease_until=5_000, host="h1", plan=plan, created=3)
+    assert await store.get_run("msg_l") == record
+    assert record.resumes == 0
+
+
+async def test_unfinished_runs_of_one_session_oldest_claim_first(store: Store) -> None:
+    await claimed(store, "msg_b", created=20)
+    await claimed(store, "msg_a", created=10)
+    await claimed(store, "msg_c", created=20)
+    await claimed(store, "msg_x", created=5, session_id="ses_other")
+    await store.set_run_status("msg_c", "done")
+    assert [r.message_id for r in await store.unfinished_runs("ses_l")] == ["msg_a", "msg_b"]
+    assert [r.message_id for r in await store.unfinished_runs()] == ["msg_x", "msg_a", "msg_b"]
+
+
+async def test_leases_are_renewed_only_for_their_owner_and_while_unfinished(store: Store) -> None:
+    await claimed(store, "msg_1", instance="i1", lease_until=100)
+    await claimed(store, "msg_2", instance="i1", lease_until=100)
+    await claimed(store, "msg_3", instance="i2", lease_until=100)
+    await store.set_run_status("msg_2", "done")
+    renewed = await store.renew_leases("i1", ["msg_1", "msg_2", "msg_3", "msg_404"], 900)
+    assert renewed == {"msg_1"}
+    leases = {mid: (await store.get_run(mid)).lease_until for mid in ("msg_1", "msg_2", "msg_3")}  # type: ignore[union-attr]
+    assert leases == {"msg_1": 900, "msg_2": 100, "msg_3": 100}
+    assert await store.renew_leases("i1", [], 900) == set()
+
+
+async def test_expired_runs_are_the_unfinished_ones_whose_lease_ended(store: Store) -> None:
+    await claimed(store, "msg_old", lease_until=100, created=2)
+    await claimed(store, "msg_live", lease_until=300, created=1)
+    await claimed(store, "msg_older", lease_until=50, created=1)
+    await claimed(store, "msg_done", lease_until=50)
+    await store.set_run_status("msg_done", "done")
+    assert [r.message_id for r in await store.expired_runs(200)] == ["msg_older", "msg_old"]
+
+
+async def test_a_run_is_taken_over_by_exactly_one_server(store: Store) -> None:
+    record = await claimed(store, "msg_t", instance="dead", lease_until=100, host="h0")
+    await store.set_run_pgids("msg_t", [41])
+    expired = await store.get_run("msg_t")
+    assert expired is not None
+    wins = await asyncio.gather(*(store.take_over(expired, f"i{k}", f"h{k}", 900 + k) for k in range(5)))
+    assert sum(wins) == 1
+    winner = wins.index(True)
+    taken = await store.get_run("msg_t")
+    assert taken is not None
+    assert (taken.instance, taken.host, taken.lease_until) == (f"i{winner}", f"h{winner}", 900 + winner)
+    assert taken.resumes == 1 and taken.pgids == [] and taken.body_hash == record.body_hash
+    # What the dead owner held is gone: a second takeover from the same reading fails.
+    assert not await store.take_over(expired, "late", "h9", 999)
+    assert await store.take_over(taken, "next", "h9", 999)
+    again = await store.get_run("msg_t")
+    assert again is not None and again.resumes == 2

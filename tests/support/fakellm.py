@@ -236,6 +236,9 @@ class FakeLLM:
         self._stopping = False
         self._runner: web.AppRunner | None = None
         self.url = ""
+        # A test's own hold: the key to park a request on before anything else (None: none), for
+        # holds the script language cannot say, such as "only at step 1".
+        self.park_on: Callable[[FakeRequest], str | None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -337,11 +340,12 @@ class FakeLLM:
         script = parse_script(prompt)
         self._counts[prompt] += 1
         nth = self._counts[prompt]
-        self._requests.append(
-            FakeRequest(request.path, dict(request.headers), body, time.time(), prompt, step)
-        )
+        received = FakeRequest(request.path, dict(request.headers), body, time.time(), prompt, step)
+        self._requests.append(received)
         self._notify()
         try:
+            if self.park_on is not None and (key := self.park_on(received)) is not None:
+                await self._park(key)
             if script.hold_before:
                 await self._park(script.hold_before)
             if script.delay:

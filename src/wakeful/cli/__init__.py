@@ -106,6 +106,22 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    lease_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="With PostgreSQL: seconds after which another server takes over the run of a server "
+            "that stopped renewing its lease (default 10; env WAKEFUL_LEASE_SECONDS)."
+        ),
+    ] = None,
+    resume_interrupted: Annotated[
+        bool | None,
+        typer.Option(
+            "--resume-interrupted/--no-resume-interrupted",
+            help="Resume a run whose server stopped, from its last stored step (default: on with "
+            "PostgreSQL, off with SQLite; env WAKEFUL_RESUME_INTERRUPTED).",
+            show_default=False,
+        ),
+    ] = None,
     log_format: Annotated[
         OutputFormat | None, typer.Option(help="Log lines on stderr: text or json (env WAKEFUL_LOG_FORMAT).")
     ] = None,
@@ -133,6 +149,8 @@ def serve(
             webhook_allow=tuple(webhook_allow) if webhook_allow else None,
             webhook_url=webhook_url,
             webhook_events=tuple(webhook_event) if webhook_event else None,
+            lease_seconds=lease_seconds,
+            resume_interrupted=resume_interrupted,
             log_format=log_format.value if log_format else None,
         )
     except StartupError as exc:

@@ -124,6 +124,7 @@ class AgentLoop(Executor):
         self.assistant: AssistantMessage | None = None
         self._pgids: set[int] = set()
         self.no_reply = False
+        self.first_step = 0  # steps already stored: a run taken over from a stopped server goes on
         context = ToolContext(
             session_id=plan.session_id,
             message_id=plan.user_message_id,
@@ -205,6 +206,8 @@ class AgentLoop(Executor):
                 return await self._summarize()
             return await self._steps()
         except asyncio.CancelledError:
+            if handle.lost:
+                raise  # another server runs it now: nothing more is written from here
             error = handle.cancel_reason or MessageAbortedError()
             return await asyncio.shield(self._end(error))
         except ProviderSilenceError as exc:
@@ -242,7 +245,7 @@ class AgentLoop(Executor):
 
     async def _steps(self) -> Reply:
         plan = self.plan
-        step = 0
+        step = self.first_step
         overflowed = False
         while True:
             step += 1

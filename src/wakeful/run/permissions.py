@@ -14,6 +14,10 @@ Invariants:
   stops taking answers (`close`, at the start of a drain). None of them leaves a request behind, and
   a request a dead server left is removed by `recover` at the next start.
 - `always` approvals hold for the rest of the session, in this server's memory.
+- Replicas: a reply sent to a server where no run waits for the request is handed over
+  (`Cluster.answer_permission`) to the one whose run does, which answers it as its own; the
+  requests of a run taken over from a stopped server are withdrawn (`withdraw_stale`), and the
+  resumed run asks again.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field
 from wakeful import ids
 from wakeful.errors import PermissionNotFoundError, ToolError
 from wakeful.project.permissions import Ruleset, decide, evaluate, relevant
+from wakeful.run.cluster import Cluster, LocalCluster
 from wakeful.session.bus import EventBus
 from wakeful.session.sessions import Sessions
 from wakeful.storage.base import PermissionStore
@@ -75,6 +80,7 @@ class Permissions:
         # Called with each request once it is stored, before it is announced (webhooks store their
         # deliveries here); a failure is logged, and the request still asked.
         self.on_ask: Callable[[PermissionRequest], Awaitable[None]] | None = None
+        self.cluster: Cluster = LocalCluster()  # the runtime sets the replicas' one
 
     # --- the runs' side ---------------------------------------------------------------------------
 
@@ -174,6 +180,11 @@ class Permissions:
         session's other requests that they cover run), `reject` refuses it and the session's other
         pending requests."""
         pending = self._pending.get(request_id)
+        if pending is None and self.cluster.shared:
+            stored = next((r for r in await self.list() if r.id == request_id), None)
+            if stored is not None and session_id in (None, stored.sessionID):
+                await self.cluster.answer_permission(request_id, reply, message)
+                return stored
         if pending is None or session_id not in (None, pending.request.sessionID):
             raise PermissionNotFoundError(request_id)
         del self._pending[request_id]
@@ -195,6 +206,11 @@ class Permissions:
         elif reply == "reject":
             await self._settle(session, "reject", lambda other: True)
         return request
+
+    async def answer_here(self, request_id: str, reply: Reply, message: str | None) -> None:
+        """A reply another server handed over: answered if a run here waits for the request."""
+        if request_id in self._pending:
+            await self.reply(request_id, reply, message)
 
     async def _settle(
         self, session_id: str, reply: Reply, applies: Callable[[PermissionRequest], bool]
@@ -219,6 +235,19 @@ class Permissions:
     def forget(self, session_id: str) -> None:
         """Drop the session's `always` approvals (it was deleted)."""
         self._approved.pop(session_id, None)
+
+    async def withdraw_stale(self, session_id: str) -> int:
+        """Remove the session's stored requests that no run here waits for (their server stopped and
+        its run is being taken over), each announced as rejected; answers how many there were."""
+        stale = [
+            PermissionRequest.model_validate(raw)
+            for raw in await self._store.list_permissions()
+            if raw.get("sessionID") == session_id and raw.get("id") not in self._pending
+        ]
+        for request in stale:
+            log.warning("permission request %s of session %s: its server stopped; withdrawn", request.id, session_id)
+            await self._close(request, "reject")
+        return len(stale)
 
     async def recover(self) -> int:
         """Remove the requests a dead server left pending (their runs were closed as interrupted);

@@ -21,7 +21,7 @@ from wakeful.config import ServerConfig
 from wakeful.errors import InvalidRequestError
 from wakeful.ids import now_ms
 from wakeful.project.agents import Agent, resolve_agent
-from wakeful.project.catalog import ModelChoice
+from wakeful.project.catalog import Catalog, ModelChoice
 from wakeful.project.commands import Command
 from wakeful.project.config import ProjectConfig
 from wakeful.project.permissions import Ruleset, disabled, last_match
@@ -31,6 +31,7 @@ from wakeful.run.loop import AgentLoop, RunPlan
 from wakeful.run.manager import RunRequest
 from wakeful.run.runtime import Runtime
 from wakeful.run.structured import check_schema
+from wakeful.storage.base import RunRecord
 from wakeful.tools.paths import inside, project_roots, real_path
 from wakeful.wire.base import Wire
 from wakeful.wire.bodies import (
@@ -190,32 +191,12 @@ def build_run(
         data = given.model_dump(mode="json", exclude_none=True)
         data.update(id=given.id or ids.part_id(), sessionID=session.id, messageID=message_id)
         parts.append(data)
-    tools = {
-        name: tool
-        for name, tool in runtime.tools.items()
-        if agent.allows(name, runtime.read_only_tools) and (body.tools or {}).get(name, True)
-    }
-    rules = [*agent.permission, *(session.permission or [])]
-    _refuse_denied_files(body, directory, rules)
-    denied = disabled(tools, rules)
-    plan = RunPlan(
-        session_id=session.id,
-        user_message_id=message_id,
-        directory=directory,
-        agent=agent,
-        model=choice,
-        provider=runtime.provider(choice),
-        tools={name: tool for name, tool in tools.items() if name not in denied},
-        system=body.system,
-        variant=variant,
-        output_format=body.format if isinstance(body.format, OutputFormatJsonSchema) else None,
-        compaction=CompactionSettings.of(catalog.config.section("compaction")),
-        instructions=_instructions(catalog.config),
-        denied=denied,
-    )
-    executor = _loop(runtime, plan, catalog.config, permission_timeout)
+    _refuse_denied_files(body, directory, [*agent.permission, *(session.permission or [])])
+    timeout = permission_timeout if permission_timeout is not None else runtime.config.permission_timeout
+    executor = _agent_loop(runtime, session, directory, catalog, agent, choice, user, timeout)
     if body.noReply:
         executor.no_reply = True
+    deadline = deadline if deadline is not None else runtime.config.run_deadline
     return RunRequest(
         session_id=session.id,
         message_id=message_id,
@@ -224,7 +205,75 @@ def build_run(
         user_message=user.wire(),
         user_parts=parts,
         executor=executor,
-        deadline=deadline if deadline is not None else runtime.config.run_deadline,
+        deadline=deadline,
+        plan={
+            "directory": str(directory),
+            "permissionTimeout": timeout,
+            "deadline": deadline,
+            "noReply": bool(body.noReply),
+        },
+    )
+
+
+def _agent_loop(
+    runtime: Runtime,
+    session: Session,
+    directory: Path,
+    catalog: Catalog,
+    agent: Agent,
+    choice: ModelChoice,
+    user: UserMessage,
+    permission_timeout: float,
+) -> AgentLoop:
+    """The agent loop of a stored or new prompt: everything it needs is on its user message."""
+    tools = {
+        name: tool
+        for name, tool in runtime.tools.items()
+        if agent.allows(name, runtime.read_only_tools) and (user.tools or {}).get(name, True)
+    }
+    denied = disabled(tools, [*agent.permission, *(session.permission or [])])
+    plan = RunPlan(
+        session_id=session.id,
+        user_message_id=user.id,
+        directory=directory,
+        agent=agent,
+        model=choice,
+        provider=runtime.provider(choice),
+        tools={name: tool for name, tool in tools.items() if name not in denied},
+        system=user.system,
+        variant=user.model.variant,
+        output_format=user.format if isinstance(user.format, OutputFormatJsonSchema) else None,
+        compaction=CompactionSettings.of(catalog.config.section("compaction")),
+        instructions=_instructions(catalog.config),
+        denied=denied,
+    )
+    return _loop(runtime, plan, catalog.config, permission_timeout)
+
+
+def resume_run(runtime: Runtime, session: Session, run: RunRecord, user: UserMessage, first_step: int) -> RunRequest:
+    """The run of the stored prompt `run` (or command), rebuilt from its claim and its stored user
+    message to go on after its first `first_step` stored steps (run/takeover.py). Refused like a
+    new prompt if its agent or model no longer resolves."""
+    plan = run.plan
+    directory = Path(plan.get("directory") or session.directory)
+    catalog = runtime.catalog(directory)
+    agent = resolve_agent(catalog.config, user.agent)
+    choice = catalog.resolve(user.model.providerID, user.model.modelID, fallback=agent.model)
+    timeout = plan.get("permissionTimeout") or runtime.config.permission_timeout
+    executor = _agent_loop(runtime, session, directory, catalog, agent, choice, user, timeout)
+    executor.first_step = first_step
+    executor.no_reply = bool(plan.get("noReply"))
+    return RunRequest(
+        session_id=session.id,
+        message_id=run.message_id,
+        kind=run.kind,
+        body_hash=run.body_hash,
+        user_message=user.wire(),
+        user_parts=[],
+        executor=executor,
+        deadline=plan.get("deadline"),
+        plan=plan,
+        callback=run.callback,
     )
 
 

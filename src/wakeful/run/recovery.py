@@ -1,9 +1,11 @@
-"""Crash recovery: at start, runs that a dead server left unfinished are closed.
+"""Crash recovery: runs that a dead server left unfinished are closed.
 
-The server holds its data directory's lock, so every unfinished run found at start belongs to a
-server that is gone. Its recorded tool process groups are killed, its open assistant message (or a
+On a server alone (SQLite), the data directory's lock says that every unfinished run found at start
+belongs to a server that is gone: `recover` closes them all. Closing one (`close_run`, also what a
+replica does with a run it took over and may not resume, run/takeover.py): its recorded tool process
+groups are killed if they are on this machine (`kill_processes`), its open assistant message (or a
 new one) gets an UnknownError saying the run was interrupted, running tools are marked failed, and
-the run is marked done; sessions are idle because nothing runs them.
+the run is marked done; its session is idle because nothing runs it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import signal
 
 from wakeful.errors import NotFoundError, UnknownRunError
 from wakeful.ids import now_ms
+from wakeful.run.cluster import machine
 from wakeful.run.manager import RunEnded
 from wakeful.session.messages import MessageLog, replies_to
 from wakeful.session.sessions import Sessions
@@ -30,18 +33,39 @@ async def recover(
     answers how many there were."""
     runs = await store.unfinished_runs()
     for run in runs:
-        for pgid in run.pgids:
-            signal_group(pgid, signal.SIGKILL)
-        if await _close(messages, sessions, run) and on_end is not None:
-            reply = await messages.answer(run.session_id, run.message_id)
-            try:
-                await on_end(run.session_id, run.message_id, run.callback, reply)
-            except Exception:
-                log.exception("run %s: what its end starts could not be stored", run.message_id)
-        await store.set_run_status(run.message_id, "done")
+        kill_processes(run)
+        await close_run(store, messages, sessions, run, on_end)
     if runs:
         log.warning("recovered %d interrupted run(s)", len(runs))
     return len(runs)
+
+
+def kill_processes(run: RunRecord) -> None:
+    """Kill the tool process groups the run recorded, if they are this machine's (a run recorded
+    before hosts were, on a server alone, is)."""
+    if run.host in ("", machine()):
+        for pgid in run.pgids:
+            signal_group(pgid, signal.SIGKILL)
+
+
+async def close_run(
+    store: RunStore, messages: MessageLog, sessions: Sessions, run: RunRecord, on_end: RunEnded | None = None
+) -> None:
+    """End the run as interrupted, as a run ends (`on_end`, before it is marked done), and mark it
+    done."""
+    if await _close(messages, sessions, run) and on_end is not None:
+        await report_end(messages, run, on_end)
+    await store.set_run_status(run.message_id, "done")
+
+
+async def report_end(messages: MessageLog, run: RunRecord, on_end: RunEnded) -> None:
+    """Tell `on_end` the stored answer of a run this server did not see end (it closed it, or found
+    it ended). A failure is logged: the run is still marked done."""
+    try:
+        reply = await messages.answer(run.session_id, run.message_id)
+        await on_end(run.session_id, run.message_id, run.callback, reply)
+    except Exception:
+        log.exception("run %s: what its end starts could not be stored", run.message_id)
 
 
 async def _close(messages: MessageLog, sessions: Sessions, run: RunRecord) -> bool:

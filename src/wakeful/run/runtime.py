@@ -18,9 +18,10 @@ from wakeful.project.config import ProjectConfigs
 from wakeful.project.instructions import Instructions
 from wakeful.providers.base import Provider
 from wakeful.providers.registry import ProviderPool
+from wakeful.run.cluster import Cluster, LocalCluster
 from wakeful.run.manager import RunManager
 from wakeful.run.permissions import Permissions
-from wakeful.run.recovery import recover
+from wakeful.run.replicas import Replicas
 from wakeful.run.system import SystemPrompts
 from wakeful.run.webhooks import Webhooks
 from wakeful.session.bus import EventBus
@@ -28,6 +29,7 @@ from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
 from wakeful.session.todos import Todos
 from wakeful.storage.base import Store
+from wakeful.storage.mailbox import Mailbox
 from wakeful.storage.postgres import Postgres
 from wakeful.storage.sql import SQLStore
 from wakeful.storage.sqlite import SQLite
@@ -67,6 +69,7 @@ class Runtime:
     webhooks: Webhooks
     tool_pool: ToolPool
     instance: str
+    cluster: Cluster  # the server alone, or replicas on one PostgreSQL database
     prompts: SystemPrompts  # system prompts, with the per-project caches behind them
     outputs: KeptOutputs  # tool outputs too long for the model, kept whole
     metrics: Metrics  # this runtime's own registry, served at GET /metrics
@@ -89,6 +92,10 @@ class Runtime:
         webhooks = Webhooks(config, store, bus, runs, instance)
         runs.on_end = webhooks.run_ended
         permissions.on_ask = webhooks.permission_asked
+        cluster: Cluster = LocalCluster()
+        if config.database_url and isinstance(store, SQLStore) and isinstance(store.db, Postgres):
+            cluster = Replicas(config, instance, store, Mailbox(store.db), bus, runs, permissions)
+        runs.cluster = permissions.cluster = cluster
         return cls(
             config=config,
             store=store,
@@ -109,6 +116,7 @@ class Runtime:
             webhooks=webhooks,
             tool_pool=ToolPool(config.tool_threads),
             instance=instance,
+            cluster=cluster,
             prompts=SystemPrompts(Instructions(config.environ, config.config_freshness)),
             outputs=KeptOutputs(config.data_dir / "tool-output"),
             metrics=metrics,
@@ -126,11 +134,14 @@ class Runtime:
             raise ServiceUnavailableError("The server is shutting down", retry_after=5)
 
     async def open(self) -> None:
-        """Open the store, close what a server that died left behind (its runs, whose ends store
-        their webhook deliveries, and its permission requests), then start the webhook courier."""
+        """Open the store, then close or resume what stopped servers left behind: their runs and
+        their permission requests (alone: every unfinished run; replicas: those whose lease
+        expired; the runs it closes store their webhook deliveries), and with replicas, from now on
+        keep leases and hear the other servers; then start the webhook courier."""
+        from wakeful.run.takeover import Takeover  # it builds runs, whose modules import this one
+
         await self.store.open()
-        await recover(self.store, self.messages, self.sessions, self.webhooks.run_ended)
-        await self.permissions.recover()
+        await self.cluster.start(Takeover(self))
         await self.webhooks.start()
 
     async def close(self, reason: str) -> None:
@@ -141,6 +152,7 @@ class Runtime:
         self.bus.close()
         await self.runs.drain(0, reason)
         await self.webhooks.close()  # after the drain: the runs it ends store their deliveries
+        await self.cluster.close()
         self.tool_pool.close()
         await self.providers.aclose()
         await self.store.close()

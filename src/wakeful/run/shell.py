@@ -59,6 +59,8 @@ class ShellExecutor(Executor):
         try:
             outcome = await run_shell(self.command, self.directory, None, self.env, self._record)
         except asyncio.CancelledError:
+            if handle.lost:
+                raise  # another server has it now: nothing more is written from here
             return await asyncio.shield(self.fail(handle, handle.cancel_reason or MessageAbortedError()))
         self.part.state = ToolStateCompleted(
             input={"command": self.command},

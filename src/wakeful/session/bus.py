@@ -17,7 +17,7 @@ import functools
 import itertools
 import json
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,12 +116,25 @@ class EventBus:
         self._subscribers: set[Subscription] = set()
         self._queue_size = queue_size
         self.closed = False
+        # Replicas (run/replicas.py): every event published here is also handed to the others.
+        self.forward: Callable[[Event], None] | None = None
         self._metrics = metrics
         if metrics is not None:
             metrics.event_subscribers.set_function(lambda: len(self._subscribers))
 
     def publish(self, type_: str, properties: dict[str, Any]) -> Event:
-        event = Event(id=ids.event_id(), type=type_, properties=properties, seq=next(self._seq))
+        event = self._deliver(ids.event_id(), type_, properties)
+        if self.forward is not None:
+            self.forward(event)
+        return event
+
+    def publish_remote(self, wire: dict[str, Any]) -> Event:
+        """An event another replica published (`Event.wire()`): delivered here under its own id, so
+        that a client's Last-Event-ID means the same on every replica, and not forwarded again."""
+        return self._deliver(str(wire["id"]), str(wire["type"]), dict(wire["properties"]))
+
+    def _deliver(self, id_: str, type_: str, properties: dict[str, Any]) -> Event:
+        event = Event(id=id_, type=type_, properties=properties, seq=next(self._seq))
         # The replay buffer is bounded by count and by bytes: a few huge events (tool output) must
         # not pin memory.
         self._replay.append(event)

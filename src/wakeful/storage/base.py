@@ -11,6 +11,7 @@ needs; only the runtime names an implementation (`sql.SQLStore`, or `memory.Memo
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -41,9 +42,15 @@ class RunRecord:
     kind: str  # "prompt" | "command" | "shell"; "message" for an id that no run owns
     body_hash: str
     status: RunStatus = "queued"
-    instance: str = ""
+    instance: str = ""  # the server that owns it
     pgids: list[int] = field(default_factory=list)
     created: int = 0
+    # Until when (ms since the epoch) `instance` holds it; renewed while it runs. 0 on a server
+    # without replicas, where the data-directory lock says who owns every run.
+    lease_until: int = 0
+    host: str = ""  # the machine `pgids` are process groups of
+    resumes: int = 0  # how many times a server took it over after its owner stopped
+    plan: dict[str, Any] = field(default_factory=dict)  # what resuming it needs beyond its user message
     callback: str | None = None  # the URL its end (and its permission requests) is posted to
 
 
@@ -145,7 +152,26 @@ class RunStore(Protocol):
         """The process groups a crash would leave running, replacing those recorded before."""
         ...
 
-    async def unfinished_runs(self) -> list[RunRecord]: ...
+    async def unfinished_runs(self, session_id: str | None = None) -> list[RunRecord]:
+        """Runs not done (of one session, if given), oldest claim first (by `created`, then id)."""
+        ...
+
+    # Leases, for servers sharing one database. Times are ms since the epoch on the callers' clocks.
+
+    async def renew_leases(self, instance: str, message_ids: Collection[str], until: int) -> set[str]:
+        """Extend to `until` the lease of each of the runs `message_ids` that is unfinished and
+        still owned by `instance`; answer those. A run another server took over is not among them."""
+        ...
+
+    async def expired_runs(self, now: int) -> list[RunRecord]:
+        """Unfinished runs whose lease ended before `now`, oldest claim first."""
+        ...
+
+    async def take_over(self, run: RunRecord, instance: str, host: str, until: int) -> bool:
+        """Make `instance` on `host` the owner of `run` until `until`, counting one more resume and
+        forgetting its process groups, if its owner and lease are still what `run` says: of several
+        servers taking over one run, exactly one gets True."""
+        ...
 
 
 class PermissionStore(Protocol):

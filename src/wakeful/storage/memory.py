@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, TypeVar
 
@@ -31,6 +31,10 @@ T = TypeVar("T")
 def _copy(value: T) -> T:
     copied: T = json.loads(json.dumps(value))
     return copied
+
+
+def _run_copy(run: RunRecord) -> RunRecord:
+    return replace(run, pgids=list(run.pgids), plan=_copy(run.plan))
 
 
 @dataclass
@@ -192,14 +196,14 @@ class MemoryStore:
     ) -> RunRecord | None:
         existing = self._runs.get(run.message_id)
         if existing is not None:
-            return replace(existing, pgids=list(existing.pgids))
+            return _run_copy(existing)
         taken = self._messages.get(run.message_id)
         if taken is not None:
             return RunRecord(run.message_id, taken.data["sessionID"], "message", body_hash="")
         used = next((p["id"] for p in parts if p["id"] in self._parts), None)
         if used is not None:
             raise part_taken(used)
-        self._runs[run.message_id] = replace(run, pgids=list(run.pgids))
+        self._runs[run.message_id] = _run_copy(run)
         self._put(self._messages, user_message)
         for part in parts:
             self._put(self._parts, part)
@@ -207,7 +211,7 @@ class MemoryStore:
 
     async def get_run(self, message_id: str) -> RunRecord | None:
         run = self._runs.get(message_id)
-        return replace(run, pgids=list(run.pgids)) if run else None
+        return _run_copy(run) if run else None
 
     async def set_run_status(self, message_id: str, status: RunStatus) -> None:
         run = self._runs.get(message_id)
@@ -221,8 +225,33 @@ class MemoryStore:
         if run is not None:
             run.pgids = list(pgids)
 
-    async def unfinished_runs(self) -> list[RunRecord]:
-        return [replace(run, pgids=list(run.pgids)) for run in self._runs.values() if run.status != "done"]
+    async def unfinished_runs(self, session_id: str | None = None) -> list[RunRecord]:
+        found = [
+            run
+            for run in self._runs.values()
+            if run.status != "done" and session_id in (None, run.session_id)
+        ]
+        return [_run_copy(run) for run in sorted(found, key=lambda run: (run.created, run.message_id))]
+
+    async def renew_leases(self, instance: str, message_ids: Collection[str], until: int) -> set[str]:
+        found = (self._runs.get(message_id) for message_id in message_ids)
+        owned = [run for run in found if run is not None and run.instance == instance and run.status != "done"]
+        for run in owned:
+            run.lease_until = until
+        return {run.message_id for run in owned}
+
+    async def expired_runs(self, now: int) -> list[RunRecord]:
+        found = [run for run in self._runs.values() if run.status != "done" and run.lease_until < now]
+        return [_run_copy(run) for run in sorted(found, key=lambda run: (run.created, run.message_id))]
+
+    async def take_over(self, run: RunRecord, instance: str, host: str, until: int) -> bool:
+        stored = self._runs.get(run.message_id)
+        if stored is None or (stored.instance, stored.lease_until) != (run.instance, run.lease_until):
+            return False
+        stored.instance, stored.host, stored.lease_until = instance, host, until
+        stored.resumes += 1
+        stored.pgids = []
+        return True
 
     # --- permission requests --------------------------------------------------------------------
 

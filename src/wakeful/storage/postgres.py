@@ -9,8 +9,9 @@ read that takes several statements sees one snapshot, as SQLite's WAL readers do
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from wakeful.backoff import backoff_delay
 from wakeful.config import DATABASE_SCHEMES
 from wakeful.storage import migrate
 
@@ -100,3 +102,78 @@ class Postgres:
     async def close(self) -> None:
         await asyncio.gather(*self._writing, return_exceptions=True)
         await self._engine.dispose()
+
+
+class Listener:
+    """`LISTEN channel` on a dedicated connection, kept open: each notification's payload goes to
+    `on_payload` (called on the loop, so it must not block), and after every (re)connection
+    `on_connect` runs, once the LISTEN holds, so that the owner can read what was notified while
+    the connection was down. A lost connection is noticed by a ping every `ping` seconds at the
+    latest, and reopened with backoff. `start` returns once the first LISTEN holds; `close` ends it.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        channel: str,
+        on_payload: Callable[[str], None],
+        on_connect: Callable[[], Awaitable[None]],
+        *,
+        ping: float = 5.0,
+        timeout: float = 30.0,
+    ) -> None:
+        self._dsn = libpq_dsn(url)
+        self._url = redacted(url)
+        self.channel = channel
+        self._on_payload = on_payload
+        self._on_connect = on_connect
+        self._ping = ping
+        self._timeout = timeout
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        connected: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._run(connected), name="wakeful listener")
+        await asyncio.shield(connected)
+
+    async def _run(self, connected: asyncio.Future[None]) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._listen(connected)
+                attempt = 0
+            except Exception as exc:  # a database gone, or a catch-up read that failed with it
+                attempt += 1
+                log.warning("listener on %s: %s; reconnecting", self._url, exc)
+                if not connected.done() and attempt >= 3:
+                    connected.set_exception(exc)
+                    return
+            await asyncio.sleep(backoff_delay(attempt, 0.2, 5.0))
+
+    async def _listen(self, connected: asyncio.Future[None]) -> None:
+        conn = await asyncpg.connect(self._dsn, timeout=self._timeout)
+        lost = asyncio.Event()
+        try:
+            conn.add_termination_listener(lambda _conn: lost.set())
+            await conn.add_listener(self.channel, self._deliver)
+            await self._on_connect()
+            if not connected.done():
+                connected.set_result(None)
+            while not lost.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lost.wait(), self._ping)
+                if not lost.is_set():
+                    await conn.fetchval("SELECT 1", timeout=self._timeout)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), self._timeout)
+
+    def _deliver(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        self._on_payload(str(payload))
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -63,7 +63,9 @@ todos = Table(
 )
 
 # The primary key is the idempotency claim: of any number of servers claiming one message id, the
-# database lets exactly one insert it.
+# database lets exactly one insert it. `instance` owns the run until `lease_until` (ms, renewed while
+# it runs, 0 on a server without replicas); `host` is the machine its `pgids` belong to; `plan` is
+# what resuming it needs beyond its stored user message (run/takeover.py).
 runs = Table(
     "runs",
     metadata,
@@ -75,6 +77,10 @@ runs = Table(
     Column("instance", String, nullable=False),
     Column("pgids", Text, nullable=False),
     Column("created", BigInt, nullable=False),
+    Column("lease_until", BigInt, nullable=False, server_default="0"),
+    Column("host", String, nullable=False, server_default=""),
+    Column("resumes", Integer, nullable=False, server_default="0"),
+    Column("plan", Text, nullable=False, server_default="{}"),
     Column("callback", Text),
 )
 Index("runs_status", runs.c.status)
@@ -120,3 +126,16 @@ deliveries = Table(
 Index("deliveries_due", deliveries.c.status, deliveries.c.next_attempt)
 Index("deliveries_message", deliveries.c.message_id, deliveries.c.seq)
 Index("deliveries_session", deliveries.c.session_id)
+
+# What replicas on one PostgreSQL database tell each other (storage/mailbox.py): events and control
+# messages, numbered per sender (`origin`, `seq`), announced by a NOTIFY that carries only those two.
+mailbox = Table(
+    "mailbox",
+    metadata,
+    Column("origin", String, primary_key=True),
+    Column("seq", BigInt, primary_key=True, autoincrement=False),
+    Column("created", BigInt, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("data", Text, nullable=False),
+)
+Index("mailbox_created", mailbox.c.created)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, TypeVar
@@ -41,6 +41,8 @@ DialectInsert = Callable[[Table], sqlite.Insert | postgresql.Insert]
 _DELIVERY = [c for c in t.deliveries.c if c.name != "seq"]
 # Well under the limit on bound parameters in one statement (SQLite's is the lowest).
 IN_CHUNK = 500
+# "Not done", spelt so that the index on status answers it.
+UNFINISHED = t.runs.c.status.in_(("queued", "running"))
 
 
 class Database(Protocol):
@@ -290,12 +292,12 @@ class SQLStore:
     @staticmethod
     def _run(row: Any) -> RunRecord:
         fields = dict(row._mapping)
-        return RunRecord(**{**fields, "pgids": json.loads(fields["pgids"])})
+        return RunRecord(**{**fields, "pgids": json.loads(fields["pgids"]), "plan": json.loads(fields["plan"])})
 
     async def claim_run(
         self, run: RunRecord, user_message: dict[str, Any], parts: list[dict[str, Any]]
     ) -> RunRecord | None:
-        claim = {**asdict(run), "pgids": _dumps(run.pgids)}
+        claim = {**asdict(run), "pgids": _dumps(run.pgids), "plan": _dumps(run.plan)}
 
         # A taken part id is returned, not raised: a raise would fail every write of a SQLite batch.
         def op(conn: Connection) -> RunRecord | ConflictError | None:
@@ -347,10 +349,53 @@ class SQLStore:
         stmt = t.runs.update().where(t.runs.c.message_id == message_id).values(**values)
         await self.db.write(lambda conn: conn.execute(stmt))
 
-    async def unfinished_runs(self) -> list[RunRecord]:
+    async def unfinished_runs(self, session_id: str | None = None) -> list[RunRecord]:
+        stmt = select(t.runs).where(UNFINISHED).order_by(t.runs.c.created, t.runs.c.message_id)
+        if session_id is not None:
+            stmt = stmt.where(t.runs.c.session_id == session_id)
         async with self.db.read() as conn:
-            rows = (await conn.execute(select(t.runs).where(t.runs.c.status != "done"))).all()
+            rows = (await conn.execute(stmt)).all()
         return [self._run(r) for r in rows]
+
+    async def renew_leases(self, instance: str, message_ids: Collection[str], until: int) -> set[str]:
+        def op(conn: Connection) -> set[str]:
+            renewed: set[str] = set()
+            for chunk in _chunks(sorted(message_ids)):
+                stmt = (
+                    t.runs.update()
+                    .where(t.runs.c.message_id.in_(chunk), t.runs.c.instance == instance, UNFINISHED)
+                    .values(lease_until=until)
+                    .returning(t.runs.c.message_id)
+                )
+                renewed.update(row[0] for row in conn.execute(stmt))
+            return renewed
+
+        return await self.db.write(op)
+
+    async def expired_runs(self, now: int) -> list[RunRecord]:
+        stmt = (
+            select(t.runs)
+            .where(UNFINISHED, t.runs.c.lease_until < now)
+            .order_by(t.runs.c.created, t.runs.c.message_id)
+        )
+        async with self.db.read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [self._run(r) for r in rows]
+
+    async def take_over(self, run: RunRecord, instance: str, host: str, until: int) -> bool:
+        runs = t.runs.c
+        stmt = (
+            t.runs.update()
+            .where(
+                runs.message_id == run.message_id,
+                runs.instance == run.instance,
+                runs.lease_until == run.lease_until,
+            )
+            .values(instance=instance, host=host, lease_until=until, resumes=runs.resumes + 1, pgids="[]")
+        )
+        # The condition is the lock: of several servers updating the same row, the first one's commit
+        # changes the lease, and the others' conditions no longer match it.
+        return bool(await self.db.write(lambda conn: conn.execute(stmt).rowcount == 1))
 
     # --- permission requests --------------------------------------------------------------------
 

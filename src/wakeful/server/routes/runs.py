@@ -15,7 +15,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from wakeful.errors import InvalidRequestError, MessageAbortedError, NotFoundError
 from wakeful.project.commands import resolve_command
-from wakeful.run.manager import Reply, RunHandle, RunRequest
+from wakeful.run.manager import RemoteRun, Reply, RunHandle, RunRequest
 from wakeful.run.prompt import build_run, build_summarize_run, command_prompt
 from wakeful.run.runtime import Runtime
 from wakeful.run.shell import build_shell_run
@@ -107,9 +107,9 @@ async def callback_url(
 Callback = Annotated[str | None, Depends(callback_url)]
 
 
-def _hold(outcome: RunHandle | Reply, options: HoldOptions, message_id: str) -> KeepAliveResponse:
+def _hold(outcome: RunHandle | RemoteRun | Reply, options: HoldOptions, message_id: str) -> KeepAliveResponse:
     headers = {MESSAGE_HEADER: message_id}
-    if isinstance(outcome, RunHandle):
+    if isinstance(outcome, RunHandle | RemoteRun):
         handle = outcome
 
         def disconnect() -> None:
@@ -281,13 +281,10 @@ async def reply(
 ) -> KeepAliveResponse:
     """Wait for the run of the prompt `messageID` and answer what `/message` answered."""
     del directory
-    handle = runtime.runs.live(message_id)
-    if handle is not None and handle.session_id == session.id:
-        return _hold(handle, options, message_id)
-    run = await runtime.runs.stored(message_id)
-    if run is None or run.session_id != session.id:
+    outcome = await runtime.runs.follow(session.id, message_id)
+    if outcome is None:
         raise NotFoundError(f"No prompt {message_id} in session {session.id}")
-    return _hold(await runtime.messages.answer(session.id, message_id), options, message_id)
+    return _hold(outcome, options, message_id)
 
 
 @router.get("/session/{sessionID}/wait", operation_id="session.wait", **held(Session))

@@ -113,6 +113,15 @@ def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
         yield items[start : start + IN_CHUNK]
 
 
+def _used_part(conn: Connection, parts: list[dict[str, Any]]) -> str | None:
+    """The first of `parts`' ids already stored, if any."""
+    for chunk in _chunks([p["id"] for p in parts]):
+        used = conn.execute(select(t.parts.c.id).where(t.parts.c.id.in_(chunk))).first()
+        if used is not None:
+            return str(used[0])
+    return None
+
+
 def _message_row(info: dict[str, Any]) -> dict[str, Any]:
     return {"id": info["id"], "session_id": info["sessionID"], "data": _dumps(info)}
 
@@ -301,18 +310,24 @@ class SQLStore:
 
         # A taken part id is returned, not raised: a raise would fail every write of a SQLite batch.
         def op(conn: Connection) -> RunRecord | ConflictError | None:
+            def stored_message() -> Any:
+                return conn.execute(
+                    select(t.messages.c.session_id).where(t.messages.c.id == run.message_id)
+                ).first()
+
             # Other transactions (other servers on this database) may claim the id meanwhile: the
             # primary key decides. An insert that meets an uncommitted claim waits for it, and each
             # statement here sees what was committed before it began.
             while True:
-                taken = conn.execute(
-                    select(t.messages.c.session_id).where(t.messages.c.id == run.message_id)
-                ).first()
+                taken = stored_message()
                 if taken is None:
-                    for chunk in _chunks([p["id"] for p in parts]):
-                        used = conn.execute(select(t.parts.c.id).where(t.parts.c.id.in_(chunk))).first()
-                        if used is not None:
-                            return part_taken(used[0])
+                    used = _used_part(conn, parts)
+                    if used is not None:
+                        if stored_message() is not None:
+                            # Claimed with these very parts since `taken` was read (on PostgreSQL each
+                            # statement sees what was committed before it began): that claim answers.
+                            continue
+                        return part_taken(used)
                     if conn.execute(self._sql.claim, claim).rowcount == 1:
                         conn.execute(self._sql.message, _message_row(user_message))
                         if parts:

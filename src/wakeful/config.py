@@ -208,6 +208,21 @@ class ServerConfig(BaseSettings):
     tool_output_max_bytes: int = 50_000
     tool_output_max_lines: int = 2_000
     read_max_lines: int = 2_000
+    # webfetch: what one call may take (the body beyond the size is not read; redirects count apart)
+    webfetch_max_bytes: int = Field(default=5 << 20, ge=1)
+    webfetch_timeout: float = Field(default=30.0, gt=0)  # when the call gives none
+    webfetch_max_timeout: float = Field(default=120.0, gt=0)  # whatever the call asks for
+    webfetch_max_redirects: int = Field(default=10, ge=0)
+
+    # MCP servers (opencode.json's `mcp`): seconds to start or reach one, agree on the protocol and
+    # list its tools; seconds each request (a tool call) may take when its entry gives no `timeout`;
+    # seconds a local server has to exit once its stdin is closed before its process group is
+    # killed; reconnections after a crash back off from `mcp_restart_base` up to `mcp_restart_max_delay`.
+    mcp_startup_timeout: float = Field(default=30.0, gt=0)
+    mcp_timeout: float = Field(default=60.0, gt=0)
+    mcp_stop_grace: float = Field(default=1.0, ge=0)
+    mcp_restart_base: float = Field(default=0.5, gt=0)
+    mcp_restart_max_delay: float = Field(default=30.0, gt=0)
 
     # How long a project's opencode.json may be served from cache before its files are checked again.
     config_freshness: float = 1.0

@@ -11,6 +11,7 @@
     │   ├── UnauthorizedError        401 {"_tag":"UnauthorizedError","message"}
     │   ├── NotFoundError            404 {"name":"NotFoundError","data":{"message"}}
     │   ├── PermissionNotFoundError  404 {"_tag":"PermissionNotFoundError","requestID","message"}
+    │   ├── McpServerNotFoundError   404 {"_tag":"McpServerNotFoundError","name","message"}
     │   ├── MethodNotAllowedError    405 {"_tag":"MethodNotAllowedError","message"}
     │   ├── SessionBusyError         409 {"_tag":"SessionBusyError","sessionID","message"}
     │   ├── ConflictError            409 {"_tag":"ConflictError","message","resource"}
@@ -111,6 +112,13 @@ class PermissionNotFoundBody(TaggedBody):
 
     tag: Literal["PermissionNotFoundError"] = Field(default="PermissionNotFoundError", alias="_tag")
     requestID: str
+
+
+class McpServerNotFoundBody(TaggedBody):
+    """The project has no MCP server of this name (in its config or added by `POST /mcp`)."""
+
+    tag: Literal["McpServerNotFoundError"] = Field(default="McpServerNotFoundError", alias="_tag")
+    name: str
 
 
 class MethodNotAllowedBody(TaggedBody):
@@ -220,6 +228,18 @@ class PermissionNotFoundError(RequestError):
 
     def body(self) -> PermissionNotFoundBody:
         return PermissionNotFoundBody(message=self.message, requestID=self.request_id)
+
+
+class McpServerNotFoundError(RequestError):
+    status = 404
+    body_model = McpServerNotFoundBody
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"MCP server not found: {name}")
+        self.name = name
+
+    def body(self) -> McpServerNotFoundBody:
+        return McpServerNotFoundBody(message=self.message, name=self.name)
 
 
 class MethodNotAllowedError(RequestError):

@@ -48,6 +48,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, project: Path) -> Iterator[
     proc.stop()
 
 
+# What `mcp.status` reports without starting anything: a server its entry disables, and one whose
+# command does not exist.
+SDK_MCP_SERVERS = {
+    "tickets": {"type": "local", "command": ["/nonexistent/tickets-mcp"], "enabled": False},
+    "broken": {"type": "local", "command": ["/nonexistent/broken-mcp"]},
+}
+
+
 @pytest.fixture(scope="package")
 def sdk_project(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLMThread) -> Path:
     """The SDK's project: not the server's working directory, and a name that needs URL-encoding,
@@ -55,7 +63,7 @@ def sdk_project(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLMThread) ->
     header) is what puts the sessions there."""
     directory = tmp_path_factory.mktemp("sdk") / "my project ü"
     directory.mkdir()
-    write_project_config(directory, llm.url)
+    write_project_config(directory, llm.url, mcp=SDK_MCP_SERVERS)
     return directory
 
 

@@ -136,6 +136,7 @@ const CHECKED_ANSWERS = [
   ["get", "/config/providers"],
   ["get", "/agent"],
   ["get", "/command"],
+  ["get", "/mcp"],
   ["post", "/session"],
   ["get", "/session"],
   ["get", "/session/status"],
@@ -149,6 +150,9 @@ const CHECKED_ANSWERS = [
   ["post", "/session/{sessionID}/command"],
   ["post", "/session/{sessionID}/shell"],
   ["post", "/session/{sessionID}/abort"],
+  ["get", "/session/{sessionID}/children"],
+  ["get", "/experimental/tool/ids"],
+  ["get", "/experimental/tool"],
   ["get", "/permission"],
   ["post", "/permission/{requestID}/reply"],
   ["post", "/session/{sessionID}/permissions/{permissionID}"],
@@ -220,6 +224,14 @@ async function main() {
     const { data } = await client.commands();
     ref.response("get", "/command", data);
     assert.ok(data.some((c) => c.name === "init"), `no init command in ${data.map((c) => c.name)}`);
+  });
+
+  await step("mcp.status: a disabled and a failed server", async () => {
+    const { data } = await client.mcpStatus();
+    ref.response("get", "/mcp", data);
+    assert.deepEqual(data.tickets, { status: "disabled" });
+    assert.equal(data.broken.status, "failed");
+    assert.match(data.broken.error, /not an executable file/);
   });
 
   const streamAbort = new AbortController();
@@ -351,6 +363,42 @@ async function main() {
     assert.equal(tool.tool, "bash");
     assert.equal(tool.state.status, "completed");
     assert.equal(tool.state.output, "hi\n");
+  });
+
+  await step("tool.ids and tool.list", async () => {
+    const { data: ids } = await client.toolIds();
+    ref.response("get", "/experimental/tool/ids", ids);
+    assert.ok(["bash", "task", "webfetch", "apply_patch"].every((id) => ids.includes(id)), `ids: ${ids}`);
+    const { data: tools } = await client.toolList("mock", "mock-model");
+    ref.response("get", "/experimental/tool", tools);
+    const task = tools.find((t) => t.id === "task");
+    assert.ok(task, `no task tool in ${tools.map((t) => t.id)}`);
+    assert.deepEqual(task.parameters.required, ["description", "prompt", "subagent_type"]);
+  });
+
+  await step("session.prompt: a task call runs a subagent in a child session", async () => {
+    const call = { description: "child work", prompt: "REPLY from the child", subagent_type: "general" };
+    const { data } = await client.prompt(sid, text(`TOOL task ${JSON.stringify(call)}`));
+    ref.response("post", "/session/{sessionID}/message", data);
+    assertReply(data, sid);
+    assert.match(textOf(data.parts), /^TOOL_RESULT_SEEN: from the child/);
+    const { data: children } = await client.children(sid);
+    ref.response("get", "/session/{sessionID}/children", children);
+    assert.equal(children.length, 1, JSON.stringify(children));
+    const child = children[0];
+    assert.equal(child.parentID, sid);
+    assert.equal(child.title, "child work (@general subagent)");
+    const { data: again } = await client.get(child.id);
+    ref.response("get", "/session/{sessionID}", again);
+    assert.deepEqual(again, child);
+    const { data: childMessages } = await client.messages(child.id);
+    ref.response("get", "/session/{sessionID}/message", childMessages);
+    assert.equal(textOf(childMessages.at(-1).parts), "from the child");
+    const { data: parentMessages } = await client.messages(sid);
+    const task = parentMessages.flatMap((m) => m.parts).find((p) => p.type === "tool" && p.tool === "task");
+    assert.equal(task.state.status, "completed");
+    assert.equal(task.state.metadata.sessionId, child.id);
+    assert.match(task.state.output, /^from the child/);
   });
 
   await step("session.abort of a held prompt; session.status while busy", async () => {

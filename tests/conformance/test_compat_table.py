@@ -27,7 +27,8 @@ SCENARIO = {
     "session.create", "session.list", "session.get", "session.update", "session.status",
     "session.prompt", "session.messages", "session.message", "session.prompt_async",
     "session.command", "session.shell", "session.abort", "session.delete",
-    "permission.list", "permission.reply", "permission.respond",
+    "permission.list", "permission.reply", "permission.respond", "mcp.status", "session.children",
+    "tool.ids", "tool.list",
 }  # fmt: skip
 Route = tuple[str, str]  # (METHOD, path)
 

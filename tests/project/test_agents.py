@@ -20,7 +20,8 @@ def config(data: dict) -> ProjectConfig:
 
 def test_builtins() -> None:
     agents = load_agents(config({}))
-    assert set(agents) == {"build", "plan"}
+    assert set(agents) == {"build", "plan", "general", "explore"}
+    assert {n for n, a in agents.items() if a.mode == "subagent"} == {"general", "explore"}
     assert agents["build"].allows("bash", READ_ONLY) and agents["build"].allows("write", READ_ONLY)
     assert agents["plan"].allows("read", READ_ONLY)
     assert not agents["plan"].allows("write", READ_ONLY) and not agents["plan"].allows("bash", READ_ONLY)
@@ -46,7 +47,7 @@ def test_config_agents() -> None:
             }
         )
     )
-    assert set(agents) == {"build", "legacy", "review"}
+    assert set(agents) == {"build", "legacy", "review", "general", "explore"}
     review = agents["review"]
     assert review.allows("read", READ_ONLY) and not review.allows("grep", READ_ONLY)
     assert review.steps == 3 and review.mode == "all" and not review.native
@@ -61,3 +62,24 @@ def test_resolve() -> None:
     with pytest.raises(InvalidRequestError) as info:
         resolve_agent(config({"agent": {"plan": {"disable": True}}}), "plan")
     assert info.value.field == "agent"
+
+
+def test_turning_off_one_tool_that_edits_turns_off_all_of_them() -> None:
+    agents = load_agents(
+        config(
+            {
+                "agent": {
+                    "reviewer": {"tools": {"write": False}},
+                    "patcher": {"tools": {"*": False, "apply_patch": True}},
+                }
+            }
+        )
+    )
+    reviewer, patcher = agents["reviewer"], agents["patcher"]
+    assert not {t for t in ("edit", "write", "apply_patch") if reviewer.allows(t, READ_ONLY)}
+    assert reviewer.allows("bash", READ_ONLY)
+    assert {t for t in ("edit", "write", "apply_patch", "bash") if patcher.allows(t, READ_ONLY)} == {
+        "edit",
+        "write",
+        "apply_patch",
+    }

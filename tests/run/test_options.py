@@ -68,7 +68,7 @@ async def test_a_command_takes_a_variant(runtime: Runtime) -> None:
     session = await new_session(runtime)
     project = runtime.projects.load(runtime.config.project_dir)
     body = CommandBody(command="check", arguments="all", variant="medium")
-    prompt = command_prompt(resolve_command(project, "check"), body)
+    prompt = command_prompt(resolve_command(project, "check"), body, project)
     reply = await answer(await submit(runtime, build_run(runtime, session, runtime.config.project_dir, prompt)))
     assert reply["info"]["variant"] == "medium"
     assert scripted(runtime).requests[-1].request.options["reasoningEffort"] == "medium"

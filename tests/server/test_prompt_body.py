@@ -206,8 +206,9 @@ async def test_unsupported_fields_are_400_before_anything_is_stored(
     refused: list[tuple[dict[str, Any], str]] = [
         # structured output is honoured (tests/run/test_structured.py); a schema that is none is not
         ({"parts": [text], "format": {"type": "json_schema", "schema": {"type": 12}}}, "format"),
+        # a subtask part runs (tests/run/test_subagent.py) unless it names no agent there is
         (
-            {"parts": [text, {"type": "subtask", "prompt": "p", "description": "d", "agent": "build"}]},
+            {"parts": [text, {"type": "subtask", "prompt": "p", "description": "d", "agent": "nobody"}]},
             "parts",
         ),
         ({"parts": [text], "variant": "high"}, "variant"),

@@ -150,5 +150,5 @@ async def test_plan_agent_refuses_to_write(
     # the model was only offered read-only tools
     first = requests_for(fake_llm, script)[0]
     offered = {t["function"]["name"] for t in first.body["tools"]}
-    assert offered == {"read", "glob", "grep", "list", "todoread"}
+    assert offered == {"read", "glob", "grep", "list", "todoread", "task", "webfetch"}
     assert "plan agent" in request_text(first)

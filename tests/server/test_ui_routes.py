@@ -171,7 +171,7 @@ async def test_the_api_reads_are_located_and_carry_the_projects_data(
         validate_response("get", path, 200, answer)
         assert answer["location"] == location, path
     agents = (await get(client, "/api/agent", **where))["data"]
-    assert {a["id"] for a in agents} == {"build", "plan"}
+    assert {a["id"] for a in agents} == {"build", "plan", "general", "explore"}
     models = (await get(client, "/api/model", **where))["data"]
     assert {(m["providerID"], m["id"]) for m in models} == {("mock", "mock-model"), ("anth", "claude-mock")}
     providers = (await get(client, "/api/provider", **where))["data"]

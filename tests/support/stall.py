@@ -6,7 +6,8 @@ it wakes: a wake-up `LIMIT` late means that for that long the loop ran no callba
 blocked it (a `time.sleep`, a synchronous file or socket call, a CPU-bound step). Not counted: time
 the garbage collector took (the test process's heap is not a server's, which freezes what it loaded
 at start-up, see wakeful.server.serve.tune_gc), and time the thread waited for a CPU (on a busy
-machine any code is slow). The fixtures are imported by tests/conftest.py: `loop_stall_guard`
+machine any code is slow), and a wake-up found overdue while the loop sat idle in its selector (a
+thread throttled by a CPU quota). The fixtures are imported by tests/conftest.py: `loop_stall_guard`
 wraps every async test, its fixtures included, except a test marked
 `@pytest.mark.loop_may_stall("why")`, which blocks the loop on purpose.
 """
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 import gc
 import inspect
+import selectors
 import sys
 import threading
 import time
@@ -36,7 +38,8 @@ class LoopStallDetector:
     did not get round to its watchdog; the watchdog asks to run every `tick` seconds, so a block of
     `limit + tick` seconds or more is always seen. Not counted: time in the garbage collector, and
     time the loop's thread was ready to run but waited for a CPU (a busy machine, not a blocking
-    call). A thread samples the loop's stack while it is stalled, so `report()` says where."""
+    call), and a stretch in which the loop was seen idle in its selector. A thread samples the
+    loop's stack while it is stalled, so `report()` says where."""
 
     def __init__(self, limit: float = LIMIT, tick: float = 0.02) -> None:
         self.limit = limit
@@ -51,6 +54,7 @@ class LoopStallDetector:
         self._task: asyncio.Task[None] | None = None
         self._sampler: threading.Thread | None = None
         self._done = threading.Event()
+        self._parked: set[tuple[float, float]] = set()  # wake-ups overdue while the loop sat idle
 
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
@@ -88,17 +92,28 @@ class LoopStallDetector:
             self._check()
 
     def _check(self) -> None:
-        if (late := self._lateness()) > self.limit:
+        if (late := self._lateness()) > self.limit and self._due not in self._parked:
             self.stalls.append(late)
         self._due = None
 
     def _sample(self, loop_thread: int) -> None:
         sampled: tuple[float, float] | None = None
+        seen_parked: dict[tuple[float, float], int] = {}
         while not self._done.wait(self.tick):
             due = self._due
-            if due is not None and due != sampled and self._lateness() > self.limit:
+            if due is None or self._lateness() <= self.limit:
+                continue
+            frame = sys._current_frames().get(loop_thread)
+            # A loop found waiting in its selector twice while its wake-up is overdue ran nothing:
+            # the thread was not given a CPU (a container's CPU quota throttles it without counting
+            # as a wait in schedstat). Once would not do: a loop just freed from a block passes
+            # through select(0) before it runs the watchdog.
+            if frame is not None and frame.f_code.co_filename == selectors.__file__:
+                seen_parked[due] = seen_parked.get(due, 0) + 1
+                if seen_parked[due] >= 2:
+                    self._parked.add(due)
+            if due != sampled:
                 sampled = due
-                frame = sys._current_frames().get(loop_thread)
                 try:  # the loop's thread runs on meanwhile: its frames may end under our reading
                     self.where.append(_stack(frame) if frame is not None else "")
                 except Exception as exc:

@@ -12,13 +12,28 @@ from wakeful.tools.registry import ALL_TOOLS, builtin_tools, register
 
 def test_names_and_read_only() -> None:
     tools = builtin_tools()
-    assert set(tools) == {"bash", "read", "write", "edit", "glob", "grep", "list", "todowrite", "todoread"}
+    assert set(tools) == {
+        "bash",
+        "read",
+        "write",
+        "edit",
+        "glob",
+        "grep",
+        "list",
+        "todowrite",
+        "todoread",
+        "task",
+        "webfetch",
+        "apply_patch",
+    }
     assert {name for name, tool in tools.items() if tool.read_only} == {
         "read",
         "glob",
         "grep",
         "list",
         "todoread",
+        "task",
+        "webfetch",
     }
     tools.pop("bash")
     assert "bash" in builtin_tools()  # each call gets its own mapping
@@ -150,6 +165,47 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "todos",
     ),
     "todoread": _object({}),
+    "task": _object(
+        {
+            "description": _string("What the task is about, in three to five words"),
+            "prompt": _string(
+                "Everything the subagent needs to know to do the task, and what to report back"
+            ),
+            "subagent_type": _string("The agent that does the task: one of those listed"),
+            "task_id": _string(
+                "Only to continue an earlier task: the task_id its result gave. The subagent then goes on "
+                "in the same session, with what it did before, instead of starting afresh"
+            ),
+            "command": _string("The command that started this task, if one did"),
+        },
+        "description",
+        "prompt",
+        "subagent_type",
+    ),
+    "webfetch": _object(
+        {
+            "url": _string("The http:// or https:// URL to fetch"),
+            "format": _string(
+                "How to give the content: markdown (the default), text or html",
+                enum=["markdown", "text", "html"],
+                default="markdown",
+            ),
+            "timeout": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "description": "Seconds to wait at most (default 30, at most 120)",
+            },
+        },
+        "url",
+    ),
+    "apply_patch": _object(
+        {
+            "patchText": _string(
+                "The whole patch, from the line '*** Begin Patch' to the line '*** End Patch'"
+            )
+        },
+        "patchText",
+    ),
 }
 
 

@@ -1,10 +1,12 @@
 """Agents: who answers a prompt, with which tools and instructions.
 
-Built in, like the reference: `build` (every tool) and `plan` (read-only tools); neither has a
-prompt of its own, so the run uses wakeful's system prompt for the model's family
-(`wakeful.run.system`). A project's config adds or overrides agents under `agent` (and the legacy
-`mode`): `prompt` (replaces that system prompt), `model`, `variant`, `temperature`, `top_p`,
-`options`, `tools` (name -> enabled), `disable`, `description`, `mode`, `hidden`, `steps`,
+Built in, like the reference: `build` (every tool) and `plan` (read-only tools), the primary agents;
+`general` and `explore`, the subagents that the task tool starts (explore may only read, search and
+run commands: its rules deny the rest, see `wakeful.project.permissions.BUILTIN_AGENT_RULES`). Only
+explore has a prompt of its own; for the others the run uses wakeful's system prompt for the model's
+family (`wakeful.run.system`). A project's config adds or overrides agents under `agent` (and the
+legacy `mode`): `prompt` (replaces that system prompt), `model`, `variant`, `temperature`, `top_p`,
+`options`, `tools` (name or pattern -> enabled), `disable`, `description`, `mode`, `hidden`, `steps`,
 `permission`. Each agent's `permission` is its whole ruleset
 (`wakeful.project.permissions.agent_ruleset`).
 """
@@ -16,8 +18,46 @@ from typing import Any, Literal
 
 from wakeful.errors import InvalidRequestError
 from wakeful.project.config import ProjectConfig
-from wakeful.project.permissions import Ruleset, agent_ruleset, from_config
+from wakeful.project.permissions import EDIT_TOOLS, Ruleset, agent_ruleset, from_config, wildcard
 from wakeful.wire import meta as wire
+
+EXPLORE_PROMPT = (
+    "You are wakeful's explore agent, started by another agent to look something up in a codebase. "
+    "Find files with glob, search their contents with grep, read what matters, and use bash only for "
+    "commands that change nothing (git log, ls, wc). Search broadly first, then narrow down; run "
+    "independent searches in parallel. You cannot change files. Your final message is all the agent "
+    "that started you will see: answer its question directly, with absolute paths and line numbers "
+    "where they help, and say what you could not find."
+)
+GENERAL_DESCRIPTION = (
+    "A general-purpose agent for research and multi-step tasks, with every tool but the todo list. "
+    "Start several to work on independent parts in parallel."
+)
+EXPLORE_DESCRIPTION = (
+    'A fast, read-only agent for exploring a codebase: finding files by pattern ("src/**/*.ts"), '
+    "searching code for keywords, answering questions about how the code works. Say how thorough "
+    "it should be: a quick look, a moderate search, or a thorough one across names and places."
+)
+
+
+def _toggle(toggles: dict[str, bool], tool: str) -> bool | None:
+    """What a `tools` map says of `tool`: its name, else the last pattern that matches it
+    (`"k8s_*": false` switches off an MCP server's tools), else nothing."""
+    if tool in toggles:
+        return toggles[tool]
+    return next((on for pattern, on in reversed(toggles.items()) if wildcard(tool, pattern)), None)
+
+
+def enabled(toggles: dict[str, bool], tool: str) -> bool:
+    """Whether a `tools` map (an agent's, a prompt's) leaves `tool` on. The tools that change
+    files share the `edit` permission, so turning one of them off turns them all off, as in the
+    reference: an agent without `edit` and `write` gets no `apply_patch` either."""
+    if tool in EDIT_TOOLS:
+        named = [toggles[name] for name in EDIT_TOOLS if name in toggles]
+        if named:  # a name says more than a pattern: {"*": false, "apply_patch": true} can edit
+            return all(named)
+        return all(on for name in EDIT_TOOLS if (on := _toggle(toggles, name)) is not None)
+    return _toggle(toggles, tool) is not False
 
 
 @dataclass
@@ -39,9 +79,10 @@ class Agent:
     permission: Ruleset = field(default_factory=list)  # see wakeful.project.permissions
 
     def allows(self, tool: str, read_only_tools: set[str]) -> bool:
+        """Whether the agent offers `tool`: see `enabled`."""
         if self.read_only and tool not in read_only_tools:
             return False
-        return self.tools.get(tool, self.tools.get("*", True))
+        return enabled(self.tools, tool)
 
     def wire(self) -> wire.Agent:
         model = None
@@ -69,6 +110,8 @@ def builtin_agents() -> dict[str, Agent]:
     return {
         "build": Agent("build", "The default agent: all tools.", native=True),
         "plan": Agent("plan", "Read-only planning: no edits, no commands.", native=True, read_only=True),
+        "general": Agent("general", GENERAL_DESCRIPTION, mode="subagent", native=True),
+        "explore": Agent("explore", EXPLORE_DESCRIPTION, mode="subagent", native=True, prompt=EXPLORE_PROMPT),
     }
 
 

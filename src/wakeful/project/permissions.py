@@ -45,7 +45,25 @@ DEFAULTS: dict[str, object] = {
 }
 BUILTIN_AGENT_RULES: dict[str, dict[str, object]] = {
     "build": {"question": "allow", "plan_enter": "allow"},
-    "plan": {"question": "allow", "plan_exit": "allow", "edit": {"*": "deny"}},
+    # plan may hand work to explore, the read-only subagent, but to no subagent that could edit
+    "plan": {
+        "question": "allow",
+        "plan_exit": "allow",
+        "edit": {"*": "deny"},
+        "task": {"*": "deny", "explore": "allow"},
+    },
+    "general": {"todowrite": "deny", "todoread": "deny"},
+    # explore reads, searches and runs commands; everything else is denied
+    "explore": {
+        "*": "deny",
+        "read": "allow",
+        "glob": "allow",
+        "grep": "allow",
+        "list": "allow",
+        "bash": "allow",
+        "webfetch": "allow",
+        "external_directory": {"*": "ask"},
+    },
 }
 # Tools that change files all ask under one permission.
 EDIT_TOOLS = frozenset({"edit", "write", "apply_patch", "multiedit"})

@@ -224,12 +224,15 @@ def entry_chat(entry: Entry, files: Files = NO_FILES, clip: int | None = None) -
                     attachments.append(content.attachment)
             elif part["type"] == "agent":
                 texts.append(f"@{part['name']}")
+            elif part["type"] == "subtask":  # its task call and result follow in the next message
+                texts.append("The user had a subagent carry out the task that follows.")
         if texts or attachments:
             return [ChatMessage(role="user", text="\n\n".join(texts), attachments=attachments)]
         return []
     text = "".join(p["text"] for p in parts if p["type"] == "text")
     calls: list[ToolCall] = []
     results: list[ChatMessage] = []
+    shown: list[Attachment] = []  # what tools returned besides text (an MCP tool's images)
     for part in parts:
         if part["type"] != "tool":
             continue
@@ -241,13 +244,18 @@ def entry_chat(entry: Entry, files: Files = NO_FILES, clip: int | None = None) -
         if failed:
             output = state["error"]
         elif (state.get("time") or {}).get("compacted"):
-            output = PRUNED_OUTPUT
+            output = PRUNED_OUTPUT  # its attachments go with it
         else:
             output = _clip(state["output"], clip)
+            for file in state.get("attachments") or []:
+                shown.append(Attachment(mime=file["mime"], url=file["url"], filename=file.get("filename")))
         results.append(ChatMessage(role="tool", text=output, tool_call_id=part["callID"], is_error=failed))
-    if text or calls:
-        return [ChatMessage(role="assistant", text=text, tool_calls=calls), *results]
-    return []
+    if not (text or calls):
+        return []
+    chat = [ChatMessage(role="assistant", text=text, tool_calls=calls), *results]
+    if shown:  # tool results carry text only: the files follow them, as the user's
+        chat.append(ChatMessage(role="user", attachments=shown))
+    return chat
 
 
 def to_chat(messages: list[Entry], files: Files = NO_FILES, clip: int | None = None) -> list[ChatMessage]:

@@ -1,7 +1,8 @@
 """The agent loop: one prompt's run, stored as the reference stores it.
 
-Persisted user message (done at submission) -> one assistant message per LLM call (`parentID` = the
-user message), each framed by `step-start` and `step-finish`, with text, reasoning and tool parts
+Persisted user message (done at submission) -> one assistant message per `subtask` part of the
+prompt, holding the task tool call that ran it -> one assistant message per LLM call (`parentID` =
+the user message), each framed by `step-start` and `step-finish`, with text, reasoning and tool parts
 in between; repeat while the model calls tools. Streaming text goes out as `message.part.delta`
 events and is saved at most every `part_flush_interval` seconds and when it ends. Retryable provider
 errors are retried with exponential backoff and jitter, each announced as a `retry` session status.
@@ -13,14 +14,17 @@ the session (`history.Conversation`) is loaded once and extended step by step; b
 request is estimated (`wakeful.run.tokens`) and, when it would not fit the usable window, the older
 history is compacted first (`wakeful.run.compaction`). A provider's context-overflow error gets one
 compaction and one retry of the step; a second overflow ends the run with ContextOverflowError. A
-`json_schema` prompt ends when the model hands over a valid answer (`wakeful.run.structured`).
+`json_schema` prompt ends when the model hands over a valid answer (`wakeful.run.structured`). Each
+step offers the plan's tools plus what `RunPlan.more_tools` gives then (the project's MCP tools).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,9 +64,18 @@ from wakeful.run.tokens import fixed_tokens, message_tokens
 from wakeful.run.toolcalls import ToolCalls
 from wakeful.session.messages import MessageLog
 from wakeful.telemetry.calls import AgentRun, ModelCall
-from wakeful.tools.base import PermissionGate, TodoStore, Tool, ToolContext
+from wakeful.tools.base import (
+    PermissionGate,
+    SubagentRunner,
+    TodoStore,
+    Tool,
+    ToolContext,
+    WebClients,
+)
 from wakeful.tools.output import KeptOutputs
 from wakeful.tools.pool import ToolPool
+from wakeful.tools.task import Subtask
+from wakeful.wire.bodies import SubtaskPartInput
 from wakeful.wire.messages import PART_ADAPTER, AssistantMessage, OutputFormatJsonSchema
 from wakeful.wire.parts import ReasoningPart, StepFinishPart, StepStartPart, TextPart, TimeSpan, Tokens
 from wakeful.wire.permissions import PermissionRule
@@ -81,9 +94,13 @@ def step_tokens(usage: Usage) -> Tokens:
     return tokens
 
 
+Offer = tuple[dict[str, Tool], dict[str, PermissionRule]]  # tools to offer, tools a rule denies
+
+
 @dataclass
 class RunPlan:
-    """Everything resolved before the run was accepted."""
+    """Everything resolved before the run was accepted; `more_tools` gives, at each step, the tools
+    to offer besides `tools` (an MCP server's, which may come and go during the run)."""
 
     session_id: str
     user_message_id: str
@@ -99,6 +116,8 @@ class RunPlan:
     instructions: list[str] = field(default_factory=list)  # `instructions` of opencode.json
     compact_only: bool = False  # POST /summarize: the user message is a compaction request
     denied: dict[str, PermissionRule] = field(default_factory=dict)  # tools no call may use
+    more_tools: Callable[[], Awaitable[Offer]] | None = None
+    subtasks: list[SubtaskPartInput] = field(default_factory=list)  # run before the model is called
 
 
 class AgentLoop(Executor):
@@ -115,6 +134,8 @@ class AgentLoop(Executor):
         gate: PermissionGate | None,
         pool: ToolPool,
         outputs: KeptOutputs | None = None,
+        web: WebClients | None = None,
+        subagent: SubagentRunner | None = None,
     ):
         self.plan = plan
         self.log = log
@@ -137,6 +158,8 @@ class AgentLoop(Executor):
             gate=gate,
             pool=pool,
             outputs=outputs,
+            web=web,
+            subagent=subagent,
         )
         self.tools = dict(plan.tools)
         self.structured: StructuredOutput | None = None
@@ -144,6 +167,7 @@ class AgentLoop(Executor):
             self.structured = StructuredOutput(plan.output_format)
             self.tools[STRUCTURED_OUTPUT] = self.structured
         self.tool_calls = ToolCalls(log, self.tools, plan.agent.name, context, runs.metrics, plan.denied)
+        self._own: Offer = (dict(self.tools), dict(plan.denied))  # offered whatever `more_tools` gives
         self._streaming: list[TextPart | ReasoningPart] = []  # parts of the attempt in flight
         # What the model sees, read from storage once per run and then extended step by step:
         # nothing else writes to a session while it runs, and a long run in a long session must not
@@ -201,6 +225,8 @@ class AgentLoop(Executor):
         if self.no_reply:
             return (await self.log.get(self.plan.session_id, self.plan.user_message_id)).wire()
         try:
+            for task in self.plan.subtasks:
+                await self._subtask(task)
             await self._prepare()
             if self.plan.compact_only:
                 return await self._summarize()
@@ -228,6 +254,24 @@ class AgentLoop(Executor):
         await self.tool_calls.abort_open()
         return await self.fail(None, error)  # type: ignore[arg-type]
 
+    async def _subtask(self, task: SubtaskPartInput) -> None:
+        """A subtask part: the task tool, called for the person, in an assistant message of its own."""
+        plan = self.plan
+        model = (task.model.providerID, task.model.modelID) if task.model else None
+        provider_id, model_id = model or (plan.model.provider.id, plan.model.model_id)
+        message = AssistantMessage.answering(
+            plan.session_id, plan.user_message_id, provider_id, model_id, task.agent, str(plan.directory)
+        )
+        await self.log.put_message(message)
+        self.assistant = message
+        args = {"prompt": task.prompt, "description": task.description, "subagent_type": task.agent}
+        if task.command:
+            args["command"] = task.command
+        call = ToolCall(ids.new_id("run")[4:], "task", json.dumps(args))  # an id as /shell makes them
+        await self.tool_calls.run_given(message.sessionID, message.id, call, Subtask(model))
+        message.finish, message.time.completed = "tool-calls", now_ms()
+        await self.log.put_message(message)
+
     async def _prepare(self) -> None:
         plan = self.plan
         entries = await history.load(self.log, plan.session_id, plan.user_message_id)
@@ -249,6 +293,7 @@ class AgentLoop(Executor):
         overflowed = False
         while True:
             step += 1
+            await self._offer_more()
             await self._compact_to_fit()
             message = await self._new_assistant()
             try:
@@ -294,6 +339,21 @@ class AgentLoop(Executor):
         if structured.failures > structured.retries:
             raise structured.give_up("The structured answer never matched the schema")
         return False
+
+    async def _offer_more(self) -> None:
+        """Offer the next step the run's own tools and what `more_tools` gives now (an own tool
+        keeps its name). In place: the run's ToolCalls holds these very mappings."""
+        if self.plan.more_tools is None:
+            return
+        more, denied = await self.plan.more_tools()
+        own, own_denied = self._own
+        tools = {**more, **own}
+        if tools != self.tools:
+            self.tools.clear()
+            self.tools.update(tools)
+            self._fixed = fixed_tokens(self.system, [t.definition for t in self.tools.values()])
+        self.plan.denied.clear()
+        self.plan.denied.update({**denied, **own_denied})
 
     # --- the context window -----------------------------------------------------------------------
 

@@ -430,6 +430,8 @@ class RunManager:
             if handle.cancel_reason is not None:
                 return await request.executor.fail(handle, handle.cancel_reason)
             await self._store.set_run_status(request.message_id, "running")
+            if handle.cancel_reason is not None:  # cancelled while the status was written
+                return await request.executor.fail(handle, handle.cancel_reason)
             handle.task = asyncio.create_task(self._run(handle), name=f"run {request.message_id}")
             if request.deadline:
                 deadline_timer = asyncio.get_running_loop().call_later(

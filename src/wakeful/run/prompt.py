@@ -1,10 +1,16 @@
 """Prompt bodies: validation, the idempotency hash, and turning a body into a run.
 
 `POST /session/{id}/message` and `prompt_async` take the reference's body; `/command` becomes a
-prompt after its template is expanded; `/summarize` becomes a run whose user message is a
-compaction request. Everything that can be refused is refused here, before the route answers 200:
-unknown agent, model or variant, missing key, bad parts, a `json_schema` that is not a schema, a file
-part outside the project that the permission rules deny.
+prompt after its template is expanded, or a prompt of one `subtask` part when the command is marked
+`subtask` or its agent is a subagent; `/summarize` becomes a run whose user message is a compaction
+request. Everything that can be refused is refused here, before the route answers 200: unknown
+agent, model or variant (a subtask's agent and model too), missing key, bad parts, a `json_schema`
+that is not a schema, a file part outside the project that the permission rules deny.
+
+The tools a run offers: the built-ins for its model (`wakeful.tools.registry.for_model`), less those
+the agent or the body leaves out and those a rule denies altogether; the task tool's description
+lists the subagents the rules let it start. The project's MCP servers' tools are chosen the same
+way at each step of the run (`RunPlan.more_tools`), since starting a server may take a while.
 """
 
 from __future__ import annotations
@@ -20,30 +26,35 @@ from wakeful import ids
 from wakeful.config import ServerConfig
 from wakeful.errors import InvalidRequestError
 from wakeful.ids import now_ms
-from wakeful.project.agents import Agent, resolve_agent
+from wakeful.project.agents import Agent, enabled, load_agents, resolve_agent
 from wakeful.project.catalog import Catalog, ModelChoice
 from wakeful.project.commands import Command
 from wakeful.project.config import ProjectConfig
-from wakeful.project.permissions import Ruleset, disabled, last_match
+from wakeful.project.permissions import Ruleset, disabled, evaluate, last_match
 from wakeful.providers.base import data_url_bytes
+from wakeful.run import subagent
 from wakeful.run.compaction import CompactionSettings
-from wakeful.run.loop import AgentLoop, RunPlan
+from wakeful.run.loop import AgentLoop, Offer, RunPlan
 from wakeful.run.manager import RunRequest
 from wakeful.run.runtime import Runtime
 from wakeful.run.structured import check_schema
 from wakeful.storage.base import RunRecord
+from wakeful.tools.base import Tool
 from wakeful.tools.paths import inside, project_roots, real_path
+from wakeful.tools.registry import for_model
+from wakeful.tools.task import describe_agents
 from wakeful.wire.base import Wire
 from wakeful.wire.bodies import (
     CommandBody,
     FilePartInput,
     PromptBody,
     PromptModel,
+    SubtaskPartInput,
     SummarizeBody,
     TextPartInput,
 )
 from wakeful.wire.messages import ModelRef, OutputFormatJsonSchema, UserMessage, UserSummary, UserTime
-from wakeful.wire.parts import CompactionPart
+from wakeful.wire.parts import CompactionPart, SubtaskModel
 from wakeful.wire.sessions import Session
 
 
@@ -59,8 +70,6 @@ def body_hash(session_id: str, kind: str, body: Wire) -> str:
 def _refuse_unsupported(body: PromptBody) -> None:
     if isinstance(body.format, OutputFormatJsonSchema):
         check_schema(body.format.json_schema)
-    if any(p.type == "subtask" for p in body.parts):
-        raise InvalidRequestError("parts: subtask parts are not supported by wakeful", field="parts")
     if not body.parts:
         raise InvalidRequestError("parts: at least one part is required", field="parts")
     for index, part in enumerate(body.parts):
@@ -106,6 +115,41 @@ def _refuse_denied_files(body: PromptBody, directory: Path, rules: Ruleset) -> N
             )
 
 
+def _subtasks(body: PromptBody, agents: dict[str, Agent], catalog: Catalog) -> list[SubtaskPartInput]:
+    """The body's subtask parts, once each names a known agent (and model)."""
+    found: list[SubtaskPartInput] = []
+    for index, part in enumerate(body.parts):
+        if not isinstance(part, SubtaskPartInput):
+            continue
+        if part.agent not in agents:
+            field = f"parts.{index}.agent"
+            raise InvalidRequestError(f"{field}: Unknown agent: {part.agent}", field=field)
+        if part.model is not None:
+            catalog.resolve(part.model.providerID, part.model.modelID)
+        found.append(part)
+    return found
+
+
+def _with_subagents(tools: dict[str, Tool], agents: dict[str, Agent], rules: Ruleset) -> dict[str, Tool]:
+    """`tools` with the task tool, if there, describing the subagents `rules` let it start."""
+    if "task" not in tools:
+        return tools
+    startable = [
+        (a.name, a.description)
+        for a in agents.values()
+        if a.mode != "primary" and evaluate("task", a.name, rules) != "deny"
+    ]
+    return {**tools, "task": describe_agents(tools["task"], startable)}
+
+
+def listed_tools(runtime: Runtime, directory: Path, model_id: str) -> dict[str, Tool]:
+    """The tools `model_id` is offered in `directory`, as `GET /experimental/tool` lists them: the
+    task tool as the default agent sees it."""
+    config = runtime.projects.load(directory)
+    agent = resolve_agent(config, None)
+    return _with_subagents(for_model(runtime.tools, model_id), load_agents(config), agent.permission)
+
+
 def _variant(choice: ModelChoice, agent: Agent, requested: str | None) -> str | None:
     """The prompt's variant (refused when the model has no such variant), else the agent's if the
     model has it."""
@@ -133,7 +177,11 @@ def _run_config(config: ServerConfig, project: ProjectConfig) -> ServerConfig:
 
 
 def _loop(
-    runtime: Runtime, plan: RunPlan, project: ProjectConfig, permission_timeout: float | None = None
+    runtime: Runtime,
+    plan: RunPlan,
+    project: ProjectConfig,
+    permission_timeout: float | None = None,
+    subagents: subagent.Subagents | None = None,
 ) -> AgentLoop:
     timeout = permission_timeout if permission_timeout is not None else runtime.config.permission_timeout
     return AgentLoop(
@@ -147,6 +195,8 @@ def _loop(
         gate=runtime.permissions.gate(plan.agent.permission, timeout),
         pool=runtime.tool_pool,
         outputs=runtime.outputs,
+        web=runtime.web,
+        subagent=subagents,
     )
 
 
@@ -168,11 +218,13 @@ def build_run(
     _refuse_unsupported(body)
     catalog = runtime.catalog(directory)
     agent = resolve_agent(catalog.config, body.agent)
+    agents = load_agents(catalog.config)
     choice = catalog.resolve(
         body.model.providerID if body.model else None,
         body.model.modelID if body.model else None,
         fallback=agent.model,
     )
+    subtasks = _subtasks(body, agents, catalog)
     variant = _variant(choice, agent, body.variant)
     message_id = body.messageID or ids.message_id()
     user = UserMessage(
@@ -193,7 +245,7 @@ def build_run(
         parts.append(data)
     _refuse_denied_files(body, directory, [*agent.permission, *(session.permission or [])])
     timeout = permission_timeout if permission_timeout is not None else runtime.config.permission_timeout
-    executor = _agent_loop(runtime, session, directory, catalog, agent, choice, user, timeout)
+    executor = _agent_loop(runtime, session, directory, catalog, agent, choice, user, timeout, subtasks)
     if body.noReply:
         executor.no_reply = True
     deadline = deadline if deadline is not None else runtime.config.run_deadline
@@ -224,14 +276,29 @@ def _agent_loop(
     choice: ModelChoice,
     user: UserMessage,
     permission_timeout: float,
+    subtasks: list[SubtaskPartInput] | None = None,
 ) -> AgentLoop:
-    """The agent loop of a stored or new prompt: everything it needs is on its user message."""
-    tools = {
-        name: tool
-        for name, tool in runtime.tools.items()
-        if agent.allows(name, runtime.read_only_tools) and (user.tools or {}).get(name, True)
-    }
-    denied = disabled(tools, [*agent.permission, *(session.permission or [])])
+    """The agent loop of a stored or new prompt: everything it needs is on its user message, but
+    the `subtask` parts a new prompt runs before the model answers."""
+    rules = [*agent.permission, *(session.permission or [])]
+
+    def offered(candidates: dict[str, Tool]) -> Offer:
+        """The tools the agent, the prompt's `tools` and the rules leave, and those a rule denies."""
+        read_only = {name for name, tool in candidates.items() if tool.read_only}
+        allowed = {
+            name: tool
+            for name, tool in candidates.items()
+            if agent.allows(name, read_only) and enabled(user.tools or {}, name)
+        }
+        denied = disabled(allowed, rules)
+        return {name: tool for name, tool in allowed.items() if name not in denied}, denied
+
+    async def mcp_tools() -> Offer:
+        return offered(await runtime.mcp.tools(catalog.config))
+
+    tools, denied = offered(
+        _with_subagents(for_model(runtime.tools, choice.model_id), load_agents(catalog.config), rules)
+    )
     plan = RunPlan(
         session_id=session.id,
         user_message_id=user.id,
@@ -239,18 +306,29 @@ def _agent_loop(
         agent=agent,
         model=choice,
         provider=runtime.provider(choice),
-        tools={name: tool for name, tool in tools.items() if name not in denied},
+        tools=tools,
         system=user.system,
         variant=user.model.variant,
         output_format=user.format if isinstance(user.format, OutputFormatJsonSchema) else None,
         compaction=CompactionSettings.of(catalog.config.section("compaction")),
         instructions=_instructions(catalog.config),
         denied=denied,
+        more_tools=mcp_tools,
+        subtasks=subtasks or [],
     )
-    return _loop(runtime, plan, catalog.config, permission_timeout)
+
+    def child_run(child: Session, child_body: PromptBody) -> RunRequest:
+        return build_run(
+            runtime, child, directory, child_body, kind=subagent.KIND, permission_timeout=permission_timeout
+        )
+
+    subagents = subagent.Subagents(runtime, child_run, directory, choice)
+    return _loop(runtime, plan, catalog.config, permission_timeout, subagents)
 
 
-def resume_run(runtime: Runtime, session: Session, run: RunRecord, user: UserMessage, first_step: int) -> RunRequest:
+def resume_run(
+    runtime: Runtime, session: Session, run: RunRecord, user: UserMessage, first_step: int
+) -> RunRequest:
     """The run of the stored prompt `run` (or command), rebuilt from its claim and its stored user
     message to go on after its first `first_step` stored steps (run/takeover.py). Refused like a
     new prompt if its agent or model no longer resolves."""
@@ -277,21 +355,44 @@ def resume_run(runtime: Runtime, session: Session, run: RunRecord, user: UserMes
     )
 
 
-def command_prompt(command: Command, body: CommandBody) -> PromptBody:
-    """The prompt a command runs: its template expanded with the arguments, plus any files."""
-    model_ref = body.model or command.model
-    model = None
-    if model_ref:
-        if "/" not in model_ref:
-            raise InvalidRequestError("model must look like provider/model", field="model")
-        provider_id, model_id = model_ref.split("/", 1)
-        model = PromptModel(providerID=provider_id, modelID=model_id)
-    parts: list[Any] = [TextPartInput(type="text", text=command.expand(body.arguments))]
+def _model_ref(ref: str | None) -> PromptModel | None:
+    if not ref:
+        return None
+    if "/" not in ref:
+        raise InvalidRequestError("model must look like provider/model", field="model")
+    provider_id, model_id = ref.split("/", 1)
+    return PromptModel(providerID=provider_id, modelID=model_id)
+
+
+def command_prompt(command: Command, body: CommandBody, config: ProjectConfig) -> PromptBody:
+    """The prompt a command runs: its template expanded with the arguments, plus any files. A
+    command marked `subtask`, or whose agent is a subagent (unless marked `subtask: false`), runs
+    as a subtask part instead: its agent in a child session, on the command's model if it names one."""
+    text = command.expand(body.arguments)
+    agent = resolve_agent(config, body.agent or command.agent)
+    if command.subtask or (command.subtask is None and agent.mode == "subagent"):
+        own = _model_ref(command.model)
+        task = SubtaskPartInput(
+            type="subtask",
+            prompt=text,
+            description=command.description or "",
+            agent=agent.name,
+            model=SubtaskModel(providerID=own.providerID, modelID=own.modelID) if own else None,
+            command=command.name,
+        )
+        return PromptBody(
+            messageID=body.messageID,
+            agent=body.agent,
+            model=_model_ref(body.model),
+            variant=body.variant,
+            parts=[task],
+        )
+    parts: list[Any] = [TextPartInput(type="text", text=text)]
     parts.extend(body.parts or [])
     return PromptBody(
         messageID=body.messageID,
         agent=body.agent or command.agent,
-        model=model,
+        model=_model_ref(body.model or command.model),
         variant=body.variant,
         parts=parts,
     )

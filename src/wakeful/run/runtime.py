@@ -13,6 +13,7 @@ from pathlib import Path
 from wakeful import ids
 from wakeful.config import ServerConfig
 from wakeful.errors import ServiceUnavailableError
+from wakeful.mcp.manager import McpManager
 from wakeful.project.catalog import Catalog, ModelChoice
 from wakeful.project.config import ProjectConfigs
 from wakeful.project.instructions import Instructions
@@ -39,6 +40,7 @@ from wakeful.tools.bash import child_env
 from wakeful.tools.output import KeptOutputs
 from wakeful.tools.pool import ToolPool
 from wakeful.tools.registry import builtin_tools
+from wakeful.tools.webfetch import WebClient
 
 
 def config_store(config: ServerConfig) -> Store:
@@ -68,15 +70,13 @@ class Runtime:
     permissions: Permissions
     webhooks: Webhooks
     tool_pool: ToolPool
+    mcp: McpManager  # the projects' MCP servers
+    web: WebClient  # webfetch's connections; closed with the runtime
     instance: str
     cluster: Cluster  # the server alone, or replicas on one PostgreSQL database
     prompts: SystemPrompts  # system prompts, with the per-project caches behind them
     outputs: KeptOutputs  # tool outputs too long for the model, kept whole
     metrics: Metrics  # this runtime's own registry, served at GET /metrics
-
-    @property
-    def read_only_tools(self) -> set[str]:
-        return {name for name, tool in self.tools.items() if tool.read_only}
 
     @classmethod
     def build(cls, config: ServerConfig, store: Store | None = None) -> Runtime:
@@ -96,6 +96,7 @@ class Runtime:
         if config.database_url and isinstance(store, SQLStore) and isinstance(store.db, Postgres):
             cluster = Replicas(config, instance, store, Mailbox(store.db), bus, runs, permissions)
         runs.cluster = permissions.cluster = cluster
+        env = child_env(config.environ)
         return cls(
             config=config,
             store=store,
@@ -110,11 +111,13 @@ class Runtime:
                 transport=config.llm_transport,
             ),
             tools=builtin_tools(),
-            child_env=child_env(config.environ),
+            child_env=env,
             todos=Todos(store, bus),
             permissions=permissions,
             webhooks=webhooks,
             tool_pool=ToolPool(config.tool_threads),
+            mcp=McpManager(config, bus, env),
+            web=WebClient(),
             instance=instance,
             cluster=cluster,
             prompts=SystemPrompts(Instructions(config.environ, config.config_freshness)),
@@ -134,13 +137,14 @@ class Runtime:
             raise ServiceUnavailableError("The server is shutting down", retry_after=5)
 
     async def open(self) -> None:
-        """Open the store, then close or resume what stopped servers left behind: their runs and
-        their permission requests (alone: every unfinished run; replicas: those whose lease
-        expired; the runs it closes store their webhook deliveries), and with replicas, from now on
-        keep leases and hear the other servers; then start the webhook courier."""
+        """Open the store, then close or resume what stopped servers left behind: their runs, their
+        local MCP servers and their permission requests (alone: every unfinished run; replicas:
+        those whose lease expired; the runs it closes store their webhook deliveries), and with
+        replicas, from now on keep leases and hear the other servers; then start the webhook courier."""
         from wakeful.run.takeover import Takeover  # it builds runs, whose modules import this one
 
         await self.store.open()
+        await self.mcp.recover()
         await self.cluster.start(Takeover(self))
         await self.webhooks.start()
 
@@ -153,6 +157,8 @@ class Runtime:
         await self.runs.drain(0, reason)
         await self.webhooks.close()  # after the drain: the runs it ends store their deliveries
         await self.cluster.close()
+        await self.mcp.close()
         self.tool_pool.close()
+        await self.web.aclose()
         await self.providers.aclose()
         await self.store.close()

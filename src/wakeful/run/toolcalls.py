@@ -11,6 +11,7 @@ long for the model is cut and kept whole (`tools.output`).
 from __future__ import annotations
 
 import json
+from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -49,22 +50,41 @@ class ToolCalls:
 
     async def run(self, session_id: str, message_id: str, calls: list[ToolCall]) -> None:
         for call in calls:
-            part = ToolPart(
-                id=ids.part_id(),
-                sessionID=session_id,
-                messageID=message_id,
-                callID=call.id,
-                tool=call.name,
-                state=ToolStatePending(input={}, raw=call.arguments),
-            )
-            await self.log.put_part(part)
-            with ToolExecution(self.metrics, call.name, call.id, known=call.name in self.tools) as observed:
-                observed.outcome = await self._run(part, call)
-                if isinstance(part.state, ToolStateError):
-                    observed.error = part.state.error
+            part = await self._pending(session_id, message_id, call)
+            await self._observed(part, call.name in self.tools, self._run(part, call))
+
+    async def run_given(self, session_id: str, message_id: str, call: ToolCall, tool: Tool) -> None:
+        """Run `call` with `tool`, whatever the agent's tools and rules: a call the run makes
+        because the prompt asked for it (a `subtask` part)."""
+        part = await self._pending(session_id, message_id, call)
+        await self._observed(part, True, self._execute(part, json.loads(call.arguments), tool, now_ms()))
+
+    async def _observed(self, part: ToolPart, known: bool, call: Coroutine[Any, Any, ToolOutcome]) -> None:
+        """Await `call`, which runs `part`'s tool, as one observed tool execution."""
+        with ToolExecution(self.metrics, part.tool, part.callID, known=known) as observed:
+            observed.outcome = await call
+            if isinstance(part.state, ToolStateError):
+                observed.error = part.state.error
+
+    async def _pending(self, session_id: str, message_id: str, call: ToolCall) -> ToolPart:
+        part = ToolPart(
+            id=ids.part_id(),
+            sessionID=session_id,
+            messageID=message_id,
+            callID=call.id,
+            tool=call.name,
+            state=ToolStatePending(input={}, raw=call.arguments),
+        )
+        await self.log.put_part(part)
+        return part
 
     async def _fail(self, part: ToolPart, args: dict[str, Any], error: str, start: int) -> None:
-        await self._set(part, ToolStateError(input=args, error=error, time={"start": start, "end": now_ms()}))
+        # What a running call showed (a subagent's session) stays on its error.
+        shown = part.state.metadata if isinstance(part.state, ToolStateRunning) else None
+        await self._set(
+            part,
+            ToolStateError(input=args, error=error, metadata=shown, time={"start": start, "end": now_ms()}),
+        )
 
     async def _run(self, part: ToolPart, call: ToolCall) -> ToolOutcome:
         start = now_ms()
@@ -86,9 +106,17 @@ class ToolCalls:
                 part, args, f"Unknown tool or not allowed for agent {self.agent_name}: {call.name}", start
             )
             return "invalid"
+        return await self._execute(part, args, tool, start)
+
+    async def _execute(self, part: ToolPart, args: dict[str, Any], tool: Tool, start: int) -> ToolOutcome:
         await self._set(part, ToolStateRunning(input=args, time={"start": start}))
         self._open[part.id] = (part, start)
-        ctx = replace(self.context, message_id=part.messageID, call_id=call.id)
+
+        async def show(title: str, metadata: dict[str, Any]) -> None:
+            if isinstance(part.state, ToolStateRunning):
+                await self._set(part, part.state.model_copy(update={"title": title, "metadata": metadata}))
+
+        ctx = replace(self.context, message_id=part.messageID, call_id=part.callID, on_metadata=show)
         try:
             result = await limit_output(await tool.call(args, ctx), ctx)
         except ToolError as exc:
@@ -108,6 +136,7 @@ class ToolCalls:
                 title=result.title,
                 metadata=result.metadata,
                 time={"start": start, "end": now_ms()},
+                attachments=result.attachments or None,
             ),
         )
         return "success"

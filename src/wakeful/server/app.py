@@ -27,6 +27,7 @@ from wakeful.server.routes import (
     project,
     runs,
     sessions,
+    tools,
     ui,
     v2,
 )
@@ -82,8 +83,8 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     app.state.wakeful = state
     errors.install(app)
     openapi.install(app)
-    routers = (meta, ops, sessions, messages, runs, permissions, events, project, ui, mcp, v2, webhook_routes)
-    for module in routers:
+    routers = (meta, ops, sessions, messages, runs, permissions, events, project, ui, mcp, v2, tools)
+    for module in (*routers, webhook_routes):
         app.include_router(module.router)
     if config.cors_origins:
         app.add_middleware(

@@ -1,8 +1,9 @@
 """Our own OpenAPI document (`GET /doc`): FastAPI's, corrected to what the server really answers.
 
 FastAPI documents 422 validation errors; wakeful answers 400 `InvalidRequestError`, 404
-`NotFoundError` (`PermissionNotFoundError` for a request id), 409 and 503 in the reference's shapes, so those replace it; a route with a body
-may answer 413 with the `InvalidRequestError` body. The error schemas are
+`NotFoundError` (`PermissionNotFoundError` for a request id, `McpServerNotFoundError` for an MCP
+server's name), 409 and 503 in the reference's shapes, so those replace it; a route with a body may
+answer 413 with the `InvalidRequestError` body. The error schemas are
 those of the body models in `wakeful.errors` (the models that render the bodies), each named after
 its error class; 401, 405 and 500 can answer any route and are documented as schemas only. `/event`
 is documented as the SSE stream it is, its schema the `Event` envelope of each `data:` line.
@@ -18,6 +19,7 @@ from fastapi.openapi.utils import get_openapi
 from wakeful.errors import (
     ConflictError,
     InvalidRequestError,
+    McpServerNotFoundError,
     MethodNotAllowedError,
     NotFoundError,
     PermissionNotFoundError,
@@ -33,6 +35,7 @@ ERRORS: tuple[type[RequestError], ...] = (
     UnauthorizedError,
     NotFoundError,
     PermissionNotFoundError,
+    McpServerNotFoundError,
     MethodNotAllowedError,
     SessionBusyError,
     ConflictError,
@@ -105,6 +108,8 @@ def build(app: FastAPI) -> dict[str, Any]:
                 responses["404"] = _json(NotFoundError, "Unknown session, message or permission request")
             elif "{requestID}" in path:
                 responses["404"] = _json(PermissionNotFoundError, "No pending request with this id")
+            elif path.startswith("/mcp/{name}"):
+                responses["404"] = _json(McpServerNotFoundError, "The project has no MCP server of this name")
             elif op.get("operationId") == "session.create":
                 responses["404"] = _json(NotFoundError, "Unknown parent session")
             if op.get("operationId") in CONFLICT_ROUTES:

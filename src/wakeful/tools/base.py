@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import httpx
+
 from wakeful.config import ServerConfig
 from wakeful.providers.base import ToolDefinition
 from wakeful.tools.pool import ToolPool, default_pool
+from wakeful.wire.parts import FilePart
 
 if TYPE_CHECKING:
     from wakeful.tools.output import KeptOutputs
@@ -27,6 +30,7 @@ class ToolResult:
     output: str
     title: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    attachments: list[FilePart] = field(default_factory=list)  # images and files the model is shown too
 
 
 class TodoStore(Protocol):
@@ -47,6 +51,46 @@ class PermissionAsk:
     session_id: str
     message_id: str
     call_id: str
+
+
+@dataclass(frozen=True)
+class SubagentRequest:
+    """A subagent to run in a child session of the calling session: `agent` answers `prompt`.
+    `task_id` names an earlier child session to continue; `model` ("provider", "model") overrides
+    the agent's and the caller's model."""
+
+    agent: str
+    prompt: str
+    description: str
+    task_id: str | None = None
+    command: str | None = None
+    model: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class SubagentReply:
+    session_id: str  # the child session
+    text: str  # the child's final text
+    model: dict[str, str]  # {"providerID", "modelID"} the child ran on
+
+
+class SubagentRunner(Protocol):
+    async def __call__(
+        self,
+        request: SubagentRequest,
+        ctx: ToolContext,
+        started: Callable[[str, dict[str, str]], Awaitable[None]],
+    ) -> SubagentReply:
+        """Run the subagent to its answer; `started(session_id, model)` is awaited once the child
+        session exists, before it runs. Raise `ToolError` if it cannot run or its run failed.
+        Cancelling the caller stops the child's run, and everything it started, first."""
+        ...
+
+
+class WebClients(Protocol):
+    async def get(self) -> httpx.AsyncClient:
+        """The client that outgoing HTTP requests share (`wakeful.tools.webfetch.WebClient`)."""
+        ...
 
 
 class PermissionGate(Protocol):
@@ -74,6 +118,16 @@ class ToolContext:
     # The run's permission check; without one (a context made outside a run) everything is allowed.
     gate: PermissionGate | None = None
     pool: ToolPool = field(default_factory=default_pool)  # where blocking file work runs
+    # The run's HTTP client (webfetch); a context made outside a run gets a client per call.
+    web: WebClients | None = None
+    # How a call starts a subagent (the task tool); without one, subagents are not available.
+    subagent: SubagentRunner | None = None
+    # Shows a running call's title and metadata (its tool part) before it completes.
+    on_metadata: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
+
+    async def set_metadata(self, title: str, metadata: dict[str, Any]) -> None:
+        if self.on_metadata is not None:
+            await self.on_metadata(title, metadata)
 
     async def ask(
         self,

@@ -214,7 +214,7 @@ async def _kill_group(pgid: int, proto: _Collector, transport: asyncio.Subproces
         transport.close()
 
 
-def _shell() -> str:
+def shell_path() -> str:
     return shutil.which("bash") or "/bin/sh"
 
 
@@ -243,7 +243,7 @@ async def run_shell(
     cancellation kills the whole group before it propagates.
     """
     loop = asyncio.get_running_loop()
-    shell = _shell()
+    shell = shell_path()
     gate_read, gate_write = os.pipe()
     try:
         transport, proto = await loop.subprocess_exec(

@@ -12,8 +12,8 @@ from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from wakeful.wire.base import MessageIDText, PartIDText, Wire
-from wakeful.wire.messages import ModelRef, OutputFormat
-from wakeful.wire.parts import AgentContent, FileContent, TextContent
+from wakeful.wire.messages import OutputFormat
+from wakeful.wire.parts import AgentContent, FileContent, SubtaskContent, TextContent
 
 LEGACY_MODEL = frozenset({"providerID", "modelID"})
 
@@ -37,15 +37,8 @@ class AgentPartInput(AgentContent, PartInput):
     type: Literal["agent"]
 
 
-class SubtaskPartInput(PartInput):
-    """Accepted by the schema for the reference's sake; refused (400) before anything is stored."""
-
+class SubtaskPartInput(SubtaskContent, PartInput):
     type: Literal["subtask"]
-    prompt: str
-    description: str
-    agent: str
-    model: ModelRef | None = None
-    command: str | None = None
 
 
 AnyPartInput = Annotated[

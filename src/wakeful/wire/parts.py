@@ -4,7 +4,7 @@ A tool part moves pending -> running -> completed | error; a step of the agent l
 `step-start` and `step-finish`. A completed tool part whose `time.compacted` is set was pruned: the
 model sees a placeholder instead of its output.
 
-The parts a prompt may carry (text, file, agent) are stored as they were sent, so each is defined
+The parts a prompt may carry (text, file, agent, subtask) are stored as they were sent, so each is defined
 once, by its content (`TextContent`, ...): the stored part adds where it lives (`PartBase`), the
 prompt's input adds an optional client-chosen id (`wakeful.wire.bodies`). Nothing is accepted that
 the stored model would not read back.
@@ -70,6 +70,22 @@ class AgentContent(Wire):
     source: dict[str, Any] | None = None
 
 
+class SubtaskModel(Wire):
+    providerID: str
+    modelID: str
+
+
+class SubtaskContent(Wire):
+    """A prompt's request that a subagent do `prompt`; the run answers it with a task tool call."""
+
+    type: Literal["subtask"] = "subtask"
+    prompt: str
+    description: str
+    agent: str
+    model: SubtaskModel | None = None
+    command: str | None = None
+
+
 class TextPart(TextContent, PartBase):
     pass
 
@@ -86,6 +102,10 @@ class FilePart(FileContent, PartBase):
 
 
 class AgentPart(AgentContent, PartBase):
+    pass
+
+
+class SubtaskPart(SubtaskContent, PartBase):
     pass
 
 
@@ -110,6 +130,7 @@ class ToolStateCompleted(Wire):
     title: str
     metadata: dict[str, Any]
     time: dict[str, int]
+    attachments: list[FilePart] | None = None
 
 
 class ToolStateError(Wire):
@@ -163,6 +184,7 @@ Part = Annotated[
     | ReasoningPart
     | FilePart
     | AgentPart
+    | SubtaskPart
     | ToolPart
     | StepStartPart
     | StepFinishPart

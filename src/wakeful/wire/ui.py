@@ -1,5 +1,5 @@
 """What opencode's terminal UI asks about at start-up beyond sessions and config: language servers,
-formatters, log-in methods, workspaces, capabilities, MCP servers and resources.
+formatters, log-in methods, workspaces and capabilities (MCP servers: `wakeful.wire.mcp`).
 
 Shaped like the reference's schemas of the same names. wakeful has none of these things (yet), so
 its answers are the empty ones; the models say what would be in them.
@@ -55,18 +55,3 @@ class Workspace(Wire):
 class WorkspaceStatus(Wire):
     workspaceID: str = Field(pattern=r"^wrk")
     status: Literal["connected", "connecting", "disconnected", "error"]
-
-
-class McpResource(Wire):
-    name: str
-    uri: str
-    description: str | None = None
-    mimeType: str | None = None
-    client: str
-
-
-class MCPStatus(Wire):
-    """One MCP server's state (the reference's `MCPStatus` union, by its `status` tag)."""
-
-    status: Literal["connected", "disabled", "failed", "needs_auth", "needs_client_registration"]
-    error: str | None = None

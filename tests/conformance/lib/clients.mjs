@@ -32,6 +32,9 @@ class V1 {
   commands() {
     return this.sdk.command.list({ ...STRICT });
   }
+  mcpStatus() {
+    return this.sdk.mcp.status({ ...STRICT });
+  }
   subscribe(options) {
     return this.sdk.event.subscribe({ ...STRICT, ...options });
   }
@@ -74,6 +77,15 @@ class V1 {
   delete(id) {
     return this.sdk.session.delete({ path: { id }, ...STRICT });
   }
+  children(id) {
+    return this.sdk.session.children({ path: { id }, ...STRICT });
+  }
+  toolIds() {
+    return this.sdk.tool.ids({ ...STRICT });
+  }
+  toolList(provider, model) {
+    return this.sdk.tool.list({ query: { provider, model }, ...STRICT });
+  }
   // v1 has no permission.list; it answers a request through the older session route.
   permissionReply(id, permissionID, reply) {
     return this.sdk.postSessionIdPermissionsPermissionId({
@@ -103,6 +115,9 @@ class V2 {
   }
   commands() {
     return this.sdk.command.list({}, STRICT);
+  }
+  mcpStatus() {
+    return this.sdk.mcp.status({}, STRICT);
   }
   subscribe(options) {
     return this.sdk.event.subscribe({}, { ...STRICT, ...options });
@@ -145,6 +160,15 @@ class V2 {
   }
   delete(sessionID) {
     return this.sdk.session.delete({ sessionID }, STRICT);
+  }
+  children(sessionID) {
+    return this.sdk.session.children({ sessionID }, STRICT);
+  }
+  toolIds() {
+    return this.sdk.tool.ids({}, STRICT);
+  }
+  toolList(provider, model) {
+    return this.sdk.tool.list({ provider, model }, STRICT);
   }
   permissionList() {
     return this.sdk.permission.list({}, STRICT);

@@ -194,7 +194,8 @@ async def command(
     session: ExistingSession,
     body: Annotated[CommandBody, Body()],
 ) -> KeepAliveResponse:
-    prompt_body = command_prompt(resolve_command(runtime.projects.load(directory), body.command), body)
+    config = runtime.projects.load(directory)
+    prompt_body = command_prompt(resolve_command(config, body.command), body, config)
     run = build_run(
         runtime,
         session,

@@ -1,5 +1,5 @@
 """What opencode's terminal UI reads at start-up that wakeful has none of: language servers,
-formatters, log-in methods, workspaces, the hosted Console, capabilities and MCP resources.
+formatters, log-in methods, workspaces, the hosted Console and capabilities.
 
 Every answer is the reference's empty one, so that the UI starts and shows "none"; none of these
 things exists in wakeful (keys come from opencode.json, edits are not formatted, runs stay in their
@@ -17,7 +17,6 @@ from wakeful.wire.ui import (
     ExperimentalCapabilities,
     FormatterStatus,
     LSPStatus,
-    McpResource,
     ProviderAuthMethod,
     Workspace,
     WorkspaceStatus,
@@ -55,12 +54,6 @@ async def capabilities(directory: Directory) -> ExperimentalCapabilities:
 async def console(directory: Directory) -> ConsoleState:
     del directory
     return ConsoleState(consoleManagedProviders=[], switchableOrgCount=0)
-
-
-@router.get("/experimental/resource", operation_id="experimental.resource.list", tags=["experimental"])
-async def resources(directory: Directory) -> dict[str, McpResource]:
-    del directory
-    return {}
 
 
 @router.get("/experimental/workspace", operation_id="experimental.workspace.list", tags=["experimental"])

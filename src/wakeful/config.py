@@ -12,14 +12,18 @@ something else: see `wakeful.project.config`, loaded per directory.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
 import pwd
+import re
 from collections.abc import Mapping
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -36,7 +40,35 @@ PREFIX = "WAKEFUL_"
 # The URLs `database_url` takes: PostgreSQL as people write it (libpq), or as SQLAlchemy spells it.
 DATABASE_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
 # Fields whose values an error message never shows.
-_SECRETS = {"password", "database_url"}
+_SECRETS = {"password", "database_url", "webhook_secret"}
+
+# What a webhook is sent for (docs/webhooks.md).
+WebhookEvent = Literal["run.finished", "run.failed", "permission.asked"]
+WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = ("run.finished", "run.failed", "permission.asked")
+AllowClass = Literal["loopback", "private", "public", "none"]
+_ALLOW_CLASSES: tuple[AllowClass, ...] = ("loopback", "private", "public", "none")
+_HOST_PATTERN = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+
+
+def _allow_entry(value: object) -> object:
+    """One entry of the webhook allow-list: a class of addresses, a network (an address is a /32 or
+    /128), or a host name, exact or `*.` for every name under a domain."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower()
+    if text in _ALLOW_CLASSES:
+        return text
+    with contextlib.suppress(ValueError):
+        return ipaddress.ip_network(text)
+    if _HOST_PATTERN.match(text):
+        return text
+    raise ValueError(
+        f"{value!r} is none of loopback, private, public, none, an address or network "
+        "(10.0.0.0/8), a host name (hooks.example.com, *.example.com)"
+    )
+
+
+WebhookAllow = Annotated[AllowClass | IPv4Network | IPv6Network | str, BeforeValidator(_allow_entry)]
 
 
 def _home(env: Mapping[str, str]) -> Path:
@@ -153,6 +185,19 @@ class ServerConfig(BaseSettings):
     llm_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     llm_max_connections: int = 10_000
 
+    # Webhooks (docs/webhooks.md): the signing secret (default: one kept in the data directory),
+    # where per-call `callback` URLs may point, the server's own URL and its events, and delivery:
+    # one attempt's time limit, the backoff of retries and for how long they go on.
+    webhook_secret: str | None = Field(default=None, repr=False, min_length=16)
+    webhook_allow: Annotated[tuple[WebhookAllow, ...], NoDecode] = ("loopback",)
+    webhook_url: str | None = None
+    webhook_events: Annotated[tuple[WebhookEvent, ...], NoDecode] = WEBHOOK_EVENTS
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_retry_base: float = Field(default=2.0, gt=0)
+    webhook_retry_max_delay: float = Field(default=600.0, gt=0)
+    webhook_retry_for: float = Field(default=86_400.0, gt=0)
+    webhook_concurrency: int = Field(default=16, ge=1)  # deliveries in flight at once, per server
+
     # Permissions: how long a request that asks a person waits before it counts as rejected.
     permission_timeout: float = Field(default=900.0, gt=0)
 
@@ -233,7 +278,15 @@ class ServerConfig(BaseSettings):
             raise ValueError("must be a PostgreSQL URL: postgresql://user:password@host:port/database")
         return value
 
-    @field_validator("cors_origins", "allowed_hosts", mode="before")
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        parts = urlsplit(value or "")
+        if value is not None and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("cors_origins", "allowed_hosts", "webhook_allow", "webhook_events", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

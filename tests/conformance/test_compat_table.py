@@ -132,6 +132,7 @@ def test_served_routes_are_exactly_the_supported_ones_plus_our_additions(
     ours = {tuple(name.split(" ", 1)) for name in additions["route"]}
     assert ours == {
         ("GET", "/session/{sessionID}/message/{messageID}/reply"),
+        ("GET", "/session/{sessionID}/message/{messageID}/deliveries"),
         ("GET", "/session/{sessionID}/wait"),
         ("GET", "/global/ready"),
         ("GET", "/metrics"),
@@ -145,7 +146,7 @@ def test_served_routes_are_exactly_the_supported_ones_plus_our_additions(
 
 def test_our_parameters_are_in_the_served_document(served: dict[Route, dict[str, Any]]) -> None:
     _, additions = _table()
-    assert set(additions["query parameter"]) == {"on_disconnect", "deadline", "permission_timeout"}
+    assert set(additions["query parameter"]) == {"on_disconnect", "deadline", "permission_timeout", "callback"}
     assert {"X-Keepalive-Interval", "Last-Event-ID"} <= set(additions["request header"])
     assert {"X-Keepalive-Interval", "X-Wakeful-Message-ID"} <= set(additions["response header"])
 
@@ -165,6 +166,13 @@ def test_our_parameters_are_in_the_served_document(served: dict[Route, dict[str,
         "/session/{sessionID}/prompt_async",
     ):
         assert "permission_timeout" in params("POST", path), path
+    for path in (
+        "/session/{sessionID}/message",
+        "/session/{sessionID}/prompt_async",
+        "/session/{sessionID}/command",
+        "/session/{sessionID}/shell",
+    ):
+        assert "callback" in params("POST", path), path
     assert "last-event-id" in params("GET", "/event")
     held = served[("POST", "/session/{sessionID}/message")]["responses"]["200"]
     assert "X-Keepalive-Interval" in held.get("headers", {})

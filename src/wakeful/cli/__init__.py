@@ -14,6 +14,8 @@ import typer
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="wakeful: a headless coding-agent server.")
 session_app = typer.Typer(no_args_is_help=True, help="List, show and delete sessions.")
 app.add_typer(session_app, name="session")
+webhook_app = typer.Typer(no_args_is_help=True, help="Webhooks: the secret their signatures are made with.")
+app.add_typer(webhook_app, name="webhook")
 
 
 @app.callback()
@@ -33,7 +35,8 @@ def serve(
     hostname: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 4096,
     data_dir: Annotated[
-        Path | None, typer.Option(help="Where the SQLite database and the lock live (default $WAKEFUL_DATA_DIR or XDG).")
+        Path | None,
+        typer.Option(help="Where the SQLite database and the lock live (default $WAKEFUL_DATA_DIR or XDG)."),
     ] = None,
     keepalive_interval: Annotated[
         float | None,
@@ -69,6 +72,37 @@ def serve(
         typer.Option(
             help="Store in PostgreSQL: postgresql://user:password@host:port/db (env WAKEFUL_DATABASE_URL); "
             "default SQLite in the data directory.",
+            show_default=False,
+        ),
+    ] = None,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option(
+            help="Sign webhooks with this secret (env WAKEFUL_WEBHOOK_SECRET); default: one made and kept "
+            "in the data directory (`wakeful webhook secret` prints it).",
+            show_default=False,
+        ),
+    ] = None,
+    webhook_allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Where ?callback= URLs may point (repeatable; env WAKEFUL_WEBHOOK_ALLOW, comma-separated): "
+            "loopback, private, public, none, a network (10.0.0.0/8) or a host name (*.example.com). "
+            "Default loopback.",
+            show_default=False,
+        ),
+    ] = None,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Post the events of every run to this URL (env WAKEFUL_WEBHOOK_URL).", show_default=False
+        ),
+    ] = None,
+    webhook_event: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="An event --webhook-url gets (repeatable): run.finished, run.failed, permission.asked. "
+            "Default all.",
             show_default=False,
         ),
     ] = None,
@@ -111,6 +145,10 @@ def serve(
             allowed_hosts=tuple(allowed_host) if allowed_host else None,
             insecure=insecure,
             database_url=database_url,
+            webhook_secret=webhook_secret,
+            webhook_allow=tuple(webhook_allow) if webhook_allow else None,
+            webhook_url=webhook_url,
+            webhook_events=tuple(webhook_event) if webhook_event else None,
             lease_seconds=lease_seconds,
             resume_interrupted=resume_interrupted,
             log_format=log_format.value if log_format else None,
@@ -222,6 +260,21 @@ def session_delete(
     from wakeful.cli.target import Target
 
     raise typer.Exit(delete_session(Target(url, data_dir), output_format.value, session_id))
+
+
+@webhook_app.command("secret")
+def webhook_secret_command(data_dir: DataDir = None) -> None:
+    """Print the secret webhooks are signed with: WAKEFUL_WEBHOOK_SECRET if set, else the data
+    directory's (made now if there is none yet)."""
+    from wakeful.config import ServerConfig
+    from wakeful.errors import StartupError
+    from wakeful.run.webhooks.signing import load_secret
+
+    try:
+        typer.echo(load_secret(ServerConfig.build(data_dir=data_dir)))
+    except (StartupError, OSError) as exc:
+        typer.echo(f"wakeful: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def main() -> None:

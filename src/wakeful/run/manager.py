@@ -27,7 +27,7 @@ import weakref
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from wakeful.errors import (
     ConflictError,
@@ -74,6 +74,14 @@ class RunRequest:
     exclusive: bool = False  # /shell: refuse (409) instead of queueing behind a busy session
     deadline: float | None = None
     plan: dict[str, Any] = field(default_factory=dict)  # stored with the claim: what resuming it needs
+    callback: str | None = None  # the webhook URL of this run (`?callback=`), stored with its claim
+
+
+class RunEnded(Protocol):
+    async def __call__(self, session_id: str, message_id: str, callback: str | None, reply: Reply) -> None:
+        """A run ended with `reply`; called before the run is marked done (webhooks store their
+        deliveries here)."""
+        ...
 
 
 @dataclass(eq=False)
@@ -157,6 +165,7 @@ class RunManager:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._status: dict[str, dict[str, Any]] = {}
         self.accepting = True
+        self.on_end: RunEnded | None = None
         self.cluster: Cluster = LocalCluster()  # the runtime sets the replicas' one
         # Runs taken over from a stopped server, each in a task of its own (not a session's queue).
         self._adopted: dict[str, tuple[RunHandle, asyncio.Task[None]]] = {}
@@ -198,7 +207,9 @@ class RunManager:
         return set(self._live)
 
     def current(self, session_id: str) -> RunHandle | None:
-        return self._current.get(session_id)
+        """The run going on in the session on this server: its queue's, or one taken over."""
+        adopted = self._adopted_of(session_id)
+        return self._current.get(session_id) or (adopted[0][0] if adopted else None)
 
     async def stored(self, message_id: str) -> RunRecord | None:
         """The claim of the prompt `message_id`, live or finished, from this server or an earlier one."""
@@ -238,6 +249,7 @@ class RunManager:
                 lease_until=self.cluster.lease_until(),
                 host=self.cluster.host,
                 plan=request.plan,
+                callback=request.callback,
             )
             claimed = await self._store.claim_run(record, request.user_message, request.user_parts)
             if claimed is not None:  # another process or a crash left it; same rules
@@ -306,6 +318,7 @@ class RunManager:
                 self._current[session_id] = handle
                 try:
                     outcome = await asyncio.create_task(self._observed(handle), context=handle.origin)
+                    await self._report_end(handle, outcome)
                 finally:
                     self._current.pop(session_id, None)
                     await self._ended(handle)
@@ -319,6 +332,15 @@ class RunManager:
                     handle.future.set_result(outcome)
         finally:
             self._release(session_id)
+
+    async def _report_end(self, handle: RunHandle, outcome: Reply | BaseException) -> None:
+        if self.on_end is None or isinstance(outcome, BaseException) or handle.lost:
+            # A lost run's end is reported by the server that took it over.
+            return
+        try:
+            await self.on_end(handle.session_id, handle.message_id, handle.request.callback, outcome)
+        except Exception:
+            log.exception("run %s: what its end starts could not be stored", handle.message_id)
 
     async def _ended(self, handle: RunHandle) -> None:
         self._live.pop(handle.message_id, None)
@@ -357,6 +379,7 @@ class RunManager:
     async def _run_adopted(self, handle: RunHandle) -> None:
         try:
             outcome = await self._observed(handle)
+            await self._report_end(handle, outcome)
         finally:
             self._adopted.pop(handle.message_id, None)
             await self._ended(handle)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from wakeful import ids
@@ -77,6 +77,9 @@ class Permissions:
         self._pending: dict[str, _Pending] = {}
         self._approved: dict[str, Ruleset] = {}  # session id -> allow rules from `always` replies
         self._closed: str | None = None  # why answers are no longer taken
+        # Called with each request once it is stored, before it is announced (webhooks store their
+        # deliveries here); a failure is logged, and the request still asked.
+        self.on_ask: Callable[[PermissionRequest], Awaitable[None]] | None = None
         self.cluster: Cluster = LocalCluster()  # the runtime sets the replicas' one
 
     # --- the runs' side ---------------------------------------------------------------------------
@@ -117,6 +120,13 @@ class Permissions:
         pending = self._pending[request.id] = _Pending(request)
         try:
             await self._store.put_permission(request.wire())
+            if self.on_ask is not None:
+                try:
+                    await self.on_ask(request)
+                except Exception:
+                    log.exception(
+                        "permission request %s: what its asking starts could not be stored", request.id
+                    )
             self._bus.publish("permission.asked", request.wire())
             try:
                 async with asyncio.timeout(timeout):

@@ -351,6 +351,7 @@ def resume_run(
         executor=executor,
         deadline=plan.get("deadline"),
         plan=plan,
+        callback=run.callback,
     )
 
 

@@ -16,6 +16,7 @@ import signal
 from wakeful.errors import NotFoundError, UnknownRunError
 from wakeful.ids import now_ms
 from wakeful.run.cluster import machine
+from wakeful.run.manager import RunEnded
 from wakeful.session.messages import MessageLog, replies_to
 from wakeful.session.sessions import Sessions
 from wakeful.storage.base import RunRecord, RunStore
@@ -25,12 +26,15 @@ from wakeful.wire.messages import MESSAGE_ADAPTER, PART_ADAPTER, AssistantMessag
 log = logging.getLogger("wakeful.recovery")
 
 
-async def recover(store: RunStore, messages: MessageLog, sessions: Sessions) -> int:
-    """Close every unfinished run; answers how many there were."""
+async def recover(
+    store: RunStore, messages: MessageLog, sessions: Sessions, on_end: RunEnded | None = None
+) -> int:
+    """Close every unfinished run, each ending as a run does (`on_end`, before it is marked done);
+    answers how many there were."""
     runs = await store.unfinished_runs()
     for run in runs:
         kill_processes(run)
-        await close_run(store, messages, sessions, run)
+        await close_run(store, messages, sessions, run, on_end)
     if runs:
         log.warning("recovered %d interrupted run(s)", len(runs))
     return len(runs)
@@ -44,14 +48,29 @@ def kill_processes(run: RunRecord) -> None:
             signal_group(pgid, signal.SIGKILL)
 
 
-async def close_run(store: RunStore, messages: MessageLog, sessions: Sessions, run: RunRecord) -> None:
-    """End the run as interrupted and mark it done."""
-    await _close(messages, sessions, run)
+async def close_run(
+    store: RunStore, messages: MessageLog, sessions: Sessions, run: RunRecord, on_end: RunEnded | None = None
+) -> None:
+    """End the run as interrupted, as a run ends (`on_end`, before it is marked done), and mark it
+    done."""
+    if await _close(messages, sessions, run) and on_end is not None:
+        await report_end(messages, run, on_end)
     await store.set_run_status(run.message_id, "done")
 
 
-async def _close(messages: MessageLog, sessions: Sessions, run: RunRecord) -> None:
-    """Written through the MessageLog like any other write, so each change is announced too."""
+async def report_end(messages: MessageLog, run: RunRecord, on_end: RunEnded) -> None:
+    """Tell `on_end` the stored answer of a run this server did not see end (it closed it, or found
+    it ended). A failure is logged: the run is still marked done."""
+    try:
+        reply = await messages.answer(run.session_id, run.message_id)
+        await on_end(run.session_id, run.message_id, run.callback, reply)
+    except Exception:
+        log.exception("run %s: what its end starts could not be stored", run.message_id)
+
+
+async def _close(messages: MessageLog, sessions: Sessions, run: RunRecord) -> bool:
+    """Written through the MessageLog like any other write, so each change is announced too. False
+    if the run's prompt is gone (nothing to close)."""
     error = UnknownRunError(
         f"The run was interrupted: the server that ran it (instance {run.instance}) stopped before it finished"
     ).to_info()
@@ -59,7 +78,7 @@ async def _close(messages: MessageLog, sessions: Sessions, run: RunRecord) -> No
     stored = await messages.list_raw(run.session_id)
     user = next((m for m in stored if m["info"]["id"] == run.message_id), None)
     if user is None:
-        return
+        return False
     replies = replies_to(stored, run.message_id)
     for entry in replies:
         for raw in entry["parts"]:
@@ -79,7 +98,7 @@ async def _close(messages: MessageLog, sessions: Sessions, run: RunRecord) -> No
             last["error"] = error
             last["time"]["completed"] = now
             await messages.put_message(MESSAGE_ADAPTER.validate_python(last))
-        return
+        return True
     user_info = user["info"]
     try:
         directory = (await sessions.get(run.session_id)).directory
@@ -96,3 +115,4 @@ async def _close(messages: MessageLog, sessions: Sessions, run: RunRecord) -> No
     message.error = error
     message.time.created = message.time.completed = now
     await messages.put_message(message)
+    return True

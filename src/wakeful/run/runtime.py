@@ -24,6 +24,7 @@ from wakeful.run.manager import RunManager
 from wakeful.run.permissions import Permissions
 from wakeful.run.replicas import Replicas
 from wakeful.run.system import SystemPrompts
+from wakeful.run.webhooks import Webhooks
 from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
@@ -67,6 +68,7 @@ class Runtime:
     child_env: dict[str, str]  # the environment of the processes tools start (secrets removed)
     todos: Todos
     permissions: Permissions
+    webhooks: Webhooks
     tool_pool: ToolPool
     mcp: McpManager  # the projects' MCP servers
     web: WebClient  # webfetch's connections; closed with the runtime
@@ -90,6 +92,9 @@ class Runtime:
         env = child_env(config.environ)
         mcp = McpManager(config, bus, env)
         projects = ProjectConfigs(config.environ, config.config_freshness)
+        webhooks = Webhooks(config, store, bus, runs, instance)
+        runs.on_end = webhooks.run_ended
+        permissions.on_ask = webhooks.permission_asked
         cluster: Cluster = LocalCluster()
         if config.database_url and isinstance(store, SQLStore) and isinstance(store.db, Postgres):
             cluster = Replicas(config, instance, store, Mailbox(store.db), bus, runs, permissions, mcp, projects)
@@ -112,6 +117,7 @@ class Runtime:
             child_env=env,
             todos=Todos(store, bus),
             permissions=permissions,
+            webhooks=webhooks,
             tool_pool=ToolPool(config.tool_threads),
             mcp=mcp,
             web=WebClient(),
@@ -136,13 +142,14 @@ class Runtime:
     async def open(self) -> None:
         """Open the store, then close or resume what stopped servers left behind: their runs, their
         local MCP servers and their permission requests (alone: every unfinished run; replicas:
-        those whose lease expired), and with replicas, from now on keep leases and hear the other
-        servers."""
+        those whose lease expired; the runs it closes store their webhook deliveries), and with
+        replicas, from now on keep leases and hear the other servers; then start the webhook courier."""
         from wakeful.run.takeover import Takeover  # it builds runs, whose modules import this one
 
         await self.store.open()
         await self.mcp.recover()
         await self.cluster.start(Takeover(self))
+        await self.webhooks.start()
 
     async def close(self, reason: str) -> None:
         """Stop taking runs, end the event streams, abort what still runs (storing `reason` as its
@@ -151,6 +158,7 @@ class Runtime:
         await self.permissions.close(reason)
         self.bus.close()
         await self.runs.drain(0, reason)
+        await self.webhooks.close()  # after the drain: the runs it ends store their deliveries
         await self.cluster.close()
         await self.mcp.close()
         self.tool_pool.close()

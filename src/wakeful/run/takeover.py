@@ -14,6 +14,9 @@ permission requests it left are withdrawn (the resumed run asks again). Then:
   gets its final answer;
 - left as it is if it had in fact ended (its last step is complete and asks for no further step);
 - otherwise closed as interrupted, as crash recovery has always closed runs (run/recovery.py).
+
+A run's end stores its webhook deliveries (run/webhooks) whichever way it ends here: resumed, found
+ended, or closed.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import logging
 from wakeful.errors import NotFoundError, RequestError
 from wakeful.ids import now_ms
 from wakeful.run.prompt import resume_run
-from wakeful.run.recovery import close_run, kill_processes, recover
+from wakeful.run.recovery import close_run, kill_processes, recover, report_end
 from wakeful.run.runtime import Runtime
 from wakeful.session.messages import MessageLog, replies_to
 from wakeful.storage.base import RunRecord
@@ -75,7 +78,7 @@ class Takeover:
         runtime = self.runtime
         await runtime.permissions.recover()
         if not runtime.config.resumes_runs:
-            await recover(runtime.store, runtime.messages, runtime.sessions)
+            await recover(runtime.store, runtime.messages, runtime.sessions, runtime.webhooks.run_ended)
             return
         for run in await runtime.store.unfinished_runs():
             if await runtime.store.take_over(run, runtime.instance, runtime.runs.cluster.host, 0):
@@ -90,6 +93,8 @@ class Takeover:
                 steps = await resume_point(runtime.messages, run)
                 if steps is None:
                     log.info("run %s had ended when its server stopped", run.message_id)
+                    # Its server may have stopped before storing its webhooks (ids dedupe them).
+                    await report_end(runtime.messages, run, runtime.webhooks.run_ended)
                     await self._ended(run)
                     return
                 session = await runtime.sessions.get(run.session_id)
@@ -108,7 +113,7 @@ class Takeover:
                 return
             except RequestError as exc:
                 log.warning("run %s cannot be resumed: %s", run.message_id, exc.message)
-        await close_run(runtime.store, runtime.messages, runtime.sessions, run)
+        await close_run(runtime.store, runtime.messages, runtime.sessions, run, runtime.webhooks.run_ended)
         log.warning("closed interrupted run %s (its server, instance %s, stopped)", run.message_id, run.instance)
         await self._ended(run)
 

@@ -31,6 +31,7 @@ from wakeful.server.routes import (
     ui,
     v2,
 )
+from wakeful.server.routes import webhooks as webhook_routes
 from wakeful.version import __version__
 
 EXPOSED_HEADERS = ["X-Keepalive-Interval", "X-Wakeful-Message-ID", "Retry-After", REQUEST_ID_HEADER]
@@ -82,7 +83,8 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     app.state.wakeful = state
     errors.install(app)
     openapi.install(app)
-    for module in (meta, ops, sessions, messages, runs, permissions, events, project, ui, mcp, v2, tools):
+    routers = (meta, ops, sessions, messages, runs, permissions, events, project, ui, mcp, v2, tools)
+    for module in (*routers, webhook_routes):
         app.include_router(module.router)
     if config.cors_origins:
         app.add_middleware(

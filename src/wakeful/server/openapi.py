@@ -92,6 +92,10 @@ def build(app: FastAPI) -> dict[str, Any]:
         for op in operations.values():
             responses = op.setdefault("responses", {})
             responses.pop("422", None)
+            for callback in op.get("callbacks", {}).values():  # requests wakeful makes: no refusals
+                for item in callback.values():
+                    for request in item.values():
+                        request["responses"].pop("422", None)
             for content in responses.get("200", {}).get("content", {}).values():
                 # A non-JSON body (the event stream) documented by a model: FastAPI also calls it
                 # a string, which no event would match.

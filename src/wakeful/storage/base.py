@@ -15,7 +15,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from wakeful.config import WebhookEvent
 from wakeful.errors import ConflictError
+from wakeful.wire.webhooks import DeliverySource, DeliveryStatus
 
 RunStatus = Literal["queued", "running", "done"]
 
@@ -49,6 +51,7 @@ class RunRecord:
     host: str = ""  # the machine `pgids` are process groups of
     resumes: int = 0  # how many times a server took it over after its owner stopped
     plan: dict[str, Any] = field(default_factory=dict)  # what resuming it needs beyond its user message
+    callback: str | None = None  # the URL its end (and its permission requests) is posted to
 
 
 @dataclass
@@ -90,7 +93,8 @@ class SessionStore(Protocol):
 
     async def delete_session_tree(self, session_id: str) -> list[dict[str, Any]]:
         """Remove the session, its descendants, and everything they hold (messages, parts, todos,
-        runs, permission requests) in one transaction; answer the removed sessions as `session_tree` orders them."""
+        runs, permission requests, webhook deliveries, sent or not) in one transaction; answer the
+        removed sessions as `session_tree` orders them."""
         ...
 
     async def projects(self) -> list[ProjectRecord]:
@@ -188,7 +192,79 @@ class PermissionStore(Protocol):
         ...
 
 
-class Store(SessionStore, MessageStore, TodoStore, RunStore, PermissionStore, Protocol):
+@dataclass
+class DeliveryRecord:
+    """One webhook delivery of the outbox: a body for a URL, stored before it is first sent.
+
+    `id` is derived from what it reports and where it goes, so storing it twice stores it once.
+    It may be sent when `status` is pending, `next_attempt` has come and no lease holds it:
+    `owner` is the server sending it until `lease_until` (0: none), and `attempts` counts the
+    sends claimed so far, so that the outcome of an attempt whose lease another server has taken
+    over since is not recorded. All times are epoch milliseconds."""
+
+    id: str
+    session_id: str
+    message_id: str | None  # the prompt whose run it reports (asked permission in)
+    event: WebhookEvent
+    source: DeliverySource
+    url: str
+    body: str  # the exact JSON text sent, and signed, on every attempt
+    created: int
+    expires: int  # no attempt starts after this; the delivery then fails
+    status: DeliveryStatus = "pending"
+    attempts: int = 0
+    next_attempt: int = 0
+    owner: str | None = None
+    lease_until: int = 0
+    last_status: int | None = None  # the receiver's HTTP status on the last attempt
+    last_error: str | None = None  # why the last attempt got no answer
+    ended: int | None = None  # when it was delivered, or given up
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The outcome of one attempt: delivered, given up (`failed`), or `pending` again from
+    `next_attempt`."""
+
+    status: DeliveryStatus
+    next_attempt: int
+    last_status: int | None = None
+    last_error: str | None = None
+    ended: int | None = None
+
+
+class DeliveryStore(Protocol):
+    """The webhook outbox (`run/webhooks`): deliveries are stored before they are sent, claimed with
+    a lease by one server at a time, and settled by the server that holds the lease."""
+
+    async def add_deliveries(self, deliveries: list[DeliveryRecord]) -> list[DeliveryRecord]:
+        """Store the deliveries whose ids are new; answer those (one already stored is left as
+        it is)."""
+        ...
+
+    async def claim_deliveries(
+        self, owner: str, now: int, lease_until: int, limit: int
+    ) -> list[DeliveryRecord]:
+        """Lease up to `limit` pending deliveries due at `now` and held by no live lease, oldest due
+        first, to `owner` until `lease_until`, counting an attempt for each: one conditional update,
+        so that of servers claiming at once each delivery goes to one. Answers them as claimed."""
+        ...
+
+    async def settle_delivery(self, delivery_id: str, owner: str, attempt: int, outcome: Settlement) -> bool:
+        """Record the outcome of attempt number `attempt` and end its lease, if `owner` still holds
+        the delivery for that attempt; False (nothing written) if not."""
+        ...
+
+    async def next_delivery_due(self) -> int | None:
+        """When the earliest pending delivery can next be claimed (ms); None if none is pending."""
+        ...
+
+    async def list_deliveries(self, message_id: str) -> list[DeliveryRecord]:
+        """The deliveries of the prompt `message_id`'s run, oldest first."""
+        ...
+
+
+class Store(SessionStore, MessageStore, TodoStore, RunStore, PermissionStore, DeliveryStore, Protocol):
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...

@@ -11,10 +11,19 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, TypeVar
 
-from wakeful.storage.base import ProjectRecord, RunRecord, RunStatus, SessionQuery, fold, part_taken
+from wakeful.storage.base import (
+    DeliveryRecord,
+    ProjectRecord,
+    RunRecord,
+    RunStatus,
+    SessionQuery,
+    Settlement,
+    fold,
+    part_taken,
+)
 
 T = TypeVar("T")
 
@@ -43,6 +52,7 @@ class MemoryStore:
         self._todos: dict[str, list[dict[str, Any]]] = {}
         self._runs: dict[str, RunRecord] = {}
         self._permissions: dict[str, _Row] = {}
+        self._deliveries: dict[str, DeliveryRecord] = {}  # in insertion order
 
     async def open(self) -> None:
         pass
@@ -110,6 +120,8 @@ class MemoryStore:
                 del table[key]
         for key in [k for k, run in self._runs.items() if run.session_id in doomed]:
             del self._runs[key]
+        for key in [k for k, d in self._deliveries.items() if d.session_id in doomed]:
+            del self._deliveries[key]
         for sid in doomed:
             self._sessions.pop(sid)
             self._todos.pop(sid, None)
@@ -256,3 +268,41 @@ class MemoryStore:
         removed = [row.data for row in self._ordered(self._permissions.values())]
         self._permissions.clear()
         return removed
+
+    # --- webhook deliveries ---------------------------------------------------------------------
+
+    async def add_deliveries(self, deliveries: list[DeliveryRecord]) -> list[DeliveryRecord]:
+        added = []
+        for delivery in deliveries:
+            if delivery.id not in self._deliveries:
+                self._deliveries[delivery.id] = replace(delivery)
+                added.append(replace(delivery))
+        return added
+
+    async def claim_deliveries(
+        self, owner: str, now: int, lease_until: int, limit: int
+    ) -> list[DeliveryRecord]:
+        due = [
+            d
+            for d in self._deliveries.values()
+            if d.status == "pending" and d.next_attempt <= now and d.lease_until <= now
+        ]
+        claimed = sorted(due, key=lambda d: d.next_attempt)[: max(limit, 0)]
+        for delivery in claimed:
+            delivery.owner, delivery.lease_until = owner, lease_until
+            delivery.attempts += 1
+        return [replace(d) for d in claimed]
+
+    async def settle_delivery(self, delivery_id: str, owner: str, attempt: int, outcome: Settlement) -> bool:
+        delivery = self._deliveries.get(delivery_id)
+        if delivery is None or delivery.owner != owner or delivery.attempts != attempt:
+            return False
+        self._deliveries[delivery_id] = replace(delivery, owner=None, lease_until=0, **asdict(outcome))
+        return True
+
+    async def next_delivery_due(self) -> int | None:
+        due = [max(d.next_attempt, d.lease_until) for d in self._deliveries.values() if d.status == "pending"]
+        return min(due, default=None)
+
+    async def list_deliveries(self, message_id: str) -> list[DeliveryRecord]:
+        return [replace(d) for d in self._deliveries.values() if d.message_id == message_id]

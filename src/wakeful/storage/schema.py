@@ -81,6 +81,7 @@ runs = Table(
     Column("host", String, nullable=False, server_default=""),
     Column("resumes", Integer, nullable=False, server_default="0"),
     Column("plan", Text, nullable=False, server_default="{}"),
+    Column("callback", Text),
 )
 Index("runs_status", runs.c.status)
 Index("runs_session", runs.c.session_id)
@@ -98,6 +99,33 @@ permissions = Table(
 )
 Index("permissions_session", permissions.c.session_id)
 
+# The webhook outbox (`run/webhooks`): one row per delivery, stored before it is first sent.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("seq", BigInt, primary_key=True, autoincrement=True),
+    Column("id", String, nullable=False, unique=True),
+    Column("session_id", String, nullable=False),
+    Column("message_id", String),
+    Column("event", String, nullable=False),
+    Column("source", String, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created", BigInt, nullable=False),
+    Column("expires", BigInt, nullable=False),
+    Column("status", String, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt", BigInt, nullable=False),
+    Column("owner", String),
+    Column("lease_until", BigInt, nullable=False),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("ended", BigInt),
+    sqlite_autoincrement=True,
+)
+Index("deliveries_due", deliveries.c.status, deliveries.c.next_attempt)
+Index("deliveries_message", deliveries.c.message_id, deliveries.c.seq)
+Index("deliveries_session", deliveries.c.session_id)
 
 # What replicas on one PostgreSQL database tell each other (storage/mailbox.py): events and control
 # messages, numbered per sender (`origin`, `seq`), announced by a NOTIFY that carries only those two.

@@ -16,18 +16,29 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Executable, Table, delete, func, select
+from sqlalchemy import Connection, Executable, Table, and_, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wakeful.errors import ConflictError
 from wakeful.storage import schema as t
-from wakeful.storage.base import ProjectRecord, RunRecord, RunStatus, SessionQuery, fold, part_taken
+from wakeful.storage.base import (
+    DeliveryRecord,
+    ProjectRecord,
+    RunRecord,
+    RunStatus,
+    SessionQuery,
+    Settlement,
+    fold,
+    part_taken,
+)
 
 T = TypeVar("T")
 # Insert with `on_conflict_do_update`/`on_conflict_do_nothing`: each dialect has its own.
 DialectInsert = Callable[[Table], sqlite.Insert | postgresql.Insert]
 
+# The columns of a DeliveryRecord: all but the insertion sequence.
+_DELIVERY = [c for c in t.deliveries.c if c.name != "seq"]
 # Well under the limit on bound parameters in one statement (SQLite's is the lowest).
 IN_CHUNK = 500
 # "Not done", spelt so that the index on status answers it.
@@ -74,6 +85,7 @@ class Statements:
     todos: Executable
     permission: Executable
     claim: Executable  # inserts the run unless its message id is taken: the constraint decides
+    delivery: Executable  # inserts a delivery unless its id is stored already
 
     @staticmethod
     @functools.cache
@@ -92,12 +104,22 @@ class Statements:
             todos=upsert(t.todos, "session_id", ("data",)),
             permission=upsert(t.permissions, "id", ("session_id", "data")),
             claim=insert(t.runs).on_conflict_do_nothing(index_elements=[t.runs.c.message_id]),
+            delivery=insert(t.deliveries).on_conflict_do_nothing(index_elements=[t.deliveries.c.id]),
         )
 
 
 def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), IN_CHUNK):
         yield items[start : start + IN_CHUNK]
+
+
+def _used_part(conn: Connection, parts: list[dict[str, Any]]) -> str | None:
+    """The first of `parts`' ids already stored, if any."""
+    for chunk in _chunks([p["id"] for p in parts]):
+        used = conn.execute(select(t.parts.c.id).where(t.parts.c.id.in_(chunk))).first()
+        if used is not None:
+            return str(used[0])
+    return None
 
 
 def _message_row(info: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +192,7 @@ class SQLStore:
         def op(conn: Connection) -> list[dict[str, Any]]:
             rows = _tree(conn, session_id)
             for chunk in _chunks([sid for sid, _ in rows]):
-                for table in (t.parts, t.messages, t.todos, t.runs, t.permissions):
+                for table in (t.parts, t.messages, t.todos, t.runs, t.permissions, t.deliveries):
                     conn.execute(delete(table).where(table.c.session_id.in_(chunk)))
                 conn.execute(delete(t.sessions).where(t.sessions.c.id.in_(chunk)))
             return [json.loads(data) for _, data in rows]
@@ -288,18 +310,24 @@ class SQLStore:
 
         # A taken part id is returned, not raised: a raise would fail every write of a SQLite batch.
         def op(conn: Connection) -> RunRecord | ConflictError | None:
+            def stored_message() -> Any:
+                return conn.execute(
+                    select(t.messages.c.session_id).where(t.messages.c.id == run.message_id)
+                ).first()
+
             # Other transactions (other servers on this database) may claim the id meanwhile: the
             # primary key decides. An insert that meets an uncommitted claim waits for it, and each
             # statement here sees what was committed before it began.
             while True:
-                taken = conn.execute(
-                    select(t.messages.c.session_id).where(t.messages.c.id == run.message_id)
-                ).first()
+                taken = stored_message()
                 if taken is None:
-                    for chunk in _chunks([p["id"] for p in parts]):
-                        used = conn.execute(select(t.parts.c.id).where(t.parts.c.id.in_(chunk))).first()
-                        if used is not None:
-                            return part_taken(used[0])
+                    used = _used_part(conn, parts)
+                    if used is not None:
+                        if stored_message() is not None:
+                            # Claimed with these very parts since `taken` was read (on PostgreSQL each
+                            # statement sees what was committed before it began): that claim answers.
+                            continue
+                        return part_taken(used)
                     if conn.execute(self._sql.claim, claim).rowcount == 1:
                         conn.execute(self._sql.message, _message_row(user_message))
                         if parts:
@@ -406,6 +434,70 @@ class SQLStore:
             return [json.loads(r[0]) for r in rows]
 
         return await self.db.write(op)
+
+    # --- webhook deliveries ---------------------------------------------------------------------
+
+    async def add_deliveries(self, deliveries: list[DeliveryRecord]) -> list[DeliveryRecord]:
+        def op(conn: Connection) -> list[DeliveryRecord]:
+            return [d for d in deliveries if conn.execute(self._sql.delivery, asdict(d)).rowcount == 1]
+
+        return await self.db.write(op)
+
+    async def claim_deliveries(
+        self, owner: str, now: int, lease_until: int, limit: int
+    ) -> list[DeliveryRecord]:
+        d = t.deliveries.c
+        claimable = and_(d.status == "pending", d.next_attempt <= now, d.lease_until <= now)
+        # On PostgreSQL, servers claiming at once each pass over the rows another one is claiming
+        # (SKIP LOCKED; SQLite has one writer and no such clause). The pick is a materialized CTE
+        # so that it runs once: as a plain subquery PostgreSQL may run it again per row and claim
+        # more than `limit`. The condition is repeated on the rows themselves, so a row is claimed
+        # only if it is still claimable when it is written.
+        picked = (
+            select(d.id)
+            .where(claimable)
+            .order_by(d.next_attempt, d.seq)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("picked")
+            .prefix_with("MATERIALIZED")
+        )
+        stmt = (
+            update(t.deliveries)
+            .add_cte(picked)
+            .where(claimable, d.id.in_(select(picked.c.id)))
+            .values(owner=owner, lease_until=lease_until, attempts=d.attempts + 1)
+            .returning(*_DELIVERY)
+        )
+
+        def op(conn: Connection) -> list[DeliveryRecord]:
+            return [DeliveryRecord(**row._mapping) for row in conn.execute(stmt)]
+
+        claimed = await self.db.write(op)
+        return sorted(claimed, key=lambda r: r.next_attempt)
+
+    async def settle_delivery(self, delivery_id: str, owner: str, attempt: int, outcome: Settlement) -> bool:
+        d = t.deliveries.c
+        stmt = (
+            update(t.deliveries)
+            .where(d.id == delivery_id, d.owner == owner, d.attempts == attempt)
+            .values(owner=None, lease_until=0, **asdict(outcome))
+        )
+        return await self.db.write(lambda conn: conn.execute(stmt).rowcount == 1)
+
+    async def next_delivery_due(self) -> int | None:
+        d = t.deliveries.c
+        due = case((d.lease_until > d.next_attempt, d.lease_until), else_=d.next_attempt)
+        async with self.db.read() as conn:
+            value = (await conn.execute(select(func.min(due)).where(d.status == "pending"))).scalar()
+        return None if value is None else int(value)
+
+    async def list_deliveries(self, message_id: str) -> list[DeliveryRecord]:
+        d = t.deliveries.c
+        stmt = select(*_DELIVERY).where(d.message_id == message_id).order_by(d.seq)
+        async with self.db.read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [DeliveryRecord(**row._mapping) for row in rows]
 
 
 def _tree(conn: Connection, session_id: str) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ class Event(Wire):
     'unknown-id'|'overflow', lastEventID}), session.created|updated|deleted|status|idle|compacted,
     message.updated|removed, message.part.updated|removed|delta, todo.updated,
     permission.asked (a `PermissionRequest`), permission.replied ({sessionID, requestID, reply}),
-    mcp.tools.changed ({server})."""
+    mcp.tools.changed ({server}), webhook.delivery (wakeful: a `Delivery`, stored or after an attempt)."""
 
     id: str
     type: str

@@ -8,7 +8,7 @@ claim) happens first, and only an accepted run gets a 200.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -22,6 +22,7 @@ from wakeful.run.shell import build_shell_run
 from wakeful.server.deps import Directory, ExistingSession, MessageID, RuntimeDep
 from wakeful.server.keepalive import HEADER, KeepAliveResponse, requested_interval
 from wakeful.server.limits import prompt_size
+from wakeful.server.routes.webhooks import callbacks
 from wakeful.server.routing import WireRoute
 from wakeful.telemetry.metrics import Metrics
 from wakeful.wire.base import Wire
@@ -89,6 +90,23 @@ async def hold_options(
 Held = Annotated[HoldOptions, Depends(hold_options)]
 
 
+async def callback_url(
+    runtime: RuntimeDep,
+    callback: Annotated[
+        str | None,
+        Query(
+            description="wakeful: a URL the run's end (and its permission requests) is posted to, signed "
+            "(docs/webhooks.md); refused (400) unless the webhook allow-list allows it (default: loopback)"
+        ),
+    ] = None,
+) -> str | None:
+    # Apart from the long calls' options: the waits take those, and have no run to report.
+    return await runtime.webhooks.allow.accept(callback) if callback else None
+
+
+Callback = Annotated[str | None, Depends(callback_url)]
+
+
 def _hold(outcome: RunHandle | RemoteRun | Reply, options: HoldOptions, message_id: str) -> KeepAliveResponse:
     headers = {MESSAGE_HEADER: message_id}
     if isinstance(outcome, RunHandle | RemoteRun):
@@ -106,16 +124,23 @@ def _hold(outcome: RunHandle | RemoteRun | Reply, options: HoldOptions, message_
     return KeepAliveResponse(done, options.interval, headers=headers, metrics=options.metrics)
 
 
-async def _submit(runtime: Runtime, run: RunRequest, options: HoldOptions) -> KeepAliveResponse:
-    return _hold(await runtime.runs.submit(run), options, run.message_id)
+async def _submit(
+    runtime: Runtime, run: RunRequest, options: HoldOptions, callback: str | None
+) -> KeepAliveResponse:
+    return _hold(await runtime.runs.submit(replace(run, callback=callback)), options, run.message_id)
 
 
 @router.post(
-    "/session/{sessionID}/message", operation_id="session.prompt", dependencies=SIZED, **held(MessageWithParts)
+    "/session/{sessionID}/message",
+    operation_id="session.prompt",
+    callbacks=callbacks("session.prompt"),
+    dependencies=SIZED,
+    **held(MessageWithParts),
 )
 async def prompt(
     runtime: RuntimeDep,
     options: Held,
+    callback: Callback,
     directory: Directory,
     session: ExistingSession,
     body: Annotated[PromptBody, Body()],
@@ -128,14 +153,19 @@ async def prompt(
         deadline=options.deadline,
         permission_timeout=options.permission_timeout,
     )
-    return await _submit(runtime, run, options)
+    return await _submit(runtime, run, options, callback)
 
 
 @router.post(
-    "/session/{sessionID}/prompt_async", operation_id="session.prompt_async", status_code=204, dependencies=SIZED
+    "/session/{sessionID}/prompt_async",
+    operation_id="session.prompt_async",
+    status_code=204,
+    dependencies=SIZED,
+    callbacks=callbacks("session.prompt_async"),
 )
 async def prompt_async(
     runtime: RuntimeDep,
+    callback: Callback,
     directory: Directory,
     session: ExistingSession,
     body: Annotated[PromptBody, Body()],
@@ -145,16 +175,21 @@ async def prompt_async(
     run = build_run(
         runtime, session, directory, body, deadline=deadline, permission_timeout=permission_timeout
     )
-    await runtime.runs.submit(run)
+    await runtime.runs.submit(replace(run, callback=callback))
     return Response(status_code=204, headers={MESSAGE_HEADER: run.message_id})
 
 
 @router.post(
-    "/session/{sessionID}/command", operation_id="session.command", dependencies=SIZED, **held(MessageWithParts)
+    "/session/{sessionID}/command",
+    operation_id="session.command",
+    callbacks=callbacks("session.command"),
+    dependencies=SIZED,
+    **held(MessageWithParts),
 )
 async def command(
     runtime: RuntimeDep,
     options: Held,
+    callback: Callback,
     directory: Directory,
     session: ExistingSession,
     body: Annotated[CommandBody, Body()],
@@ -170,21 +205,26 @@ async def command(
         deadline=options.deadline,
         permission_timeout=options.permission_timeout,
     )
-    return await _submit(runtime, run, options)
+    return await _submit(runtime, run, options, callback)
 
 
 @router.post(
-    "/session/{sessionID}/shell", operation_id="session.shell", dependencies=SIZED, **held(MessageWithParts)
+    "/session/{sessionID}/shell",
+    operation_id="session.shell",
+    callbacks=callbacks("session.shell"),
+    dependencies=SIZED,
+    **held(MessageWithParts),
 )
 async def shell(
     runtime: RuntimeDep,
     options: Held,
+    callback: Callback,
     directory: Directory,
     session: ExistingSession,
     body: Annotated[ShellBody, Body()],
 ) -> KeepAliveResponse:
     run = build_shell_run(runtime, session, directory, body, deadline=options.deadline)
-    return await _submit(runtime, run, options)
+    return await _submit(runtime, run, options, callback)
 
 
 @router.post(

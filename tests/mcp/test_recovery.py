@@ -10,17 +10,9 @@ from pathlib import Path
 
 from tests.mcp.support import local_server
 from tests.support.http import prompt_body, tool
-from tests.support.procs import wait_until
+from tests.support.procs import alive, wait_until
 from tests.support.server import SCRIPTED, WakefulProcess, write_project_config
 from wakeful.tools.bash import group_alive
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
 
 
 def test_the_restart_kills_the_process_group_of_a_local_server(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.fakellm import FakeLLMThread
 from tests.support.http import new_session, prompt, prompt_body, text_of
-from tests.support.replicas import database, replica, start_all
+from tests.support.replicas import two_replicas
 from tests.support.server import WakefulProcess
 from tests.support.sse import EventReader, Frame
 from wakeful import ids
@@ -28,13 +28,8 @@ def pair(
     tmp_path_factory: pytest.TempPathFactory, project: Path, postgres_url: str
 ) -> Iterator[tuple[WakefulProcess, WakefulProcess]]:
     root = tmp_path_factory.mktemp("replicas")
-    with database(postgres_url) as url:
-        a, b = start_all(replica(root, "a", project, url), replica(root, "b", project, url))
-        try:
-            yield a, b
-        finally:
-            a.stop()
-            b.stop()
+    with two_replicas(root, project, postgres_url) as pair:
+        yield pair
 
 
 def _key() -> str:

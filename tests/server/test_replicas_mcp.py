@@ -13,7 +13,7 @@ import pytest
 from tests.mcp.support import local_server
 from tests.support.http import new_session, prompt, text_of, tool
 from tests.support.procs import wait_until
-from tests.support.replicas import database, replica, start_all
+from tests.support.replicas import two_replicas
 from tests.support.server import SCRIPTED, WakefulProcess, write_project_config
 
 pytestmark = pytest.mark.postgres
@@ -25,13 +25,8 @@ def pair(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterato
     project = tmp_path_factory.mktemp("project")
     write_project_config(project, SCRIPTED, mcp={"configured": local_server()})
     root = tmp_path_factory.mktemp("replicas")
-    with database(postgres_url) as url:
-        a, b = start_all(replica(root, "a", project, url), replica(root, "b", project, url))
-        try:
-            yield a, b
-        finally:
-            a.stop()
-            b.stop()
+    with two_replicas(root, project, postgres_url) as pair:
+        yield pair
 
 
 def status_of(client: httpx.Client, name: str) -> dict[str, Any] | None:

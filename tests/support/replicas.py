@@ -49,6 +49,18 @@ def start_all(*procs: WakefulProcess) -> list[WakefulProcess]:
         return list(pool.map(lambda proc: proc.start(), procs))
 
 
+@contextmanager
+def two_replicas(root: Path, project: Path, postgres_url: str) -> Iterator[tuple[WakefulProcess, WakefulProcess]]:
+    """Replicas `a` and `b` of `project` on a fresh database of the throwaway cluster, stopped after."""
+    with database(postgres_url) as url:
+        a, b = start_all(replica(root, "a", project, url), replica(root, "b", project, url))
+        try:
+            yield a, b
+        finally:
+            a.stop()
+            b.stop()
+
+
 def stored_run(url: str, message_id: str) -> RunRecord | None:
     """The run's claim as the database holds it, read by a store of the test's own."""
 

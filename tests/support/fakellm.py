@@ -28,16 +28,16 @@ import hashlib
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
+from tests.support.loopthread import LoopThread
 from wakeful.providers.scripted.language import (
     OVERFLOW_BODIES,
     OVERFLOW_STATUS,
@@ -50,8 +50,6 @@ from wakeful.providers.scripted.language import (
     parse_script,
     read_conversation,
 )
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -434,41 +432,14 @@ class FakeLLMThread:
     def __init__(self) -> None:
         self.fake = FakeLLM()
         self.url = ""
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._thread = LoopThread("fakellm")
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                self.url = loop.run_until_complete(self.fake.start(host, port))
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fakellm", daemon=True)
-        self._thread.start()
-        ready.wait()
-        if failure:
-            raise failure[0]
+        self.url = self._thread.start(self.fake.start(host, port))
         return self.url
 
     def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        self._call(self.fake.stop(), timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop = self._thread = None
+        self._thread.stop(self.fake.stop(), timeout=10)
 
     def __enter__(self) -> FakeLLMThread:
         self.start()
@@ -477,35 +448,26 @@ class FakeLLMThread:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        assert self._loop is not None, "FakeLLMThread is not started"
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
-
-    async def _run(self, fn: Callable[[], T]) -> T:
-        return fn()
-
     @property
     def requests(self) -> list[FakeRequest]:
-        return self._call(self._run(lambda: self.fake.requests))
+        return self._thread.run(lambda: self.fake.requests)
 
     def count(self, script: str) -> int:
-        return self._call(self._run(lambda: self.fake.count(script)))
+        return self._thread.run(lambda: self.fake.count(script))
 
     def release(self, key: str) -> None:
-        self._call(self._run(lambda: self.fake.release(key)))
+        self._thread.run(lambda: self.fake.release(key))
 
     def reset(self) -> None:
-        self._call(self._run(self.fake.reset))
+        self._thread.run(self.fake.reset)
 
     def wait_for_hold(self, key: str, timeout: float = 5.0, count: int = 1) -> None:
         """Blocks the calling thread; raises TimeoutError."""
-        self._call(self.fake.wait_for_hold(key, timeout, count))
+        self._thread.call(self.fake.wait_for_hold(key, timeout, count))
 
     async def wait_for_hold_async(self, key: str, timeout: float = 5.0, count: int = 1) -> None:
         """For async tests: waits without blocking the caller's loop."""
-        assert self._loop is not None, "FakeLLMThread is not started"
-        fut = asyncio.run_coroutine_threadsafe(self.fake.wait_for_hold(key, timeout, count), self._loop)
-        await asyncio.wrap_future(fut)
+        await self._thread.wait(self.fake.wait_for_hold(key, timeout, count))
 
 
 def spawn(*entry: str, **popen: Any) -> tuple[subprocess.Popen[str], str]:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-T = TypeVar("T")
+from tests.support.loopthread import LoopThread
 
 
 @dataclass(eq=False)
@@ -38,36 +36,18 @@ class Proxy:
         self.url = ""
         self.accepted = 0  # connections accepted so far
         self._pairs: set[_Pair] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._thread = LoopThread("proxy")
         self._server: asyncio.Server | None = None
         self._changed: asyncio.Condition | None = None
 
     # --- lifecycle (from the test's thread) -------------------------------------------------
 
     def start(self) -> Proxy:
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            loop.run_until_complete(self._start())
-            ready.set()
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="proxy", daemon=True)
-        self._thread.start()
-        ready.wait(10)
+        self._thread.start(self._start())
         return self
 
     def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        self._call(self._stop())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop = self._thread = None
+        self._thread.stop(self._stop())
 
     def __enter__(self) -> Proxy:
         return self.start()
@@ -79,34 +59,25 @@ class Proxy:
 
     def cut(self) -> int:
         """Abort every open connection; returns how many there were."""
-        return self._call(self._do(self._cut))
+        return self._thread.run(self._cut, 10)
 
     def stall(self) -> int:
         """Stop forwarding on every open connection (without closing it)."""
-        return self._call(self._do(self._stall))
+        return self._thread.run(self._stall, 10)
 
     @property
     def open_connections(self) -> int:
-        return self._call(self._do(lambda: len(self._pairs)))
+        return self._thread.run(lambda: len(self._pairs), 10)
 
     def wait_for_accepted(self, count: int, timeout: float = 10.0) -> None:
         """Block until `count` connections have been accepted in total."""
-        self._call(self._until(lambda: self.accepted >= count), timeout)
+        self._thread.call(self._until(lambda: self.accepted >= count), timeout)
 
     async def wait_for_accepted_async(self, count: int, timeout: float = 10.0) -> None:
         """For async tests: waits without blocking the caller's loop (which the client needs)."""
-        assert self._loop is not None, "proxy not started"
-        future = asyncio.run_coroutine_threadsafe(self._until(lambda: self.accepted >= count), self._loop)
-        await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        await asyncio.wait_for(self._thread.wait(self._until(lambda: self.accepted >= count)), timeout)
 
     # --- inside the loop --------------------------------------------------------------------
-
-    def _call(self, coro: Coroutine[Any, Any, T], timeout: float | None = 10.0) -> T:
-        assert self._loop is not None, "proxy not started"
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
-
-    async def _do(self, fn: Callable[[], T]) -> T:
-        return fn()
 
     async def _start(self) -> None:
         self._changed = asyncio.Condition()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import socket
-import threading
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from tests.support.inproc import PATIENCE
+from tests.support.loopthread import LoopThread
 
 T = TypeVar("T")
 RECIPE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "webhook_receiver.py"
@@ -139,17 +139,15 @@ class ThreadedReceiver:
     """A `Receiver` on an event loop in a thread of its own, driven with blocking calls."""
 
     def __init__(self, answers: Iterable[int] = ()) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self.receiver: Receiver = self._call(self._make(answers))
+        self._thread = LoopThread("receiver")
+        self.receiver: Receiver = self._thread.start(self._make(answers))
 
     @staticmethod
     async def _make(answers: Iterable[int]) -> Receiver:
         return Receiver(answers)
 
     def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(PATIENCE * 3)
+        return self._thread.call(coroutine, PATIENCE * 3)
 
     @property
     def url(self) -> str:
@@ -166,7 +164,7 @@ class ThreadedReceiver:
         return self
 
     def wait(self, predicate: Callable[[Received], bool], patience: float = PATIENCE) -> Received:
-        return asyncio.run_coroutine_threadsafe(self.receiver.wait(predicate, patience), self._loop).result()
+        return self._thread.call(self.receiver.wait(predicate, patience))
 
     def requests(self) -> list[Received]:
         async def copy() -> list[Received]:
@@ -175,7 +173,4 @@ class ThreadedReceiver:
         return self._call(copy())
 
     def close(self) -> None:
-        self._call(self.receiver.stop())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        self._loop.close()
+        self._thread.stop(self.receiver.stop(), PATIENCE * 3)

@@ -8,12 +8,12 @@ thread, like `FakeLLMThread`.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+
+from tests.support.loopthread import LoopThread
 
 # Hop-by-hop headers, and the framing aiohttp redoes itself.
 _DROPPED = {"host", "connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"}
@@ -31,31 +31,16 @@ class Recorder:
         self.target = target_url.rstrip("/")
         self.url = ""
         self.exchanges: list[Exchange] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = LoopThread("recorder")
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 
     def start(self) -> Recorder:
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            loop.run_until_complete(self._start())
-            ready.set()
-            loop.run_forever()
-            loop.close()
-
-        threading.Thread(target=run, name="recorder", daemon=True).start()
-        ready.wait()
+        self._thread.start(self._start())
         return self
 
     def stop(self) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._stop(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
+        self._thread.stop(self._stop())
 
     async def _start(self) -> None:
         self._session = aiohttp.ClientSession(

@@ -15,6 +15,7 @@ from tests.support.http import text_of, tool, validate_all
 from tests.support.inproc import PATIENCE, EventLog, answer, new_session, prompt_run, scripted, submit
 from tests.support.server import SCRIPTED, write_project_config
 from wakeful.errors import InvalidRequestError
+from wakeful.run.manager import RunHandle
 from wakeful.run.recovery import recover
 from wakeful.run.runtime import Runtime
 from wakeful.storage.base import SessionQuery
@@ -57,6 +58,19 @@ async def wait_for_pgid(runtime: Runtime, session_id: str) -> int:
                 if run is not None and run.pgids:
                     return run.pgids[0]
             await asyncio.sleep(0.01)
+
+
+async def child_running_sleep(runtime: Runtime) -> tuple[Session, RunHandle, str, int]:
+    """A parent whose task call's child runs `sleep 300` in bash: the parent, its run, the child
+    session's id and the sleep's process group."""
+    parent = await new_session(runtime)
+    events = EventLog(runtime)
+    handle = await submit(runtime, prompt_run(runtime, parent, task(tool("bash", command="sleep 300"))))
+    created = await events.wait(
+        lambda e: e["type"] == "session.created" and e["properties"]["info"].get("parentID") == parent.id
+    )
+    child_id = created["properties"]["info"]["id"]
+    return parent, handle, child_id, await wait_for_pgid(runtime, child_id)
 
 
 async def test_a_task_runs_a_child_session_whose_answer_reaches_the_parent(runtime: Runtime) -> None:
@@ -141,14 +155,7 @@ async def test_a_child_whose_run_cannot_be_built_is_not_left_behind(runtime: Run
 
 
 async def test_aborting_the_parent_kills_the_childs_bash_first(runtime: Runtime) -> None:
-    parent = await new_session(runtime)
-    events = EventLog(runtime)
-    handle = await submit(runtime, prompt_run(runtime, parent, task(tool("bash", command="sleep 300"))))
-    created = await events.wait(
-        lambda e: e["type"] == "session.created" and e["properties"]["info"].get("parentID") == parent.id
-    )
-    child_id = created["properties"]["info"]["id"]
-    pgid = await wait_for_pgid(runtime, child_id)
+    parent, handle, child_id, pgid = await child_running_sleep(runtime)
     assert group_alive(pgid)
 
     await runtime.runs.abort(parent.id)
@@ -186,14 +193,7 @@ async def test_the_parents_deadline_and_the_drain_reach_the_child(runtime: Runti
 
 
 async def test_crash_recovery_finds_the_child_and_kills_its_processes(runtime: Runtime) -> None:
-    parent = await new_session(runtime)
-    events = EventLog(runtime)
-    handle = await submit(runtime, prompt_run(runtime, parent, task(tool("bash", command="sleep 300"))))
-    created = await events.wait(
-        lambda e: e["type"] == "session.created" and e["properties"]["info"].get("parentID") == parent.id
-    )
-    child_id = created["properties"]["info"]["id"]
-    pgid = await wait_for_pgid(runtime, child_id)
+    parent, handle, child_id, pgid = await child_running_sleep(runtime)
     # What a restarted server reads of what a dead one left: the child's run is claimed like the
     # parent's, with the process group it started.
     unfinished = {r.session_id: (r.kind, r.pgids) for r in await runtime.store.unfinished_runs()}

@@ -9,6 +9,10 @@ Idempotency: the user message id is the run's key. Submissions for a session are
 per-session lock, inside which a live run with that key is attached to, a finished one answers from
 storage, and a new one is claimed in the same transaction that stores its user message. A different
 body under a used key is a ConflictError.
+
+Acceptance is cheap on purpose (the route answers its headers right after `submit`): the claim is
+the only store work awaited; touching the session, building the run and taking an admission slot
+(run/admission.py) happen in the session's worker, behind the headers.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from wakeful.errors import (
     UnknownRunError,
 )
 from wakeful.ids import now_ms
+from wakeful.run.admission import Admission
 from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
@@ -111,6 +116,7 @@ class RunManager:
         instance: str,
         sessions: Sessions,
         metrics: Metrics,
+        admission: Admission | None = None,
     ) -> None:
         self.log = log
         self.sessions = sessions  # a prompt and the end of its run each touch the session
@@ -118,6 +124,7 @@ class RunManager:
         self.bus = bus
         self.instance = instance
         self.metrics = metrics
+        self.admission = admission or Admission(max_running=256)
         self._live: dict[str, RunHandle] = {}
         self._queues: dict[str, deque[RunHandle]] = {}
         self._current: dict[str, RunHandle] = {}
@@ -174,14 +181,11 @@ class RunManager:
             if live is not None:
                 self._check_same(live.request.body_hash, request)
                 return live
-            existing = await self._store.get_run(request.message_id)
-            if existing is not None:
-                self._check_same(existing.body_hash, request)
-                return await self.log.answer(existing.session_id, existing.message_id)
             if not self.accepting:
                 raise ServiceUnavailableError("The server is shutting down", retry_after=5)
             if request.exclusive and self.is_busy(request.session_id):
                 raise SessionBusyError(request.session_id)
+            self.admission.refuse_if_full(len(self._live))
             record = RunRecord(
                 message_id=request.message_id,
                 session_id=request.session_id,
@@ -190,8 +194,9 @@ class RunManager:
                 instance=self.instance,
                 created=now_ms(),
             )
+            # The one awaited write: a used id (a retry, another process's claim) comes back instead.
             claimed = await self._store.claim_run(record, request.user_message, request.user_parts)
-            if claimed is not None:  # another process or a crash left it; same rules
+            if claimed is not None:
                 self._check_same(claimed.body_hash, request)
                 return await self.log.answer(claimed.session_id, claimed.message_id)
             handle = RunHandle(request)
@@ -200,7 +205,6 @@ class RunManager:
             self.log.announce_message(request.user_message)
             for part in request.user_parts:
                 self.log.announce_part(part)
-            await self.sessions.touch(request.session_id)
             self._queues.setdefault(request.session_id, deque()).append(handle)
             if not self.is_busy(request.session_id):
                 self.set_status(request.session_id, {"type": "busy"})
@@ -229,6 +233,8 @@ class RunManager:
                 handle = queue.popleft()
                 self._current[session_id] = handle
                 try:
+                    with contextlib.suppress(Exception):  # the prompt's arrival, behind its headers
+                        await self.sessions.touch(session_id)
                     outcome = await asyncio.create_task(self._observed(handle), context=handle.origin)
                 finally:
                     self._current.pop(session_id, None)
@@ -277,7 +283,7 @@ class RunManager:
             if handle.cancel_reason is not None:
                 return await request.executor.fail(handle, handle.cancel_reason)
             await self._store.set_run_status(request.message_id, "running")
-            handle.task = asyncio.create_task(request.executor.run(handle), name=f"run {request.message_id}")
+            handle.task = asyncio.create_task(self._admitted(handle), name=f"run {request.message_id}")
             if request.deadline:
                 deadline_timer = asyncio.get_running_loop().call_later(
                     request.deadline,
@@ -299,6 +305,12 @@ class RunManager:
         finally:
             if deadline_timer is not None:
                 deadline_timer.cancel()
+
+    async def _admitted(self, handle: RunHandle) -> Reply:
+        """The executor's run, once admitted: in the handle's task, so a cancel reaches a run that
+        still waits for its slot."""
+        async with self.admission.slot():
+            return await handle.request.executor.run(handle)
 
     # --- abort and shutdown -----------------------------------------------------------------------
 

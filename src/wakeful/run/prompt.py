@@ -4,7 +4,9 @@
 prompt after its template is expanded; `/summarize` becomes a run whose user message is a
 compaction request. Everything that can be refused is refused here, before the route answers 200:
 unknown agent, model or variant, missing key, bad parts, a `json_schema` that is not a schema, a file
-part outside the project that the permission rules deny.
+part outside the project that the permission rules deny. What cannot be refused (the tools the
+rules leave, the provider client, the agent loop) is built behind the headers, when the run starts
+(`PreparedRun`), from the session as stored then.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from wakeful import ids
 from wakeful.config import ServerConfig
-from wakeful.errors import InvalidRequestError
+from wakeful.errors import InvalidRequestError, RunError
 from wakeful.ids import now_ms
 from wakeful.project.agents import Agent, resolve_agent
 from wakeful.project.catalog import ModelChoice
@@ -28,7 +31,7 @@ from wakeful.project.permissions import Ruleset, disabled, last_match
 from wakeful.providers.base import data_url_bytes
 from wakeful.run.compaction import CompactionSettings
 from wakeful.run.loop import AgentLoop, RunPlan
-from wakeful.run.manager import RunRequest
+from wakeful.run.manager import Executor, Reply, RunHandle, RunRequest
 from wakeful.run.runtime import Runtime
 from wakeful.run.structured import check_schema
 from wakeful.tools.paths import inside, project_roots, real_path
@@ -87,10 +90,15 @@ def _check_file_url(url: str, field: str) -> None:
 def _refuse_denied_files(body: PromptBody, directory: Path, rules: Ruleset) -> None:
     """A `file://` part outside the project that the rules deny `external_directory` is refused
     before the run is accepted (one that asks is asked when the run reads it)."""
+    files = [
+        (index, part)
+        for index, part in enumerate(body.parts)
+        if isinstance(part, FilePartInput) and part.url.startswith("file://")
+    ]
+    if not files:
+        return
     roots = project_roots(directory)
-    for index, part in enumerate(body.parts):
-        if not isinstance(part, FilePartInput) or not part.url.startswith("file://"):
-            continue
+    for index, part in files:
         path = real_path(directory, unquote(urlparse(part.url).path))
         if inside(path, roots):
             continue
@@ -149,6 +157,47 @@ def _loop(
     )
 
 
+class PreparedRun(Executor):
+    """An accepted run whose agent loop is built when it starts: from the session as stored then
+    (its permission rules may have changed since, in another process too) and with the provider's
+    SDK imported off the event loop. `plan` is what the run would be built with now."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        session: Session,
+        choice: ModelChoice,
+        plan_for: Callable[[Session], RunPlan],
+        loop_for: Callable[[RunPlan], AgentLoop],
+    ) -> None:
+        self._runtime = runtime
+        self._session = session
+        self._choice = choice
+        self._plan_for = plan_for
+        self._loop_for = loop_for
+        self._loop: AgentLoop | None = None
+        self.no_reply = False
+
+    @property
+    def plan(self) -> RunPlan:
+        return self._plan_for(self._session)
+
+    def _build(self, session: Session) -> AgentLoop:
+        loop = self._loop = self._loop_for(self._plan_for(session))
+        loop.no_reply = self.no_reply
+        return loop
+
+    async def run(self, handle: RunHandle) -> Reply:
+        session = await self._runtime.sessions.get(self._session.id)
+        await self._runtime.providers.imported(self._choice.provider.id, self._choice.provider.npm)
+        return await self._build(session).run(handle)
+
+    async def fail(self, handle: RunHandle, error: RunError) -> Reply:
+        if self._loop is None:
+            await self._runtime.providers.imported(self._choice.provider.id, self._choice.provider.npm)
+        return await (self._loop or self._build(self._session)).fail(handle, error)
+
+
 def _instructions(project: ProjectConfig) -> list[str]:
     raw = project.data.get("instructions")
     return [str(i) for i in raw if isinstance(i, str)] if isinstance(raw, list) else []
@@ -190,32 +239,35 @@ def build_run(
         data = given.model_dump(mode="json", exclude_none=True)
         data.update(id=given.id or ids.part_id(), sessionID=session.id, messageID=message_id)
         parts.append(data)
-    tools = {
-        name: tool
-        for name, tool in runtime.tools.items()
-        if agent.allows(name, runtime.read_only_tools) and (body.tools or {}).get(name, True)
-    }
-    rules = [*agent.permission, *(session.permission or [])]
-    _refuse_denied_files(body, directory, rules)
-    denied = disabled(tools, rules)
-    plan = RunPlan(
-        session_id=session.id,
-        user_message_id=message_id,
-        directory=directory,
-        agent=agent,
-        model=choice,
-        provider=runtime.provider(choice),
-        tools={name: tool for name, tool in tools.items() if name not in denied},
-        system=body.system,
-        variant=variant,
-        output_format=body.format if isinstance(body.format, OutputFormatJsonSchema) else None,
-        compaction=CompactionSettings.of(catalog.config.section("compaction")),
-        instructions=_instructions(catalog.config),
-        denied=denied,
+    _refuse_denied_files(body, directory, [*agent.permission, *(session.permission or [])])
+
+    def plan_for(stored: Session) -> RunPlan:
+        tools = {
+            name: tool
+            for name, tool in runtime.tools.items()
+            if agent.allows(name, runtime.read_only_tools) and (body.tools or {}).get(name, True)
+        }
+        denied = disabled(tools, [*agent.permission, *(stored.permission or [])])
+        return RunPlan(
+            session_id=session.id,
+            user_message_id=message_id,
+            directory=directory,
+            agent=agent,
+            model=choice,
+            provider=runtime.provider(choice),
+            tools={name: tool for name, tool in tools.items() if name not in denied},
+            system=body.system,
+            variant=variant,
+            output_format=body.format if isinstance(body.format, OutputFormatJsonSchema) else None,
+            compaction=CompactionSettings.of(catalog.config.section("compaction")),
+            instructions=_instructions(catalog.config),
+            denied=denied,
+        )
+
+    executor = PreparedRun(
+        runtime, session, choice, plan_for, lambda plan: _loop(runtime, plan, catalog.config, permission_timeout)
     )
-    executor = _loop(runtime, plan, catalog.config, permission_timeout)
-    if body.noReply:
-        executor.no_reply = True
+    executor.no_reply = bool(body.noReply)
     return RunRequest(
         session_id=session.id,
         message_id=message_id,

@@ -18,6 +18,7 @@ from wakeful.project.config import ProjectConfigs
 from wakeful.project.instructions import Instructions
 from wakeful.providers.base import Provider
 from wakeful.providers.registry import ProviderPool
+from wakeful.run.admission import Admission
 from wakeful.run.manager import RunManager
 from wakeful.run.permissions import Permissions
 from wakeful.run.recovery import recover
@@ -80,9 +81,10 @@ class Runtime:
         metrics = Metrics()
         bus = EventBus(config.event_replay, config.subscriber_queue, config.event_replay_bytes, metrics)
         messages = MessageLog(store, bus)
-        sessions = Sessions(store, bus)
+        sessions = Sessions(store, bus, config.session_index_size)
         instance = ids.new_id("run")
-        runs = RunManager(messages, store, bus, instance, sessions, metrics)
+        admission = Admission(config.max_running_runs, config.max_held_calls, config.run_start_rate)
+        runs = RunManager(messages, store, bus, instance, sessions, metrics, admission)
         return cls(
             config=config,
             store=store,

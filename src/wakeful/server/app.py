@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from wakeful.config import ServerConfig
-from wakeful.providers.registry import warm_imports
 from wakeful.run.runtime import Runtime
 from wakeful.server import errors, openapi
 from wakeful.server.access import HEADER as REQUEST_ID_HEADER
@@ -57,10 +56,9 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.open()
-        # Import the provider SDKs, and let FastAPI build every route's models, before listening:
-        # done later, on the loop, either would stall every held call (and delay the first
-        # answer's headers), by about a second and by 0.1 to 0.3 s.
-        await asyncio.to_thread(warm_imports)
+        # Let FastAPI build every route's models before listening: done later, on the loop, it
+        # would stall every held call (and delay the first answer's headers) by 0.1 to 0.3 s. The
+        # provider SDKs load in a thread when a run first needs one (ProviderPool.imported).
         await asyncio.to_thread(build_routes, app)
         try:
             yield

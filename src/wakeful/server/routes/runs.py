@@ -19,7 +19,7 @@ from wakeful.run.manager import Reply, RunHandle, RunRequest
 from wakeful.run.prompt import build_run, build_summarize_run, command_prompt
 from wakeful.run.runtime import Runtime
 from wakeful.run.shell import build_shell_run
-from wakeful.server.deps import Directory, ExistingSession, MessageID, RuntimeDep
+from wakeful.server.deps import Directory, ExistingSession, KnownSession, MessageID, RuntimeDep
 from wakeful.server.keepalive import HEADER, KeepAliveResponse, requested_interval
 from wakeful.server.limits import prompt_size
 from wakeful.server.routing import WireRoute
@@ -117,7 +117,7 @@ async def prompt(
     runtime: RuntimeDep,
     options: Held,
     directory: Directory,
-    session: ExistingSession,
+    session: KnownSession,
     body: Annotated[PromptBody, Body()],
 ) -> KeepAliveResponse:
     run = build_run(
@@ -137,7 +137,7 @@ async def prompt(
 async def prompt_async(
     runtime: RuntimeDep,
     directory: Directory,
-    session: ExistingSession,
+    session: KnownSession,
     body: Annotated[PromptBody, Body()],
     deadline: Annotated[float | None, Query(gt=0, allow_inf_nan=False)] = None,
     permission_timeout: PermissionTimeout = None,
@@ -156,7 +156,7 @@ async def command(
     runtime: RuntimeDep,
     options: Held,
     directory: Directory,
-    session: ExistingSession,
+    session: KnownSession,
     body: Annotated[CommandBody, Body()],
 ) -> KeepAliveResponse:
     prompt_body = command_prompt(resolve_command(runtime.projects.load(directory), body.command), body)
@@ -179,7 +179,7 @@ async def shell(
     runtime: RuntimeDep,
     options: Held,
     directory: Directory,
-    session: ExistingSession,
+    session: KnownSession,
     body: Annotated[ShellBody, Body()],
 ) -> KeepAliveResponse:
     run = build_shell_run(runtime, session, directory, body, deadline=options.deadline)
@@ -204,7 +204,7 @@ async def summarize(
     runtime: RuntimeDep,
     options: Held,
     directory: Directory,
-    session: ExistingSession,
+    session: KnownSession,
     body: Annotated[SummarizeBody, Body()],
 ) -> KeepAliveResponse:
     """Compact the session now: summarise its history with the given model (queued behind a run)."""

@@ -388,6 +388,9 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
         "WAKEFUL_LLM_MAX_CONNECTIONS": str(max(10_000, n + 100)),
         "WAKEFUL_PROVIDER_SILENCE": str(opts.hold + 120),
         "WAKEFUL_DRAIN_TIMEOUT": "5",
+        # production values, not the test servers' (tests/support/server.py TIMINGS)
+        "WAKEFUL_CONFIG_FRESHNESS": "1",
+        "WAKEFUL_PART_FLUSH_INTERVAL": "0.5",
         **dict(item.split("=", 1) for item in opts.server_env),
     }
     if opts.probe:

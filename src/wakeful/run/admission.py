@@ -2,9 +2,11 @@
 
 A burst of a thousand prompts is accepted at once (each call gets its headers and keep-alives) and
 then degrades instead of failing: at most `max_running` runs execute at the same time, the rest wait
-for a slot, queued behind the headers. Runs also take their slots at most `start_rate` per second
-(a token bucket holding a tenth of a second's worth), so that starting a burst's runs (each
-builds a history and an LLM request) cannot crowd out the headers of the calls still arriving.
+for a slot, queued behind the headers. Starting a run (its history, its LLM request) costs the one
+event loop ten times what accepting a call does, so starts give way to acceptance: a start waits
+while prompts keep arriving (`accepted` was called in the last QUIET seconds), for at most
+MAX_DEFER seconds, and runs take their slots at most `start_rate` per second (a token bucket
+holding a tenth of a second's worth).
 
 A run that waits for a person (a permission ask, `paused`) gives its slot back meanwhile and takes
 one again before it goes on: a fleet of runs waiting for approval cannot starve the rest. The slot a
@@ -25,6 +27,8 @@ from contextlib import asynccontextmanager
 from wakeful.errors import ServiceUnavailableError
 
 RETRY_AFTER = 5  # seconds a refused client is told to wait
+QUIET = 0.05  # seconds without a new prompt after which runs start
+MAX_DEFER = 2.0  # seconds a start gives way to arriving prompts at most
 
 
 class _Slot:
@@ -49,6 +53,7 @@ class Admission:
         self._interval = 1.0 / start_rate if start_rate else 0.0
         self._burst = 0.1  # seconds of start rate that may be spent at once
         self._next = 0.0
+        self._last_accepted = float("-inf")
 
     @property
     def running(self) -> int:
@@ -63,10 +68,18 @@ class Admission:
                 retry_after=RETRY_AFTER,
             )
 
+    def accepted(self) -> None:
+        """A prompt was just accepted: starts wait until arrivals pause."""
+        self._last_accepted = asyncio.get_running_loop().time()
+
     async def _pace(self) -> None:
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + MAX_DEFER
+        while (now := loop.time()) < give_up and now - self._last_accepted < QUIET:
+            await asyncio.sleep(QUIET)
         if not self._interval:
             return
-        now = asyncio.get_running_loop().time()
+        now = loop.time()
         self._next = max(self._next, now - self._burst)
         wait = self._next - now
         self._next += self._interval

@@ -201,6 +201,7 @@ class RunManager:
                 return await self.log.answer(claimed.session_id, claimed.message_id)
             handle = RunHandle(request)
             self._live[request.message_id] = handle
+            self.admission.accepted()
             # The claim stored the user message; announce it like any other write.
             self.log.announce_message(request.user_message)
             for part in request.user_parts:

@@ -42,13 +42,13 @@ def _engine(path: Path, *, begin: str, pool_size: int, busy_timeout: float, pool
 
 
 def _writer_engine(path: Path, *, busy_timeout: float) -> Engine:
-    """The group writer's one connection, used only from its thread (`storage.writer`)."""
+    """The group writer's one connection, used on the event loop (`storage.writer`)."""
     engine = create_engine(
         f"sqlite:///{path}",
         pool_size=1,
         max_overflow=0,
         pool_timeout=busy_timeout,
-        connect_args={"timeout": busy_timeout, "check_same_thread": False},
+        connect_args={"timeout": busy_timeout},
     )
     _configure(engine, begin="BEGIN IMMEDIATE", busy_timeout=busy_timeout)
     return engine

@@ -28,7 +28,6 @@ from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
 from wakeful.session.todos import Todos
 from wakeful.storage.base import Store
-from wakeful.storage.postgres import Postgres
 from wakeful.storage.sql import SQLStore
 from wakeful.storage.sqlite import SQLite
 from wakeful.telemetry.metrics import Metrics
@@ -42,6 +41,9 @@ from wakeful.tools.registry import builtin_tools
 def config_store(config: ServerConfig) -> Store:
     """The store the config names: PostgreSQL at `database_url`, else SQLite in the data directory."""
     if config.database_url:
+        # Only a server with a database URL loads the PostgreSQL driver.
+        from wakeful.storage.postgres import Postgres
+
         return SQLStore(
             Postgres(config.database_url, pool_size=config.db_pool_size, timeout=config.db_busy_timeout)
         )

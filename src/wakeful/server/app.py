@@ -47,7 +47,6 @@ def build_routes(app: FastAPI) -> None:
     }
     for route in app.router.routes:
         route.matches(scope)
-    app.openapi()  # `/doc`, built once (0.3 to 0.8 s)
 
 
 def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
@@ -71,7 +70,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
         title="wakeful",
         version=__version__,
         description="opencode-compatible coding-agent server; long calls send keep-alive whitespace",
-        openapi_url="/doc",
+        openapi_url=None,  # `/doc` is openapi.install's
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,

@@ -3,10 +3,10 @@
 A burst of a thousand prompts is accepted at once (each call gets its headers and keep-alives) and
 then degrades instead of failing: at most `max_running` runs execute at the same time, the rest wait
 for a slot, queued behind the headers. Starting a run (its history, its LLM request) costs the one
-event loop ten times what accepting a call does, so starts give way to acceptance: a start waits
-while prompts keep arriving (`accepted` was called in the last QUIET seconds), for at most
-MAX_DEFER seconds, and runs take their slots at most `start_rate` per second (a token bucket
-holding a tenth of a second's worth).
+event loop ten times what accepting a call does, so starts give way to acceptance during a burst
+(BURST prompts within QUIET seconds): a start then waits until QUIET seconds pass without a new
+prompt, for at most MAX_DEFER seconds. A prompt arriving alone never waits. Runs also take their
+slots at most `start_rate` per second (a token bucket holding a tenth of a second's worth).
 
 A run that waits for a person (a permission ask, `paused`) gives its slot back meanwhile and takes
 one again before it goes on: a fleet of runs waiting for approval cannot starve the rest. The slot a
@@ -20,6 +20,7 @@ Above the queue, an optional hard cap (`max_held`, off by default) refuses a new
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from wakeful.errors import ServiceUnavailableError
 
 RETRY_AFTER = 5  # seconds a refused client is told to wait
 QUIET = 0.05  # seconds without a new prompt after which runs start
+BURST = 16  # prompts within QUIET seconds that make a burst
 MAX_DEFER = 2.0  # seconds a start gives way to arriving prompts at most
 
 
@@ -53,7 +55,12 @@ class Admission:
         self._interval = 1.0 / start_rate if start_rate else 0.0
         self._burst = 0.1  # seconds of start rate that may be spent at once
         self._next = 0.0
-        self._last_accepted = float("-inf")
+        # Set while no prompt arrived for QUIET seconds; every deferred start waits on this one
+        # event (thousands of starts polling a clock would cost the loop more than they save).
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+        self._quiet_timer: asyncio.TimerHandle | None = None
+        self._window = (float("-inf"), 0)  # (start, prompts accepted since)
 
     @property
     def running(self) -> int:
@@ -69,17 +76,28 @@ class Admission:
             )
 
     def accepted(self) -> None:
-        """A prompt was just accepted: starts wait until arrivals pause."""
-        self._last_accepted = asyncio.get_running_loop().time()
+        """A prompt was just accepted: in a burst, starts wait until arrivals pause."""
+        loop = asyncio.get_running_loop()
+        start, count = self._window
+        now = loop.time()
+        if now - start > QUIET:
+            start, count = now, 0
+        self._window = (start, count + 1)
+        if count + 1 < BURST and self._quiet.is_set():
+            return
+        self._quiet.clear()
+        if self._quiet_timer is not None:
+            self._quiet_timer.cancel()
+        self._quiet_timer = loop.call_later(QUIET, self._quiet.set)
 
     async def _pace(self) -> None:
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + MAX_DEFER
-        while (now := loop.time()) < give_up and now - self._last_accepted < QUIET:
-            await asyncio.sleep(QUIET)
+        if not self._quiet.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(MAX_DEFER):
+                    await self._quiet.wait()
         if not self._interval:
             return
-        now = loop.time()
+        now = asyncio.get_running_loop().time()
         self._next = max(self._next, now - self._burst)
         wait = self._next - now
         self._next += self._interval

@@ -58,6 +58,14 @@ def serve(
             "(default 900; env WAKEFUL_PERMISSION_TIMEOUT)."
         ),
     ] = None,
+    max_running_runs: Annotated[
+        int | None,
+        typer.Option(help="Runs executing at once; the rest wait, held with keep-alives (default 256)."),
+    ] = None,
+    max_held_calls: Annotated[
+        int | None,
+        typer.Option(help="Unfinished runs above which a prompt gets 503 with Retry-After (default 0: never)."),
+    ] = None,
     cors: Annotated[list[str] | None, typer.Option(help="Allow this browser origin (repeatable).")] = None,
     allowed_host: Annotated[
         list[str] | None,
@@ -141,6 +149,8 @@ def serve(
             run_deadline=run_deadline,
             provider_silence=provider_silence,
             permission_timeout=permission_timeout,
+            max_running_runs=max_running_runs,
+            max_held_calls=max_held_calls,
             cors_origins=tuple(cors) if cors else None,
             allowed_hosts=tuple(allowed_host) if allowed_host else None,
             insecure=insecure,

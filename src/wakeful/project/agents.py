@@ -147,8 +147,26 @@ def load_agents(config: ProjectConfig) -> dict[str, Agent]:
     return agents
 
 
-def resolve_agent(config: ProjectConfig, name: str | None) -> Agent:
+# The agents of the latest configs seen (each ProjectConfig is immutable, and a changed file makes a
+# new one), so that accepting a prompt does not rebuild every agent's permission rules.
+_AGENTS: dict[int, tuple[ProjectConfig, dict[str, Agent]]] = {}
+_AGENTS_KEPT = 64
+
+
+def _agents(config: ProjectConfig) -> dict[str, Agent]:
+    kept = _AGENTS.get(id(config))
+    if kept is not None and kept[0] is config:
+        return kept[1]
     agents = load_agents(config)
+    if len(_AGENTS) >= _AGENTS_KEPT:
+        _AGENTS.pop(next(iter(_AGENTS)))
+    _AGENTS[id(config)] = (config, agents)
+    return agents
+
+
+def resolve_agent(config: ProjectConfig, name: str | None) -> Agent:
+    """The agent `name` (or the default one) of `config`; agents are shared: never change one."""
+    agents = _agents(config)
     chosen = name or config.data.get("default_agent") or "build"
     agent = agents.get(chosen)
     if agent is None:

@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from wakeful.config import ServerConfig
-from wakeful.providers.registry import warm_imports
 from wakeful.run.runtime import Runtime
 from wakeful.server import errors, openapi
 from wakeful.server.access import HEADER as REQUEST_ID_HEADER
@@ -50,7 +49,6 @@ def build_routes(app: FastAPI) -> None:
     }
     for route in app.router.routes:
         route.matches(scope)
-    app.openapi()  # `/doc`, built once (0.3 to 0.8 s)
 
 
 def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
@@ -59,10 +57,9 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.open()
-        # Import the provider SDKs, and let FastAPI build every route's models, before listening:
-        # done later, on the loop, either would stall every held call (and delay the first
-        # answer's headers), by about a second and by 0.1 to 0.3 s.
-        await asyncio.to_thread(warm_imports)
+        # Let FastAPI build every route's models before listening: done later, on the loop, it
+        # would stall every held call (and delay the first answer's headers) by 0.1 to 0.3 s. The
+        # provider SDKs load in a thread when a run first needs one (ProviderPool.imported).
         await asyncio.to_thread(build_routes, app)
         try:
             yield
@@ -75,7 +72,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
         title="wakeful",
         version=__version__,
         description="opencode-compatible coding-agent server; long calls send keep-alive whitespace",
-        openapi_url="/doc",
+        openapi_url=None,  # `/doc` is openapi.install's
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,

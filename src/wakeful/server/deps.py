@@ -70,3 +70,12 @@ async def get_existing_session(runtime: RuntimeDep, session_id: SessionID) -> Se
 
 
 ExistingSession = Annotated[Session, Depends(get_existing_session)]
+
+
+async def get_known_session(runtime: RuntimeDep, session_id: SessionID) -> Session:
+    """A session from the in-memory index (a read on a miss): the routes that start runs refuse an
+    unknown session without a store read, so their headers go out at once."""
+    return await runtime.sessions.lookup(session_id)
+
+
+KnownSession = Annotated[Session, Depends(get_known_session)]

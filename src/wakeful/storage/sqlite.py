@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -37,8 +37,25 @@ def _engine(path: Path, *, begin: str, pool_size: int, busy_timeout: float, pool
         pool_timeout=pool_timeout,
         connect_args={"timeout": busy_timeout},
     )
+    _configure(engine.sync_engine, begin=begin, busy_timeout=busy_timeout)
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def _writer_engine(path: Path, *, busy_timeout: float) -> Engine:
+    """The group writer's one connection, used on the event loop (`storage.writer`)."""
+    engine = create_engine(
+        f"sqlite:///{path}",
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=busy_timeout,
+        connect_args={"timeout": busy_timeout},
+    )
+    _configure(engine, begin="BEGIN IMMEDIATE", busy_timeout=busy_timeout)
+    return engine
+
+
+def _configure(engine: Engine, *, begin: str, busy_timeout: float) -> None:
+    @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         # Hand transaction control to the "begin" hook below instead of pysqlite's implicit BEGIN.
         dbapi_connection.isolation_level = None
@@ -48,11 +65,9 @@ def _engine(path: Path, *, begin: str, pool_size: int, busy_timeout: float, pool
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
         conn.exec_driver_sql(begin)
-
-    return engine
 
 
 class SQLite:
@@ -62,13 +77,10 @@ class SQLite:
 
     def __init__(self, path: Path, *, readers: int = 4, busy_timeout: float = 30.0) -> None:
         self.path = path
-        self._writer = _engine(
-            path, begin="BEGIN IMMEDIATE", pool_size=1, busy_timeout=busy_timeout, pool_timeout=busy_timeout
-        )
         self._reader = _engine(
             path, begin="BEGIN", pool_size=readers, busy_timeout=busy_timeout, pool_timeout=READER_POOL_TIMEOUT
         )
-        self.writes = GroupWriter(self._writer)
+        self.writes = GroupWriter(_writer_engine(path, busy_timeout=busy_timeout))
 
     async def open(self) -> None:
         log.info("storage: SQLite at %s", self.path)
@@ -85,5 +97,4 @@ class SQLite:
 
     async def close(self) -> None:
         await self.writes.close()
-        await self._writer.dispose()
         await self._reader.dispose()

@@ -19,7 +19,7 @@ from wakeful.run.manager import RemoteRun, Reply, RunHandle, RunRequest
 from wakeful.run.prompt import build_run, build_summarize_run, command_prompt
 from wakeful.run.runtime import Runtime
 from wakeful.run.shell import build_shell_run
-from wakeful.server.deps import Directory, ExistingSession, MessageID, RuntimeDep
+from wakeful.server.deps import Directory, ExistingSession, KnownSession, MessageID, RuntimeDep
 from wakeful.server.keepalive import HEADER, KeepAliveResponse, requested_interval
 from wakeful.server.limits import prompt_size
 from wakeful.server.routes.webhooks import callbacks
@@ -142,7 +142,7 @@ async def prompt(
     options: Held,
     callback: Callback,
     directory: Directory,
-    session: ExistingSession,
+    session: KnownSession,
     body: Annotated[PromptBody, Body()],
 ) -> KeepAliveResponse:
     run = build_run(
@@ -167,7 +167,7 @@ async def prompt_async(
     runtime: RuntimeDep,
     callback: Callback,
     directory: Directory,
-    session: ExistingSession,
+    session: KnownSession,
     body: Annotated[PromptBody, Body()],
     deadline: Annotated[float | None, Query(gt=0, allow_inf_nan=False)] = None,
     permission_timeout: PermissionTimeout = None,
@@ -191,7 +191,7 @@ async def command(
     options: Held,
     callback: Callback,
     directory: Directory,
-    session: ExistingSession,
+    session: KnownSession,
     body: Annotated[CommandBody, Body()],
 ) -> KeepAliveResponse:
     config = runtime.projects.load(directory)
@@ -220,7 +220,7 @@ async def shell(
     options: Held,
     callback: Callback,
     directory: Directory,
-    session: ExistingSession,
+    session: KnownSession,
     body: Annotated[ShellBody, Body()],
 ) -> KeepAliveResponse:
     run = build_shell_run(runtime, session, directory, body, deadline=options.deadline)
@@ -245,7 +245,7 @@ async def summarize(
     runtime: RuntimeDep,
     options: Held,
     directory: Directory,
-    session: ExistingSession,
+    session: KnownSession,
     body: Annotated[SummarizeBody, Body()],
 ) -> KeepAliveResponse:
     """Compact the session now: summarise its history with the given model (queued behind a run)."""

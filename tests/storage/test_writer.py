@@ -70,3 +70,41 @@ async def test_a_cancelled_caller_does_not_cancel_its_write(engine: Engine) -> N
         await caller
     await writer.close()
     assert rows(engine) == [7]
+
+
+async def test_bulk_items_queued_together_go_to_one_call_ahead_of_single_writes(engine: Engine) -> None:
+    calls: list[list[int]] = []
+
+    def insert_many(conn: Connection, items: list[int]) -> list[int]:
+        calls.append(items)
+        for n in items:
+            conn.exec_driver_sql("INSERT INTO t VALUES (?)", (n,))
+        return [n * 10 for n in items]
+
+    writer = GroupWriter(engine)
+    results = await asyncio.gather(
+        writer.run_bulk(insert_many, 1), writer.run(insert(2)), writer.run_bulk(insert_many, 3)
+    )
+    await writer.close()
+    assert results == [10, 2, 30]
+    assert calls == [[1, 3]]
+    assert rows(engine) == [1, 3, 2]
+
+
+async def test_a_failing_bulk_call_is_retried_item_by_item(engine: Engine) -> None:
+    def insert_many(conn: Connection, items: list[int]) -> list[int]:
+        for n in items:
+            conn.exec_driver_sql("INSERT INTO t VALUES (?)" if n >= 0 else "INSERT INTO missing VALUES (?)", (n,))
+        return items
+
+    writer = GroupWriter(engine)
+    results = await asyncio.gather(
+        writer.run_bulk(insert_many, 1),
+        writer.run_bulk(insert_many, -1),
+        writer.run(insert(2)),
+        return_exceptions=True,
+    )
+    await writer.close()
+    assert results[0] == 1 and results[2] == 2
+    assert isinstance(results[1], OperationalError)
+    assert rows(engine) == [1, 2]

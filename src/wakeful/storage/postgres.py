@@ -26,6 +26,7 @@ from wakeful.config import DATABASE_SCHEMES
 from wakeful.storage import migrate
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741
 log = logging.getLogger("wakeful.storage")
 
 # The advisory lock that servers starting together on one database take to migrate it one at a time.
@@ -94,6 +95,10 @@ class Postgres:
         task.add_done_callback(self._writing.discard)
         # The write happens whatever becomes of the caller: shield it from the caller's cancellation.
         return await asyncio.shield(task)
+
+    async def write_bulk(self, bulk: Callable[[Connection, list[I]], list[T]], item: I) -> T:
+        # Concurrent transactions, one per write: nothing to group.
+        return await self.write(lambda conn: bulk(conn, [item])[0])
 
     async def _write(self, op: Callable[[Connection], T]) -> T:
         async with self._engine.begin() as conn:

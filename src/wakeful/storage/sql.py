@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Executable, Table, and_, case, delete, func, select, update
+from sqlalchemy import Connection, Executable, Insert, Table, and_, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -34,6 +35,7 @@ from wakeful.storage.base import (
 )
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741
 # Insert with `on_conflict_do_update`/`on_conflict_do_nothing`: each dialect has its own.
 DialectInsert = Callable[[Table], sqlite.Insert | postgresql.Insert]
 
@@ -66,6 +68,11 @@ class Database(Protocol):
         meanwhile does not cancel the write."""
         ...
 
+    async def write_bulk(self, bulk: Callable[[Connection, list[I]], list[T]], item: I) -> T:
+        """`item`'s result from `bulk`, committed before this returns: a database that groups
+        writes applies the items of `bulk` queued together in one call (`storage.writer`)."""
+        ...
+
     async def close(self) -> None:
         """Wait for the writes under way, then disconnect."""
         ...
@@ -79,18 +86,18 @@ def _dumps(value: Any) -> str:
 class Statements:
     """The statements that differ by dialect: upserts and the claim."""
 
-    session: Executable
-    message: Executable
-    part: Executable
-    todos: Executable
-    permission: Executable
-    claim: Executable  # inserts the run unless its message id is taken: the constraint decides
-    delivery: Executable  # inserts a delivery unless its id is stored already
+    session: Insert
+    message: Insert
+    part: Insert
+    todos: Insert
+    permission: Insert
+    claim: Insert  # inserts the run unless its message id is taken: the constraint decides
+    delivery: Insert  # inserts a delivery unless its id is stored already
 
     @staticmethod
     @functools.cache
     def of(insert: DialectInsert) -> Statements:
-        def upsert(table: Table, key: str, columns: tuple[str, ...]) -> Executable:
+        def upsert(table: Table, key: str, columns: tuple[str, ...]) -> Insert:
             stmt = insert(table)
             return stmt.on_conflict_do_update(
                 index_elements=[table.c[key]], set_={c: stmt.excluded[c] for c in columns}
@@ -108,15 +115,27 @@ class Statements:
         )
 
 
-def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), IN_CHUNK):
-        yield items[start : start + IN_CHUNK]
+def _chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _in(column: Any, values: Sequence[Any]) -> Executable:
+    return select(column).where(column.in_(values))
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    run: RunRecord
+    row: dict[str, Any]
+    user_message: dict[str, Any]
+    parts: list[dict[str, Any]]
 
 
 def _used_part(conn: Connection, parts: list[dict[str, Any]]) -> str | None:
     """The first of `parts`' ids already stored, if any."""
     for chunk in _chunks([p["id"] for p in parts]):
-        used = conn.execute(select(t.parts.c.id).where(t.parts.c.id.in_(chunk))).first()
+        used = conn.execute(_in(t.parts.c.id, chunk)).first()
         if used is not None:
             return str(used[0])
     return None
@@ -306,45 +325,75 @@ class SQLStore:
     async def claim_run(
         self, run: RunRecord, user_message: dict[str, Any], parts: list[dict[str, Any]]
     ) -> RunRecord | None:
-        claim = {**asdict(run), "pgids": _dumps(run.pgids), "plan": _dumps(run.plan)}
-
-        # A taken part id is returned, not raised: a raise would fail every write of a SQLite batch.
-        def op(conn: Connection) -> RunRecord | ConflictError | None:
-            def stored_message() -> Any:
-                return conn.execute(
-                    select(t.messages.c.session_id).where(t.messages.c.id == run.message_id)
-                ).first()
-
-            # Other transactions (other servers on this database) may claim the id meanwhile: the
-            # primary key decides. An insert that meets an uncommitted claim waits for it, and each
-            # statement here sees what was committed before it began.
-            while True:
-                taken = stored_message()
-                if taken is None:
-                    used = _used_part(conn, parts)
-                    if used is not None:
-                        if stored_message() is not None:
-                            # Claimed with these very parts since `taken` was read (on PostgreSQL each
-                            # statement sees what was committed before it began): that claim answers.
-                            continue
-                        return part_taken(used)
-                    if conn.execute(self._sql.claim, claim).rowcount == 1:
-                        conn.execute(self._sql.message, _message_row(user_message))
-                        if parts:
-                            conn.execute(self._sql.part, [_part_row(p) for p in parts])
-                        return None
-                row = conn.execute(select(t.runs).where(t.runs.c.message_id == run.message_id)).first()
-                if row is not None:
-                    return self._run(row)
-                if taken is not None:
-                    # The id names a message that no run owns: an empty hash makes it a conflict.
-                    return RunRecord(run.message_id, taken[0], "message", body_hash="")
-                # The claim that won was deleted since (its session was): try again.
-
-        outcome = await self.db.write(op)
+        claim = _Claim(run, {**asdict(run), "pgids": _dumps(run.pgids), "plan": _dumps(run.plan)}, user_message, parts)
+        outcome = await self.db.write_bulk(self._claims, claim)
         if isinstance(outcome, ConflictError):
             raise outcome
         return outcome
+
+    def _claims(self, conn: Connection, claims: list[_Claim]) -> list[RunRecord | ConflictError | None]:
+        """Many claims in a few statements (a burst's claims arrive together): those whose message
+        and part ids are all free are inserted together; the rest, and any that another server
+        claimed meanwhile, go through `_claim` one by one."""
+        ids = [c.run.message_id for c in claims]
+        part_ids = [p["id"] for c in claims for p in c.parts]
+        taken = {row[0] for chunk in _chunks(ids) for row in conn.execute(_in(t.messages.c.id, chunk))}
+        used = {row[0] for chunk in _chunks(part_ids) for row in conn.execute(_in(t.parts.c.id, chunk))}
+        counts = Counter([*ids, *part_ids])  # an id twice in the batch: settled one at a time
+        free = [
+            c
+            for c in claims
+            if c.run.message_id not in taken
+            and counts[c.run.message_id] == 1
+            and not any(p["id"] in used or counts[p["id"]] > 1 for p in c.parts)
+        ]
+        # Executed with many rows and RETURNING, each insert is one statement per page of rows
+        # (SQLAlchemy's "insertmanyvalues"), where a plain executemany steps SQLite once per row.
+        inserted: set[str] = set()
+        if free:
+            returned = conn.execute(self._sql.claim.returning(t.runs.c.message_id), [c.row for c in free])
+            inserted.update(row[0] for row in returned)
+        claimed = [c for c in free if c.run.message_id in inserted]
+        if claimed:
+            rows = [_message_row(c.user_message) for c in claimed]
+            conn.execute(self._sql.message.returning(t.messages.c.seq), rows).all()
+        if part_rows := [_part_row(p) for c in claimed for p in c.parts]:
+            conn.execute(self._sql.part.returning(t.parts.c.seq), part_rows).all()
+        return [None if c.run.message_id in inserted else self._claim(conn, c) for c in claims]
+
+    def _claim(self, conn: Connection, claim: _Claim) -> RunRecord | ConflictError | None:
+        """One claim: None once stored; the run that holds the id already; or, returned rather than
+        raised (a raise would fail every write of a batch), the conflict of a part id in use."""
+        run, parts = claim.run, claim.parts
+
+        def stored_message() -> Any:
+            return conn.execute(select(t.messages.c.session_id).where(t.messages.c.id == run.message_id)).first()
+
+        # Other transactions (other servers on this database) may claim the id meanwhile: the
+        # primary key decides. An insert that meets an uncommitted claim waits for it, and each
+        # statement here sees what was committed before it began.
+        while True:
+            taken = stored_message()
+            if taken is None:
+                used = _used_part(conn, parts)
+                if used is not None:
+                    if stored_message() is not None:
+                        # Claimed with these very parts since `taken` was read (on PostgreSQL each
+                        # statement sees what was committed before it began): that claim answers.
+                        continue
+                    return part_taken(used)
+                if conn.execute(self._sql.claim, claim.row).rowcount == 1:
+                    conn.execute(self._sql.message, _message_row(claim.user_message))
+                    if parts:
+                        conn.execute(self._sql.part, [_part_row(p) for p in parts])
+                    return None
+            row = conn.execute(select(t.runs).where(t.runs.c.message_id == run.message_id)).first()
+            if row is not None:
+                return self._run(row)
+            if taken is not None:
+                # The id names a message that no run owns: an empty hash makes it a conflict.
+                return RunRecord(run.message_id, taken[0], "message", body_hash="")
+            # The claim that won was deleted since (its session was): try again.
 
     async def get_run(self, message_id: str) -> RunRecord | None:
         async with self.db.read() as conn:

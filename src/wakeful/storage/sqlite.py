@@ -24,6 +24,7 @@ from wakeful.storage import migrate
 from wakeful.storage.writer import GroupWriter
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741
 log = logging.getLogger("wakeful.storage")
 # Readers wait for a connection rather than fail: a burst of thousands of calls queues here.
 READER_POOL_TIMEOUT = 600.0
@@ -42,7 +43,7 @@ def _engine(path: Path, *, begin: str, pool_size: int, busy_timeout: float, pool
 
 
 def _writer_engine(path: Path, *, busy_timeout: float) -> Engine:
-    """The group writer's one connection, used on the event loop (`storage.writer`)."""
+    """The group writer's one connection, used only from the writer's thread (`storage.writer`)."""
     engine = create_engine(
         f"sqlite:///{path}",
         pool_size=1,
@@ -94,6 +95,9 @@ class SQLite:
 
     async def write(self, op: Callable[[Connection], T]) -> T:
         return await self.writes.run(op)
+
+    async def write_bulk(self, bulk: Callable[[Connection, list[I]], list[T]], item: I) -> T:
+        return await self.writes.run_bulk(bulk, item)
 
     async def close(self) -> None:
         await self.writes.close()

@@ -90,11 +90,15 @@ class Admission:
             self._quiet_timer.cancel()
         self._quiet_timer = loop.call_later(QUIET, self._quiet.set)
 
-    async def _pace(self) -> None:
+    async def settled(self) -> None:
+        """Return at once, or in a burst once prompts stop arriving (MAX_DEFER at most)."""
         if not self._quiet.is_set():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(MAX_DEFER):
                     await self._quiet.wait()
+
+    async def _pace(self) -> None:
+        await self.settled()
         if not self._interval:
             return
         now = asyncio.get_running_loop().time()

@@ -333,6 +333,8 @@ class RunManager:
                 handle = queue.popleft()
                 self._current[session_id] = handle
                 try:
+                    # A run's first writes wait until a burst of arriving prompts has been accepted.
+                    await self.admission.settled()
                     with contextlib.suppress(Exception):  # the prompt's arrival, behind its headers
                         await self.sessions.touch(session_id)
                     outcome = await asyncio.create_task(self._observed(handle), context=handle.origin)
@@ -447,9 +449,6 @@ class RunManager:
                 return await self._follow(await self._store_run(handle)).wait()
             if handle.cancel_reason is not None:
                 return await request.executor.fail(handle, handle.cancel_reason)
-            await self._store.set_run_status(request.message_id, "running")
-            if handle.cancel_reason is not None:  # cancelled while the status was written
-                return await request.executor.fail(handle, handle.cancel_reason)
             handle.task = asyncio.create_task(self._run(handle), name=f"run {request.message_id}")
             if request.deadline:
                 deadline_timer = asyncio.get_running_loop().call_later(
@@ -486,6 +485,7 @@ class RunManager:
         request = handle.request
         await self.cluster.turn(request.session_id, request.message_id, handle.created)
         async with self.admission.slot():
+            await self._store.set_run_status(request.message_id, "running")
             return await request.executor.run(handle)
 
     # --- abort and shutdown -----------------------------------------------------------------------

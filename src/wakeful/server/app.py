@@ -80,7 +80,8 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     app.state.wakeful = state
     errors.install(app)
     openapi.install(app)
-    routers = (meta, ops, sessions, messages, runs, permissions, events, project, ui, mcp, v2, tools)
+    # Routes are matched in order: the prompt routes first, so a burst of prompts is matched at once.
+    routers = (runs, meta, ops, sessions, messages, permissions, events, project, ui, mcp, v2, tools)
     for module in (*routers, webhook_routes):
         app.include_router(module.router)
     if config.cors_origins:

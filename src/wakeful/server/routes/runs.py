@@ -32,6 +32,12 @@ from wakeful.wire.sessions import Session
 
 router = APIRouter(tags=["session"], route_class=WireRoute)
 MESSAGE_HEADER = "X-Wakeful-Message-ID"
+# The error of a run that failed, as its assistant message carries it.
+RUN_ERROR = {
+    "type": "object",
+    "required": ["name", "data"],
+    "properties": {"name": {"type": "string"}, "data": {"type": "object"}},
+}
 # The size limits of a body that starts a run, checked before the body is validated.
 SIZED = [Depends(prompt_size)]
 
@@ -233,7 +239,7 @@ async def shell(
     response_model=None,
     responses={
         200: {
-            "content": {"application/json": {"schema": {"type": "boolean"}}},
+            "content": {"application/json": {"schema": {"anyOf": [{"type": "boolean"}, RUN_ERROR]}}},
             "description": (
                 "true once the summary is stored; held with keep-alive newlines like /message, and "
                 'a summary that failed ends the body with its error ({"name","data"}) instead'

@@ -2,11 +2,14 @@
 
 A burst of a thousand prompts is accepted at once (each call gets its headers and keep-alives) and
 then degrades instead of failing: at most `max_running` runs execute at the same time, the rest wait
-for a slot, queued behind the headers. Starting a run (its history, its LLM request) costs the one
-event loop ten times what accepting a call does, so starts give way to acceptance during a burst
-(BURST prompts within QUIET seconds): a start then waits until QUIET seconds pass without a new
-prompt, for at most MAX_DEFER seconds. A prompt arriving alone never waits. Runs also take their
-slots at most `start_rate` per second (a token bucket holding a tenth of a second's worth).
+for a slot, queued behind the headers. Starting a run (its first writes, its history, its LLM
+request) costs the one event loop ten times what accepting a call does, so starts give way to
+acceptance during a burst (BURST prompts arriving within QUIET seconds): a start then waits until no
+prompt is being accepted and none arrived for QUIET seconds, for at most MAX_DEFER seconds. A busy
+loop runs its timers late, so "none arrived" alone would let starts in between two rounds of a
+burst's claims; the count of claims under way closes that gap. A prompt arriving alone never waits.
+Runs also take their slots at most `start_rate` per second (a token bucket holding a tenth of a
+second's worth).
 
 A run that waits for a person (a permission ask, `paused`) gives its slot back meanwhile and takes
 one again before it goes on: a fleet of runs waiting for approval cannot starve the rest. The slot a
@@ -22,13 +25,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 from wakeful.errors import ServiceUnavailableError
 
 RETRY_AFTER = 5  # seconds a refused client is told to wait
-QUIET = 0.05  # seconds without a new prompt after which runs start
+QUIET = 0.1  # seconds without a new prompt after which runs start
 BURST = 16  # prompts within QUIET seconds that make a burst
 MAX_DEFER = 2.0  # seconds a start gives way to arriving prompts at most
 
@@ -55,12 +58,14 @@ class Admission:
         self._interval = 1.0 / start_rate if start_rate else 0.0
         self._burst = 0.1  # seconds of start rate that may be spent at once
         self._next = 0.0
-        # Set while no prompt arrived for QUIET seconds; every deferred start waits on this one
-        # event (thousands of starts polling a clock would cost the loop more than they save).
+        # Set unless a burst is being accepted; every deferred start waits on this one event
+        # (thousands of starts polling a clock would cost the loop more than they save).
         self._quiet = asyncio.Event()
         self._quiet.set()
         self._quiet_timer: asyncio.TimerHandle | None = None
-        self._window = (float("-inf"), 0)  # (start, prompts accepted since)
+        self._window = (float("-inf"), 0)  # (start, prompts arrived since)
+        self._last_arrival = float("-inf")
+        self._accepting = 0  # prompts between their arrival and the end of their claim
 
     @property
     def running(self) -> int:
@@ -75,20 +80,36 @@ class Admission:
                 retry_after=RETRY_AFTER,
             )
 
-    def accepted(self) -> None:
-        """A prompt was just accepted: in a burst, starts wait until arrivals pause."""
+    @contextlib.contextmanager
+    def accepting(self) -> Iterator[None]:
+        """Around one prompt's acceptance: in a burst, starts wait until arrivals pause."""
         loop = asyncio.get_running_loop()
+        now = self._last_arrival = loop.time()
         start, count = self._window
-        now = loop.time()
         if now - start > QUIET:
             start, count = now, 0
         self._window = (start, count + 1)
-        if count + 1 < BURST and self._quiet.is_set():
-            return
-        self._quiet.clear()
+        if count + 1 >= BURST and self._quiet.is_set():
+            self._quiet.clear()
+            self._check_later(QUIET)
+        self._accepting += 1
+        try:
+            yield
+        finally:
+            self._accepting -= 1
+
+    def _check_later(self, delay: float) -> None:
         if self._quiet_timer is not None:
             self._quiet_timer.cancel()
-        self._quiet_timer = loop.call_later(QUIET, self._quiet.set)
+        self._quiet_timer = asyncio.get_running_loop().call_later(delay, self._check)
+
+    def _check(self) -> None:
+        self._quiet_timer = None
+        since = asyncio.get_running_loop().time() - self._last_arrival
+        if self._accepting or since < QUIET:
+            self._check_later(max(QUIET - since, QUIET / 2))
+        else:
+            self._quiet.set()
 
     async def settled(self) -> None:
         """Return at once, or in a burst once prompts stop arriving (MAX_DEFER at most)."""

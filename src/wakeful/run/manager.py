@@ -230,6 +230,11 @@ class RunManager:
 
     async def submit(self, request: RunRequest) -> RunHandle | RemoteRun | Reply:
         """A handle to wait on, or the stored reply of a run that already finished."""
+        # Counted until the route answers: its headers go out in the same step as this returns.
+        with self.admission.accepting():
+            return await self._submit(request)
+
+    async def _submit(self, request: RunRequest) -> RunHandle | RemoteRun | Reply:
         lock = self._locks.get(request.session_id)
         if lock is None:
             lock = self._locks[request.session_id] = asyncio.Lock()
@@ -266,7 +271,6 @@ class RunManager:
                 return await self._attach(claimed)
             handle = RunHandle(request, created=record.created)
             self._live[request.message_id] = handle
-            self.admission.accepted()
             # The claim stored the user message; announce it like any other write.
             self.log.announce_message(request.user_message)
             for part in request.user_parts:

@@ -14,7 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Executable, Insert, Table, and_, case, delete, func, select, update
@@ -325,7 +325,8 @@ class SQLStore:
     async def claim_run(
         self, run: RunRecord, user_message: dict[str, Any], parts: list[dict[str, Any]]
     ) -> RunRecord | None:
-        claim = _Claim(run, {**asdict(run), "pgids": _dumps(run.pgids), "plan": _dumps(run.plan)}, user_message, parts)
+        row = {f.name: getattr(run, f.name) for f in fields(run)}  # shallow: asdict deep-copies
+        claim = _Claim(run, {**row, "pgids": _dumps(run.pgids), "plan": _dumps(run.plan)}, user_message, parts)
         outcome = await self.db.write_bulk(self._claims, claim)
         if isinstance(outcome, ConflictError):
             raise outcome

@@ -19,7 +19,7 @@ from wakeful.run.manager import RemoteRun, Reply, RunHandle, RunRequest
 from wakeful.run.prompt import build_run, build_summarize_run, command_prompt
 from wakeful.run.runtime import Runtime
 from wakeful.run.shell import build_shell_run
-from wakeful.server.deps import Directory, ExistingSession, KnownSession, MessageID, RuntimeDep
+from wakeful.server.deps import Directory, ExistingSession, KnownSession, MessageID, RuntimeDep, runtime_of
 from wakeful.server.keepalive import HEADER, KeepAliveResponse, requested_interval
 from wakeful.server.limits import prompt_size
 from wakeful.server.routes.webhooks import callbacks
@@ -81,7 +81,6 @@ PermissionTimeout = Annotated[float | None, Query(gt=0)]
 
 
 async def hold_options(
-    runtime: RuntimeDep,
     request: Request,
     on_disconnect: Annotated[str | None, Query()] = None,
     deadline: Annotated[float | None, Query(gt=0, allow_inf_nan=False)] = None,
@@ -89,6 +88,7 @@ async def hold_options(
 ) -> HoldOptions:
     if on_disconnect not in (None, "", "continue", "abort"):
         raise InvalidRequestError("on_disconnect must be 'continue' or 'abort'", field="on_disconnect")
+    runtime = runtime_of(request)
     interval = runtime.config.clamp_keepalive(requested_interval(request.headers.get(HEADER)))
     return HoldOptions(interval, on_disconnect == "abort", deadline, permission_timeout, runtime.metrics)
 
@@ -97,7 +97,7 @@ Held = Annotated[HoldOptions, Depends(hold_options)]
 
 
 async def callback_url(
-    runtime: RuntimeDep,
+    request: Request,
     callback: Annotated[
         str | None,
         Query(
@@ -107,7 +107,7 @@ async def callback_url(
     ] = None,
 ) -> str | None:
     # Apart from the long calls' options: the waits take those, and have no run to report.
-    return await runtime.webhooks.allow.accept(callback) if callback else None
+    return await runtime_of(request).webhooks.allow.accept(callback) if callback else None
 
 
 Callback = Annotated[str | None, Depends(callback_url)]

@@ -3,14 +3,16 @@ the slot a permission ask gives back, and the hard cap's 503."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import pytest
 
 from tests.support.http import tool
-from tests.support.inproc import EventLog, answer, new_session, prompt_run, scripted, submit
+from tests.support.inproc import PATIENCE, EventLog, answer, new_session, prompt_run, scripted, submit
 from wakeful.errors import ServiceUnavailableError
-from wakeful.run.admission import Admission, paused
+from wakeful.run.admission import BURST, QUIET, Admission, paused
 from wakeful.run.runtime import Runtime
 
 ASK_ECHO = [{"permission": "bash", "pattern": "echo *", "action": "ask"}]
@@ -80,3 +82,20 @@ def test_the_hard_cap_refuses_with_retry_after() -> None:
 async def test_paused_outside_a_run_does_nothing() -> None:
     async with paused():
         pass
+
+
+async def test_a_prompt_arriving_alone_starts_at_once() -> None:
+    admission = Admission(max_running=4)
+    with admission.accepting():
+        await asyncio.wait_for(admission.settled(), PATIENCE)
+
+
+async def test_in_a_burst_starts_wait_until_no_prompt_is_being_accepted() -> None:
+    admission = Admission(max_running=4)
+    with contextlib.ExitStack() as burst:
+        for _ in range(BURST):
+            burst.enter_context(admission.accepting())
+        start = asyncio.create_task(admission.settled())
+        await asyncio.sleep(3 * QUIET)  # arrivals have paused, but their claims are still under way
+        assert not start.done()
+    await asyncio.wait_for(start, PATIENCE)

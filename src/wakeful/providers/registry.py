@@ -54,7 +54,7 @@ def build_provider(
 def _import_adapter(module: str) -> None:
     importlib.import_module(module)
     if module != "wakeful.providers.scripted":
-        from wakeful.providers.http import tls_context
+        from wakeful.providers.tls import tls_context
 
         tls_context()
 

@@ -51,19 +51,28 @@ def build_routes(app: FastAPI) -> None:
         route.matches(scope)
 
 
-def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
+def create_app(
+    config: ServerConfig, state: Runtime | None = None, *, routes_at_start: bool = True
+) -> FastAPI:
+    """The app; its lifespan opens and closes `state`. FastAPI builds every route's models in a
+    thread at start: left to the first requests, on the loop, that would stall every held call
+    (and delay the first answer's headers) by 0.1 to 0.3 s. The lifespan waits for them; with
+    `routes_at_start` false it does not (`app.state.routes_built` is then the build, which the
+    server awaits once it listens): a request meanwhile waits only for its own router, which
+    FastAPI builds under a lock. The provider SDKs load in a thread when a run first needs one
+    (ProviderPool.imported)."""
     state = state or Runtime.build(config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.open()
-        # Let FastAPI build every route's models before listening: done later, on the loop, it
-        # would stall every held call (and delay the first answer's headers) by 0.1 to 0.3 s. The
-        # provider SDKs load in a thread when a run first needs one (ProviderPool.imported).
-        await asyncio.to_thread(build_routes, app)
+        app.state.routes_built = built = asyncio.ensure_future(asyncio.to_thread(build_routes, app))
+        if routes_at_start:
+            await built
         try:
             yield
         finally:
+            await built
             # Normally the signal-driven drain in wakeful.server.serve has already run; this covers
             # embedders that stop the app another way.
             await state.close("The server stopped")

@@ -13,13 +13,10 @@ import functools
 import json
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Executable, Insert, Table, and_, case, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wakeful.errors import ConflictError
 from wakeful.storage import schema as t
@@ -34,10 +31,13 @@ from wakeful.storage.base import (
     part_taken,
 )
 
+if TYPE_CHECKING:  # the PostgreSQL dialect loads only with a PostgreSQL database
+    from sqlalchemy.dialects import postgresql, sqlite
+
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
 # Insert with `on_conflict_do_update`/`on_conflict_do_nothing`: each dialect has its own.
-DialectInsert = Callable[[Table], sqlite.Insert | postgresql.Insert]
+DialectInsert = Callable[[Table], "sqlite.Insert | postgresql.Insert"]
 
 # The columns of a DeliveryRecord: all but the insertion sequence.
 _DELIVERY = [c for c in t.deliveries.c if c.name != "seq"]
@@ -59,8 +59,9 @@ class Database(Protocol):
         """Connect and bring the schema to the newest revision (`storage.migrate`)."""
         ...
 
-    def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """A connection in a read transaction that sees one snapshot."""
+    async def read(self, op: Callable[[Connection], T]) -> T:
+        """`op` applied in a read transaction that sees one snapshot. It may run in another
+        thread: everything it touches is its own."""
         ...
 
     async def write(self, op: Callable[[Connection], T]) -> T:
@@ -181,9 +182,8 @@ class SQLStore:
         await self.db.write(lambda conn: conn.execute(self._sql.session, row))
 
     async def get_session(self, session_id: str) -> dict[str, Any] | None:
-        async with self.db.read() as conn:
-            row = (await conn.execute(select(t.sessions.c.data).where(t.sessions.c.id == session_id))).first()
-        return json.loads(row[0]) if row else None
+        stmt = select(t.sessions.c.data).where(t.sessions.c.id == session_id)
+        return await self.db.read(lambda conn: _loads_first(conn.execute(stmt).first()))
 
     async def list_sessions(self, query: SessionQuery) -> list[dict[str, Any]]:
         stmt = select(t.sessions.c.data).order_by(t.sessions.c.seq.desc())
@@ -198,14 +198,10 @@ class SQLStore:
         if query.start is not None:
             stmt = stmt.where(t.sessions.c.updated >= query.start)
         stmt = stmt.limit(query.limit)
-        async with self.db.read() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return [json.loads(r[0]) for r in rows]
+        return await self.db.read(lambda conn: [json.loads(r[0]) for r in conn.execute(stmt)])
 
     async def session_tree(self, session_id: str) -> list[dict[str, Any]]:
-        async with self.db.read() as conn:
-            rows = await conn.run_sync(_tree, session_id)
-        return [json.loads(data) for _, data in rows]
+        return await self.db.read(lambda conn: [json.loads(data) for _, data in _tree(conn, session_id)])
 
     async def delete_session_tree(self, session_id: str) -> list[dict[str, Any]]:
         def op(conn: Connection) -> list[dict[str, Any]]:
@@ -230,8 +226,7 @@ class SQLStore:
             .join(spans, sessions.seq == spans.c.first)
             .order_by(spans.c.updated.desc())
         )
-        async with self.db.read() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows = await self.db.read(lambda conn: conn.execute(stmt).all())
         found = []
         for project_id, data, updated in rows:
             info = json.loads(data)
@@ -245,45 +240,34 @@ class SQLStore:
         await self.db.write(lambda conn: conn.execute(self._sql.message, row))
 
     async def get_message(self, session_id: str, message_id: str) -> dict[str, Any] | None:
-        async with self.db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(t.messages.c.data).where(
-                        t.messages.c.id == message_id, t.messages.c.session_id == session_id
-                    )
-                )
-            ).first()
+        messages = t.messages.c
+        stmt = select(messages.data).where(messages.id == message_id, messages.session_id == session_id)
+
+        def op(conn: Connection) -> dict[str, Any] | None:
+            row = conn.execute(stmt).first()
             if not row:
                 return None
-            parts = await self._parts(conn, [message_id])
-        return {"info": json.loads(row[0]), "parts": parts.get(message_id, [])}
+            return {"info": json.loads(row[0]), "parts": _parts(conn, [message_id])[message_id]}
 
-    async def _parts(self, conn: AsyncConnection, message_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-        out: dict[str, list[dict[str, Any]]] = {m: [] for m in message_ids}
-        for chunk in _chunks(message_ids):
-            rows = await conn.execute(
-                select(t.parts.c.message_id, t.parts.c.data)
-                .where(t.parts.c.message_id.in_(chunk))
-                .order_by(t.parts.c.seq)
-            )
-            for message_id, data in rows:
-                out[message_id].append(json.loads(data))
-        return out
+        return await self.db.read(op)
 
     async def list_messages(
         self, session_id: str, limit: int | None = None, before: str | None = None
     ) -> list[dict[str, Any]]:
         stmt = select(t.messages.c.id, t.messages.c.data).where(t.messages.c.session_id == session_id)
-        async with self.db.read() as conn:
-            if before is not None:
-                pivot = select(t.messages.c.seq).where(t.messages.c.id == before).scalar_subquery()
-                stmt = stmt.where(t.messages.c.seq < pivot)
-            stmt = stmt.order_by(t.messages.c.seq.desc())
-            if limit is not None:
-                stmt = stmt.limit(limit)
-            rows = list(reversed((await conn.execute(stmt)).all()))
-            parts = await self._parts(conn, [r[0] for r in rows])
-        return [{"info": json.loads(data), "parts": parts[mid]} for mid, data in rows]
+        if before is not None:
+            pivot = select(t.messages.c.seq).where(t.messages.c.id == before).scalar_subquery()
+            stmt = stmt.where(t.messages.c.seq < pivot)
+        stmt = stmt.order_by(t.messages.c.seq.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+
+        def op(conn: Connection) -> list[dict[str, Any]]:
+            rows = list(reversed(conn.execute(stmt).all()))
+            parts = _parts(conn, [r[0] for r in rows])
+            return [{"info": json.loads(data), "parts": parts[mid]} for mid, data in rows]
+
+        return await self.db.read(op)
 
     async def delete_message(self, session_id: str, message_id: str) -> None:
         def op(conn: Connection) -> None:
@@ -305,11 +289,9 @@ class SQLStore:
     # --- todos ------------------------------------------------------------------------------------
 
     async def get_todos(self, session_id: str) -> list[dict[str, Any]]:
-        async with self.db.read() as conn:
-            row = (
-                await conn.execute(select(t.todos.c.data).where(t.todos.c.session_id == session_id))
-            ).first()
-        return json.loads(row[0]) if row else []
+        stmt = select(t.todos.c.data).where(t.todos.c.session_id == session_id)
+        found = await self.db.read(lambda conn: _loads_first(conn.execute(stmt).first()))
+        return found if found is not None else []
 
     async def set_todos(self, session_id: str, todos: list[dict[str, Any]]) -> None:
         row = {"session_id": session_id, "data": _dumps(todos)}
@@ -397,8 +379,8 @@ class SQLStore:
             # The claim that won was deleted since (its session was): try again.
 
     async def get_run(self, message_id: str) -> RunRecord | None:
-        async with self.db.read() as conn:
-            row = (await conn.execute(select(t.runs).where(t.runs.c.message_id == message_id))).first()
+        stmt = select(t.runs).where(t.runs.c.message_id == message_id)
+        row = await self.db.read(lambda conn: conn.execute(stmt).first())
         return self._run(row) if row else None
 
     async def set_run_status(self, message_id: str, status: RunStatus) -> None:
@@ -418,8 +400,7 @@ class SQLStore:
         stmt = select(t.runs).where(UNFINISHED).order_by(t.runs.c.created, t.runs.c.message_id)
         if session_id is not None:
             stmt = stmt.where(t.runs.c.session_id == session_id)
-        async with self.db.read() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows = await self.db.read(lambda conn: conn.execute(stmt).all())
         return [self._run(r) for r in rows]
 
     async def renew_leases(self, instance: str, message_ids: Collection[str], until: int) -> set[str]:
@@ -443,8 +424,7 @@ class SQLStore:
             .where(UNFINISHED, t.runs.c.lease_until < now)
             .order_by(t.runs.c.created, t.runs.c.message_id)
         )
-        async with self.db.read() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows = await self.db.read(lambda conn: conn.execute(stmt).all())
         return [self._run(r) for r in rows]
 
     async def take_over(self, run: RunRecord, instance: str, host: str, until: int) -> bool:
@@ -473,9 +453,8 @@ class SQLStore:
         await self.db.write(lambda conn: conn.execute(stmt))
 
     async def list_permissions(self) -> list[dict[str, Any]]:
-        async with self.db.read() as conn:
-            rows = (await conn.execute(select(t.permissions.c.data).order_by(t.permissions.c.seq))).all()
-        return [json.loads(r[0]) for r in rows]
+        stmt = select(t.permissions.c.data).order_by(t.permissions.c.seq)
+        return await self.db.read(lambda conn: [json.loads(r[0]) for r in conn.execute(stmt)])
 
     async def clear_permissions(self) -> list[dict[str, Any]]:
         def op(conn: Connection) -> list[dict[str, Any]]:
@@ -538,16 +517,34 @@ class SQLStore:
     async def next_delivery_due(self) -> int | None:
         d = t.deliveries.c
         due = case((d.lease_until > d.next_attempt, d.lease_until), else_=d.next_attempt)
-        async with self.db.read() as conn:
-            value = (await conn.execute(select(func.min(due)).where(d.status == "pending"))).scalar()
+        stmt = select(func.min(due)).where(d.status == "pending")
+        value = await self.db.read(lambda conn: conn.execute(stmt).scalar())
         return None if value is None else int(value)
 
     async def list_deliveries(self, message_id: str) -> list[DeliveryRecord]:
         d = t.deliveries.c
         stmt = select(*_DELIVERY).where(d.message_id == message_id).order_by(d.seq)
-        async with self.db.read() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows = await self.db.read(lambda conn: conn.execute(stmt).all())
         return [DeliveryRecord(**row._mapping) for row in rows]
+
+
+def _loads_first(row: Any) -> Any:
+    """The JSON of the first column of `row`, or None without a row."""
+    return json.loads(row[0]) if row else None
+
+
+def _parts(conn: Connection, message_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The parts of each of `message_ids`, in order."""
+    out: dict[str, list[dict[str, Any]]] = {m: [] for m in message_ids}
+    for chunk in _chunks(message_ids):
+        stmt = (
+            select(t.parts.c.message_id, t.parts.c.data)
+            .where(t.parts.c.message_id.in_(chunk))
+            .order_by(t.parts.c.seq)
+        )
+        for message_id, data in conn.execute(stmt):
+            out[message_id].append(json.loads(data))
+    return out
 
 
 def _tree(conn: Connection, session_id: str) -> list[tuple[str, str]]:

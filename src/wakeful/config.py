@@ -184,6 +184,14 @@ class ServerConfig(BaseSettings):
     drain_timeout: float = 30.0
     llm_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     llm_max_connections: int = 10_000
+    # Admission (run/admission.py): runs executing at once (the rest wait, held with keep-alives),
+    # runs started per second at most, and the accepted-but-unfinished runs above which a prompt
+    # gets 503 with Retry-After (0: never).
+    max_running_runs: int = Field(default=256, gt=0)
+    run_start_rate: float = Field(default=100.0, gt=0)
+    max_held_calls: int = Field(default=0, ge=0)
+    # Sessions a server remembers for accepting prompts without a read (session/index.py).
+    session_index_size: int = Field(default=10_000, ge=0)
 
     # Webhooks (docs/webhooks.md): the signing secret (default: one kept in the data directory),
     # where per-call `callback` URLs may point, the server's own URL and its events, and delivery:

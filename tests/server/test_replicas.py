@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.fakellm import FakeLLMThread
 from tests.support.http import new_session, prompt, prompt_body, text_of
+from tests.support.procs import wait_until
 from tests.support.replicas import two_replicas
 from tests.support.server import WakefulProcess
 from tests.support.sse import EventReader, Frame
@@ -167,3 +168,19 @@ def test_a_permission_reply_sent_to_b_reaches_the_run_waiting_on_a(
             assert unknown.status_code == 404
     finally:
         events.close()
+
+
+def test_a_session_deleted_on_a_is_refused_by_b_that_had_indexed_it(
+    pair: tuple[WakefulProcess, WakefulProcess],
+) -> None:
+    a, b = pair
+    with a.client() as on_a, b.client() as on_b:
+        sid = new_session(on_a)
+        assert text_of(prompt(on_b, sid, "REPLY indexed on B")) == "indexed on B"
+        assert on_a.delete(f"/session/{sid}").status_code == 200
+
+        def refused() -> bool:
+            body = prompt_body("REPLY too late")
+            return on_b.post(f"/session/{sid}/message", json=body).status_code == 404
+
+        wait_until(refused, timeout=PATIENCE, interval=0.05)

@@ -52,13 +52,53 @@ async def opened(new_store: SQLStore) -> AsyncIterator[SQLStore]:
     await new_store.close()
 
 
-async def test_the_revisions_build_exactly_the_tables_of_the_schema(opened: SQLStore) -> None:
-    def differences(conn: Connection) -> list[Any]:
-        return list(compare_metadata(MigrationContext.configure(conn), metadata))
+def differences(conn: Connection) -> list[Any]:
+    return list(compare_metadata(MigrationContext.configure(conn), metadata))
 
-    async with opened.db.read() as conn:
-        assert await conn.run_sync(differences) == []
-        assert await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_heads()) == (HEAD,)
+
+def heads(conn: Connection) -> tuple[str, ...]:
+    return tuple(MigrationContext.configure(conn).get_current_heads())
+
+
+def test_the_head_revision_known_without_alembic_is_alembics_head() -> None:
+    assert migrate.HEAD == migrate.scripts().get_current_head()
+
+
+async def test_an_empty_database_gets_exactly_the_tables_of_the_schema(opened: SQLStore) -> None:
+    assert await opened.db.read(differences) == []
+    assert await opened.db.read(heads) == (HEAD,)
+
+
+async def test_the_revisions_build_exactly_the_tables_of_the_schema(new_store: SQLStore) -> None:
+    await new_store.db.write(migrate.upgrade_with_alembic)
+    try:
+        assert await new_store.db.read(differences) == []
+        assert await new_store.db.read(heads) == (HEAD,)
+    finally:
+        await new_store.close()
+
+
+async def test_a_database_behind_head_is_migrated_by_alembic(tmp_path: Path) -> None:
+    path = tmp_path / "wakeful.db"
+    store = SQLStore(SQLite(path))
+    await store.open()
+    await store.put_session({"id": "ses_x", "projectID": "p", "title": "kept", "time": {"updated": 1}})
+    await store.close()
+    # Back to revision 0004: without the webhook outbox and the runs' callback column.
+    with sqlite3.connect(path) as raw:
+        raw.execute("DROP TABLE deliveries")
+        raw.execute("ALTER TABLE runs DROP COLUMN callback")
+        raw.execute("UPDATE alembic_version SET version_num = '0004'")
+    behind = SQLStore(SQLite(path))
+    assert await behind.db.read(migrate.needs_alembic)
+    await behind.open()
+    try:
+        assert await behind.db.read(differences) == []
+        assert (await behind.get_session("ses_x"))["title"] == "kept"  # type: ignore[index]
+        assert not await behind.db.read(migrate.needs_alembic)
+    finally:
+        await behind.close()
+    assert raw_rows(path, "SELECT version_num FROM alembic_version") == [(HEAD,)]
 
 
 async def test_a_database_from_before_alembic_is_adopted_with_its_data(tmp_path: Path) -> None:

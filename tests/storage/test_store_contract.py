@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from wakeful.errors import ConflictError
 from wakeful.storage.base import RunRecord, SessionQuery, Store
 from wakeful.storage.memory import MemoryStore
 from wakeful.storage.sql import SQLStore
@@ -224,6 +225,42 @@ async def test_claim_is_taken_once(store: Store) -> None:
     assert all(r == record for r in results if r is not None)
     assert await store.get_run("msg_claim") == record
     assert await store.get_message("ses_c", "msg_claim") == {"info": user, "parts": parts}
+
+
+async def test_claims_arriving_together_settle_each_as_if_alone(store: Store) -> None:
+    # A burst: SQLite's writer applies these in one transaction, the free ones in a few statements.
+    old = RunRecord("msg_old", "ses_b", "prompt", "h-old")
+    await store.claim_run(old, message("msg_old", "ses_b"), [part("prt_old", "msg_old", "ses_b")])
+    await store.put_message(message("msg_bare", "ses_b", "assistant"))
+    fresh = [
+        (RunRecord(f"msg_{i:02}", "ses_b", "prompt", f"h{i}"), message(f"msg_{i:02}", "ses_b"),
+         [part(f"prt_{i:02}_a", f"msg_{i:02}", "ses_b"), part(f"prt_{i:02}_b", f"msg_{i:02}", "ses_b")])
+        for i in range(40)
+    ]
+    twice = RunRecord("msg_twice", "ses_b", "prompt", "h-twice")
+    results = await asyncio.gather(
+        *(store.claim_run(*claim) for claim in fresh),
+        store.claim_run(old, message("msg_old", "ses_b"), [part("prt_old", "msg_old", "ses_b")]),  # a retry
+        store.claim_run(RunRecord("msg_bare", "ses_b", "prompt", "h"), message("msg_bare", "ses_b"), []),
+        store.claim_run(RunRecord("msg_x", "ses_b", "prompt", "h"), message("msg_x", "ses_b"),
+                        [part("prt_old", "msg_x", "ses_b")]),  # a part id in use
+        *(store.claim_run(twice, message("msg_twice", "ses_b"), []) for _ in range(2)),
+        return_exceptions=True,
+    )
+    assert results[:40] == [None] * 40
+    retry, bare, used, *twice_results = results[40:]
+    assert retry == old
+    assert isinstance(bare, RunRecord) and bare.body_hash == "" and bare.session_id == "ses_b"
+    assert isinstance(used, ConflictError) and used.resource == "prt_old"
+    assert sorted(twice_results, key=lambda r: r is not None) == [None, twice]
+    stored = {m["info"]["id"]: [p["id"] for p in m["parts"]] for m in await store.list_messages("ses_b")}
+    assert stored == {
+        "msg_old": ["prt_old"],
+        "msg_bare": [],
+        **{f"msg_{i:02}": [f"prt_{i:02}_a", f"prt_{i:02}_b"] for i in range(40)},
+        "msg_twice": [],
+    }
+    assert await store.get_run("msg_x") is None and await store.get_run("msg_bare") is None
 
 
 async def test_a_message_no_run_owns_is_a_conflict(store: Store) -> None:

@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from wakeful.storage.writer import GroupWriter
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    made = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
-    async with made.begin() as conn:
-        await conn.exec_driver_sql("CREATE TABLE t (n INTEGER NOT NULL)")
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    made = create_engine(f"sqlite:///{tmp_path / 'w.db'}", connect_args={"check_same_thread": False})
+    with made.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (n INTEGER NOT NULL)")
     yield made
-    await made.dispose()
+    made.dispose()
 
 
 def insert(n: int) -> Any:
@@ -36,22 +35,22 @@ def broken(conn: Connection) -> None:
     conn.exec_driver_sql("INSERT INTO missing VALUES (1)")
 
 
-async def rows(engine: AsyncEngine) -> list[int]:
-    async with engine.connect() as conn:
-        return [r[0] for r in await conn.exec_driver_sql("SELECT n FROM t ORDER BY rowid")]
+def rows(engine: Engine) -> list[int]:
+    with engine.connect() as conn:
+        return [r[0] for r in conn.exec_driver_sql("SELECT n FROM t ORDER BY rowid")]
 
 
-async def test_writes_queued_together_share_one_commit(engine: AsyncEngine) -> None:
+async def test_writes_queued_together_share_one_commit(engine: Engine) -> None:
     commits: list[object] = []
-    event.listen(engine.sync_engine, "commit", commits.append)
+    event.listen(engine, "commit", commits.append)
     writer = GroupWriter(engine)
     assert await asyncio.gather(*(writer.run(insert(n)) for n in range(100))) == list(range(100))
     await writer.close()
     assert len(commits) == 1
-    assert await rows(engine) == list(range(100))  # in submission order
+    assert rows(engine) == list(range(100))  # in submission order
 
 
-async def test_a_failing_write_fails_alone(engine: AsyncEngine) -> None:
+async def test_a_failing_write_fails_alone(engine: Engine) -> None:
     writer = GroupWriter(engine)
     results = await asyncio.gather(
         writer.run(insert(1)), writer.run(broken), writer.run(insert(2)), return_exceptions=True
@@ -59,10 +58,10 @@ async def test_a_failing_write_fails_alone(engine: AsyncEngine) -> None:
     await writer.close()
     assert results[0] == 1 and results[2] == 2
     assert isinstance(results[1], OperationalError)
-    assert await rows(engine) == [1, 2]
+    assert rows(engine) == [1, 2]
 
 
-async def test_a_cancelled_caller_does_not_cancel_its_write(engine: AsyncEngine) -> None:
+async def test_a_cancelled_caller_does_not_cancel_its_write(engine: Engine) -> None:
     writer = GroupWriter(engine)
     caller = asyncio.create_task(writer.run(insert(7)))
     await asyncio.sleep(0)  # the write is queued
@@ -70,4 +69,42 @@ async def test_a_cancelled_caller_does_not_cancel_its_write(engine: AsyncEngine)
     with pytest.raises(asyncio.CancelledError):
         await caller
     await writer.close()
-    assert await rows(engine) == [7]
+    assert rows(engine) == [7]
+
+
+async def test_bulk_items_queued_together_go_to_one_call_ahead_of_single_writes(engine: Engine) -> None:
+    calls: list[list[int]] = []
+
+    def insert_many(conn: Connection, items: list[int]) -> list[int]:
+        calls.append(items)
+        for n in items:
+            conn.exec_driver_sql("INSERT INTO t VALUES (?)", (n,))
+        return [n * 10 for n in items]
+
+    writer = GroupWriter(engine)
+    results = await asyncio.gather(
+        writer.run_bulk(insert_many, 1), writer.run(insert(2)), writer.run_bulk(insert_many, 3)
+    )
+    await writer.close()
+    assert results == [10, 2, 30]
+    assert calls == [[1, 3]]
+    assert rows(engine) == [1, 3, 2]
+
+
+async def test_a_failing_bulk_call_is_retried_item_by_item(engine: Engine) -> None:
+    def insert_many(conn: Connection, items: list[int]) -> list[int]:
+        for n in items:
+            conn.exec_driver_sql("INSERT INTO t VALUES (?)" if n >= 0 else "INSERT INTO missing VALUES (?)", (n,))
+        return items
+
+    writer = GroupWriter(engine)
+    results = await asyncio.gather(
+        writer.run_bulk(insert_many, 1),
+        writer.run_bulk(insert_many, -1),
+        writer.run(insert(2)),
+        return_exceptions=True,
+    )
+    await writer.close()
+    assert results[0] == 1 and results[2] == 2
+    assert isinstance(results[1], OperationalError)
+    assert rows(engine) == [1, 2]

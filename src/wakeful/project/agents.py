@@ -115,7 +115,7 @@ def builtin_agents() -> dict[str, Agent]:
     }
 
 
-def load_agents(config: ProjectConfig) -> dict[str, Agent]:
+def _build_agents(config: ProjectConfig) -> dict[str, Agent]:
     agents = builtin_agents()
     config_rules = from_config(config.data.get("permission"), config.home)
     overrides: dict[str, object] = {}
@@ -147,7 +147,26 @@ def load_agents(config: ProjectConfig) -> dict[str, Agent]:
     return agents
 
 
+# The agents of the latest configs seen (each ProjectConfig is immutable, and a changed file makes a
+# new one), so that accepting a prompt does not rebuild every agent's permission rules.
+_AGENTS: dict[int, tuple[ProjectConfig, dict[str, Agent]]] = {}
+_AGENTS_KEPT = 64
+
+
+def load_agents(config: ProjectConfig) -> dict[str, Agent]:
+    """The agents of `config`, by name: shared by every caller, so never change one."""
+    kept = _AGENTS.get(id(config))
+    if kept is not None and kept[0] is config:
+        return kept[1]
+    agents = _build_agents(config)
+    if len(_AGENTS) >= _AGENTS_KEPT:
+        _AGENTS.pop(next(iter(_AGENTS)))
+    _AGENTS[id(config)] = (config, agents)
+    return agents
+
+
 def resolve_agent(config: ProjectConfig, name: str | None) -> Agent:
+    """The agent `name` (or the default one) of `config`; agents are shared: never change one."""
     agents = load_agents(config)
     chosen = name or config.data.get("default_agent") or "build"
     agent = agents.get(chosen)

@@ -11,6 +11,7 @@ the package's defaults, the model's `options`, the agent's `options`, the chosen
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ _KNOWN = (
 )
 
 
+@functools.lru_cache(maxsize=1024)  # asked for every prompt: the regular expressions are not free
 def _known(api_id: str) -> _Known | None:
     name = api_id.lower()
     return next((k for k in _KNOWN if re.search(rf"(^|[/:]){k.pattern}", name)), None)

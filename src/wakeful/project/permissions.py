@@ -22,12 +22,13 @@ import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-
-import tree_sitter
-import tree_sitter_bash
+from typing import TYPE_CHECKING
 
 from wakeful.errors import InvalidRequestError
 from wakeful.wire.permissions import Action, PermissionRule
+
+if TYPE_CHECKING:
+    import tree_sitter
 
 Ruleset = list[PermissionRule]
 ACTIONS: tuple[Action, ...] = ("allow", "deny", "ask")
@@ -236,6 +237,10 @@ _WORDS = frozenset({"command_name", "word", "string", "raw_string", "concatenati
 
 @functools.cache
 def _parser() -> tree_sitter.Parser:
+    # Loaded on the first bash command a rule looks at, not with the server.
+    import tree_sitter
+    import tree_sitter_bash
+
     return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
 
 

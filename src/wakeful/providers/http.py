@@ -10,11 +10,9 @@ long", HTTP 413, or one of the wordings of OpenAI-compatible servers (`_OVERFLOW
 from __future__ import annotations
 
 import email.utils
-import functools
 import json
 import re
 import secrets
-import ssl
 import time
 from abc import abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
@@ -33,6 +31,7 @@ from wakeful.errors import (
     WakefulError,
 )
 from wakeful.providers.base import ChatRequest, Endpoint, Provider, StreamEvent, Transport
+from wakeful.providers.tls import tls_context
 from wakeful.telemetry import tracing
 
 RESET_MESSAGE = "Connection reset by server"
@@ -86,14 +85,6 @@ def http_timeout(silence_timeout: float) -> httpx2.Timeout:
     return httpx2.Timeout(
         connect=min(silence_timeout, 30.0), read=silence_timeout, write=silence_timeout, pool=None
     )
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """The one TLS context of every provider client. Loading the CA bundle takes 0.1 to 0.3 s of
-    CPU: done once (at start-up, in a thread: `registry.warm_imports`), never per provider on the
-    loop. Contexts are safe to share between connections."""
-    return httpx2.create_ssl_context()
 
 
 async def _trace_context(request: httpx2.Request) -> None:

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from wakeful.project.catalog import SCRIPTED_NPM
 from wakeful.project.models import ANTHROPIC_NPM
 from wakeful.providers.base import Endpoint, Provider, Transport
+
+
+def adapter_module(provider_id: str, npm: str | None) -> str:
+    """The module of the adapter `build_provider` picks for this provider."""
+    if npm == SCRIPTED_NPM or (npm is None and provider_id == "scripted"):
+        return "wakeful.providers.scripted"
+    if npm == ANTHROPIC_NPM or provider_id == "anthropic":
+        return "wakeful.providers.anthropic"
+    return "wakeful.providers.openai"
 
 
 def build_provider(
@@ -28,7 +40,7 @@ def build_provider(
     endpoint = Endpoint.from_options(
         options, silence_timeout=silence_timeout, max_connections=max_connections, transport=transport
     )
-    # The SDKs take about a second to import: they load when first needed (or warmed in a thread).
+    # The SDKs take about a second to import: they load when first needed, in a thread (`imported`).
     if npm == ANTHROPIC_NPM or provider_id == "anthropic":
         from wakeful.providers.anthropic import AnthropicProvider
 
@@ -39,14 +51,12 @@ def build_provider(
     return OpenAIProvider(provider_id, endpoint)
 
 
-def warm_imports() -> None:
-    """Import both adapters (and their SDKs) and load the TLS context they share; run in a thread
-    at start-up so that the first prompt does not stall the event loop."""
-    import wakeful.providers.anthropic
-    import wakeful.providers.openai  # noqa: F401
-    from wakeful.providers.http import tls_context
+def _import_adapter(module: str) -> None:
+    importlib.import_module(module)
+    if module != "wakeful.providers.scripted":
+        from wakeful.providers.tls import tls_context
 
-    tls_context()
+        tls_context()
 
 
 class ProviderPool:
@@ -57,6 +67,20 @@ class ProviderPool:
         self._max_connections = max_connections
         self._transport: Transport = transport
         self._providers: dict[str, Provider] = {}
+        self._imports: dict[str, asyncio.Future[None]] = {}
+
+    async def imported(self, provider_id: str, npm: str | None) -> None:
+        """Import the provider's adapter (its SDK, about a second, and tens of MB) and build the
+        TLS context, in a thread, the first time a run needs them: a server whose projects never
+        name an SDK never loads it, and the event loop never stalls on it. Runs that arrive
+        together wait for one import."""
+        module = adapter_module(provider_id, npm)
+        if module in sys.modules:
+            return
+        pending = self._imports.get(module)
+        if pending is None:
+            pending = self._imports[module] = asyncio.ensure_future(asyncio.to_thread(_import_adapter, module))
+        await asyncio.shield(pending)
 
     def get(self, provider_id: str, options: Mapping[str, Any], *, npm: str | None = None) -> Provider:
         key = json.dumps([provider_id, npm, options], sort_keys=True, default=str)

@@ -10,6 +10,10 @@ per-session lock, inside which a live run with that key is attached to, a finish
 storage, and a new one is claimed in the same transaction that stores its user message. A different
 body under a used key is a ConflictError.
 
+Acceptance is cheap on purpose (the route answers its headers right after `submit`): the claim is
+the only store work awaited; touching the session, building the run and taking an admission slot
+(run/admission.py) happen in the session's worker, behind the headers.
+
 Replicas (`cluster.shared`, see run/replicas.py): a run claimed by another server and not done yet
 is followed (`RemoteRun`: its answer is read from storage once the cluster says it is done); a run
 waits its turn behind the session's earlier runs on other servers; an abort reaches every server;
@@ -38,6 +42,7 @@ from wakeful.errors import (
     UnknownRunError,
 )
 from wakeful.ids import now_ms
+from wakeful.run.admission import Admission
 from wakeful.run.cluster import Cluster, LocalCluster
 from wakeful.session.bus import EventBus
 from wakeful.session.messages import MessageLog
@@ -149,6 +154,7 @@ class RunManager:
         instance: str,
         sessions: Sessions,
         metrics: Metrics,
+        admission: Admission | None = None,
     ) -> None:
         self.log = log
         self.sessions = sessions  # a prompt and the end of its run each touch the session
@@ -156,6 +162,7 @@ class RunManager:
         self.bus = bus
         self.instance = instance
         self.metrics = metrics
+        self.admission = admission or Admission(max_running=256)
         self._live: dict[str, RunHandle] = {}
         self._queues: dict[str, deque[RunHandle]] = {}
         self._current: dict[str, RunHandle] = {}
@@ -223,6 +230,11 @@ class RunManager:
 
     async def submit(self, request: RunRequest) -> RunHandle | RemoteRun | Reply:
         """A handle to wait on, or the stored reply of a run that already finished."""
+        # Counted until the route answers: its headers go out in the same step as this returns.
+        with self.admission.accepting():
+            return await self._submit(request)
+
+    async def _submit(self, request: RunRequest) -> RunHandle | RemoteRun | Reply:
         lock = self._locks.get(request.session_id)
         if lock is None:
             lock = self._locks[request.session_id] = asyncio.Lock()
@@ -231,14 +243,15 @@ class RunManager:
             if live is not None:
                 self._check_same(live.request.body_hash, request)
                 return live
-            existing = await self._store.get_run(request.message_id)
-            if existing is not None:
+            refusal = self._refusal(request)
+            if refusal is not None:
+                # A retry of a stored run still gets its answer; the claim below never runs.
+                existing = await self._store.get_run(request.message_id)
+                if existing is None:
+                    raise refusal
                 self._check_same(existing.body_hash, request)
                 return await self._attach(existing)
-            if not self.accepting:
-                raise ServiceUnavailableError("The server is shutting down", retry_after=5)
-            if request.exclusive and self.is_busy(request.session_id):
-                raise SessionBusyError(request.session_id)
+            self.admission.refuse_if_full(len(self._live))
             record = RunRecord(
                 message_id=request.message_id,
                 session_id=request.session_id,
@@ -251,8 +264,9 @@ class RunManager:
                 plan=request.plan,
                 callback=request.callback,
             )
+            # The one awaited write: a used id (a retry, another process's claim) comes back instead.
             claimed = await self._store.claim_run(record, request.user_message, request.user_parts)
-            if claimed is not None:  # another process or a crash left it; same rules
+            if claimed is not None:
                 self._check_same(claimed.body_hash, request)
                 return await self._attach(claimed)
             handle = RunHandle(request, created=record.created)
@@ -261,7 +275,6 @@ class RunManager:
             self.log.announce_message(request.user_message)
             for part in request.user_parts:
                 self.log.announce_part(part)
-            await self.sessions.touch(request.session_id)
             self._queues.setdefault(request.session_id, deque()).append(handle)
             if not self.is_busy(request.session_id):
                 self.set_status(request.session_id, {"type": "busy"})
@@ -271,6 +284,13 @@ class RunManager:
                 )
                 self._workers[request.session_id] = worker
             return handle
+
+    def _refusal(self, request: RunRequest) -> Exception | None:
+        if not self.accepting:
+            return ServiceUnavailableError("The server is shutting down", retry_after=5)
+        if request.exclusive and self.is_busy(request.session_id):
+            return SessionBusyError(request.session_id)
+        return None
 
     async def _attach(self, run: RunRecord) -> RemoteRun | Reply:
         """A claim that is not live here: followed while another server runs it, else its answer."""
@@ -317,6 +337,10 @@ class RunManager:
                 handle = queue.popleft()
                 self._current[session_id] = handle
                 try:
+                    # A run's first writes wait until a burst of arriving prompts has been accepted.
+                    await self.admission.settled()
+                    with contextlib.suppress(Exception):  # the prompt's arrival, behind its headers
+                        await self.sessions.touch(session_id)
                     outcome = await asyncio.create_task(self._observed(handle), context=handle.origin)
                     await self._report_end(handle, outcome)
                 finally:
@@ -429,9 +453,6 @@ class RunManager:
                 return await self._follow(await self._store_run(handle)).wait()
             if handle.cancel_reason is not None:
                 return await request.executor.fail(handle, handle.cancel_reason)
-            await self._store.set_run_status(request.message_id, "running")
-            if handle.cancel_reason is not None:  # cancelled while the status was written
-                return await request.executor.fail(handle, handle.cancel_reason)
             handle.task = asyncio.create_task(self._run(handle), name=f"run {request.message_id}")
             if request.deadline:
                 deadline_timer = asyncio.get_running_loop().call_later(
@@ -463,9 +484,13 @@ class RunManager:
         )
 
     async def _run(self, handle: RunHandle) -> Reply:
+        """The executor's run once it is the session's turn across replicas and a slot is free: in
+        the handle's task, so a cancel reaches a run that still waits for either."""
         request = handle.request
         await self.cluster.turn(request.session_id, request.message_id, handle.created)
-        return await request.executor.run(handle)
+        async with self.admission.slot():
+            await self._store.set_run_status(request.message_id, "running")
+            return await request.executor.run(handle)
 
     # --- abort and shutdown -----------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from wakeful import ids
 from wakeful.errors import PermissionNotFoundError, ToolError
 from wakeful.project.permissions import Ruleset, decide, evaluate, relevant
+from wakeful.run.admission import paused
 from wakeful.run.cluster import Cluster, LocalCluster
 from wakeful.session.bus import EventBus
 from wakeful.session.sessions import Sessions
@@ -129,7 +130,8 @@ class Permissions:
                     )
             self._bus.publish("permission.asked", request.wire())
             try:
-                async with asyncio.timeout(timeout):
+                # Waiting for a person: the run's admission slot goes to another run meanwhile.
+                async with paused(), asyncio.timeout(timeout):
                     answer = await asyncio.shield(pending.answer)
             except TimeoutError:
                 if request.id not in self._pending:  # a reply came in as the time ran out: it counts

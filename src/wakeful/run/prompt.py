@@ -11,6 +11,8 @@ The tools a run offers: the built-ins for its model (`wakeful.tools.registry.for
 the agent or the body leaves out and those a rule denies altogether; the task tool's description
 lists the subagents the rules let it start. The project's MCP servers' tools are chosen the same
 way at each step of the run (`RunPlan.more_tools`), since starting a server may take a while.
+What cannot be refused (the tools the rules leave, the provider client, the agent loop) is built
+behind the headers, when the run starts (`PreparedRun`), from the session as stored then.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from wakeful import ids
 from wakeful.config import ServerConfig
-from wakeful.errors import InvalidRequestError
+from wakeful.errors import InvalidRequestError, RunError
 from wakeful.ids import now_ms
 from wakeful.project.agents import Agent, enabled, load_agents, resolve_agent
 from wakeful.project.catalog import Catalog, ModelChoice
@@ -35,7 +38,7 @@ from wakeful.providers.base import data_url_bytes
 from wakeful.run import subagent
 from wakeful.run.compaction import CompactionSettings
 from wakeful.run.loop import AgentLoop, Offer, RunPlan
-from wakeful.run.manager import RunRequest
+from wakeful.run.manager import Executor, Reply, RunHandle, RunRequest
 from wakeful.run.runtime import Runtime
 from wakeful.run.structured import check_schema
 from wakeful.storage.base import RunRecord
@@ -97,10 +100,15 @@ def _check_file_url(url: str, field: str) -> None:
 def _refuse_denied_files(body: PromptBody, directory: Path, rules: Ruleset) -> None:
     """A `file://` part outside the project that the rules deny `external_directory` is refused
     before the run is accepted (one that asks is asked when the run reads it)."""
+    files = [
+        (index, part)
+        for index, part in enumerate(body.parts)
+        if isinstance(part, FilePartInput) and part.url.startswith("file://")
+    ]
+    if not files:
+        return
     roots = project_roots(directory)
-    for index, part in enumerate(body.parts):
-        if not isinstance(part, FilePartInput) or not part.url.startswith("file://"):
-            continue
+    for index, part in files:
         path = real_path(directory, unquote(urlparse(part.url).path))
         if inside(path, roots):
             continue
@@ -200,6 +208,43 @@ def _loop(
     )
 
 
+class PreparedRun(Executor):
+    """An accepted run whose agent loop is built when it starts: from the session as stored then
+    (its permission rules may have changed since, in another process too) and with the provider's
+    SDK imported off the event loop. `plan` is what the run would be built with now."""
+
+    def __init__(
+        self, runtime: Runtime, session: Session, choice: ModelChoice, build: Callable[[Session], AgentLoop]
+    ) -> None:
+        self._runtime = runtime
+        self._session = session
+        self._choice = choice
+        self._build_for = build
+        self._loop: AgentLoop | None = None
+        self.no_reply = False
+        self.first_step = 0
+
+    @property
+    def plan(self) -> RunPlan:
+        return self._build_for(self._session).plan
+
+    def _build(self, session: Session) -> AgentLoop:
+        loop = self._loop = self._build_for(session)
+        loop.no_reply = self.no_reply
+        loop.first_step = self.first_step
+        return loop
+
+    async def run(self, handle: RunHandle) -> Reply:
+        session = await self._runtime.sessions.get(self._session.id)
+        await self._runtime.providers.imported(self._choice.provider.id, self._choice.provider.npm)
+        return await self._build(session).run(handle)
+
+    async def fail(self, handle: RunHandle, error: RunError) -> Reply:
+        if self._loop is None:
+            await self._runtime.providers.imported(self._choice.provider.id, self._choice.provider.npm)
+        return await (self._loop or self._build(self._session)).fail(handle, error)
+
+
 def _instructions(project: ProjectConfig) -> list[str]:
     raw = project.data.get("instructions")
     return [str(i) for i in raw if isinstance(i, str)] if isinstance(raw, list) else []
@@ -245,9 +290,13 @@ def build_run(
         parts.append(data)
     _refuse_denied_files(body, directory, [*agent.permission, *(session.permission or [])])
     timeout = permission_timeout if permission_timeout is not None else runtime.config.permission_timeout
-    executor = _agent_loop(runtime, session, directory, catalog, agent, choice, user, timeout, subtasks)
-    if body.noReply:
-        executor.no_reply = True
+    executor = PreparedRun(
+        runtime,
+        session,
+        choice,
+        lambda stored: _agent_loop(runtime, stored, directory, catalog, agent, choice, user, timeout, subtasks),
+    )
+    executor.no_reply = bool(body.noReply)
     deadline = deadline if deadline is not None else runtime.config.run_deadline
     return RunRequest(
         session_id=session.id,
@@ -338,7 +387,9 @@ def resume_run(
     agent = resolve_agent(catalog.config, user.agent)
     choice = catalog.resolve(user.model.providerID, user.model.modelID, fallback=agent.model)
     timeout = plan.get("permissionTimeout") or runtime.config.permission_timeout
-    executor = _agent_loop(runtime, session, directory, catalog, agent, choice, user, timeout)
+    executor = PreparedRun(
+        runtime, session, choice, lambda stored: _agent_loop(runtime, stored, directory, catalog, agent, choice, user, timeout)
+    )
     executor.first_step = first_step
     executor.no_reply = bool(plan.get("noReply"))
     return RunRequest(

@@ -234,6 +234,9 @@ class Replicas:
                 event = self._bus.publish_remote(data)
                 if event.type == "session.status":
                     self._runs.note_remote_status(event.properties["sessionID"], event.properties["status"])
+                elif event.type in ("session.updated", "session.deleted"):
+                    # Renamed, given new rules or deleted elsewhere: this server's index reads it again.
+                    self._runs.sessions.index.forget(event.properties["sessionID"])
             elif letter.kind == "done":
                 self._wake(data["messageID"])
             elif letter.kind == "abort":

@@ -19,10 +19,10 @@ from wakeful.project.config import ProjectConfigs
 from wakeful.project.instructions import Instructions
 from wakeful.providers.base import Provider
 from wakeful.providers.registry import ProviderPool
+from wakeful.run.admission import Admission
 from wakeful.run.cluster import Cluster, LocalCluster
 from wakeful.run.manager import RunManager
 from wakeful.run.permissions import Permissions
-from wakeful.run.replicas import Replicas
 from wakeful.run.system import SystemPrompts
 from wakeful.run.webhooks import Webhooks
 from wakeful.session.bus import EventBus
@@ -30,8 +30,6 @@ from wakeful.session.messages import MessageLog
 from wakeful.session.sessions import Sessions
 from wakeful.session.todos import Todos
 from wakeful.storage.base import Store
-from wakeful.storage.mailbox import Mailbox
-from wakeful.storage.postgres import Postgres
 from wakeful.storage.sql import SQLStore
 from wakeful.storage.sqlite import SQLite
 from wakeful.telemetry.metrics import Metrics
@@ -46,6 +44,9 @@ from wakeful.tools.webfetch import WebClient
 def config_store(config: ServerConfig) -> Store:
     """The store the config names: PostgreSQL at `database_url`, else SQLite in the data directory."""
     if config.database_url:
+        # Only a server with a database URL loads the PostgreSQL driver.
+        from wakeful.storage.postgres import Postgres
+
         return SQLStore(
             Postgres(config.database_url, pool_size=config.db_pool_size, timeout=config.db_busy_timeout)
         )
@@ -85,9 +86,10 @@ class Runtime:
         metrics = Metrics()
         bus = EventBus(config.event_replay, config.subscriber_queue, config.event_replay_bytes, metrics)
         messages = MessageLog(store, bus)
-        sessions = Sessions(store, bus)
+        sessions = Sessions(store, bus, config.session_index_size)
         instance = ids.new_id("run")
-        runs = RunManager(messages, store, bus, instance, sessions, metrics)
+        admission = Admission(config.max_running_runs, config.max_held_calls, config.run_start_rate)
+        runs = RunManager(messages, store, bus, instance, sessions, metrics, admission)
         permissions = Permissions(store, bus, sessions)
         env = child_env(config.environ)
         mcp = McpManager(config, bus, env)
@@ -96,8 +98,13 @@ class Runtime:
         runs.on_end = webhooks.run_ended
         permissions.on_ask = webhooks.permission_asked
         cluster: Cluster = LocalCluster()
-        if config.database_url and isinstance(store, SQLStore) and isinstance(store.db, Postgres):
-            cluster = Replicas(config, instance, store, Mailbox(store.db), bus, runs, permissions, mcp, projects)
+        if config.database_url and isinstance(store, SQLStore):
+            from wakeful.run.replicas import Replicas
+            from wakeful.storage.mailbox import Mailbox
+            from wakeful.storage.postgres import Postgres
+
+            if isinstance(store.db, Postgres):
+                cluster = Replicas(config, instance, store, Mailbox(store.db), bus, runs, permissions, mcp, projects)
         runs.cluster = permissions.cluster = cluster
         mcp.changed = cluster.mcp_changed
         return cls(

@@ -15,10 +15,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-from jsonschema.validators import validator_for
-
 from wakeful.errors import InvalidRequestError, StructuredOutputError, ToolError
 from wakeful.providers.base import ToolDefinition
 from wakeful.tools.base import ToolContext, ToolResult
@@ -36,6 +32,11 @@ _MISSING = object()
 
 def check_schema(schema: dict[str, Any], field: str = "format.schema") -> None:
     """Refuse (400) a schema that is not a valid JSON Schema."""
+    # jsonschema loads with the first prompt that asks for structured output, not with the server.
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+    from jsonschema.validators import validator_for
+
     try:
         validator_for(schema, default=Draft202012Validator).check_schema(schema)
     except SchemaError as exc:
@@ -55,6 +56,9 @@ class StructuredOutput:
             {"type": "object", "properties": {"value": schema}, "required": ["value"]} if self.wrapped else schema
         )
         self.definition = ToolDefinition(name=NAME, description=DESCRIPTION, parameters=parameters)
+        from jsonschema import Draft202012Validator
+        from jsonschema.validators import validator_for
+
         self._validator = validator_for(schema, default=Draft202012Validator)(schema)
         self.failures = 0
         self._value: Any = _MISSING

@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from wakeful.config import ServerConfig
-from wakeful.providers.registry import warm_imports
 from wakeful.run.runtime import Runtime
 from wakeful.server import errors, openapi
 from wakeful.server.access import HEADER as REQUEST_ID_HEADER
@@ -50,23 +49,30 @@ def build_routes(app: FastAPI) -> None:
     }
     for route in app.router.routes:
         route.matches(scope)
-    app.openapi()  # `/doc`, built once (0.3 to 0.8 s)
 
 
-def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
+def create_app(
+    config: ServerConfig, state: Runtime | None = None, *, routes_at_start: bool = True
+) -> FastAPI:
+    """The app; its lifespan opens and closes `state`. FastAPI builds every route's models in a
+    thread at start: left to the first requests, on the loop, that would stall every held call
+    (and delay the first answer's headers) by 0.1 to 0.3 s. The lifespan waits for them; with
+    `routes_at_start` false it does not (`app.state.routes_built` is then the build, which the
+    server awaits once it listens): a request meanwhile waits only for its own router, which
+    FastAPI builds under a lock. The provider SDKs load in a thread when a run first needs one
+    (ProviderPool.imported)."""
     state = state or Runtime.build(config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.open()
-        # Import the provider SDKs, and let FastAPI build every route's models, before listening:
-        # done later, on the loop, either would stall every held call (and delay the first
-        # answer's headers), by about a second and by 0.1 to 0.3 s.
-        await asyncio.to_thread(warm_imports)
-        await asyncio.to_thread(build_routes, app)
+        app.state.routes_built = built = asyncio.ensure_future(asyncio.to_thread(build_routes, app))
+        if routes_at_start:
+            await built
         try:
             yield
         finally:
+            await built
             # Normally the signal-driven drain in wakeful.server.serve has already run; this covers
             # embedders that stop the app another way.
             await state.close("The server stopped")
@@ -75,7 +81,7 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
         title="wakeful",
         version=__version__,
         description="opencode-compatible coding-agent server; long calls send keep-alive whitespace",
-        openapi_url="/doc",
+        openapi_url=None,  # `/doc` is openapi.install's
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
@@ -83,7 +89,8 @@ def create_app(config: ServerConfig, state: Runtime | None = None) -> FastAPI:
     app.state.wakeful = state
     errors.install(app)
     openapi.install(app)
-    routers = (meta, ops, sessions, messages, runs, permissions, events, project, ui, mcp, v2, tools)
+    # Routes are matched in order: the prompt routes first, so a burst of prompts is matched at once.
+    routers = (runs, meta, ops, sessions, messages, permissions, events, project, ui, mcp, v2, tools)
     for module in (*routers, webhook_routes):
         app.include_router(module.router)
     if config.cors_origins:

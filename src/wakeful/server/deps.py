@@ -29,16 +29,23 @@ LIMIT_MAX = 2**53 - 1
 
 # Dependencies are `async def` on purpose: FastAPI runs plain `def` dependencies in a thread pool of
 # 40, and thousands of concurrent calls would queue there before their headers could go out.
-async def get_runtime(request: Request) -> Runtime:
+# The other dependencies take the request and find the runtime through it rather than depend on
+# RuntimeDep: each nested dependency costs FastAPI a resolution on every request, and the routes
+# that start runs are the ones a burst hits.
+def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.wakeful
     return runtime
+
+
+async def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 async def get_directory(
-    runtime: RuntimeDep,
+    request: Request,
     directory: Annotated[str | None, Query()] = None,
     workspace: Annotated[str | None, Query()] = None,
     x_opencode_directory: Annotated[str | None, Header()] = None,
@@ -47,7 +54,7 @@ async def get_directory(
     del workspace
     raw = directory if directory is not None else x_opencode_directory
     if raw is None or raw == "":
-        return runtime.config.project_dir
+        return runtime_of(request).config.project_dir
     value = unquote(raw) if directory is None else raw
     path = Path(value)
     if not path.is_absolute():
@@ -65,8 +72,17 @@ async def get_directory(
 Directory = Annotated[Path, Depends(get_directory)]
 
 
-async def get_existing_session(runtime: RuntimeDep, session_id: SessionID) -> Session:
-    return await runtime.sessions.get(session_id)
+async def get_existing_session(request: Request, session_id: SessionID) -> Session:
+    return await runtime_of(request).sessions.get(session_id)
 
 
 ExistingSession = Annotated[Session, Depends(get_existing_session)]
+
+
+async def get_known_session(request: Request, session_id: SessionID) -> Session:
+    """A session from the in-memory index (a read on a miss): the routes that start runs refuse an
+    unknown session without a store read, so their headers go out at once."""
+    return await runtime_of(request).sessions.lookup(session_id)
+
+
+KnownSession = Annotated[Session, Depends(get_known_session)]

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wakeful.config import ServerConfig
 from wakeful.errors import InvalidRequestError, PayloadTooLargeError
-from wakeful.server.deps import RuntimeDep
+from wakeful.server.deps import runtime_of
 from wakeful.server.middleware import header, send_error
 from wakeful.server.routing import WireRequest
 
@@ -103,8 +103,8 @@ def check_prompt_size(body: Any, config: ServerConfig) -> None:
             raise InvalidRequestError(f"{field}: at most {config.text_max_chars} characters", field=field)
 
 
-async def prompt_size(request: Request, runtime: RuntimeDep) -> None:
+async def prompt_size(request: Request) -> None:
     """The dependency of the routes that start a run: `check_prompt_size` on the JSON the route's
     handler has already decoded (FastAPI solves dependencies before it validates the body)."""
     assert isinstance(request, WireRequest), "every route is a WireRoute"
-    check_prompt_size(request.decoded(), runtime.config)
+    check_prompt_size(request.decoded(), runtime_of(request).config)

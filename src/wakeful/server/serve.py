@@ -19,6 +19,7 @@ import sys
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 
 from wakeful.config import ServerConfig
 from wakeful.errors import StartupError
@@ -62,10 +63,11 @@ def tune_gc() -> None:
     """A full garbage collection scans every live object and stops the event loop meanwhile: with
     thousands of held calls that was seconds (bench/held_calls.py, docs/benchmarks.md). Objects
     alive after start-up (modules, SDK types) are frozen out of the collector's view, and full
-    collections are made rarer."""
+    collections are made rarer. The CLI keeps the collector off until this turns it on."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(7_000, 20, 100)
+    gc.enable()
 
 
 def check_bind(config: ServerConfig) -> None:
@@ -77,19 +79,30 @@ def check_bind(config: ServerConfig) -> None:
 
 
 class DrainingServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, state: Runtime, url: str) -> None:
+    def __init__(self, config: uvicorn.Config, app: FastAPI, state: Runtime, url: str) -> None:
         super().__init__(config)
+        self.app = app
         self.state = state
         self.url = url
         self._drain: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._settling: asyncio.Task[None] | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
         await super().startup(sockets)
         if self.started:
-            tune_gc()
-            print(f"wakeful listening on {self.url}", flush=True)
+            # One write: `print` writes the line and its newline separately, and a log line from
+            # the log thread (stderr is often the same pipe) could land between them.
+            sys.stdout.write(f"wakeful listening on {self.url}\n")
+            sys.stdout.flush()
+            self._settling = asyncio.create_task(self._settle(), name="wakeful start-up settling")
+
+    async def _settle(self) -> None:
+        # Once the routes are built (in a thread, started by the lifespan), everything start-up
+        # made exists and can be frozen: a pause of a tenth of a second, once, while still idle.
+        await self.app.state.routes_built
+        tune_gc()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._drain is not None or self._loop is None:
@@ -149,7 +162,7 @@ def _serve(config: ServerConfig) -> int:
         url = f"http://{shown}:{port}"
         lock.describe(pid=os.getpid(), url=url)
         state = Runtime.build(config)
-        app = create_app(config, state)
+        app = create_app(config, state, routes_at_start=False)
         uv_config = uvicorn.Config(
             app,
             log_level="warning",
@@ -162,7 +175,7 @@ def _serve(config: ServerConfig) -> int:
             timeout_graceful_shutdown=None,
             lifespan="on",
         )
-        server = DrainingServer(uv_config, state, url)
+        server = DrainingServer(uv_config, app, state, url)
         server.run(sockets=[sock])
         log.info("stopped")
         return 0

@@ -18,6 +18,7 @@ from pathlib import Path
 from wakeful import ids
 from wakeful.errors import InvalidRequestError, NotFoundError
 from wakeful.session.bus import EventBus
+from wakeful.session.index import SessionIndex
 from wakeful.storage.base import ProjectRecord, SessionQuery, SessionStore
 from wakeful.version import OPENCODE_VERSION
 from wakeful.wire.sessions import Session, SessionCreate, SessionTime, SessionTokens, SessionUpdate
@@ -36,9 +37,10 @@ class Sessions:
     """Changes to a stored session are read-modify-write; each runs under its session's lock, so a
     rename and a prompt's touch arriving together both land."""
 
-    def __init__(self, store: SessionStore, bus: EventBus) -> None:
+    def __init__(self, store: SessionStore, bus: EventBus, index_size: int = 10_000) -> None:
         self._store = store
         self.bus = bus
+        self.index = SessionIndex(index_size)
         # Weak: a lock lives while some change holds or awaits it.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -50,6 +52,7 @@ class Sessions:
 
     async def _save(self, session: Session, event: str) -> Session:
         await self._store.put_session(session.wire())
+        self.index.put(session)
         self.bus.publish(event, {"sessionID": session.id, "info": session.wire()})
         return session
 
@@ -81,10 +84,21 @@ class Sessions:
         return await self._save(session, "session.created")
 
     async def get(self, session_id: str) -> Session:
+        """The session as stored now (read-modify-write starts here)."""
         data = await self._store.get_session(session_id)
         if data is None:
+            self.index.forget(session_id)
             raise NotFoundError(f"Session not found: {session_id}")
         return Session.model_validate(data)
+
+    async def lookup(self, session_id: str) -> Session:
+        """The session from the index (`session.index`), read from the store on a miss: what a
+        prompt checks before its headers. Possibly older than the store; never for a write."""
+        session = self.index.get(session_id)
+        if session is None:
+            session = await self.get(session_id)
+            self.index.put(session)
+        return session
 
     async def list(self, query: SessionQuery) -> builtins.list[Session]:
         if query.limit < 0:
@@ -131,6 +145,8 @@ class Sessions:
         `session.deleted` for each, deepest first. Stop their runs before: a run still writing
         would store into a session that no longer exists."""
         removed = [Session.model_validate(s) for s in await self._store.delete_session_tree(session_id)]
+        for session in removed:
+            self.index.forget(session.id)
         if not removed:
             raise NotFoundError(f"Session not found: {session_id}")
         for session in removed:

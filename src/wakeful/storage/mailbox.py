@@ -80,15 +80,14 @@ class Mailbox:
             .where(box.origin == origin, box.seq > seq)
             .order_by(box.seq)
         )
-        async with self.db.read() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows = await self.db.read(lambda conn: conn.execute(stmt).all())
         return [Letter(origin, s, kind, json.loads(data)) for s, kind, data in rows]
 
     async def heads(self) -> dict[str, int]:
         """The last seq of every origin that has letters."""
         box = t.mailbox.c
-        async with self.db.read() as conn:
-            rows = (await conn.execute(select(box.origin, func.max(box.seq)).group_by(box.origin))).all()
+        stmt = select(box.origin, func.max(box.seq)).group_by(box.origin)
+        rows = await self.db.read(lambda conn: conn.execute(stmt).all())
         return {origin: int(seq) for origin, seq in rows}
 
     async def prune(self, before: int) -> int:

@@ -11,21 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import Connection, func, make_url, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from wakeful.backoff import backoff_delay
 from wakeful.config import DATABASE_SCHEMES
 from wakeful.storage import migrate
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741
 log = logging.getLogger("wakeful.storage")
 
 # The advisory lock that servers starting together on one database take to migrate it one at a time.
@@ -78,15 +78,15 @@ class Postgres:
 
     async def open(self) -> None:
         log.info("storage: PostgreSQL at %s", self.url)
-        await asyncio.to_thread(migrate.scripts)
         async with self._engine.begin() as conn:
             await conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+            if await conn.run_sync(migrate.needs_alembic):
+                await asyncio.to_thread(migrate.scripts)
             await conn.run_sync(migrate.upgrade)
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
+    async def read(self, op: Callable[[Connection], T]) -> T:
         async with self._reader.begin() as conn:
-            yield conn
+            return await conn.run_sync(op)
 
     async def write(self, op: Callable[[Connection], T]) -> T:
         task = asyncio.create_task(self._write(op))
@@ -94,6 +94,10 @@ class Postgres:
         task.add_done_callback(self._writing.discard)
         # The write happens whatever becomes of the caller: shield it from the caller's cancellation.
         return await asyncio.shield(task)
+
+    async def write_bulk(self, bulk: Callable[[Connection, list[I]], list[T]], item: I) -> T:
+        # Concurrent transactions, one per write: nothing to group.
+        return await self.write(lambda conn: bulk(conn, [item])[0])
 
     async def _write(self, op: Callable[[Connection], T]) -> T:
         async with self._engine.begin() as conn:

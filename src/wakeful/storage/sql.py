@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager
-from dataclasses import asdict, dataclass
-from typing import Any, Protocol, TypeVar
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Executable, Table, and_, case, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, Executable, Insert, Table, and_, case, delete, func, select, update
 
 from wakeful.errors import ConflictError
 from wakeful.storage import schema as t
@@ -33,9 +31,13 @@ from wakeful.storage.base import (
     part_taken,
 )
 
+if TYPE_CHECKING:  # the PostgreSQL dialect loads only with a PostgreSQL database
+    from sqlalchemy.dialects import postgresql, sqlite
+
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741
 # Insert with `on_conflict_do_update`/`on_conflict_do_nothing`: each dialect has its own.
-DialectInsert = Callable[[Table], sqlite.Insert | postgresql.Insert]
+DialectInsert = Callable[[Table], "sqlite.Insert | postgresql.Insert"]
 
 # The columns of a DeliveryRecord: all but the insertion sequence.
 _DELIVERY = [c for c in t.deliveries.c if c.name != "seq"]
@@ -57,13 +59,19 @@ class Database(Protocol):
         """Connect and bring the schema to the newest revision (`storage.migrate`)."""
         ...
 
-    def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """A connection in a read transaction that sees one snapshot."""
+    async def read(self, op: Callable[[Connection], T]) -> T:
+        """`op` applied in a read transaction that sees one snapshot. It may run in another
+        thread: everything it touches is its own."""
         ...
 
     async def write(self, op: Callable[[Connection], T]) -> T:
         """`op` applied in a write transaction, committed before this returns. A caller cancelled
         meanwhile does not cancel the write."""
+        ...
+
+    async def write_bulk(self, bulk: Callable[[Connection, list[I]], list[T]], item: I) -> T:
+        """`item`'s result from `bulk`, committed before this returns: a database that groups
+        writes applies the items of `bulk` queued together in one call (`storage.writer`)."""
         ...
 
     async def close(self) -> None:
@@ -79,18 +87,18 @@ def _dumps(value: Any) -> str:
 class Statements:
     """The statements that differ by dialect: upserts and the claim."""
 
-    session: Executable
-    message: Executable
-    part: Executable
-    todos: Executable
-    permission: Executable
-    claim: Executable  # inserts the run unless its message id is taken: the constraint decides
-    delivery: Executable  # inserts a delivery unless its id is stored already
+    session: Insert
+    message: Insert
+    part: Insert
+    todos: Insert
+    permission: Insert
+    claim: Insert  # inserts the run unless its message id is taken: the constraint decides
+    delivery: Insert  # inserts a delivery unless its id is stored already
 
     @staticmethod
     @functools.cache
     def of(insert: DialectInsert) -> Statements:
-        def upsert(table: Table, key: str, columns: tuple[str, ...]) -> Executable:
+        def upsert(table: Table, key: str, columns: tuple[str, ...]) -> Insert:
             stmt = insert(table)
             return stmt.on_conflict_do_update(
                 index_elements=[table.c[key]], set_={c: stmt.excluded[c] for c in columns}
@@ -108,15 +116,27 @@ class Statements:
         )
 
 
-def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), IN_CHUNK):
-        yield items[start : start + IN_CHUNK]
+def _chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _in(column: Any, values: Sequence[Any]) -> Executable:
+    return select(column).where(column.in_(values))
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    run: RunRecord
+    row: dict[str, Any]
+    user_message: dict[str, Any]
+    parts: list[dict[str, Any]]
 
 
 def _used_part(conn: Connection, parts: list[dict[str, Any]]) -> str | None:
     """The first of `parts`' ids already stored, if any."""
     for chunk in _chunks([p["id"] for p in parts]):
-        used = conn.execute(select(t.parts.c.id).where(t.parts.c.id.in_(chunk))).first()
+        used = conn.execute(_in(t.parts.c.id, chunk)).first()
         if used is not None:
             return str(used[0])
     return None
@@ -162,9 +182,8 @@ class SQLStore:
         await self.db.write(lambda conn: conn.execute(self._sql.session, row))
 
     async def get_session(self, session_id: str) -> dict[str, Any] | None:
-        async with self.db.read() as conn:
-            row = (await conn.execute(select(t.sessions.c.data).where(t.sessions.c.id == session_id))).first()
-        return json.loads(row[0]) if row else None
+        stmt = select(t.sessions.c.data).where(t.sessions.c.id == session_id)
+        return await self.db.read(lambda conn: _loads_first(conn.execute(stmt).first()))
 
     async def list_sessions(self, query: SessionQuery) -> list[dict[str, Any]]:
         stmt = select(t.sessions.c.data).order_by(t.sessions.c.seq.desc())
@@ -179,14 +198,10 @@ class SQLStore:
         if query.start is not None:
             stmt = stmt.where(t.sessions.c.updated >= query.start)
         stmt = stmt.limit(query.limit)
-        async with self.db.read() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return [json.loads(r[0]) for r in rows]
+        return await self.db.read(lambda conn: [json.loads(r[0]) for r in conn.execute(stmt)])
 
     async def session_tree(self, session_id: str) -> list[dict[str, Any]]:
-        async with self.db.read() as conn:
-            rows = await conn.run_sync(_tree, session_id)
-        return [json.loads(data) for _, data in rows]
+        return await self.db.read(lambda conn: [json.loads(data) for _, data in _tree(conn, session_id)])
 
     async def delete_session_tree(self, session_id: str) -> list[dict[str, Any]]:
         def op(conn: Connection) -> list[dict[str, Any]]:
@@ -211,8 +226,7 @@ class SQLStore:
             .join(spans, sessions.seq == spans.c.first)
             .order_by(spans.c.updated.desc())
         )
-        async with self.db.read() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows = await self.db.read(lambda conn: conn.execute(stmt).all())
         found = []
         for project_id, data, updated in rows:
             info = json.loads(data)
@@ -226,45 +240,34 @@ class SQLStore:
         await self.db.write(lambda conn: conn.execute(self._sql.message, row))
 
     async def get_message(self, session_id: str, message_id: str) -> dict[str, Any] | None:
-        async with self.db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(t.messages.c.data).where(
-                        t.messages.c.id == message_id, t.messages.c.session_id == session_id
-                    )
-                )
-            ).first()
+        messages = t.messages.c
+        stmt = select(messages.data).where(messages.id == message_id, messages.session_id == session_id)
+
+        def op(conn: Connection) -> dict[str, Any] | None:
+            row = conn.execute(stmt).first()
             if not row:
                 return None
-            parts = await self._parts(conn, [message_id])
-        return {"info": json.loads(row[0]), "parts": parts.get(message_id, [])}
+            return {"info": json.loads(row[0]), "parts": _parts(conn, [message_id])[message_id]}
 
-    async def _parts(self, conn: AsyncConnection, message_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-        out: dict[str, list[dict[str, Any]]] = {m: [] for m in message_ids}
-        for chunk in _chunks(message_ids):
-            rows = await conn.execute(
-                select(t.parts.c.message_id, t.parts.c.data)
-                .where(t.parts.c.message_id.in_(chunk))
-                .order_by(t.parts.c.seq)
-            )
-            for message_id, data in rows:
-                out[message_id].append(json.loads(data))
-        return out
+        return await self.db.read(op)
 
     async def list_messages(
         self, session_id: str, limit: int | None = None, before: str | None = None
     ) -> list[dict[str, Any]]:
         stmt = select(t.messages.c.id, t.messages.c.data).where(t.messages.c.session_id == session_id)
-        async with self.db.read() as conn:
-            if before is not None:
-                pivot = select(t.messages.c.seq).where(t.messages.c.id == before).scalar_subquery()
-                stmt = stmt.where(t.messages.c.seq < pivot)
-            stmt = stmt.order_by(t.messages.c.seq.desc())
-            if limit is not None:
-                stmt = stmt.limit(limit)
-            rows = list(reversed((await conn.execute(stmt)).all()))
-            parts = await self._parts(conn, [r[0] for r in rows])
-        return [{"info": json.loads(data), "parts": parts[mid]} for mid, data in rows]
+        if before is not None:
+            pivot = select(t.messages.c.seq).where(t.messages.c.id == before).scalar_subquery()
+            stmt = stmt.where(t.messages.c.seq < pivot)
+        stmt = stmt.order_by(t.messages.c.seq.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+
+        def op(conn: Connection) -> list[dict[str, Any]]:
+            rows = list(reversed(conn.execute(stmt).all()))
+            parts = _parts(conn, [r[0] for r in rows])
+            return [{"info": json.loads(data), "parts": parts[mid]} for mid, data in rows]
+
+        return await self.db.read(op)
 
     async def delete_message(self, session_id: str, message_id: str) -> None:
         def op(conn: Connection) -> None:
@@ -286,11 +289,9 @@ class SQLStore:
     # --- todos ------------------------------------------------------------------------------------
 
     async def get_todos(self, session_id: str) -> list[dict[str, Any]]:
-        async with self.db.read() as conn:
-            row = (
-                await conn.execute(select(t.todos.c.data).where(t.todos.c.session_id == session_id))
-            ).first()
-        return json.loads(row[0]) if row else []
+        stmt = select(t.todos.c.data).where(t.todos.c.session_id == session_id)
+        found = await self.db.read(lambda conn: _loads_first(conn.execute(stmt).first()))
+        return found if found is not None else []
 
     async def set_todos(self, session_id: str, todos: list[dict[str, Any]]) -> None:
         row = {"session_id": session_id, "data": _dumps(todos)}
@@ -306,49 +307,80 @@ class SQLStore:
     async def claim_run(
         self, run: RunRecord, user_message: dict[str, Any], parts: list[dict[str, Any]]
     ) -> RunRecord | None:
-        claim = {**asdict(run), "pgids": _dumps(run.pgids), "plan": _dumps(run.plan)}
-
-        # A taken part id is returned, not raised: a raise would fail every write of a SQLite batch.
-        def op(conn: Connection) -> RunRecord | ConflictError | None:
-            def stored_message() -> Any:
-                return conn.execute(
-                    select(t.messages.c.session_id).where(t.messages.c.id == run.message_id)
-                ).first()
-
-            # Other transactions (other servers on this database) may claim the id meanwhile: the
-            # primary key decides. An insert that meets an uncommitted claim waits for it, and each
-            # statement here sees what was committed before it began.
-            while True:
-                taken = stored_message()
-                if taken is None:
-                    used = _used_part(conn, parts)
-                    if used is not None:
-                        if stored_message() is not None:
-                            # Claimed with these very parts since `taken` was read (on PostgreSQL each
-                            # statement sees what was committed before it began): that claim answers.
-                            continue
-                        return part_taken(used)
-                    if conn.execute(self._sql.claim, claim).rowcount == 1:
-                        conn.execute(self._sql.message, _message_row(user_message))
-                        if parts:
-                            conn.execute(self._sql.part, [_part_row(p) for p in parts])
-                        return None
-                row = conn.execute(select(t.runs).where(t.runs.c.message_id == run.message_id)).first()
-                if row is not None:
-                    return self._run(row)
-                if taken is not None:
-                    # The id names a message that no run owns: an empty hash makes it a conflict.
-                    return RunRecord(run.message_id, taken[0], "message", body_hash="")
-                # The claim that won was deleted since (its session was): try again.
-
-        outcome = await self.db.write(op)
+        row = {f.name: getattr(run, f.name) for f in fields(run)}  # shallow: asdict deep-copies
+        claim = _Claim(run, {**row, "pgids": _dumps(run.pgids), "plan": _dumps(run.plan)}, user_message, parts)
+        outcome = await self.db.write_bulk(self._claims, claim)
         if isinstance(outcome, ConflictError):
             raise outcome
         return outcome
 
+    def _claims(self, conn: Connection, claims: list[_Claim]) -> list[RunRecord | ConflictError | None]:
+        """Many claims in a few statements (a burst's claims arrive together): those whose message
+        and part ids are all free are inserted together; the rest, and any that another server
+        claimed meanwhile, go through `_claim` one by one."""
+        ids = [c.run.message_id for c in claims]
+        part_ids = [p["id"] for c in claims for p in c.parts]
+        taken = {row[0] for chunk in _chunks(ids) for row in conn.execute(_in(t.messages.c.id, chunk))}
+        used = {row[0] for chunk in _chunks(part_ids) for row in conn.execute(_in(t.parts.c.id, chunk))}
+        counts = Counter([*ids, *part_ids])  # an id twice in the batch: settled one at a time
+        free = [
+            c
+            for c in claims
+            if c.run.message_id not in taken
+            and counts[c.run.message_id] == 1
+            and not any(p["id"] in used or counts[p["id"]] > 1 for p in c.parts)
+        ]
+        # Executed with many rows and RETURNING, each insert is one statement per page of rows
+        # (SQLAlchemy's "insertmanyvalues"), where a plain executemany steps SQLite once per row.
+        inserted: set[str] = set()
+        if free:
+            returned = conn.execute(self._sql.claim.returning(t.runs.c.message_id), [c.row for c in free])
+            inserted.update(row[0] for row in returned)
+        claimed = [c for c in free if c.run.message_id in inserted]
+        if claimed:
+            rows = [_message_row(c.user_message) for c in claimed]
+            conn.execute(self._sql.message.returning(t.messages.c.seq), rows).all()
+        if part_rows := [_part_row(p) for c in claimed for p in c.parts]:
+            conn.execute(self._sql.part.returning(t.parts.c.seq), part_rows).all()
+        return [None if c.run.message_id in inserted else self._claim(conn, c) for c in claims]
+
+    def _claim(self, conn: Connection, claim: _Claim) -> RunRecord | ConflictError | None:
+        """One claim: None once stored; the run that holds the id already; or, returned rather than
+        raised (a raise would fail every write of a batch), the conflict of a part id in use."""
+        run, parts = claim.run, claim.parts
+
+        def stored_message() -> Any:
+            return conn.execute(select(t.messages.c.session_id).where(t.messages.c.id == run.message_id)).first()
+
+        # Other transactions (other servers on this database) may claim the id meanwhile: the
+        # primary key decides. An insert that meets an uncommitted claim waits for it, and each
+        # statement here sees what was committed before it began.
+        while True:
+            taken = stored_message()
+            if taken is None:
+                used = _used_part(conn, parts)
+                if used is not None:
+                    if stored_message() is not None:
+                        # Claimed with these very parts since `taken` was read (on PostgreSQL each
+                        # statement sees what was committed before it began): that claim answers.
+                        continue
+                    return part_taken(used)
+                if conn.execute(self._sql.claim, claim.row).rowcount == 1:
+                    conn.execute(self._sql.message, _message_row(claim.user_message))
+                    if parts:
+                        conn.execute(self._sql.part, [_part_row(p) for p in parts])
+                    return None
+            row = conn.execute(select(t.runs).where(t.runs.c.message_id == run.message_id)).first()
+            if row is not None:
+                return self._run(row)
+            if taken is not None:
+                # The id names a message that no run owns: an empty hash makes it a conflict.
+                return RunRecord(run.message_id, taken[0], "message", body_hash="")
+            # The claim that won was deleted since (its session was): try again.
+
     async def get_run(self, message_id: str) -> RunRecord | None:
-        async with self.db.read() as conn:
-            row = (await conn.execute(select(t.runs).where(t.runs.c.message_id == message_id))).first()
+        stmt = select(t.runs).where(t.runs.c.message_id == message_id)
+        row = await self.db.read(lambda conn: conn.execute(stmt).first())
         return self._run(row) if row else None
 
     async def set_run_status(self, message_id: str, status: RunStatus) -> None:
@@ -368,8 +400,7 @@ class SQLStore:
         stmt = select(t.runs).where(UNFINISHED).order_by(t.runs.c.created, t.runs.c.message_id)
         if session_id is not None:
             stmt = stmt.where(t.runs.c.session_id == session_id)
-        async with self.db.read() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows = await self.db.read(lambda conn: conn.execute(stmt).all())
         return [self._run(r) for r in rows]
 
     async def renew_leases(self, instance: str, message_ids: Collection[str], until: int) -> set[str]:
@@ -393,8 +424,7 @@ class SQLStore:
             .where(UNFINISHED, t.runs.c.lease_until < now)
             .order_by(t.runs.c.created, t.runs.c.message_id)
         )
-        async with self.db.read() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows = await self.db.read(lambda conn: conn.execute(stmt).all())
         return [self._run(r) for r in rows]
 
     async def take_over(self, run: RunRecord, instance: str, host: str, until: int) -> bool:
@@ -423,9 +453,8 @@ class SQLStore:
         await self.db.write(lambda conn: conn.execute(stmt))
 
     async def list_permissions(self) -> list[dict[str, Any]]:
-        async with self.db.read() as conn:
-            rows = (await conn.execute(select(t.permissions.c.data).order_by(t.permissions.c.seq))).all()
-        return [json.loads(r[0]) for r in rows]
+        stmt = select(t.permissions.c.data).order_by(t.permissions.c.seq)
+        return await self.db.read(lambda conn: [json.loads(r[0]) for r in conn.execute(stmt)])
 
     async def clear_permissions(self) -> list[dict[str, Any]]:
         def op(conn: Connection) -> list[dict[str, Any]]:
@@ -488,16 +517,34 @@ class SQLStore:
     async def next_delivery_due(self) -> int | None:
         d = t.deliveries.c
         due = case((d.lease_until > d.next_attempt, d.lease_until), else_=d.next_attempt)
-        async with self.db.read() as conn:
-            value = (await conn.execute(select(func.min(due)).where(d.status == "pending"))).scalar()
+        stmt = select(func.min(due)).where(d.status == "pending")
+        value = await self.db.read(lambda conn: conn.execute(stmt).scalar())
         return None if value is None else int(value)
 
     async def list_deliveries(self, message_id: str) -> list[DeliveryRecord]:
         d = t.deliveries.c
         stmt = select(*_DELIVERY).where(d.message_id == message_id).order_by(d.seq)
-        async with self.db.read() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows = await self.db.read(lambda conn: conn.execute(stmt).all())
         return [DeliveryRecord(**row._mapping) for row in rows]
+
+
+def _loads_first(row: Any) -> Any:
+    """The JSON of the first column of `row`, or None without a row."""
+    return json.loads(row[0]) if row else None
+
+
+def _parts(conn: Connection, message_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The parts of each of `message_ids`, in order."""
+    out: dict[str, list[dict[str, Any]]] = {m: [] for m in message_ids}
+    for chunk in _chunks(message_ids):
+        stmt = (
+            select(t.parts.c.message_id, t.parts.c.data)
+            .where(t.parts.c.message_id.in_(chunk))
+            .order_by(t.parts.c.seq)
+        )
+        for message_id, data in conn.execute(stmt):
+            out[message_id].append(json.loads(data))
+    return out
 
 
 def _tree(conn: Connection, session_id: str) -> list[tuple[str, str]]:

@@ -1,69 +1,124 @@
-"""Group commit: every write of the store goes through one writer task, many writes per transaction.
+"""Group commit: every write of the store goes through one writer, many writes per transaction.
 
 Hundreds of runs write at once (claims, messages, parts). One transaction per write would make each
 wait for all the commits queued before it, and a new call's claim (which must finish before its
 headers go out) would wait behind every running call's part updates. Instead, writes queue in memory,
-and the writer applies everything queued in one `BEGIN IMMEDIATE` transaction, in submission order,
-in one trip to the database thread. If a batch fails, each of its writes is retried alone, so one bad
-write cannot fail the others.
+and the writer applies everything queued in one `BEGIN IMMEDIATE` transaction, in one trip to its own
+thread. If a batch fails, each of its writes is retried alone, so one bad write cannot fail the others.
+
+The writer's connection is a plain (synchronous) one, used only from that thread: an async driver
+would cross between the event loop and its thread once per statement, so a batch of a thousand
+claims would wait for the busy loop thousands of times. The thread needs Python's interpreter lock
+back after every statement (SQLite releases it while it works), and while the loop is busy it gets
+it back only at the loop's next switch (up to 5 ms): so what a burst writes many of is written in
+few statements. A *bulk* write (`run_bulk`) names a function that applies many items at once: the
+items of one kind queued in a batch go to one call of it, ahead of the batch's single writes. Bulk
+items create rows no queued write depends on (a claim stores a new run, message and parts).
+
+    queue: [claim a] [touch s] [claim b] [part p]    ->  thread, one transaction:
+                                                         claims([a, b]); touch s; part p; COMMIT
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection, Engine
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741
 Op = Callable[[Connection], Any]
+# Applies many items in one go and returns one result per item, in order.
+Bulk = Callable[[Connection, list[Any]], list[Any]]
 MAX_BATCH = 512
 
 
+@dataclass(slots=True)
+class _Write:
+    future: asyncio.Future[Any]
+    op: Op | None = None
+    bulk: Bulk | None = None
+    item: Any = None
+
+
 class GroupWriter:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._pending: list[tuple[Op, asyncio.Future[Any]]] = []
+        self._pending: list[_Write] = []
         self._task: asyncio.Task[None] | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wakeful-writer")
 
     async def run(self, op: Callable[[Connection], T]) -> T:
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((op, future))
+        """`op`'s result once the transaction it was applied in has committed."""
+        return await self._queue(_Write(self._future(), op=op))  # type: ignore[no-any-return]
+
+    async def run_bulk(self, bulk: Callable[[Connection, list[I]], list[T]], item: I) -> T:
+        """`item`'s result from `bulk`, applied to it with the other items of `bulk` queued meanwhile."""
+        return await self._queue(_Write(self._future(), bulk=bulk, item=item))  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _future() -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
+
+    async def _queue(self, write: _Write) -> Any:
+        self._pending.append(write)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain(), name="wakeful store writer")
         # The write happens whatever becomes of the caller: shield it from the caller's cancellation.
-        return await asyncio.shield(future)
+        return await asyncio.shield(write.future)
 
     async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(0)  # the writes queued by this loop iteration's callbacks join the batch
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            try:
-                async with self.engine.begin() as conn:
-                    results = await conn.run_sync(_apply, [op for op, _ in batch])
-            except Exception:
-                results = [await self._alone(op) for op, _ in batch]
-            for (_, future), (ok, value) in zip(batch, results, strict=True):
-                if future.done():
+            results = await loop.run_in_executor(self._thread, self._apply, batch)
+            for write, (ok, value) in zip(batch, results, strict=True):
+                if write.future.done():
                     continue
                 if ok:
-                    future.set_result(value)
+                    write.future.set_result(value)
                 else:
-                    future.set_exception(value)
+                    write.future.set_exception(value)
 
-    async def _alone(self, op: Op) -> tuple[bool, Any]:
+    # --- in the writer's thread -------------------------------------------------------------------
+
+    def _apply(self, batch: list[_Write]) -> list[tuple[bool, Any]]:
         try:
-            async with self.engine.begin() as conn:
-                return True, await conn.run_sync(op)
+            with self.engine.begin() as conn:
+                return _apply_all(conn, batch)
+        except Exception:
+            # Any failure aborts the whole transaction: each write is then retried alone.
+            return [self._alone(write) for write in batch]
+
+    def _alone(self, write: _Write) -> tuple[bool, Any]:
+        try:
+            with self.engine.begin() as conn:
+                return _apply_all(conn, [write])[0]
         except Exception as exc:
             return False, exc
 
     async def close(self) -> None:
         if self._task is not None:
             await self._task
+        await asyncio.get_running_loop().run_in_executor(self._thread, self.engine.dispose)
+        self._thread.shutdown(wait=True)
 
 
-def _apply(conn: Connection, ops: list[Op]) -> list[tuple[bool, Any]]:
-    # Any failure aborts the whole transaction, so the batch is then retried write by write.
-    return [(True, op(conn)) for op in ops]
+def _apply_all(conn: Connection, batch: list[_Write]) -> list[tuple[bool, Any]]:
+    results: list[tuple[bool, Any] | None] = [None] * len(batch)
+    kinds: dict[Bulk, list[int]] = {}
+    for index, write in enumerate(batch):
+        if write.bulk is not None:
+            kinds.setdefault(write.bulk, []).append(index)
+    for bulk, indices in kinds.items():
+        for index, value in zip(indices, bulk(conn, [batch[i].item for i in indices]), strict=True):
+            results[index] = (True, value)
+    for index, write in enumerate(batch):
+        if write.op is not None:
+            results[index] = (True, write.op(conn))
+    return results  # type: ignore[return-value]

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
-
 from wakeful.config import ServerConfig
 from wakeful.providers.base import ToolDefinition
 from wakeful.tools.pool import ToolPool, default_pool
 from wakeful.wire.parts import FilePart
 
 if TYPE_CHECKING:
+    import httpx
+
     from wakeful.tools.output import KeptOutputs
 
 

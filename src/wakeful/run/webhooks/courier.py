@@ -33,7 +33,7 @@ from wakeful.backoff import backoff_delay
 from wakeful.config import ServerConfig
 from wakeful.errors import InvalidRequestError
 from wakeful.ids import now_ms
-from wakeful.providers.http import tls_context
+from wakeful.providers.tls import tls_context
 from wakeful.run.webhooks.allow import AllowList, Target
 from wakeful.run.webhooks.signing import DELIVERY, EVENT, SIGNATURE, TIMESTAMP, load_secret, signature
 from wakeful.storage.base import DeliveryRecord, DeliveryStore, Settlement
@@ -65,24 +65,32 @@ class Courier:
         self._sending: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
+        self._making = asyncio.Lock()
         self._secret = ""
         self._closing = False
         self._held = 0  # slots taken by deliveries `hold` leased that are not sent yet
 
     async def start(self) -> None:
         self._secret = await asyncio.to_thread(load_secret, self._config)
-        # The providers' TLS context, loaded in a thread: loading the CA certificates is a tenth of a
-        # second of file work, done once per process.
-        verify = await asyncio.to_thread(tls_context)
-        self._client = httpx.AsyncClient(
+        self._task = asyncio.create_task(self._run(), name="webhook courier")
+
+    async def _http(self) -> httpx.AsyncClient:
+        """The client, made with the first attempt: most servers never send a webhook, and the
+        providers' TLS context it needs is a tenth of a second of file work, loaded in a thread."""
+        async with self._making:
+            if self._client is None:
+                self._client = await asyncio.to_thread(self._new_client)
+            return self._client
+
+    def _new_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
             timeout=self._config.webhook_timeout,
             limits=httpx.Limits(max_connections=self._config.webhook_concurrency),
             headers={"User-Agent": f"wakeful/{__version__}"},
-            verify=verify,
+            verify=tls_context(),
             # Only the allow-list decides where a delivery goes: no proxy from the environment.
             trust_env=False,
         )
-        self._task = asyncio.create_task(self._run(), name="webhook courier")
 
     async def close(self) -> None:
         if self._task is None:
@@ -178,7 +186,6 @@ class Courier:
 
     async def _post(self, record: DeliveryRecord) -> tuple[int | None, str | None]:
         """The receiver's status, or why there is none."""
-        assert self._client is not None
         body = record.body.encode()
         timestamp = str(int(time.time()))
         headers = {
@@ -190,6 +197,7 @@ class Courier:
         }
         timeout = self._config.webhook_timeout
         try:
+            client = await self._http()
             # The server's own URL is the operator's: only callbacks answer to the allow-list.
             target = (
                 await self._allow.target(record.url)
@@ -197,7 +205,7 @@ class Courier:
                 else Target(httpx.URL(record.url))
             )
             async with asyncio.timeout(timeout):
-                async with self._client.stream(
+                async with client.stream(
                     "POST",
                     target.url,
                     content=body,

@@ -12,14 +12,14 @@ import asyncio
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
 from wakeful import ids
 from wakeful.project.git import FileChange, Git
 from wakeful.run.runtime import Runtime
-from wakeful.server.deps import Directory, ExistingSession, RuntimeDep
+from wakeful.server.deps import Directory, ExistingSession, RuntimeDep, runtime_of
 from wakeful.server.routing import WireRoute
 from wakeful.session.sessions import project_id
 from wakeful.storage.base import ProjectRecord
@@ -38,8 +38,8 @@ OUTSIDE_GIT = "/"  # the reference's worktree for a directory outside any git re
 GIT_CONCURRENCY = 4  # git processes at once for one listing
 
 
-async def get_git(runtime: RuntimeDep) -> Git:
-    config = runtime.config
+async def get_git(request: Request) -> Git:
+    config = runtime_of(request).config
     return Git.from_environ(config.environ, config.git_timeout, config.git_max_output)
 
 

@@ -19,7 +19,7 @@ from wakeful.run.manager import RemoteRun, Reply, RunHandle, RunRequest
 from wakeful.run.prompt import build_run, build_summarize_run, command_prompt
 from wakeful.run.runtime import Runtime
 from wakeful.run.shell import build_shell_run
-from wakeful.server.deps import Directory, ExistingSession, MessageID, RuntimeDep
+from wakeful.server.deps import Directory, ExistingSession, KnownSession, MessageID, RuntimeDep, runtime_of
 from wakeful.server.keepalive import HEADER, KeepAliveResponse, requested_interval
 from wakeful.server.limits import prompt_size
 from wakeful.server.routes.webhooks import callbacks
@@ -32,6 +32,12 @@ from wakeful.wire.sessions import Session
 
 router = APIRouter(tags=["session"], route_class=WireRoute)
 MESSAGE_HEADER = "X-Wakeful-Message-ID"
+# The error of a run that failed, as its assistant message carries it.
+RUN_ERROR = {
+    "type": "object",
+    "required": ["name", "data"],
+    "properties": {"name": {"type": "string"}, "data": {"type": "object"}},
+}
 # The size limits of a body that starts a run, checked before the body is validated.
 SIZED = [Depends(prompt_size)]
 
@@ -75,7 +81,6 @@ PermissionTimeout = Annotated[float | None, Query(gt=0)]
 
 
 async def hold_options(
-    runtime: RuntimeDep,
     request: Request,
     on_disconnect: Annotated[str | None, Query()] = None,
     deadline: Annotated[float | None, Query(gt=0, allow_inf_nan=False)] = None,
@@ -83,6 +88,7 @@ async def hold_options(
 ) -> HoldOptions:
     if on_disconnect not in (None, "", "continue", "abort"):
         raise InvalidRequestError("on_disconnect must be 'continue' or 'abort'", field="on_disconnect")
+    runtime = runtime_of(request)
     interval = runtime.config.clamp_keepalive(requested_interval(request.headers.get(HEADER)))
     return HoldOptions(interval, on_disconnect == "abort", deadline, permission_timeout, runtime.metrics)
 
@@ -91,7 +97,7 @@ Held = Annotated[HoldOptions, Depends(hold_options)]
 
 
 async def callback_url(
-    runtime: RuntimeDep,
+    request: Request,
     callback: Annotated[
         str | None,
         Query(
@@ -101,7 +107,7 @@ async def callback_url(
     ] = None,
 ) -> str | None:
     # Apart from the long calls' options: the waits take those, and have no run to report.
-    return await runtime.webhooks.allow.accept(callback) if callback else None
+    return await runtime_of(request).webhooks.allow.accept(callback) if callback else None
 
 
 Callback = Annotated[str | None, Depends(callback_url)]
@@ -142,7 +148,7 @@ async def prompt(
     options: Held,
     callback: Callback,
     directory: Directory,
-    session: ExistingSession,
+    session: KnownSession,
     body: Annotated[PromptBody, Body()],
 ) -> KeepAliveResponse:
     run = build_run(
@@ -167,7 +173,7 @@ async def prompt_async(
     runtime: RuntimeDep,
     callback: Callback,
     directory: Directory,
-    session: ExistingSession,
+    session: KnownSession,
     body: Annotated[PromptBody, Body()],
     deadline: Annotated[float | None, Query(gt=0, allow_inf_nan=False)] = None,
     permission_timeout: PermissionTimeout = None,
@@ -191,7 +197,7 @@ async def command(
     options: Held,
     callback: Callback,
     directory: Directory,
-    session: ExistingSession,
+    session: KnownSession,
     body: Annotated[CommandBody, Body()],
 ) -> KeepAliveResponse:
     config = runtime.projects.load(directory)
@@ -220,7 +226,7 @@ async def shell(
     options: Held,
     callback: Callback,
     directory: Directory,
-    session: ExistingSession,
+    session: KnownSession,
     body: Annotated[ShellBody, Body()],
 ) -> KeepAliveResponse:
     run = build_shell_run(runtime, session, directory, body, deadline=options.deadline)
@@ -233,7 +239,7 @@ async def shell(
     response_model=None,
     responses={
         200: {
-            "content": {"application/json": {"schema": {"type": "boolean"}}},
+            "content": {"application/json": {"schema": {"anyOf": [{"type": "boolean"}, RUN_ERROR]}}},
             "description": (
                 "true once the summary is stored; held with keep-alive newlines like /message, and "
                 'a summary that failed ends the body with its error ({"name","data"}) instead'
@@ -245,7 +251,7 @@ async def summarize(
     runtime: RuntimeDep,
     options: Held,
     directory: Directory,
-    session: ExistingSession,
+    session: KnownSession,
     body: Annotated[SummarizeBody, Body()],
 ) -> KeepAliveResponse:
     """Compact the session now: summarise its history with the given model (queued behind a run)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from wakeful.project.agents import load_agents
 from wakeful.project.commands import load_commands
@@ -48,7 +48,7 @@ T = TypeVar("T")
 
 
 async def get_location(
-    runtime: RuntimeDep,
+    request: Request,
     git: GitDep,
     fallback: Directory,
     directory: Annotated[str | None, Query(alias="location[directory]")] = None,
@@ -56,7 +56,7 @@ async def get_location(
 ) -> LocationInfo:
     """`location[directory]` is checked like `?directory=`; `location[workspace]` is ignored."""
     del workspace
-    where: Path = fallback if directory is None else await get_directory(runtime, directory=directory)
+    where: Path = fallback if directory is None else await get_directory(request, directory=directory)
     worktree = await git.worktree(where)
     return LocationInfo(
         directory=str(where),

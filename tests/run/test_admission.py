@@ -12,8 +12,11 @@ import pytest
 from tests.support.http import tool
 from tests.support.inproc import PATIENCE, EventLog, answer, new_session, prompt_run, scripted, submit
 from wakeful.errors import ServiceUnavailableError
+from wakeful.providers.scripted import ScriptedProvider
 from wakeful.run.admission import BURST, QUIET, Admission, paused
+from wakeful.run.manager import RunHandle
 from wakeful.run.runtime import Runtime
+from wakeful.wire.sessions import Session
 
 ASK_ECHO = [{"permission": "bash", "pattern": "echo *", "action": "ask"}]
 
@@ -27,11 +30,17 @@ def app_flags() -> dict[str, Any]:
     return {"max_running_runs": 1}
 
 
-async def test_a_run_over_the_cap_waits_for_a_slot_and_then_runs(runtime: Runtime) -> None:
+async def slot_taken(runtime: Runtime, gate: str) -> tuple[ScriptedProvider, RunHandle, Session]:
+    """The only slot held by a run that waits at the model's `gate`, and a second session."""
     model = scripted(runtime)
     first, second = await new_session(runtime), await new_session(runtime)
-    held = await submit(runtime, prompt_run(runtime, first, "HOLD_BEFORE one\nREPLY first"))
-    await model.held("one")
+    held = await submit(runtime, prompt_run(runtime, first, f"HOLD_BEFORE {gate}\nREPLY first"))
+    await model.held(gate)
+    return model, held, second
+
+
+async def test_a_run_over_the_cap_waits_for_a_slot_and_then_runs(runtime: Runtime) -> None:
+    model, held, second = await slot_taken(runtime, "one")
     queued = await submit(runtime, prompt_run(runtime, second, "REPLY second"))
     assert runtime.runs.admission.running == 1
     assert not queued.done() and runtime.runs.is_busy(second.id)  # accepted, waiting for the slot
@@ -57,10 +66,7 @@ async def test_a_run_waiting_for_approval_gives_its_slot_back(runtime: Runtime) 
 
 
 async def test_an_aborted_run_waiting_for_a_slot_ends_without_running(runtime: Runtime) -> None:
-    model = scripted(runtime)
-    first, second = await new_session(runtime), await new_session(runtime)
-    held = await submit(runtime, prompt_run(runtime, first, "HOLD_BEFORE gate\nREPLY first"))
-    await model.held("gate")
+    model, held, second = await slot_taken(runtime, "gate")
     queued = await submit(runtime, prompt_run(runtime, second, "REPLY never"))
     assert await runtime.runs.abort(second.id)
     reply = await answer(queued)

@@ -154,7 +154,7 @@ class RunManager:
         instance: str,
         sessions: Sessions,
         metrics: Metrics,
-        admission: Admission | None = None,
+        admission: Admission,
     ) -> None:
         self.log = log
         self.sessions = sessions  # a prompt and the end of its run each touch the session
@@ -162,7 +162,7 @@ class RunManager:
         self.bus = bus
         self.instance = instance
         self.metrics = metrics
-        self.admission = admission or Admission(max_running=256)
+        self.admission = admission
         self._live: dict[str, RunHandle] = {}
         self._queues: dict[str, deque[RunHandle]] = {}
         self._current: dict[str, RunHandle] = {}

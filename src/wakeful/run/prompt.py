@@ -466,17 +466,21 @@ def build_summarize_run(
         model=ModelRef(providerID=choice.provider.id, modelID=choice.model_id),
     )
     part = CompactionPart(id=ids.part_id(), sessionID=session.id, messageID=message_id, auto=bool(body.auto))
-    plan = RunPlan(
-        session_id=session.id,
-        user_message_id=message_id,
-        directory=directory,
-        agent=agent,
-        model=choice,
-        provider=runtime.provider(choice),
-        tools={},
-        compaction=CompactionSettings.of(catalog.config.section("compaction")),
-        compact_only=True,
-    )
+
+    def summarize(stored: Session) -> AgentLoop:
+        plan = RunPlan(
+            session_id=stored.id,
+            user_message_id=message_id,
+            directory=directory,
+            agent=agent,
+            model=choice,
+            provider=runtime.provider(choice),
+            tools={},
+            compaction=CompactionSettings.of(catalog.config.section("compaction")),
+            compact_only=True,
+        )
+        return _loop(runtime, plan, catalog.config)
+
     return RunRequest(
         session_id=session.id,
         message_id=message_id,
@@ -484,6 +488,6 @@ def build_summarize_run(
         body_hash=body_hash(session.id, "summarize", body),
         user_message=user.wire(),
         user_parts=[part.wire()],
-        executor=_loop(runtime, plan, catalog.config),
+        executor=PreparedRun(runtime, session, choice, summarize),
         deadline=deadline if deadline is not None else runtime.config.run_deadline,
     )

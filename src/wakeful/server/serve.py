@@ -127,6 +127,8 @@ class DrainingServer(uvicorn.Server):
             # Held responses write their final JSON within one event-loop turn of their run ending.
             await asyncio.sleep(0.05)
         finally:
+            if self._settling is not None:
+                await self._settling  # a thread's build of the routes, under a second from the start
             log.info("drained; stopping")
             self.should_exit = True
 

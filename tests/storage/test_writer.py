@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 
-from wakeful.storage.writer import GroupWriter
+from wakeful.storage.writer import MAX_BATCH, GroupWriter
 
 
 @pytest.fixture
@@ -108,3 +108,23 @@ async def test_a_failing_bulk_call_is_retried_item_by_item(engine: Engine) -> No
     assert results[0] == 1 and results[2] == 2
     assert isinstance(results[1], OperationalError)
     assert rows(engine) == [1, 2]
+
+
+async def test_a_bulk_write_goes_ahead_of_a_long_queue_of_single_writes(engine: Engine) -> None:
+    commits: list[object] = []
+    event.listen(engine, "commit", commits.append)
+    seen_at: list[int] = []
+
+    def insert_many(conn: Connection, items: list[int]) -> list[int]:
+        seen_at.append(len(commits))
+        for n in items:
+            conn.exec_driver_sql("INSERT INTO t VALUES (?)", (n,))
+        return items
+
+    writer = GroupWriter(engine)
+    singles = [writer.run(insert(n)) for n in range(MAX_BATCH + 10)]
+    results = await asyncio.gather(*singles, writer.run_bulk(insert_many, -1))
+    await writer.close()
+    assert results[-1] == -1
+    assert seen_at == [0]  # in the first transaction, though queued behind more than a batch
+    assert len(commits) == 2

@@ -12,8 +12,10 @@ claims would wait for the busy loop thousands of times. The thread needs Python'
 back after every statement (SQLite releases it while it works), and while the loop is busy it gets
 it back only at the loop's next switch (up to 5 ms): so what a burst writes many of is written in
 few statements. A *bulk* write (`run_bulk`) names a function that applies many items at once: the
-items of one kind queued in a batch go to one call of it, ahead of the batch's single writes. Bulk
-items create rows no queued write depends on (a claim stores a new run, message and parts).
+items of one kind queued meanwhile go to one call of it, in the next batch, ahead of every single
+write still queued (a call's headers wait for its claim, while thousands of running runs' writes
+may be queued). Bulk items create rows no queued write depends on (a claim stores a new run,
+message and parts).
 
     queue: [claim a] [touch s] [claim b] [part p]    ->  thread, one transaction:
                                                          claims([a, b]); touch s; part p; COMMIT
@@ -48,7 +50,8 @@ class _Write:
 class GroupWriter:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._pending: list[_Write] = []
+        self._pending: list[_Write] = []  # single writes, in order
+        self._bulk: list[_Write] = []  # bulk writes: they jump the queue of single writes
         self._task: asyncio.Task[None] | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wakeful-writer")
 
@@ -65,7 +68,7 @@ class GroupWriter:
         return asyncio.get_running_loop().create_future()
 
     async def _queue(self, write: _Write) -> Any:
-        self._pending.append(write)
+        (self._pending if write.bulk is None else self._bulk).append(write)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain(), name="wakeful store writer")
         # The write happens whatever becomes of the caller: shield it from the caller's cancellation.
@@ -74,8 +77,10 @@ class GroupWriter:
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         await asyncio.sleep(0)  # the writes queued by this loop iteration's callbacks join the batch
-        while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        while self._pending or self._bulk:
+            bulk, self._bulk = self._bulk[:MAX_BATCH], self._bulk[MAX_BATCH:]
+            single, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            batch = bulk + single
             results = await loop.run_in_executor(self._thread, self._apply, batch)
             for write, (ok, value) in zip(batch, results, strict=True):
                 if write.future.done():

@@ -24,7 +24,7 @@ async def drained(sub: Subscription) -> list[tuple[str, str]]:
 
 async def test_delete_removes_the_whole_subtree_and_announces_each(tmp_path: Path) -> None:
     store, bus = MemoryStore(), EventBus()
-    sessions = Sessions(store, bus)
+    sessions = Sessions(store, bus, index_size=100)
     root = await sessions.create(tmp_path, SessionCreate())
     child = await sessions.create(tmp_path, SessionCreate(parentID=root.id))
     grandchild = await sessions.create(tmp_path, SessionCreate(parentID=child.id))

@@ -16,7 +16,7 @@ from wakeful.wire.sessions import SessionCreate, SessionUpdate
 
 async def test_touch_moves_time_updated_and_announces_it(tmp_path: Path) -> None:
     bus = EventBus()
-    sessions = Sessions(MemoryStore(), bus)
+    sessions = Sessions(MemoryStore(), bus, index_size=100)
     made = await sessions.create(tmp_path, SessionCreate())
     sub = bus.subscribe()
     touched = await sessions.touch(made.id)
@@ -28,7 +28,7 @@ async def test_touch_moves_time_updated_and_announces_it(tmp_path: Path) -> None
 
 
 async def test_a_touch_and_a_rename_at_once_both_land(tmp_path: Path) -> None:
-    sessions = Sessions(MemoryStore(), EventBus())
+    sessions = Sessions(MemoryStore(), EventBus(), index_size=100)
     made = await sessions.create(tmp_path, SessionCreate())
     await asyncio.gather(
         sessions.touch(made.id),

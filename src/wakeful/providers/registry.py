@@ -33,7 +33,8 @@ def build_provider(
     transport: Transport,
 ) -> Provider:
     """`options` is `provider.<id>.options` of opencode.json, with env references already resolved."""
-    if npm == SCRIPTED_NPM or (npm is None and provider_id == "scripted"):
+    adapter = adapter_module(provider_id, npm)
+    if adapter == "wakeful.providers.scripted":
         from wakeful.providers.scripted import ScriptedProvider
 
         return ScriptedProvider(provider_id, silence_timeout=silence_timeout)
@@ -41,7 +42,7 @@ def build_provider(
         options, silence_timeout=silence_timeout, max_connections=max_connections, transport=transport
     )
     # The SDKs take about a second to import: they load when first needed, in a thread (`imported`).
-    if npm == ANTHROPIC_NPM or provider_id == "anthropic":
+    if adapter == "wakeful.providers.anthropic":
         from wakeful.providers.anthropic import AnthropicProvider
 
         return AnthropicProvider(provider_id, endpoint)

@@ -62,10 +62,9 @@ class Admission:
         # (thousands of starts polling a clock would cost the loop more than they save).
         self._quiet = asyncio.Event()
         self._quiet.set()
-        self._quiet_timer: asyncio.TimerHandle | None = None
         self._window = (float("-inf"), 0)  # (start, prompts arrived since)
         self._last_arrival = float("-inf")
-        self._accepting = 0  # prompts between their arrival and the end of their claim
+        self._accepting = 0  # prompts between their arrival and their answer (headers or refusal)
 
     @property
     def running(self) -> int:
@@ -99,12 +98,10 @@ class Admission:
             self._accepting -= 1
 
     def _check_later(self, delay: float) -> None:
-        if self._quiet_timer is not None:
-            self._quiet_timer.cancel()
-        self._quiet_timer = asyncio.get_running_loop().call_later(delay, self._check)
+        # One check pending at a time: armed when a burst begins, re-armed only by itself.
+        asyncio.get_running_loop().call_later(delay, self._check)
 
     def _check(self) -> None:
-        self._quiet_timer = None
         since = asyncio.get_running_loop().time() - self._last_arrival
         if self._accepting or since < QUIET:
             self._check_later(max(QUIET - since, QUIET / 2))

@@ -30,15 +30,21 @@ DESCRIPTION = (
 _MISSING = object()
 
 
-def check_schema(schema: dict[str, Any], field: str = "format.schema") -> None:
-    """Refuse (400) a schema that is not a valid JSON Schema."""
+def _validator_class(schema: dict[str, Any]) -> Any:
+    """The jsonschema validator of `schema`'s dialect (2020-12 unless it names another)."""
     # jsonschema loads with the first prompt that asks for structured output, not with the server.
     from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
     from jsonschema.validators import validator_for
 
+    return validator_for(schema, default=Draft202012Validator)
+
+
+def check_schema(schema: dict[str, Any], field: str = "format.schema") -> None:
+    """Refuse (400) a schema that is not a valid JSON Schema."""
+    from jsonschema.exceptions import SchemaError
+
     try:
-        validator_for(schema, default=Draft202012Validator).check_schema(schema)
+        _validator_class(schema).check_schema(schema)
     except SchemaError as exc:
         raise InvalidRequestError(f"{field}: not a valid JSON Schema: {exc.message}", field=field) from None
 
@@ -56,10 +62,7 @@ class StructuredOutput:
             {"type": "object", "properties": {"value": schema}, "required": ["value"]} if self.wrapped else schema
         )
         self.definition = ToolDefinition(name=NAME, description=DESCRIPTION, parameters=parameters)
-        from jsonschema import Draft202012Validator
-        from jsonschema.validators import validator_for
-
-        self._validator = validator_for(schema, default=Draft202012Validator)(schema)
+        self._validator = _validator_class(schema)(schema)
         self.failures = 0
         self._value: Any = _MISSING
 

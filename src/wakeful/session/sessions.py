@@ -37,7 +37,7 @@ class Sessions:
     """Changes to a stored session are read-modify-write; each runs under its session's lock, so a
     rename and a prompt's touch arriving together both land."""
 
-    def __init__(self, store: SessionStore, bus: EventBus, index_size: int = 10_000) -> None:
+    def __init__(self, store: SessionStore, bus: EventBus, index_size: int) -> None:
         self._store = store
         self.bus = bus
         self.index = SessionIndex(index_size)

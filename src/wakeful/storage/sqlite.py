@@ -29,28 +29,16 @@ I = TypeVar("I")  # noqa: E741
 log = logging.getLogger("wakeful.storage")
 
 
-def _reader_engine(path: Path, *, readers: int, busy_timeout: float) -> Engine:
-    """The readers' connections, one per reading thread (`SQLite.read`)."""
+def _engine(path: Path, *, begin: str, connections: int, busy_timeout: float) -> Engine:
+    """As many connections as the threads that use them (the readers' pool, the writer's one
+    thread), so no thread waits for a connection; a connection may serve any of those threads."""
     engine = create_engine(
         f"sqlite:///{path}",
-        pool_size=readers,
+        pool_size=connections,
         max_overflow=0,
         connect_args={"timeout": busy_timeout, "check_same_thread": False},
     )
-    _configure(engine, begin="BEGIN", busy_timeout=busy_timeout)
-    return engine
-
-
-def _writer_engine(path: Path, *, busy_timeout: float) -> Engine:
-    """The group writer's one connection, used only from the writer's thread (`storage.writer`)."""
-    engine = create_engine(
-        f"sqlite:///{path}",
-        pool_size=1,
-        max_overflow=0,
-        pool_timeout=busy_timeout,
-        connect_args={"timeout": busy_timeout},
-    )
-    _configure(engine, begin="BEGIN IMMEDIATE", busy_timeout=busy_timeout)
+    _configure(engine, begin=begin, busy_timeout=busy_timeout)
     return engine
 
 
@@ -77,10 +65,10 @@ class SQLite:
 
     def __init__(self, path: Path, *, readers: int = 4, busy_timeout: float = 30.0) -> None:
         self.path = path
-        self._reader = _reader_engine(path, readers=readers, busy_timeout=busy_timeout)
+        self._reader = _engine(path, begin="BEGIN", connections=readers, busy_timeout=busy_timeout)
         # As many threads as connections: a burst of reads queues here, never for a connection.
         self._reading = ThreadPoolExecutor(readers, thread_name_prefix="wakeful-read")
-        self.writes = GroupWriter(_writer_engine(path, busy_timeout=busy_timeout))
+        self.writes = GroupWriter(_engine(path, begin="BEGIN IMMEDIATE", connections=1, busy_timeout=busy_timeout))
 
     async def open(self) -> None:
         log.info("storage: SQLite at %s", self.path)

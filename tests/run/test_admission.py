@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from tests.support.http import tool
 from tests.support.inproc import PATIENCE, EventLog, answer, new_session, prompt_run, scripted, submit
 from wakeful.errors import ServiceUnavailableError
 from wakeful.providers.scripted import ScriptedProvider
-from wakeful.run.admission import BURST, QUIET, Admission, paused
+from wakeful.run.admission import BURST, LAG_LIMIT, QUIET, Admission, paused
 from wakeful.run.manager import RunHandle
 from wakeful.run.runtime import Runtime
 from wakeful.wire.sessions import Session
@@ -105,3 +106,31 @@ async def test_in_a_burst_starts_wait_until_no_prompt_is_being_accepted() -> Non
         await asyncio.sleep(3 * QUIET)  # arrivals have paused, but their claims are still under way
         assert not start.done()
     await asyncio.wait_for(start, PATIENCE)
+
+
+async def test_a_start_waits_while_the_event_loop_is_slow_to_come_back() -> None:
+    admission = Admission(max_running=4)
+    loop = asyncio.get_running_loop()
+    hogging = True
+
+    def hog() -> None:
+        # Each turn of the loop takes longer than LAG_LIMIT (well short of the stall detector).
+        if hogging:
+            time.sleep(1.2 * LAG_LIMIT)
+            loop.call_soon(hog)
+
+    started = asyncio.Event()
+
+    async def start() -> None:
+        async with admission.slot():
+            started.set()
+
+    loop.call_soon(hog)
+    task = asyncio.create_task(start())
+    for _ in range(6):  # six slow turns: the start measured, and paused, at least twice
+        await asyncio.sleep(0)
+    assert not started.is_set()
+    assert admission.running == 1  # it holds its slot while it waits for the loop
+    hogging = False
+    await asyncio.wait_for(started.wait(), PATIENCE)
+    await task

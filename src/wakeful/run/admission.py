@@ -9,7 +9,11 @@ prompt is being accepted and none arrived for QUIET seconds, for at most MAX_DEF
 loop runs its timers late, so "none arrived" alone would let starts in between two rounds of a
 burst's claims; the count of claims under way closes that gap. A prompt arriving alone never waits.
 Runs also take their slots at most `start_rate` per second (a token bucket holding a tenth of a
-second's worth).
+second's worth), and a run with its slot still starts only once the event loop comes back to it
+within LAG_LIMIT: every held call's keep-alive waits behind whatever the loop has queued, so when
+starts pile up work faster than the loop gets through it, the next start waits instead. Starts pass
+that gate one at a time, each after its own measurement, so a backlog of starts cannot rush through
+together the moment the loop is free.
 
 A run that waits for a person (a permission ask, `paused`) gives its slot back meanwhile and takes
 one again before it goes on: a fleet of runs waiting for approval cannot starve the rest. The slot a
@@ -34,6 +38,8 @@ RETRY_AFTER = 5  # seconds a refused client is told to wait
 QUIET = 0.1  # seconds without a new prompt after which runs start
 BURST = 16  # prompts within QUIET seconds that make a burst
 MAX_DEFER = 2.0  # seconds a start gives way to arriving prompts at most
+LAG_LIMIT = 0.05  # seconds the loop may take to come back to a start, or the start waits
+LAG_PAUSE = 0.05  # seconds a start waits before it measures again
 
 
 class _Slot:
@@ -65,6 +71,7 @@ class Admission:
         self._window = (float("-inf"), 0)  # (start, prompts arrived since)
         self._last_arrival = float("-inf")
         self._accepting = 0  # prompts between their arrival and their answer (headers or refusal)
+        self._gate = asyncio.Lock()  # the starts measuring the loop, one at a time
 
     @property
     def running(self) -> int:
@@ -126,6 +133,18 @@ class Admission:
         if wait > 0:
             await asyncio.sleep(wait)
 
+    async def _unloaded(self) -> None:
+        """Return once a turn of the event loop (everything queued ahead of this task) takes at most
+        LAG_LIMIT."""
+        loop = asyncio.get_running_loop()
+        async with self._gate:
+            while True:
+                asked = loop.time()
+                await asyncio.sleep(0)
+                if loop.time() - asked <= LAG_LIMIT:
+                    return
+                await asyncio.sleep(LAG_PAUSE)
+
     async def acquire(self) -> None:
         await self._slots.acquire()
         self._running += 1
@@ -136,12 +155,14 @@ class Admission:
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Hold one of `max_running` slots (waiting in turn, paced) while the body runs."""
+        """Hold one of `max_running` slots (waiting in turn, paced, for a loop with time to spare)
+        while the body runs."""
         await self._pace()
         await self.acquire()
         slot = _Slot(self)
         token = _held.set(slot)
         try:
+            await self._unloaded()
             yield
         finally:
             _held.reset(token)

@@ -85,6 +85,9 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # wakeful's own RequestTelemetry makes each request's span and metrics; FastAPI's would be
+        # a second set whenever global OpenTelemetry providers exist, and is checked per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.wakeful = state
     errors.install(app)

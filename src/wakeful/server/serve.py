@@ -47,7 +47,10 @@ def raise_open_file_limit() -> int:
 
 def bind(config: ServerConfig) -> socket.socket:
     family = socket.AF_INET6 if ":" in config.hostname else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Named IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on connections accepted from a socket
+    # that says it is TCP, and without it Nagle's algorithm holds a response's small writes (the
+    # headers, a keep-alive newline, the answer) until the client acknowledges the previous one.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((config.hostname, config.port))

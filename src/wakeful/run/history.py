@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
@@ -112,7 +112,7 @@ def compacted(messages: list[Entry]) -> list[Entry]:
     def plain(ms: list[Entry]) -> list[Entry]:
         return [m for m in ms if m["info"]["id"] not in pairs and m["info"].get("parentID") not in pairs]
 
-    found = _latest_compaction(messages)
+    found = _latest_compaction(messages) if pairs else None
     if found is None:
         return plain(messages)
     c, s = found
@@ -143,13 +143,9 @@ def _complete(messages: list[Entry], user_message_id: str) -> bool:
 
 
 async def load(log: MessageLog, session_id: str, user_message_id: str) -> list[Entry]:
-    """The view of the run of `user_message_id`, its prompt included."""
-    messages = await log.list_raw(session_id, limit=PAGE)
-    while len(messages) % PAGE == 0 and messages and not _complete(messages, user_message_id):
-        older = await log.list_raw(session_id, limit=PAGE, before=messages[0]["info"]["id"])
-        if not older:
-            break
-        messages = older + messages
+    """The view of the run of `user_message_id`, its prompt included. Its entries are shared with
+    the log's `recent` messages: copy one before changing it."""
+    messages = await log.recent.tail(session_id, lambda ms: _complete(ms, user_message_id), PAGE)
     selected = select(messages, user_message_id)
     prompt = next((m for m in selected if m["info"]["id"] == user_message_id), None)
     return with_prompt(compacted(selected), prompt)
@@ -258,16 +254,35 @@ def entry_chat(entry: Entry, files: Files = NO_FILES, clip: int | None = None) -
     return chat
 
 
+Converted = tuple[list[ChatMessage], int]  # an entry's chat messages, and their estimated tokens
+Derive = Callable[[Entry, Callable[[Entry], Converted]], Converted]
+
+
+def converted(entry: Entry) -> Converted:
+    """`entry` as chat messages, and their estimated tokens, when it holds no `file://` part."""
+    chat = entry_chat(entry)
+    return chat, sum(message_tokens(m) for m in chat)
+
+
+def _reads_files(entry: Entry) -> bool:
+    return entry["info"]["role"] == "user" and any(
+        p["type"] == "file" and p["url"].startswith("file://") for p in entry["parts"]
+    )
+
+
 def to_chat(messages: list[Entry], files: Files = NO_FILES, clip: int | None = None) -> list[ChatMessage]:
     return [m for entry in messages for m in entry_chat(entry, files, clip)]
 
 
 class Conversation:
     """The view a run shows the model, kept in step with the run: each stored message is turned
-    into chat messages and estimated once, so that a step costs the same however long the run."""
+    into chat messages and estimated once, so that a step costs the same however long the run.
+    `derive(entry, converted)` may answer from what an earlier run converted (the log's `recent`
+    messages); an entry with `file://` parts is always converted here, with this run's `files`."""
 
-    def __init__(self, entries: list[Entry], files: Files = NO_FILES) -> None:
+    def __init__(self, entries: list[Entry], files: Files = NO_FILES, derive: Derive | None = None) -> None:
         self.files = files
+        self._derive = derive
         self.entries: list[Entry] = []
         self._chat: list[ChatMessage] = []
         self.sizes: list[int] = []  # estimated tokens per entry
@@ -275,8 +290,11 @@ class Conversation:
         self.replace(entries)
 
     def append(self, entry: Entry) -> None:
-        chat = entry_chat(entry, self.files)
-        size = sum(message_tokens(m) for m in chat)
+        if self._derive is not None and not _reads_files(entry):
+            chat, size = self._derive(entry, converted)
+        else:
+            chat = entry_chat(entry, self.files)
+            size = sum(message_tokens(m) for m in chat)
         self.entries.append(entry)
         self._chat.extend(chat)
         self.sizes.append(size)

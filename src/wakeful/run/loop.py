@@ -276,7 +276,10 @@ class AgentLoop(Executor):
         plan = self.plan
         entries = await history.load(self.log, plan.session_id, plan.user_message_id)
         self._files = await history.read_files(entries, self.tool_calls.context)
-        self.conversation = Conversation(entries, self._files)
+        recent = self.log.recent
+        self.conversation = Conversation(
+            entries, self._files, lambda entry, make: recent.derived(plan.session_id, entry, make)
+        )
         self.system = await self.prompts.build(
             directory=plan.directory,
             agent=plan.agent,
@@ -436,8 +439,10 @@ class AgentLoop(Executor):
         else:
             part = history.compaction_part(request)
             if part is not None and tail_id is not None:
-                part["tail_start_id"] = tail_id
-                await self.log.put_part(PART_ADAPTER.validate_python(part))
+                # A copy: the stored entries are shared with the log's recent messages.
+                changed = {**part, "tail_start_id": tail_id}
+                request = {**request, "parts": [changed if p is part else p for p in request["parts"]]}
+                await self.log.put_part(PART_ADAPTER.validate_python(changed))
         summary = await compactor.summarise(request, head)
         self.assistant = None  # a later failure is not the summary's
         conversation.replace(history.with_prompt([request, summary, *tail], prompt))
@@ -452,9 +457,11 @@ class AgentLoop(Executor):
     async def _prune(self) -> None:
         if not self.plan.compaction.prune or self.conversation is None:
             return
-        for part in prunable(self.conversation.entries):
-            part["state"].setdefault("time", {})["compacted"] = now_ms()
-            await self.log.put_part(PART_ADAPTER.validate_python(part))
+        for part in prunable(self.conversation.entries, self.conversation.tokens):
+            # A copy: the stored entries are shared with the log's recent messages.
+            state = part["state"]
+            pruned = {**state, "time": {**(state.get("time") or {}), "compacted": now_ms()}}
+            await self.log.put_part(PART_ADAPTER.validate_python({**part, "state": pruned}))
 
     async def _discard(self, message: AssistantMessage) -> None:
         """Forget a step the provider refused before answering."""

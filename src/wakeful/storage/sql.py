@@ -269,6 +269,21 @@ class SQLStore:
 
         return await self.db.read(op)
 
+    async def messages_after(self, session_id: str, message_id: str) -> list[dict[str, Any]] | None:
+        messages = t.messages.c
+        pivot = select(messages.seq).where(messages.id == message_id, messages.session_id == session_id)
+        after = select(messages.id, messages.data).where(messages.session_id == session_id).order_by(messages.seq)
+
+        def op(conn: Connection) -> list[dict[str, Any]] | None:
+            seq = conn.execute(pivot).scalar()
+            if seq is None:
+                return None
+            rows = conn.execute(after.where(messages.seq > seq)).all()
+            parts = _parts(conn, [r[0] for r in rows])
+            return [{"info": json.loads(data), "parts": parts[mid]} for mid, data in rows]
+
+        return await self.db.read(op)
+
     async def delete_message(self, session_id: str, message_id: str) -> None:
         def op(conn: Connection) -> None:
             conn.execute(delete(t.parts).where(t.parts.c.message_id == message_id))

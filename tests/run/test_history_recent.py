@@ -53,7 +53,9 @@ def texts(messages: list[ChatMessage]) -> list[str]:
     return [m.text for m in messages]
 
 
-async def test_each_prompt_reads_only_what_is_new(wakeful: InProcess, client: httpx.AsyncClient, store: CountingStore) -> None:
+async def test_each_prompt_reads_only_what_is_new(
+    wakeful: InProcess, client: httpx.AsyncClient, store: CountingStore
+) -> None:
     sid = await create_session(client)
     for k in range(3):
         await prompt(client, sid, f"REPLY answer {k}")
@@ -68,7 +70,9 @@ async def test_each_prompt_reads_only_what_is_new(wakeful: InProcess, client: ht
     ]
 
 
-async def test_a_deleted_message_is_gone_from_the_next_prompt(wakeful: InProcess, client: httpx.AsyncClient) -> None:
+async def test_a_deleted_message_is_gone_from_the_next_prompt(
+    wakeful: InProcess, client: httpx.AsyncClient
+) -> None:
     sid = await create_session(client)
     first = await prompt(client, sid, "REPLY first")
     await prompt(client, sid, "REPLY second")
@@ -78,7 +82,9 @@ async def test_a_deleted_message_is_gone_from_the_next_prompt(wakeful: InProcess
     assert texts(said(wakeful, "REPLY third")) == ["REPLY first", "REPLY second", "second", "REPLY third"]
 
 
-async def test_a_summary_replaces_the_history_of_the_next_prompt(wakeful: InProcess, client: httpx.AsyncClient) -> None:
+async def test_a_summary_replaces_the_history_of_the_next_prompt(
+    wakeful: InProcess, client: httpx.AsyncClient
+) -> None:
     sid = await create_session(client)
     await prompt(client, sid, "REPLY about pods")
     response = await client.post(f"/session/{sid}/summarize", json=MODEL)

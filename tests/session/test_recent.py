@@ -156,7 +156,11 @@ async def test_another_replicas_write_is_heard_too() -> None:
     edited = message("msg_0", "from elsewhere")
     await store.put_part(edited["parts"][0])  # written by another server: only its event comes here
     log.bus.publish_remote(
-        {"id": "evt_1", "type": "message.part.updated", "properties": {"sessionID": SID, "part": edited["parts"][0]}}
+        {
+            "id": "evt_1",
+            "type": "message.part.updated",
+            "properties": {"sessionID": SID, "part": edited["parts"][0]},
+        }
     )
     assert texts(await tail(log)) == ["from elsewhere", "hi", "hi"]
 

@@ -109,7 +109,9 @@ class RecentMessages:
             messages, extended = older + messages, None
         return messages, whole, extended
 
-    def _keep(self, session_id: str, messages: list[Entry], whole: bool, extended: list[Entry] | None) -> None:
+    def _keep(
+        self, session_id: str, messages: list[Entry], whole: bool, extended: list[Entry] | None
+    ) -> None:
         old = self._tails.pop(session_id, None)
         if old is not None:
             self._kept -= len(old.entries)

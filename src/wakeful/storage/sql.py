@@ -16,7 +16,19 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Executable, Insert, Table, and_, case, delete, func, select, update
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Insert,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    select,
+    update,
+)
 
 from wakeful.errors import ConflictError
 from wakeful.storage import schema as t
@@ -45,6 +57,32 @@ _DELIVERY = [c for c in t.deliveries.c if c.name != "seq"]
 IN_CHUNK = 500
 # "Not done", spelt so that the index on status answers it.
 UNFINISHED = t.runs.c.status.in_(("queued", "running"))
+
+# What every prompt reads and writes, built once: building a statement costs far more than SQLite
+# takes to run it.
+_SESSION = select(t.sessions.c.data).where(t.sessions.c.id == bindparam("p_id"))
+_MESSAGE = select(t.messages.c.data).where(
+    t.messages.c.id == bindparam("p_id"), t.messages.c.session_id == bindparam("p_session")
+)
+_MESSAGE_SEQ = select(t.messages.c.seq).where(
+    t.messages.c.id == bindparam("p_id"), t.messages.c.session_id == bindparam("p_session")
+)
+_MESSAGES_AFTER = (
+    select(t.messages.c.id, t.messages.c.data)
+    .where(t.messages.c.session_id == bindparam("p_session"), t.messages.c.seq > bindparam("p_seq"))
+    .order_by(t.messages.c.seq)
+)
+_PARTS = (
+    select(t.parts.c.message_id, t.parts.c.data)
+    .where(t.parts.c.message_id.in_(bindparam("p_ids", expanding=True)))
+    .order_by(t.parts.c.seq)
+)
+_RUN = select(t.runs).where(t.runs.c.message_id == bindparam("p_id"))
+_RUN_STATUS = t.runs.update().where(t.runs.c.message_id == bindparam("p_id")).values(status=bindparam("p_status"))
+_RUN_PGIDS = t.runs.update().where(t.runs.c.message_id == bindparam("p_id")).values(pgids=bindparam("p_pgids"))
+_RUN_DONE = (
+    t.runs.update().where(t.runs.c.message_id == bindparam("p_id")).values(status="done", pgids="[]")
+)
 
 
 class Database(Protocol):
@@ -182,8 +220,8 @@ class SQLStore:
         await self.db.write(lambda conn: conn.execute(self._sql.session, row))
 
     async def get_session(self, session_id: str) -> dict[str, Any] | None:
-        stmt = select(t.sessions.c.data).where(t.sessions.c.id == session_id)
-        return await self.db.read(lambda conn: _loads_first(conn.execute(stmt).first()))
+        params = {"p_id": session_id}
+        return await self.db.read(lambda conn: _loads_first(conn.execute(_SESSION, params).first()))
 
     async def list_sessions(self, query: SessionQuery) -> list[dict[str, Any]]:
         stmt = select(t.sessions.c.data).order_by(t.sessions.c.seq.desc())
@@ -240,11 +278,10 @@ class SQLStore:
         await self.db.write(lambda conn: conn.execute(self._sql.message, row))
 
     async def get_message(self, session_id: str, message_id: str) -> dict[str, Any] | None:
-        messages = t.messages.c
-        stmt = select(messages.data).where(messages.id == message_id, messages.session_id == session_id)
+        params = {"p_id": message_id, "p_session": session_id}
 
         def op(conn: Connection) -> dict[str, Any] | None:
-            row = conn.execute(stmt).first()
+            row = conn.execute(_MESSAGE, params).first()
             if not row:
                 return None
             return {"info": json.loads(row[0]), "parts": _parts(conn, [message_id])[message_id]}
@@ -270,15 +307,11 @@ class SQLStore:
         return await self.db.read(op)
 
     async def messages_after(self, session_id: str, message_id: str) -> list[dict[str, Any]] | None:
-        messages = t.messages.c
-        pivot = select(messages.seq).where(messages.id == message_id, messages.session_id == session_id)
-        after = select(messages.id, messages.data).where(messages.session_id == session_id).order_by(messages.seq)
-
         def op(conn: Connection) -> list[dict[str, Any]] | None:
-            seq = conn.execute(pivot).scalar()
+            seq = conn.execute(_MESSAGE_SEQ, {"p_id": message_id, "p_session": session_id}).scalar()
             if seq is None:
                 return None
-            rows = conn.execute(after.where(messages.seq > seq)).all()
+            rows = conn.execute(_MESSAGES_AFTER, {"p_session": session_id, "p_seq": seq}).all()
             parts = _parts(conn, [r[0] for r in rows])
             return [{"info": json.loads(data), "parts": parts[mid]} for mid, data in rows]
 
@@ -394,22 +427,19 @@ class SQLStore:
             # The claim that won was deleted since (its session was): try again.
 
     async def get_run(self, message_id: str) -> RunRecord | None:
-        stmt = select(t.runs).where(t.runs.c.message_id == message_id)
-        row = await self.db.read(lambda conn: conn.execute(stmt).first())
+        row = await self.db.read(lambda conn: conn.execute(_RUN, {"p_id": message_id}).first())
         return self._run(row) if row else None
 
     async def set_run_status(self, message_id: str, status: RunStatus) -> None:
-        values: dict[str, str] = {"status": status}
         if status == "done":
-            values["pgids"] = "[]"
-        await self._update_run(message_id, values)
+            await self.db.write(lambda conn: conn.execute(_RUN_DONE, {"p_id": message_id}))
+        else:
+            params = {"p_id": message_id, "p_status": status}
+            await self.db.write(lambda conn: conn.execute(_RUN_STATUS, params))
 
     async def set_run_pgids(self, message_id: str, pgids: list[int]) -> None:
-        await self._update_run(message_id, {"pgids": _dumps(pgids)})
-
-    async def _update_run(self, message_id: str, values: dict[str, str]) -> None:
-        stmt = t.runs.update().where(t.runs.c.message_id == message_id).values(**values)
-        await self.db.write(lambda conn: conn.execute(stmt))
+        params = {"p_id": message_id, "p_pgids": _dumps(pgids)}
+        await self.db.write(lambda conn: conn.execute(_RUN_PGIDS, params))
 
     async def unfinished_runs(self, session_id: str | None = None) -> list[RunRecord]:
         stmt = select(t.runs).where(UNFINISHED).order_by(t.runs.c.created, t.runs.c.message_id)
@@ -552,12 +582,7 @@ def _parts(conn: Connection, message_ids: list[str]) -> dict[str, list[dict[str,
     """The parts of each of `message_ids`, in order."""
     out: dict[str, list[dict[str, Any]]] = {m: [] for m in message_ids}
     for chunk in _chunks(message_ids):
-        stmt = (
-            select(t.parts.c.message_id, t.parts.c.data)
-            .where(t.parts.c.message_id.in_(chunk))
-            .order_by(t.parts.c.seq)
-        )
-        for message_id, data in conn.execute(stmt):
+        for message_id, data in conn.execute(_PARTS, {"p_ids": list(chunk)}):
             out[message_id].append(json.loads(data))
     return out
 

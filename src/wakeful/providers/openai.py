@@ -63,7 +63,8 @@ def wire_options(options: dict[str, Any]) -> dict[str, Any]:
     return {_RENAMED.get(k, k): v for k, v in options.items() if k not in _NOT_SENT}
 
 
-Chunks = openai.AsyncStream[dict[str, Any]]  # each streamed chunk as the JSON object it is
+# Each streamed chunk as the JSON it is: `object` is the one chunk type the SDK hands over unbuilt.
+Chunks = openai.AsyncStream[object]
 
 
 class OpenAIProvider(SDKProvider[Chunks]):

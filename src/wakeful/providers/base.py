@@ -82,7 +82,8 @@ class ChatMessage:
 @dataclass(frozen=True)
 class ToolDefinition:
     """What the model sees of a tool: its name, what it does, and the JSON schema of its arguments.
-    Never changed once made; `wire` keeps what each adapter made of it, as ChatMessage's does."""
+    Never changed once made; `wire` keeps what each adapter made of it, as ChatMessage's does (and
+    the run its size)."""
 
     name: str
     description: str

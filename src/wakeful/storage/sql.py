@@ -21,6 +21,7 @@ from sqlalchemy import (
     Executable,
     Insert,
     Table,
+    Update,
     and_,
     bindparam,
     case,
@@ -78,11 +79,6 @@ _PARTS = (
     .order_by(t.parts.c.seq)
 )
 _RUN = select(t.runs).where(t.runs.c.message_id == bindparam("p_id"))
-_RUN_STATUS = t.runs.update().where(t.runs.c.message_id == bindparam("p_id")).values(status=bindparam("p_status"))
-_RUN_PGIDS = t.runs.update().where(t.runs.c.message_id == bindparam("p_id")).values(pgids=bindparam("p_pgids"))
-_RUN_DONE = (
-    t.runs.update().where(t.runs.c.message_id == bindparam("p_id")).values(status="done", pgids="[]")
-)
 
 
 class Database(Protocol):
@@ -154,6 +150,43 @@ class Statements:
         )
 
 
+class _Direct:
+    """A write run straight on the DBAPI cursor, compiled once per dialect: for the simple writes
+    every prompt makes, where SQLAlchemy's execution (parameters, result) costs several times what
+    the database takes. Only for parameters that need no type processing (text and integers)."""
+
+    def __init__(self, stmt: Insert | Update, keys: Sequence[str] = ()) -> None:
+        self._stmt, self._keys = stmt, list(keys)
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+    def __call__(self, conn: Connection, params: dict[str, Any]) -> None:
+        dialect = conn.dialect
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self._stmt.compile(dialect=dialect, column_keys=self._keys)
+            order = tuple(compiled.positiontup) if dialect.positional and compiled.positiontup else None
+            fixed = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
+            found = self._compiled[dialect.name] = (str(compiled), order, fixed)
+        sql, order, constants = found
+        values = {**constants, **params}
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, tuple(values[k] for k in order) if order is not None else values)
+        finally:
+            cursor.close()
+
+
+_RUN_STATUS = _Direct(
+    t.runs.update().where(t.runs.c.message_id == bindparam("p_id")).values(status=bindparam("p_status"))
+)
+_RUN_PGIDS = _Direct(
+    t.runs.update().where(t.runs.c.message_id == bindparam("p_id")).values(pgids=bindparam("p_pgids"))
+)
+_RUN_DONE = _Direct(
+    t.runs.update().where(t.runs.c.message_id == bindparam("p_id")).values(status="done", pgids="[]")
+)
+
+
 def _chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -180,6 +213,11 @@ def _used_part(conn: Connection, parts: list[dict[str, Any]]) -> str | None:
     return None
 
 
+_SESSION_COLUMNS = ("id", "project_id", "parent_id", "title_folded", "updated", "data")
+_MESSAGE_COLUMNS = ("id", "session_id", "data")
+_PART_COLUMNS = ("id", "message_id", "session_id", "data")
+
+
 def _message_row(info: dict[str, Any]) -> dict[str, Any]:
     return {"id": info["id"], "session_id": info["sessionID"], "data": _dumps(info)}
 
@@ -199,6 +237,9 @@ class SQLStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._sql = Statements.of(db.insert)
+        self._put_session = _Direct(self._sql.session, _SESSION_COLUMNS)
+        self._put_message = _Direct(self._sql.message, _MESSAGE_COLUMNS)
+        self._put_part = _Direct(self._sql.part, _PART_COLUMNS)
 
     async def open(self) -> None:
         await self.db.open()
@@ -217,7 +258,7 @@ class SQLStore:
             "updated": int(info["time"]["updated"]),
             "data": _dumps(info),
         }
-        await self.db.write(lambda conn: conn.execute(self._sql.session, row))
+        await self.db.write(lambda conn: self._put_session(conn, row))
 
     async def get_session(self, session_id: str) -> dict[str, Any] | None:
         params = {"p_id": session_id}
@@ -275,7 +316,7 @@ class SQLStore:
 
     async def put_message(self, info: dict[str, Any]) -> None:
         row = _message_row(info)
-        await self.db.write(lambda conn: conn.execute(self._sql.message, row))
+        await self.db.write(lambda conn: self._put_message(conn, row))
 
     async def get_message(self, session_id: str, message_id: str) -> dict[str, Any] | None:
         params = {"p_id": message_id, "p_session": session_id}
@@ -328,7 +369,7 @@ class SQLStore:
 
     async def put_part(self, part: dict[str, Any]) -> None:
         row = _part_row(part)
-        await self.db.write(lambda conn: conn.execute(self._sql.part, row))
+        await self.db.write(lambda conn: self._put_part(conn, row))
 
     async def delete_part(self, message_id: str, part_id: str) -> None:
         stmt = delete(t.parts).where(t.parts.c.id == part_id, t.parts.c.message_id == message_id)
@@ -432,14 +473,14 @@ class SQLStore:
 
     async def set_run_status(self, message_id: str, status: RunStatus) -> None:
         if status == "done":
-            await self.db.write(lambda conn: conn.execute(_RUN_DONE, {"p_id": message_id}))
+            await self.db.write(lambda conn: _RUN_DONE(conn, {"p_id": message_id}))
         else:
             params = {"p_id": message_id, "p_status": status}
-            await self.db.write(lambda conn: conn.execute(_RUN_STATUS, params))
+            await self.db.write(lambda conn: _RUN_STATUS(conn, params))
 
     async def set_run_pgids(self, message_id: str, pgids: list[int]) -> None:
         params = {"p_id": message_id, "p_pgids": _dumps(pgids)}
-        await self.db.write(lambda conn: conn.execute(_RUN_PGIDS, params))
+        await self.db.write(lambda conn: _RUN_PGIDS(conn, params))
 
     async def unfinished_runs(self, session_id: str | None = None) -> list[RunRecord]:
         stmt = select(t.runs).where(UNFINISHED).order_by(t.runs.c.created, t.runs.c.message_id)

@@ -108,11 +108,13 @@ def compacted(messages: list[Entry]) -> list[Entry]:
     """The view after the latest finished compaction. Other compactions (earlier ones, and any
     whose summary never finished) are left out, so the model never sees an unanswered question."""
     pairs = {m["info"]["id"] for m in messages if is_compaction(m)}
+    if not pairs:
+        return list(messages)
 
     def plain(ms: list[Entry]) -> list[Entry]:
         return [m for m in ms if m["info"]["id"] not in pairs and m["info"].get("parentID") not in pairs]
 
-    found = _latest_compaction(messages) if pairs else None
+    found = _latest_compaction(messages)
     if found is None:
         return plain(messages)
     c, s = found

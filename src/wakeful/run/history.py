@@ -81,13 +81,17 @@ def is_summary(entry: Entry) -> bool:
 def select(messages: list[Entry], user_message_id: str) -> list[Entry]:
     """What the run of `user_message_id` may see: not the prompts queued after it, nor their answers."""
     later: set[str] = set()
-    seen = False
-    for entry in messages:
+    for entry in reversed(messages):  # from the end: the run's prompt is usually the last one
         info = entry["info"]
         if info["role"] == "user":
-            if seen and not is_compaction(entry):
+            if info["id"] == user_message_id:
+                break
+            if not is_compaction(entry):
                 later.add(info["id"])
-            seen = seen or info["id"] == user_message_id
+    else:
+        later.clear()  # the prompt is not among them: nothing is later than it
+    if not later:
+        return list(messages)
     return [
         m for m in messages if m["info"]["id"] not in later and m["info"].get("parentID") not in later
     ]
@@ -126,7 +130,7 @@ def compacted(messages: list[Entry]) -> list[Entry]:
 
 def with_prompt(view: list[Entry], prompt: Entry | None) -> list[Entry]:
     """`view` with the run's prompt right after the summary, if the compaction summarised it away."""
-    if prompt is None or any(m["info"]["id"] == prompt["info"]["id"] for m in view):
+    if prompt is None or any(m["info"]["id"] == prompt["info"]["id"] for m in reversed(view)):
         return view
     if len(view) >= 2 and is_compaction(view[0]):
         return [view[0], view[1], prompt, *view[2:]]
@@ -149,7 +153,7 @@ async def load(log: MessageLog, session_id: str, user_message_id: str) -> list[E
     the log's `recent` messages: copy one before changing it."""
     messages = await log.recent.tail(session_id, lambda ms: _complete(ms, user_message_id), PAGE)
     selected = select(messages, user_message_id)
-    prompt = next((m for m in selected if m["info"]["id"] == user_message_id), None)
+    prompt = next((m for m in reversed(selected) if m["info"]["id"] == user_message_id), None)
     return with_prompt(compacted(selected), prompt)
 
 

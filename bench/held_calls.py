@@ -367,6 +367,7 @@ class Result:
     headers_over_5s: int  # calls whose headers took longer than httpx's default 5 s read timeout
     peak_concurrent: int
     accepted_per_s: float  # N / (last headers received - first call sent)
+    accept_cpu_ms: float  # server CPU from the first call sent to the last headers, per call
     wall: float
     server_cpu: float
     server_cpu_pct: float
@@ -389,6 +390,16 @@ class Result:
     def goal_met(self) -> bool:
         headers_ok = not self.burst or self.headers_p99 < 1.0
         return self.failures == 0 and self.late_p99 < self.interval and headers_ok
+
+
+def cpu_at(samples: list[Sample], t: float) -> float:
+    """The server's CPU seconds at time `t`, interpolated between the samples around it."""
+    before = [s for s in samples if s.t <= t]
+    after = [s for s in samples if s.t > t]
+    if not before or not after:
+        return (before or after)[-1 if before else 0].cpu if samples else 0.0
+    a, b = before[-1], after[0]
+    return a.cpu + (b.cpu - a.cpu) * (t - a.t) / (b.t - a.t)
 
 
 def peak_overlap(intervals: list[tuple[float, float]]) -> int:
@@ -502,7 +513,7 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
                 time.sleep(2.0)
                 os.kill(pid, signal.SIGUSR1)  # snapshot 2: N held calls
             try:
-                reports.append(results.get(timeout=0.25))
+                reports.append(results.get(timeout=0.05))  # CPU sampled often enough to time acceptance
             except queue.Empty:
                 reported = {r.client for r in reports}
                 dead = [c for c, p in enumerate(procs) if c not in reported and not p.is_alive()]
@@ -577,6 +588,7 @@ def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], sam
     first_sent = min((c.sent for c in calls if c.sent), default=origin)
     last_headers = max((c.headers for c in calls if c.headers), default=first_sent)
     accepting = last_headers - first_sent
+    accept_cpu = cpu_at(samples, last_headers) - cpu_at(samples, first_sent)
     return Result(
         n=n, replicas=opts.replicas, database="postgresql" if opts.replicas > 1 or opts.postgres else "sqlite",
         transport=opts.transport, clients=opts.clients, hold=opts.hold, ramp=opts.ramp,
@@ -588,6 +600,7 @@ def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], sam
         headers_max=to_headers[-1] if to_headers else 0.0,
         headers_over_5s=sum(1 for x in to_headers if x > 5.0),
         peak_concurrent=peak_overlap(held), accepted_per_s=len(to_headers) / accepting if accepting > 0 else 0.0,
+        accept_cpu_ms=1000 * accept_cpu / max(1, len(to_headers)),
         wall=wall, server_cpu=server_cpu,
         server_cpu_pct=100 * server_cpu / wall if wall > 0 else 0.0, steady_cpu_pct=steady_pct,
         fake_cpu=fake_cpu, db_cpu=db_cpu, others_cpu_pct=others_cpu_pct, rss_base_mib=base_rss / 1024, rss_peak_mib=peak_rss / 1024,
@@ -638,7 +651,8 @@ def print_result(r: Result) -> None:
           f"max {r.late_max * 1000:.1f} ms  ({r.gaps} gaps, {r.late_over_interval} >= 1 interval late)")
     print(f"  time to headers     p50 {r.headers_p50 * 1000:.1f} ms  p99 {r.headers_p99 * 1000:.1f} ms  "
           f"max {r.headers_max * 1000:.1f} ms  ({r.headers_over_5s} over 5 s)")
-    print(f"  accepted            {r.accepted_per_s:.0f} calls/s (N / first call sent -> last headers)")
+    print(f"  accepted            {r.accepted_per_s:.0f} calls/s (N / first call sent -> last headers); "
+          f"server CPU meanwhile {r.accept_cpu_ms:.2f} ms per call")
     print(f"  time to LLM request p50 {r.to_llm_p50 * 1000:.1f} ms  p99 {r.to_llm_p99 * 1000:.1f} ms  "
           f"max {r.to_llm_max * 1000:.1f} ms")
     print(f"  peak concurrent     {r.peak_concurrent}  (wall {r.wall:.1f} s, sessions made in "

@@ -44,29 +44,39 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def get_directory(
-    request: Request,
-    directory: Annotated[str | None, Query()] = None,
-    workspace: Annotated[str | None, Query()] = None,
-    x_opencode_directory: Annotated[str | None, Header()] = None,
-) -> Path:
-    """`?directory=` wins over the URL-encoded `x-opencode-directory` header; `workspace` is ignored."""
-    del workspace
-    raw = directory if directory is not None else x_opencode_directory
+DirectoryQuery = Annotated[str | None, Query()]
+WorkspaceQuery = Annotated[str | None, Query()]
+DirectoryHeader = Annotated[str | None, Header()]
+
+
+def resolve_directory(runtime: Runtime, directory: str | None, header: str | None) -> Path:
+    """`?directory=` wins over the URL-encoded `x-opencode-directory` header; neither means the
+    server's project."""
+    raw = directory if directory is not None else header
     if raw is None or raw == "":
-        return runtime_of(request).config.project_dir
+        return runtime.config.project_dir
     value = unquote(raw) if directory is None else raw
     path = Path(value)
     if not path.is_absolute():
         raise InvalidRequestError(f"directory must be an absolute path: {value}", field="directory")
     # One stat of a local directory: cheaper inline than a hop to a thread.
     try:
-        found = path.is_dir()  # noqa: ASYNC240
+        found = path.is_dir()
     except OSError:  # a name too long, a parent the server may not search
         found = False
     if not found:
         raise InvalidRequestError(f"directory does not exist: {value[:4096]}", field="directory")
-    return Path(os.path.normpath(path))  # noqa: ASYNC240 - pure string work
+    return Path(os.path.normpath(path))
+
+
+async def get_directory(
+    request: Request,
+    directory: DirectoryQuery = None,
+    workspace: WorkspaceQuery = None,
+    x_opencode_directory: DirectoryHeader = None,
+) -> Path:
+    del workspace  # accepted as the reference does, and ignored
+    return resolve_directory(runtime_of(request), directory, x_opencode_directory)
 
 
 Directory = Annotated[Path, Depends(get_directory)]

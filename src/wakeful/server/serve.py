@@ -176,6 +176,11 @@ def _serve(config: ServerConfig) -> int:
             timeout_keep_alive=config.idle_timeout,  # type: ignore[arg-type]  # any number of seconds
             timeout_graceful_shutdown=None,
             lifespan="on",
+            # asyncio's loop, not uvloop: libuv accepts one connection per loop iteration, so while
+            # thousands of held calls keep the loop busy, new calls wait in the listen queue (and
+            # once it is full, their handshakes are dropped and their connections reset). asyncio
+            # accepts every queued connection each time the listening socket is ready.
+            loop="asyncio",
         )
         server = DrainingServer(uv_config, app, state, url)
         server.run(sockets=[sock])

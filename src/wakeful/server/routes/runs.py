@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -19,7 +20,19 @@ from wakeful.run.manager import RemoteRun, Reply, RunHandle, RunRequest
 from wakeful.run.prompt import build_run, build_summarize_run, command_prompt
 from wakeful.run.runtime import Runtime
 from wakeful.run.shell import build_shell_run
-from wakeful.server.deps import Directory, ExistingSession, KnownSession, MessageID, RuntimeDep, runtime_of
+from wakeful.server.deps import (
+    Directory,
+    DirectoryHeader,
+    DirectoryQuery,
+    ExistingSession,
+    KnownSession,
+    MessageID,
+    RuntimeDep,
+    SessionID,
+    WorkspaceQuery,
+    resolve_directory,
+    runtime_of,
+)
 from wakeful.server.keepalive import HEADER, KeepAliveResponse, requested_interval
 from wakeful.server.limits import prompt_size
 from wakeful.server.routes.webhooks import callbacks
@@ -77,14 +90,20 @@ class HoldOptions:
     metrics: Metrics  # counts the held call
 
 
+OnDisconnect = Annotated[str | None, Query()]
+Deadline = Annotated[float | None, Query(gt=0, allow_inf_nan=False)]
 PermissionTimeout = Annotated[float | None, Query(gt=0)]
+CallbackURL = Annotated[
+    str | None,
+    Query(
+        description="wakeful: a URL the run's end (and its permission requests) is posted to, signed "
+        "(docs/webhooks.md); refused (400) unless the webhook allow-list allows it (default: loopback)"
+    ),
+]
 
 
-async def hold_options(
-    request: Request,
-    on_disconnect: Annotated[str | None, Query()] = None,
-    deadline: Annotated[float | None, Query(gt=0, allow_inf_nan=False)] = None,
-    permission_timeout: PermissionTimeout = None,
+def _hold_options(
+    request: Request, on_disconnect: str | None, deadline: float | None, permission_timeout: float | None
 ) -> HoldOptions:
     if on_disconnect not in (None, "", "continue", "abort"):
         raise InvalidRequestError("on_disconnect must be 'continue' or 'abort'", field="on_disconnect")
@@ -93,24 +112,66 @@ async def hold_options(
     return HoldOptions(interval, on_disconnect == "abort", deadline, permission_timeout, runtime.metrics)
 
 
+async def hold_options(
+    request: Request,
+    on_disconnect: OnDisconnect = None,
+    deadline: Deadline = None,
+    permission_timeout: PermissionTimeout = None,
+) -> HoldOptions:
+    return _hold_options(request, on_disconnect, deadline, permission_timeout)
+
+
 Held = Annotated[HoldOptions, Depends(hold_options)]
 
 
-async def callback_url(
-    request: Request,
-    callback: Annotated[
-        str | None,
-        Query(
-            description="wakeful: a URL the run's end (and its permission requests) is posted to, signed "
-            "(docs/webhooks.md); refused (400) unless the webhook allow-list allows it (default: loopback)"
-        ),
-    ] = None,
-) -> str | None:
+async def _callback(runtime: Runtime, callback: str | None) -> str | None:
     # Apart from the long calls' options: the waits take those, and have no run to report.
-    return await runtime_of(request).webhooks.allow.accept(callback) if callback else None
+    return await runtime.webhooks.allow.accept(callback) if callback else None
+
+
+async def callback_url(request: Request, callback: CallbackURL = None) -> str | None:
+    return await _callback(runtime_of(request), callback)
 
 
 Callback = Annotated[str | None, Depends(callback_url)]
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRun:
+    """What the routes that start a held run (prompt, command, shell) need before their body."""
+
+    runtime: Runtime
+    options: HoldOptions
+    callback: str | None
+    directory: Path
+    session: Session
+
+
+async def held_run(
+    request: Request,
+    session_id: SessionID,
+    on_disconnect: OnDisconnect = None,
+    deadline: Deadline = None,
+    permission_timeout: PermissionTimeout = None,
+    callback: CallbackURL = None,
+    directory: DirectoryQuery = None,
+    workspace: WorkspaceQuery = None,
+    x_opencode_directory: DirectoryHeader = None,
+) -> HeldRun:
+    """One dependency instead of six: FastAPI solves every dependency anew on each request, and a
+    burst hits these routes a thousand times at once. Checked in the order the separate ones were:
+    the body's sizes, the hold options, the callback, the directory, the session (from the index)."""
+    del workspace  # accepted as the reference does, and ignored
+    runtime = runtime_of(request)
+    await prompt_size(request)
+    options = _hold_options(request, on_disconnect, deadline, permission_timeout)
+    url = await _callback(runtime, callback)
+    path = resolve_directory(runtime, directory, x_opencode_directory)
+    session = await runtime.sessions.lookup(session_id)
+    return HeldRun(runtime, options, url, path, session)
+
+
+Run = Annotated[HeldRun, Depends(held_run)]
 
 
 def _hold(outcome: RunHandle | RemoteRun | Reply, options: HoldOptions, message_id: str) -> KeepAliveResponse:
@@ -130,36 +191,28 @@ def _hold(outcome: RunHandle | RemoteRun | Reply, options: HoldOptions, message_
     return KeepAliveResponse(done, options.interval, headers=headers, metrics=options.metrics)
 
 
-async def _submit(
-    runtime: Runtime, run: RunRequest, options: HoldOptions, callback: str | None
-) -> KeepAliveResponse:
-    return _hold(await runtime.runs.submit(replace(run, callback=callback)), options, run.message_id)
+async def _submit(call: HeldRun, run: RunRequest) -> KeepAliveResponse:
+    outcome = await call.runtime.runs.submit(replace(run, callback=call.callback))
+    return _hold(outcome, call.options, run.message_id)
 
 
 @router.post(
     "/session/{sessionID}/message",
     operation_id="session.prompt",
     callbacks=callbacks("session.prompt"),
-    dependencies=SIZED,
     **held(MessageWithParts),
 )
-async def prompt(
-    runtime: RuntimeDep,
-    options: Held,
-    callback: Callback,
-    directory: Directory,
-    session: KnownSession,
-    body: Annotated[PromptBody, Body()],
-) -> KeepAliveResponse:
+async def prompt(call: Run, body: Annotated[PromptBody, Body()]) -> KeepAliveResponse:
+    options = call.options
     run = build_run(
-        runtime,
-        session,
-        directory,
+        call.runtime,
+        call.session,
+        call.directory,
         body,
         deadline=options.deadline,
         permission_timeout=options.permission_timeout,
     )
-    return await _submit(runtime, run, options, callback)
+    return await _submit(call, run)
 
 
 @router.post(
@@ -175,7 +228,7 @@ async def prompt_async(
     directory: Directory,
     session: KnownSession,
     body: Annotated[PromptBody, Body()],
-    deadline: Annotated[float | None, Query(gt=0, allow_inf_nan=False)] = None,
+    deadline: Deadline = None,
     permission_timeout: PermissionTimeout = None,
 ) -> Response:
     run = build_run(
@@ -189,48 +242,32 @@ async def prompt_async(
     "/session/{sessionID}/command",
     operation_id="session.command",
     callbacks=callbacks("session.command"),
-    dependencies=SIZED,
     **held(MessageWithParts),
 )
-async def command(
-    runtime: RuntimeDep,
-    options: Held,
-    callback: Callback,
-    directory: Directory,
-    session: KnownSession,
-    body: Annotated[CommandBody, Body()],
-) -> KeepAliveResponse:
-    config = runtime.projects.load(directory)
+async def command(call: Run, body: Annotated[CommandBody, Body()]) -> KeepAliveResponse:
+    config = call.runtime.projects.load(call.directory)
     prompt_body = command_prompt(resolve_command(config, body.command), body, config)
     run = build_run(
-        runtime,
-        session,
-        directory,
+        call.runtime,
+        call.session,
+        call.directory,
         prompt_body,
         kind="command",
-        deadline=options.deadline,
-        permission_timeout=options.permission_timeout,
+        deadline=call.options.deadline,
+        permission_timeout=call.options.permission_timeout,
     )
-    return await _submit(runtime, run, options, callback)
+    return await _submit(call, run)
 
 
 @router.post(
     "/session/{sessionID}/shell",
     operation_id="session.shell",
     callbacks=callbacks("session.shell"),
-    dependencies=SIZED,
     **held(MessageWithParts),
 )
-async def shell(
-    runtime: RuntimeDep,
-    options: Held,
-    callback: Callback,
-    directory: Directory,
-    session: KnownSession,
-    body: Annotated[ShellBody, Body()],
-) -> KeepAliveResponse:
-    run = build_shell_run(runtime, session, directory, body, deadline=options.deadline)
-    return await _submit(runtime, run, options, callback)
+async def shell(call: Run, body: Annotated[ShellBody, Body()]) -> KeepAliveResponse:
+    run = build_shell_run(call.runtime, call.session, call.directory, body, deadline=call.options.deadline)
+    return await _submit(call, run)
 
 
 @router.post(

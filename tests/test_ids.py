@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
+
+import pytest
 
 from wakeful import ids
 
@@ -33,3 +36,23 @@ def test_the_time_field_holds_milliseconds_and_a_counter() -> None:
 
 def test_now_ms_is_wall_clock_milliseconds() -> None:
     assert abs(ids.now_ms() - time.time() * 1000) < 1000
+
+
+def test_random_suffixes_differ_across_blocks_of_randomness() -> None:
+    suffixes = [ids.part_id()[16:] for _ in range(1000)]  # four blocks of 256
+    assert len(set(suffixes)) == 1000
+
+
+# Python 3.12 warns about fork() in a process with threads; this child only makes an id and exits.
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+def test_a_forked_child_draws_its_own_randomness() -> None:
+    ids.part_id()  # the parent holds unused randomness
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.write(write, ids.part_id()[16:].encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read) as pipe:
+        assert pipe.read() != ids.part_id()[16:]

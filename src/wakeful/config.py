@@ -192,6 +192,9 @@ class ServerConfig(BaseSettings):
     max_held_calls: int = Field(default=0, ge=0)
     # Sessions a server remembers for accepting prompts without a read (session/index.py).
     session_index_size: int = Field(default=10_000, ge=0)
+    # Messages a server keeps of its sessions' ends, so that a prompt reads only what is new
+    # (session/recent.py); 0 keeps none. Replicas keep none whatever this says.
+    history_cache: int = Field(default=20_000, ge=0)
 
     # Webhooks (docs/webhooks.md): the signing secret (default: one kept in the data directory),
     # where per-call `callback` URLs may point, the server's own URL and its events, and delivery:

@@ -12,7 +12,7 @@ matches it, and nothing a client sends can put a byte outside it into a header, 
 
 from __future__ import annotations
 
-import secrets
+import os
 import threading
 import time
 from typing import Literal
@@ -21,9 +21,15 @@ Prefix = Literal["ses", "msg", "prt", "evt", "run", "per", "tool", "wrk"]
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _MASK48 = (1 << 48) - 1
+_SUFFIX = 14
+# Random bytes to base62 characters, as `b % 62` (the reference's mapping).
+_TO_BASE62 = bytes(ord(_BASE62[b % 62]) for b in range(256))
+_BLOCK = _SUFFIX * 256
 _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
+_suffixes = ""  # base62 characters drawn from urandom, ahead of the ids that will use them
+_taken = 0
 ID_BODY_MAX = 64
 
 
@@ -37,27 +43,37 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _time_value() -> int:
-    global _last_ms, _counter
+def _forget_suffixes() -> None:
+    """A forked child must not make the ids its parent will make."""
+    global _suffixes, _taken
+    _suffixes, _taken = "", 0
+
+
+os.register_at_fork(after_in_child=_forget_suffixes)
+
+
+def _next() -> tuple[int, str]:
+    """The next id's time value and random suffix. The randomness is read 256 ids at a time: one
+    urandom call per id cost as much as the rest of making it, and ids are made on every write."""
+    global _last_ms, _counter, _suffixes, _taken
     with _lock:
         now = now_ms()
         if now != _last_ms:
             _last_ms = now
             _counter = 0
         _counter += 1
-        return (now * 0x1000 + _counter) & _MASK48
-
-
-def _random_suffix(length: int = 14) -> str:
-    # One urandom read per id (not one per character): ids are made on every write path.
-    return "".join(_BASE62[b % 62] for b in secrets.token_bytes(length))
+        if _taken == len(_suffixes):
+            _suffixes, _taken = os.urandom(_BLOCK).translate(_TO_BASE62).decode("ascii"), 0
+        suffix = _suffixes[_taken : _taken + _SUFFIX]
+        _taken += _SUFFIX
+        return (now * 0x1000 + _counter) & _MASK48, suffix
 
 
 def new_id(prefix: Prefix, *, descending: bool = False) -> str:
-    value = _time_value()
+    value, suffix = _next()
     if descending:
         value = ~value & _MASK48
-    return f"{prefix}_{value:012x}{_random_suffix()}"
+    return f"{prefix}_{value:012x}{suffix}"
 
 
 def session_id() -> str:

@@ -46,3 +46,18 @@ async def test_hundred_sessions_written_concurrently(tmp_path: Path) -> None:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert raw.execute("SELECT count(*) FROM parts").fetchone()[0] == 3000
 
+
+
+async def test_reader_threads_keep_their_connections_until_the_store_closes(tmp_path: Path) -> None:
+    database = SQLite(tmp_path / "wakeful.db", readers=2)
+    store = SQLStore(database)
+    await store.open()
+    await store.put_session({"id": "ses_1", "projectID": "p", "title": "t", "time": {"created": 1, "updated": 1}})
+    for _ in range(3):
+        found = await asyncio.gather(*(store.get_session("ses_1") for _ in range(20)))
+        assert all(session is not None and session["id"] == "ses_1" for session in found)
+    pool = database._reader.pool
+    assert pool.checkedout() == len(database._readers) <= 2  # one per reader thread, reused
+    await store.close()
+    assert pool.checkedout() == 0
+    assert database._readers == []

@@ -65,6 +65,10 @@ def to_data_url(mime: str, data: bytes) -> str:
 
 @dataclass
 class ChatMessage:
+    """One message of a conversation. Never changed once a request carried it: the history's
+    messages are shared by the requests of every later run of the session, and `wire` keeps what
+    each adapter made of one (adapter -> its encoding), so that it is converted once."""
+
     role: Literal["user", "assistant", "tool"]
     text: str = ""
     reasoning: str = ""
@@ -72,15 +76,19 @@ class ChatMessage:
     tool_call_id: str | None = None  # for role "tool": the call it answers
     is_error: bool = False  # for role "tool": the tool failed
     attachments: list[Attachment] = field(default_factory=list)
+    wire: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class ToolDefinition:
-    """What the model sees of a tool: its name, what it does, and the JSON schema of its arguments."""
+    """What the model sees of a tool: its name, what it does, and the JSON schema of its arguments.
+    Never changed once made; `wire` keeps what each adapter made of it, as ChatMessage's does (and
+    the run its size)."""
 
     name: str
     description: str
     parameters: dict[str, Any]
+    wire: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass

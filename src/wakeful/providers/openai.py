@@ -14,12 +14,12 @@ them (reasoning included), `reasoning` the reasoning share when the provider say
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletionChunk
 
 from wakeful.providers.base import (
     Attachment,
@@ -32,6 +32,7 @@ from wakeful.providers.base import (
     TextDelta,
     ToolCall,
     ToolCallEvent,
+    ToolDefinition,
     Usage,
     is_text_mime,
 )
@@ -62,7 +63,11 @@ def wire_options(options: dict[str, Any]) -> dict[str, Any]:
     return {_RENAMED.get(k, k): v for k, v in options.items() if k not in _NOT_SENT}
 
 
-class OpenAIProvider(SDKProvider[openai.AsyncStream[ChatCompletionChunk]]):
+# Each streamed chunk as the JSON it is: `object` is the one chunk type the SDK hands over unbuilt.
+Chunks = openai.AsyncStream[object]
+
+
+class OpenAIProvider(SDKProvider[Chunks]):
     sdk = openai
 
     def __init__(self, provider_id: str, endpoint: Endpoint) -> None:
@@ -85,56 +90,57 @@ class OpenAIProvider(SDKProvider[openai.AsyncStream[ChatCompletionChunk]]):
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def _open(
-        self, request: ChatRequest, body: dict[str, Any]
-    ) -> openai.AsyncStream[ChatCompletionChunk]:
-        # The body goes as extra_body: the SDK would otherwise walk every message against its
-        # TypedDicts on the event loop, ~50 ms for a 300-message history (json.dumps: 2 ms).
-        return await self._client.chat.completions.create(
-            model=request.model,
-            messages=[],
+    async def _open(self, request: ChatRequest, body: dict[str, Any]) -> Chunks:
+        # The body goes as bytes this adapter encoded (each message once: `_encoded`), and chunks
+        # come back as plain JSON: the SDK would otherwise walk every message against its
+        # TypedDicts on the event loop (~50 ms for a 300-message history) and build a pydantic
+        # model of every streamed chunk.
+        return await self._client.post(
+            "/chat/completions",
+            cast_to=object,
+            content=_encode(body),
+            options={"headers": {**self._extra_headers, "Content-Type": "application/json"}},
             stream=True,
-            extra_body=body,
-            extra_headers=self._extra_headers,
+            stream_cls=Chunks,
         )
 
-    async def _events(self, chunks: openai.AsyncStream[ChatCompletionChunk]) -> AsyncIterator[StreamEvent]:
+    async def _events(self, chunks: Chunks) -> AsyncIterator[StreamEvent]:
         calls: dict[int, list[str]] = {}  # index -> [id, name, argument text...]
         finish: str | None = None
         usage: Usage | None = None
         async for chunk in chunks:
-            if chunk.usage is not None:
-                u = chunk.usage
-                cached = (u.prompt_tokens_details.cached_tokens or 0) if u.prompt_tokens_details else 0
-                details = u.completion_tokens_details
-                reasoning = (details.reasoning_tokens or 0) if details else 0
+            if not isinstance(chunk, dict):
+                continue
+            if isinstance(u := chunk.get("usage"), dict):
+                cached = _count(u.get("prompt_tokens_details"), "cached_tokens")
                 usage = Usage(
-                    input=max(0, (u.prompt_tokens or 0) - cached),
-                    output=u.completion_tokens or 0,
-                    reasoning=reasoning,
+                    input=max(0, _count(u, "prompt_tokens") - cached),
+                    output=_count(u, "completion_tokens"),
+                    reasoning=_count(u.get("completion_tokens_details"), "reasoning_tokens"),
                     cache_read=cached,
                 )
-            for choice in chunk.choices:
-                delta = choice.delta
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") or {}
                 # not part of the OpenAI schema: DeepSeek/vLLM say reasoning_content, others reasoning
-                thought = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
+                thought = delta.get("reasoning_content") or delta.get("reasoning")
                 if isinstance(thought, str) and thought:
                     yield ReasoningDelta(thought)
-                if delta.content:
-                    yield TextDelta(delta.content)
-                for tc in delta.tool_calls or []:
+                if isinstance(content := delta.get("content"), str) and content:
+                    yield TextDelta(content)
+                for tc in delta.get("tool_calls") or ():
                     # some compatible servers omit `index`: a new id then starts the next call
-                    index = getattr(tc, "index", None)
+                    index = tc.get("index")
                     if index is None:
-                        index = len(calls) if tc.id or not calls else max(calls)
-                    slot = calls.setdefault(index, [tc.id or new_call_id(), ""])
-                    if tc.function is not None:
-                        if tc.function.name:
-                            slot[1] = tc.function.name
-                        if tc.function.arguments:
-                            slot.append(tc.function.arguments)
-                if choice.finish_reason:
-                    finish = choice.finish_reason
+                        index = len(calls) if tc.get("id") or not calls else max(calls)
+                    slot = calls.setdefault(index, [tc.get("id") or new_call_id(), ""])
+                    function = tc.get("function")
+                    if isinstance(function, dict):
+                        if function.get("name"):
+                            slot[1] = function["name"]
+                        if function.get("arguments"):
+                            slot.append(function["arguments"])
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
         if finish is None:
             raise incomplete_stream(self.url)
         for index in sorted(calls):
@@ -145,9 +151,10 @@ class OpenAIProvider(SDKProvider[openai.AsyncStream[ChatCompletionChunk]]):
         yield Finish(OPENAI_FINISH.get(finish, "other"))
 
     async def _body(self, request: ChatRequest) -> dict[str, Any]:
-        messages: list[dict[str, Any]] = [{"role": "system", "content": s} for s in request.system if s]
+        """The request's body; its `messages` and `tools` are JSON encoded already (`_encode`)."""
+        messages = [_dumps({"role": "system", "content": s}) for s in request.system if s]
         for m in request.messages:
-            messages.append(await _message(m))
+            messages.append(await _encoded(m))
         body: dict[str, Any] = {
             "model": request.model,
             "messages": messages,
@@ -155,13 +162,7 @@ class OpenAIProvider(SDKProvider[openai.AsyncStream[ChatCompletionChunk]]):
             "stream_options": {"include_usage": True},
         }
         if request.tools:
-            body["tools"] = [
-                {
-                    "type": "function",
-                    "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
-                }
-                for t in request.tools
-            ]
+            body["tools"] = [_tool(t) for t in request.tools]
         if request.tool_choice is not None and request.tools:
             body["tool_choice"] = request.tool_choice
         reasoning = bool(_REASONING_MODEL.match(request.model))
@@ -178,6 +179,39 @@ class OpenAIProvider(SDKProvider[openai.AsyncStream[ChatCompletionChunk]]):
 
 async def _no_key() -> str:
     return ""
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _encode(body: dict[str, Any]) -> bytes:
+    """`body` as JSON, its `messages` and `tools` (lists of encoded JSON) spliced in."""
+    rest = _dumps({k: v for k, v in body.items() if k not in ("messages", "tools")})
+    lists = [
+        b'"%s":[%s]' % (key.encode(), b",".join(body[key])) for key in ("messages", "tools") if key in body
+    ]
+    return b"{" + b",".join(lists) + (b"," + rest[1:] if rest != b"{}" else b"}")
+
+
+def _count(mapping: object, key: str) -> int:
+    value = mapping.get(key) if isinstance(mapping, dict) else None
+    return value if isinstance(value, int) else 0
+
+
+async def _encoded(m: ChatMessage) -> bytes:
+    done: bytes | None = m.wire.get("openai")
+    if done is None:
+        done = m.wire["openai"] = _dumps(await _message(m))
+    return done
+
+
+def _tool(t: ToolDefinition) -> bytes:
+    done: bytes | None = t.wire.get("openai")
+    if done is None:
+        function = {"name": t.name, "description": t.description, "parameters": t.parameters}
+        done = t.wire["openai"] = _dumps({"type": "function", "function": function})
+    return done
 
 
 async def _message(m: ChatMessage) -> dict[str, Any]:

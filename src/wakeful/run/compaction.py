@@ -134,8 +134,12 @@ def split(
     return (messages, []) if start is None else (messages[:start], messages[start:])
 
 
-def prunable(entries: list[Entry]) -> list[dict[str, Any]]:
-    """The completed tool parts to prune, newest first; [] when pruning would free too little."""
+def prunable(entries: list[Entry], tokens: int | None = None) -> list[dict[str, Any]]:
+    """The completed tool parts to prune, newest first; [] when pruning would free too little.
+    `tokens`, the entries' estimate if known, spares the scan of a view too small to prune: the
+    outputs it would count are part of that estimate."""
+    if tokens is not None and tokens <= PRUNE_PROTECT:
+        return []
     total = pruned = 0
     found: list[dict[str, Any]] = []
     seen_turns = 0

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
@@ -81,13 +81,17 @@ def is_summary(entry: Entry) -> bool:
 def select(messages: list[Entry], user_message_id: str) -> list[Entry]:
     """What the run of `user_message_id` may see: not the prompts queued after it, nor their answers."""
     later: set[str] = set()
-    seen = False
-    for entry in messages:
+    for entry in reversed(messages):  # from the end: the run's prompt is usually the last one
         info = entry["info"]
         if info["role"] == "user":
-            if seen and not is_compaction(entry):
+            if info["id"] == user_message_id:
+                break
+            if not is_compaction(entry):
                 later.add(info["id"])
-            seen = seen or info["id"] == user_message_id
+    else:
+        later.clear()  # the prompt is not among them: nothing is later than it
+    if not later:
+        return list(messages)
     return [
         m for m in messages if m["info"]["id"] not in later and m["info"].get("parentID") not in later
     ]
@@ -108,6 +112,8 @@ def compacted(messages: list[Entry]) -> list[Entry]:
     """The view after the latest finished compaction. Other compactions (earlier ones, and any
     whose summary never finished) are left out, so the model never sees an unanswered question."""
     pairs = {m["info"]["id"] for m in messages if is_compaction(m)}
+    if not pairs:
+        return list(messages)
 
     def plain(ms: list[Entry]) -> list[Entry]:
         return [m for m in ms if m["info"]["id"] not in pairs and m["info"].get("parentID") not in pairs]
@@ -124,7 +130,7 @@ def compacted(messages: list[Entry]) -> list[Entry]:
 
 def with_prompt(view: list[Entry], prompt: Entry | None) -> list[Entry]:
     """`view` with the run's prompt right after the summary, if the compaction summarised it away."""
-    if prompt is None or any(m["info"]["id"] == prompt["info"]["id"] for m in view):
+    if prompt is None or any(m["info"]["id"] == prompt["info"]["id"] for m in reversed(view)):
         return view
     if len(view) >= 2 and is_compaction(view[0]):
         return [view[0], view[1], prompt, *view[2:]]
@@ -143,15 +149,11 @@ def _complete(messages: list[Entry], user_message_id: str) -> bool:
 
 
 async def load(log: MessageLog, session_id: str, user_message_id: str) -> list[Entry]:
-    """The view of the run of `user_message_id`, its prompt included."""
-    messages = await log.list_raw(session_id, limit=PAGE)
-    while len(messages) % PAGE == 0 and messages and not _complete(messages, user_message_id):
-        older = await log.list_raw(session_id, limit=PAGE, before=messages[0]["info"]["id"])
-        if not older:
-            break
-        messages = older + messages
+    """The view of the run of `user_message_id`, its prompt included. Its entries are shared with
+    the log's `recent` messages: copy one before changing it."""
+    messages = await log.recent.tail(session_id, lambda ms: _complete(ms, user_message_id), PAGE)
     selected = select(messages, user_message_id)
-    prompt = next((m for m in selected if m["info"]["id"] == user_message_id), None)
+    prompt = next((m for m in reversed(selected) if m["info"]["id"] == user_message_id), None)
     return with_prompt(compacted(selected), prompt)
 
 
@@ -258,16 +260,35 @@ def entry_chat(entry: Entry, files: Files = NO_FILES, clip: int | None = None) -
     return chat
 
 
+Converted = tuple[list[ChatMessage], int]  # an entry's chat messages, and their estimated tokens
+Derive = Callable[[Entry, Callable[[Entry], Converted]], Converted]
+
+
+def converted(entry: Entry) -> Converted:
+    """`entry` as chat messages, and their estimated tokens, when it holds no `file://` part."""
+    chat = entry_chat(entry)
+    return chat, sum(message_tokens(m) for m in chat)
+
+
+def _reads_files(entry: Entry) -> bool:
+    return entry["info"]["role"] == "user" and any(
+        p["type"] == "file" and p["url"].startswith("file://") for p in entry["parts"]
+    )
+
+
 def to_chat(messages: list[Entry], files: Files = NO_FILES, clip: int | None = None) -> list[ChatMessage]:
     return [m for entry in messages for m in entry_chat(entry, files, clip)]
 
 
 class Conversation:
     """The view a run shows the model, kept in step with the run: each stored message is turned
-    into chat messages and estimated once, so that a step costs the same however long the run."""
+    into chat messages and estimated once, so that a step costs the same however long the run.
+    `derive(entry, converted)` may answer from what an earlier run converted (the log's `recent`
+    messages); an entry with `file://` parts is always converted here, with this run's `files`."""
 
-    def __init__(self, entries: list[Entry], files: Files = NO_FILES) -> None:
+    def __init__(self, entries: list[Entry], files: Files = NO_FILES, derive: Derive | None = None) -> None:
         self.files = files
+        self._derive = derive
         self.entries: list[Entry] = []
         self._chat: list[ChatMessage] = []
         self.sizes: list[int] = []  # estimated tokens per entry
@@ -275,8 +296,11 @@ class Conversation:
         self.replace(entries)
 
     def append(self, entry: Entry) -> None:
-        chat = entry_chat(entry, self.files)
-        size = sum(message_tokens(m) for m in chat)
+        if self._derive is not None and not _reads_files(entry):
+            chat, size = self._derive(entry, converted)
+        else:
+            chat = entry_chat(entry, self.files)
+            size = sum(message_tokens(m) for m in chat)
         self.entries.append(entry)
         self._chat.extend(chat)
         self.sizes.append(size)

@@ -76,7 +76,7 @@ from wakeful.tools.output import KeptOutputs
 from wakeful.tools.pool import ToolPool
 from wakeful.tools.task import Subtask
 from wakeful.wire.bodies import SubtaskPartInput
-from wakeful.wire.messages import PART_ADAPTER, AssistantMessage, OutputFormatJsonSchema
+from wakeful.wire.messages import PART_ADAPTER, AssistantMessage, MessageWithParts, OutputFormatJsonSchema
 from wakeful.wire.parts import ReasoningPart, StepFinishPart, StepStartPart, TextPart, TimeSpan, Tokens
 from wakeful.wire.permissions import PermissionRule
 
@@ -178,6 +178,7 @@ class AgentLoop(Executor):
         self._fixed = 0  # estimated tokens of the system texts and tool definitions
         self._calibration = 1.0  # provider-counted / estimated prompt tokens, at least 1
         self._estimate = 0  # the uncalibrated estimate of the request in flight
+        self._stepped: Entry | None = None  # the last step's message, as stored when it ended
         self.call_options = CallOptions.of(
             plan.model, plan.agent, plan.variant, plan.session_id, plan.compaction.reserved
         )
@@ -200,7 +201,11 @@ class AgentLoop(Executor):
         self.assistant = message
         return message
 
-    async def _reply(self, message: AssistantMessage) -> Reply:
+    async def _reply(self, message: AssistantMessage, stored: Entry | None = None) -> Reply:
+        """The answer `message` makes; `stored`: the message as read when its step ended, if
+        nothing was written to it since (spares a read)."""
+        if stored is not None and stored["info"]["id"] == message.id:
+            return MessageWithParts.model_validate(stored).wire()
         return (await self.log.get(message.sessionID, message.id)).wire()
 
     async def fail(self, handle: RunHandle, error: RunError) -> Reply:
@@ -276,7 +281,10 @@ class AgentLoop(Executor):
         plan = self.plan
         entries = await history.load(self.log, plan.session_id, plan.user_message_id)
         self._files = await history.read_files(entries, self.tool_calls.context)
-        self.conversation = Conversation(entries, self._files)
+        recent = self.log.recent
+        self.conversation = Conversation(
+            entries, self._files, lambda entry, make: recent.derived(plan.session_id, entry, make)
+        )
         self.system = await self.prompts.build(
             directory=plan.directory,
             agent=plan.agent,
@@ -318,8 +326,8 @@ class AgentLoop(Executor):
                 continue
             if self.structured is not None:
                 raise self.structured.give_up("The step limit was reached before a structured answer")
-            await self._prune()
-            return await self._reply(message)
+            await self._prune()  # writes older messages only, never this one
+            return await self._reply(message, self._stepped)
 
     async def _structured_answer(self, message: AssistantMessage, finish: str, calls: list[ToolCall]) -> bool:
         """Whether the run has its structured answer (then stored in `message`); raises
@@ -436,8 +444,10 @@ class AgentLoop(Executor):
         else:
             part = history.compaction_part(request)
             if part is not None and tail_id is not None:
-                part["tail_start_id"] = tail_id
-                await self.log.put_part(PART_ADAPTER.validate_python(part))
+                # A copy: the stored entries are shared with the log's recent messages.
+                changed = {**part, "tail_start_id": tail_id}
+                request = {**request, "parts": [changed if p is part else p for p in request["parts"]]}
+                await self.log.put_part(PART_ADAPTER.validate_python(changed))
         summary = await compactor.summarise(request, head)
         self.assistant = None  # a later failure is not the summary's
         conversation.replace(history.with_prompt([request, summary, *tail], prompt))
@@ -452,9 +462,11 @@ class AgentLoop(Executor):
     async def _prune(self) -> None:
         if not self.plan.compaction.prune or self.conversation is None:
             return
-        for part in prunable(self.conversation.entries):
-            part["state"].setdefault("time", {})["compacted"] = now_ms()
-            await self.log.put_part(PART_ADAPTER.validate_python(part))
+        for part in prunable(self.conversation.entries, self.conversation.tokens):
+            # A copy: the stored entries are shared with the log's recent messages.
+            state = part["state"]
+            pruned = {**state, "time": {**(state.get("time") or {}), "compacted": now_ms()}}
+            await self.log.put_part(PART_ADAPTER.validate_python({**part, "state": pruned}))
 
     async def _discard(self, message: AssistantMessage) -> None:
         """Forget a step the provider refused before answering."""
@@ -492,7 +504,7 @@ class AgentLoop(Executor):
         message.time.completed = now_ms()
         await self.log.put_message(message)
         if step:
-            done = await self.log.get_raw(message.sessionID, message.id)
+            done = self._stepped = await self.log.get_raw(message.sessionID, message.id)
             if done is not None and self.conversation is not None:
                 self.conversation.append(done)
         return finish, calls

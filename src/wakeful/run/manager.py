@@ -57,8 +57,13 @@ ABORTS_KEPT = 10_000
 
 
 class Executor:
-    """What a run does. `run` produces the reply; `fail` stores a reply carrying `error` without
-    doing the work (a queued run that was aborted, a run interrupted before it started)."""
+    """What a run does. `prepare` reads what the run starts from, while the manager stores the run
+    as running (the two overlap); `run` then produces the reply; `fail` stores a reply carrying
+    `error` without doing the work (a queued run that was aborted, a run interrupted before it
+    started), whether `prepare` ran or not."""
+
+    async def prepare(self) -> None:
+        pass
 
     async def run(self, handle: RunHandle) -> Reply:
         raise NotImplementedError
@@ -370,11 +375,18 @@ class RunManager:
         self._live.pop(handle.message_id, None)
         if handle.lost:
             return
-        with contextlib.suppress(Exception):
-            await self._store.set_run_status(handle.message_id, "done")
-            self.cluster.run_ended(handle.message_id)
-        with contextlib.suppress(Exception):
-            await self.sessions.touch(handle.session_id)
+
+        async def done() -> None:
+            with contextlib.suppress(Exception):
+                await self._store.set_run_status(handle.message_id, "done")
+                self.cluster.run_ended(handle.message_id)
+
+        async def touched() -> None:
+            with contextlib.suppress(Exception):
+                await self.sessions.touch(handle.session_id)
+
+        # Independent writes: the touch's read overlaps the status write instead of following it.
+        await asyncio.gather(done(), touched())
 
     def _release(self, session_id: str) -> None:
         if self._workers.get(session_id) is asyncio.current_task():
@@ -489,7 +501,9 @@ class RunManager:
         request = handle.request
         await self.cluster.turn(request.session_id, request.message_id, handle.created)
         async with self.admission.slot():
-            await self._store.set_run_status(request.message_id, "running")
+            await asyncio.gather(
+                self._store.set_run_status(request.message_id, "running"), request.executor.prepare()
+            )
             return await request.executor.run(handle)
 
     # --- abort and shutdown -----------------------------------------------------------------------

@@ -221,6 +221,7 @@ class PreparedRun(Executor):
         self._choice = choice
         self._build_for = build
         self._loop: AgentLoop | None = None
+        self._started: Session | None = None  # the session as stored when the run started
         self.no_reply = False
         self.first_step = 0
 
@@ -234,10 +235,13 @@ class PreparedRun(Executor):
         loop.first_step = self.first_step
         return loop
 
-    async def run(self, handle: RunHandle) -> Reply:
-        session = await self._runtime.sessions.get(self._session.id)
+    async def prepare(self) -> None:
+        self._started = await self._runtime.sessions.get(self._session.id)
         await self._runtime.providers.imported(self._choice.provider.id, self._choice.provider.npm)
-        return await self._build(session).run(handle)
+
+    async def run(self, handle: RunHandle) -> Reply:
+        assert self._started is not None, "the manager prepares a run before it runs it"
+        return await self._build(self._started).run(handle)
 
     async def fail(self, handle: RunHandle, error: RunError) -> Reply:
         if self._loop is None:

@@ -85,7 +85,7 @@ class Runtime:
         store = store or config_store(config)
         metrics = Metrics()
         bus = EventBus(config.event_replay, config.subscriber_queue, config.event_replay_bytes, metrics)
-        messages = MessageLog(store, bus)
+        messages = MessageLog(store, bus, config.history_cache)
         sessions = Sessions(store, bus, config.session_index_size)
         instance = ids.new_id("run")
         admission = Admission(config.max_running_runs, config.max_held_calls, config.run_start_rate)
@@ -105,6 +105,7 @@ class Runtime:
 
             if isinstance(store.db, Postgres):
                 cluster = Replicas(config, instance, store, Mailbox(store.db), bus, runs, permissions, mcp, projects)
+                messages.recent.limit = 0  # the others' writes are heard late: keep no history
         runs.cluster = permissions.cluster = cluster
         mcp.changed = cluster.mcp_changed
         return cls(

@@ -45,9 +45,15 @@ def messages_tokens(messages: Iterable[ChatMessage]) -> int:
 
 def fixed_tokens(system: list[str], tools: list[ToolDefinition]) -> int:
     """What every request of a run carries besides the conversation: the system texts and tools."""
-    chars = sum(len(s) for s in system)
-    chars += sum(len(t.name) + len(t.description) + len(json.dumps(t.parameters)) for t in tools)
+    chars = sum(len(s) for s in system) + sum(_tool_chars(t) for t in tools)
     return text_tokens(chars) + MESSAGE_FRAMING * len(system)
+
+
+def _tool_chars(tool: ToolDefinition) -> int:
+    chars: int | None = tool.wire.get("chars")  # a definition is counted once, not per run
+    if chars is None:
+        chars = tool.wire["chars"] = len(tool.name) + len(tool.description) + len(json.dumps(tool.parameters))
+    return chars
 
 
 @dataclass(frozen=True)

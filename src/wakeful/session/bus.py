@@ -118,6 +118,9 @@ class EventBus:
         self.closed = False
         # Replicas (run/replicas.py): every event published here is also handed to the others.
         self.forward: Callable[[Event], None] | None = None
+        # Called with every event delivered here (this server's and other replicas'), before any
+        # subscriber sees it: caches of stored state drop what an event says has changed.
+        self.observers: list[Callable[[Event], None]] = []
         self._metrics = metrics
         if metrics is not None:
             metrics.event_subscribers.set_function(lambda: len(self._subscribers))
@@ -143,6 +146,8 @@ class EventBus:
             len(self._replay) > self._replay_size or self._replay_used > self._replay_bytes
         ):
             self._replay_used -= len(self._replay.popleft().frame)
+        for observe in self.observers:
+            observe(event)
         for sub in list(self._subscribers):
             was_open = not sub.closed
             sub.push(event)

@@ -12,6 +12,7 @@ from typing import Any
 from wakeful import ids
 from wakeful.errors import NotFoundError, UnknownRunError
 from wakeful.session.bus import EventBus
+from wakeful.session.recent import RecentMessages
 from wakeful.storage.base import MessageStore
 from wakeful.wire.messages import AssistantMessage, MessageWithParts, UserMessage
 from wakeful.wire.parts import PartBase
@@ -25,11 +26,14 @@ def replies_to(stored: list[dict[str, Any]], message_id: str) -> list[dict[str, 
 class MessageLog:
     """Stores messages and parts; every write publishes one event (`message.updated`,
     `message.part.updated`, `message.removed`, `message.part.removed`). Streaming text is announced
-    with `message.part.delta` without a write."""
+    with `message.part.delta` without a write. `recent` keeps the end of each session as last read
+    by a run (at most `recent_limit` messages), in step with the bus."""
 
-    def __init__(self, store: MessageStore, bus: EventBus) -> None:
+    def __init__(self, store: MessageStore, bus: EventBus, recent_limit: int = 0) -> None:
         self._store = store
         self.bus = bus
+        self.recent = RecentMessages(store, recent_limit)
+        bus.observers.append(self.recent.observe)
 
     def announce_message(self, data: dict[str, Any]) -> None:
         self.bus.publish("message.updated", {"sessionID": data["sessionID"], "info": data})

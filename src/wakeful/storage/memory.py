@@ -168,6 +168,13 @@ class MemoryStore:
             rows = rows[max(len(rows) - limit, 0) :]
         return [self._with_parts(row) for row in rows]
 
+    async def messages_after(self, session_id: str, message_id: str) -> list[dict[str, Any]] | None:
+        pivot = self._messages.get(message_id)
+        if pivot is None or pivot.data["sessionID"] != session_id:
+            return None
+        rows = [r for r in self._messages.values() if r.data["sessionID"] == session_id and r.seq > pivot.seq]
+        return [self._with_parts(row) for row in self._ordered(rows)]
+
     async def delete_message(self, session_id: str, message_id: str) -> None:
         for key in [k for k, p in self._parts.items() if p.data["messageID"] == message_id]:
             del self._parts[key]

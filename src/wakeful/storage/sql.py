@@ -16,7 +16,20 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Executable, Insert, Table, and_, case, delete, func, select, update
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Insert,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    select,
+    update,
+)
 
 from wakeful.errors import ConflictError
 from wakeful.storage import schema as t
@@ -45,6 +58,27 @@ _DELIVERY = [c for c in t.deliveries.c if c.name != "seq"]
 IN_CHUNK = 500
 # "Not done", spelt so that the index on status answers it.
 UNFINISHED = t.runs.c.status.in_(("queued", "running"))
+
+# What every prompt reads and writes, built once: building a statement costs far more than SQLite
+# takes to run it.
+_SESSION = select(t.sessions.c.data).where(t.sessions.c.id == bindparam("p_id"))
+_MESSAGE = select(t.messages.c.data).where(
+    t.messages.c.id == bindparam("p_id"), t.messages.c.session_id == bindparam("p_session")
+)
+_MESSAGE_SEQ = select(t.messages.c.seq).where(
+    t.messages.c.id == bindparam("p_id"), t.messages.c.session_id == bindparam("p_session")
+)
+_MESSAGES_AFTER = (
+    select(t.messages.c.id, t.messages.c.data)
+    .where(t.messages.c.session_id == bindparam("p_session"), t.messages.c.seq > bindparam("p_seq"))
+    .order_by(t.messages.c.seq)
+)
+_PARTS = (
+    select(t.parts.c.message_id, t.parts.c.data)
+    .where(t.parts.c.message_id.in_(bindparam("p_ids", expanding=True)))
+    .order_by(t.parts.c.seq)
+)
+_RUN = select(t.runs).where(t.runs.c.message_id == bindparam("p_id"))
 
 
 class Database(Protocol):
@@ -116,6 +150,43 @@ class Statements:
         )
 
 
+class _Direct:
+    """A write run straight on the DBAPI cursor, compiled once per dialect: for the simple writes
+    every prompt makes, where SQLAlchemy's execution (parameters, result) costs several times what
+    the database takes. Only for parameters that need no type processing (text and integers)."""
+
+    def __init__(self, stmt: Insert | Update, keys: Sequence[str] = ()) -> None:
+        self._stmt, self._keys = stmt, list(keys)
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+    def __call__(self, conn: Connection, params: dict[str, Any]) -> None:
+        dialect = conn.dialect
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self._stmt.compile(dialect=dialect, column_keys=self._keys)
+            order = tuple(compiled.positiontup) if dialect.positional and compiled.positiontup else None
+            fixed = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
+            found = self._compiled[dialect.name] = (str(compiled), order, fixed)
+        sql, order, constants = found
+        values = {**constants, **params}
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, tuple(values[k] for k in order) if order is not None else values)
+        finally:
+            cursor.close()
+
+
+_RUN_STATUS = _Direct(
+    t.runs.update().where(t.runs.c.message_id == bindparam("p_id")).values(status=bindparam("p_status"))
+)
+_RUN_PGIDS = _Direct(
+    t.runs.update().where(t.runs.c.message_id == bindparam("p_id")).values(pgids=bindparam("p_pgids"))
+)
+_RUN_DONE = _Direct(
+    t.runs.update().where(t.runs.c.message_id == bindparam("p_id")).values(status="done", pgids="[]")
+)
+
+
 def _chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -142,6 +213,11 @@ def _used_part(conn: Connection, parts: list[dict[str, Any]]) -> str | None:
     return None
 
 
+_SESSION_COLUMNS = ("id", "project_id", "parent_id", "title_folded", "updated", "data")
+_MESSAGE_COLUMNS = ("id", "session_id", "data")
+_PART_COLUMNS = ("id", "message_id", "session_id", "data")
+
+
 def _message_row(info: dict[str, Any]) -> dict[str, Any]:
     return {"id": info["id"], "session_id": info["sessionID"], "data": _dumps(info)}
 
@@ -161,6 +237,9 @@ class SQLStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._sql = Statements.of(db.insert)
+        self._put_session = _Direct(self._sql.session, _SESSION_COLUMNS)
+        self._put_message = _Direct(self._sql.message, _MESSAGE_COLUMNS)
+        self._put_part = _Direct(self._sql.part, _PART_COLUMNS)
 
     async def open(self) -> None:
         await self.db.open()
@@ -179,11 +258,11 @@ class SQLStore:
             "updated": int(info["time"]["updated"]),
             "data": _dumps(info),
         }
-        await self.db.write(lambda conn: conn.execute(self._sql.session, row))
+        await self.db.write(lambda conn: self._put_session(conn, row))
 
     async def get_session(self, session_id: str) -> dict[str, Any] | None:
-        stmt = select(t.sessions.c.data).where(t.sessions.c.id == session_id)
-        return await self.db.read(lambda conn: _loads_first(conn.execute(stmt).first()))
+        params = {"p_id": session_id}
+        return await self.db.read(lambda conn: _loads_first(conn.execute(_SESSION, params).first()))
 
     async def list_sessions(self, query: SessionQuery) -> list[dict[str, Any]]:
         stmt = select(t.sessions.c.data).order_by(t.sessions.c.seq.desc())
@@ -237,14 +316,13 @@ class SQLStore:
 
     async def put_message(self, info: dict[str, Any]) -> None:
         row = _message_row(info)
-        await self.db.write(lambda conn: conn.execute(self._sql.message, row))
+        await self.db.write(lambda conn: self._put_message(conn, row))
 
     async def get_message(self, session_id: str, message_id: str) -> dict[str, Any] | None:
-        messages = t.messages.c
-        stmt = select(messages.data).where(messages.id == message_id, messages.session_id == session_id)
+        params = {"p_id": message_id, "p_session": session_id}
 
         def op(conn: Connection) -> dict[str, Any] | None:
-            row = conn.execute(stmt).first()
+            row = conn.execute(_MESSAGE, params).first()
             if not row:
                 return None
             return {"info": json.loads(row[0]), "parts": _parts(conn, [message_id])[message_id]}
@@ -269,6 +347,17 @@ class SQLStore:
 
         return await self.db.read(op)
 
+    async def messages_after(self, session_id: str, message_id: str) -> list[dict[str, Any]] | None:
+        def op(conn: Connection) -> list[dict[str, Any]] | None:
+            seq = conn.execute(_MESSAGE_SEQ, {"p_id": message_id, "p_session": session_id}).scalar()
+            if seq is None:
+                return None
+            rows = conn.execute(_MESSAGES_AFTER, {"p_session": session_id, "p_seq": seq}).all()
+            parts = _parts(conn, [r[0] for r in rows])
+            return [{"info": json.loads(data), "parts": parts[mid]} for mid, data in rows]
+
+        return await self.db.read(op)
+
     async def delete_message(self, session_id: str, message_id: str) -> None:
         def op(conn: Connection) -> None:
             conn.execute(delete(t.parts).where(t.parts.c.message_id == message_id))
@@ -280,7 +369,7 @@ class SQLStore:
 
     async def put_part(self, part: dict[str, Any]) -> None:
         row = _part_row(part)
-        await self.db.write(lambda conn: conn.execute(self._sql.part, row))
+        await self.db.write(lambda conn: self._put_part(conn, row))
 
     async def delete_part(self, message_id: str, part_id: str) -> None:
         stmt = delete(t.parts).where(t.parts.c.id == part_id, t.parts.c.message_id == message_id)
@@ -379,22 +468,19 @@ class SQLStore:
             # The claim that won was deleted since (its session was): try again.
 
     async def get_run(self, message_id: str) -> RunRecord | None:
-        stmt = select(t.runs).where(t.runs.c.message_id == message_id)
-        row = await self.db.read(lambda conn: conn.execute(stmt).first())
+        row = await self.db.read(lambda conn: conn.execute(_RUN, {"p_id": message_id}).first())
         return self._run(row) if row else None
 
     async def set_run_status(self, message_id: str, status: RunStatus) -> None:
-        values: dict[str, str] = {"status": status}
         if status == "done":
-            values["pgids"] = "[]"
-        await self._update_run(message_id, values)
+            await self.db.write(lambda conn: _RUN_DONE(conn, {"p_id": message_id}))
+        else:
+            params = {"p_id": message_id, "p_status": status}
+            await self.db.write(lambda conn: _RUN_STATUS(conn, params))
 
     async def set_run_pgids(self, message_id: str, pgids: list[int]) -> None:
-        await self._update_run(message_id, {"pgids": _dumps(pgids)})
-
-    async def _update_run(self, message_id: str, values: dict[str, str]) -> None:
-        stmt = t.runs.update().where(t.runs.c.message_id == message_id).values(**values)
-        await self.db.write(lambda conn: conn.execute(stmt))
+        params = {"p_id": message_id, "p_pgids": _dumps(pgids)}
+        await self.db.write(lambda conn: _RUN_PGIDS(conn, params))
 
     async def unfinished_runs(self, session_id: str | None = None) -> list[RunRecord]:
         stmt = select(t.runs).where(UNFINISHED).order_by(t.runs.c.created, t.runs.c.message_id)
@@ -537,12 +623,7 @@ def _parts(conn: Connection, message_ids: list[str]) -> dict[str, list[dict[str,
     """The parts of each of `message_ids`, in order."""
     out: dict[str, list[dict[str, Any]]] = {m: [] for m in message_ids}
     for chunk in _chunks(message_ids):
-        stmt = (
-            select(t.parts.c.message_id, t.parts.c.data)
-            .where(t.parts.c.message_id.in_(chunk))
-            .order_by(t.parts.c.seq)
-        )
-        for message_id, data in conn.execute(stmt):
+        for message_id, data in conn.execute(_PARTS, {"p_ids": list(chunk)}):
             out[message_id].append(json.loads(data))
     return out
 

@@ -6,13 +6,16 @@ locked` or a pool timeout, and many writes share one commit); every write transa
 `BEGIN IMMEDIATE`, so it takes the write lock up front instead of failing on upgrade; and writes are
 short (`storage.sql`). Readers use their own small pool and see WAL snapshots: each read runs all
 its statements in one of as many threads as there are reader connections, so that it crosses
-between the event loop and a thread once, not once per statement (as an async driver does).
+between the event loop and a thread once, not once per statement (as an async driver does), and
+each of those threads keeps its connection until the store closes (a read is then its transaction
+alone, without a checkout from the pool and the rollback that returns a connection to it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -55,7 +58,8 @@ def _configure(engine: Engine, *, begin: str, busy_timeout: float) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin)
+        # On the driver: through SQLAlchemy's execution it cost more than the write it opened.
+        conn.connection.driver_connection.execute(begin)
 
 
 class SQLite:
@@ -68,6 +72,8 @@ class SQLite:
         self._reader = _engine(path, begin="BEGIN", connections=readers, busy_timeout=busy_timeout)
         # As many threads as connections: a burst of reads queues here, never for a connection.
         self._reading = ThreadPoolExecutor(readers, thread_name_prefix="wakeful-read")
+        self._thread_reader = threading.local()
+        self._readers: list[Connection] = []  # every reader thread's connection, closed with the store
         self.writes = GroupWriter(_engine(path, begin="BEGIN IMMEDIATE", connections=1, busy_timeout=busy_timeout))
 
     async def open(self) -> None:
@@ -80,7 +86,12 @@ class SQLite:
         return await asyncio.get_running_loop().run_in_executor(self._reading, self._read, op)
 
     def _read(self, op: Callable[[Connection], T]) -> T:
-        with self._reader.begin() as conn:
+        conn: Connection | None = getattr(self._thread_reader, "conn", None)
+        if conn is None:
+            conn = self._thread_reader.conn = self._reader.connect()
+            self._readers.append(conn)
+        # One transaction per read: all its statements see one snapshot.
+        with conn.begin():
             return op(conn)
 
     async def write(self, op: Callable[[Connection], T]) -> T:
@@ -95,4 +106,7 @@ class SQLite:
 
     def _close_readers(self) -> None:
         self._reading.shutdown()
+        for conn in self._readers:
+            conn.close()
+        self._readers.clear()
         self._reader.dispose()

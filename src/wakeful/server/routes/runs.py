@@ -162,6 +162,10 @@ async def held_run(
     burst hits these routes a thousand times at once. Checked in the order the separate ones were:
     the body's sizes, the hold options, the callback, the directory, the session (from the index)."""
     del workspace  # accepted as the reference does, and ignored
+    # A burst's calls are read together, and each would then run to its claim in one step of the
+    # loop: the keep-alives of the calls already held would wait for all of them. Halfway, the loop
+    # gets a turn.
+    await asyncio.sleep(0)
     runtime = runtime_of(request)
     await prompt_size(request)
     options = _hold_options(request, on_disconnect, deadline, permission_timeout)

@@ -176,15 +176,14 @@ class _Direct:
             cursor.close()
 
 
-_RUN_STATUS = _Direct(
-    t.runs.update().where(t.runs.c.message_id == bindparam("p_id")).values(status=bindparam("p_status"))
-)
-_RUN_PGIDS = _Direct(
-    t.runs.update().where(t.runs.c.message_id == bindparam("p_id")).values(pgids=bindparam("p_pgids"))
-)
-_RUN_DONE = _Direct(
-    t.runs.update().where(t.runs.c.message_id == bindparam("p_id")).values(status="done", pgids="[]")
-)
+def _run_update(**values: Any) -> _Direct:
+    """An update of the run whose message id is bound as `p_id`."""
+    return _Direct(t.runs.update().where(t.runs.c.message_id == bindparam("p_id")).values(**values))
+
+
+_RUN_STATUS = _run_update(status=bindparam("p_status"))
+_RUN_PGIDS = _run_update(pgids=bindparam("p_pgids"))
+_RUN_DONE = _run_update(status="done", pgids="[]")
 
 
 def _chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:

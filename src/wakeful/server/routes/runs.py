@@ -8,11 +8,13 @@ claim) happens first, and only an accepted run gets a 200.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from wakeful.errors import InvalidRequestError, MessageAbortedError, NotFoundError
 from wakeful.project.commands import resolve_command
@@ -36,7 +38,7 @@ from wakeful.server.deps import (
 from wakeful.server.keepalive import HEADER, KeepAliveResponse, requested_interval
 from wakeful.server.limits import prompt_size
 from wakeful.server.routes.webhooks import callbacks
-from wakeful.server.routing import WireRoute
+from wakeful.server.routing import FastPath, WireRequest, WireRoute, fast_path, is_json
 from wakeful.telemetry.metrics import Metrics
 from wakeful.wire.base import Wire
 from wakeful.wire.bodies import CommandBody, PromptBody, ShellBody, SummarizeBody
@@ -44,6 +46,7 @@ from wakeful.wire.messages import MessageWithParts
 from wakeful.wire.sessions import Session
 
 router = APIRouter(tags=["session"], route_class=WireRoute)
+BodyT = TypeVar("BodyT", bound=BaseModel)
 MESSAGE_HEADER = "X-Wakeful-Message-ID"
 # The error of a run that failed, as its assistant message carries it.
 RUN_ERROR = {
@@ -136,6 +139,18 @@ async def callback_url(request: Request, callback: CallbackURL = None) -> str | 
 Callback = Annotated[str | None, Depends(callback_url)]
 
 
+class HeldQuery(BaseModel):
+    """The query of the routes that start a held run, one model: FastAPI documents each field as a
+    query parameter, and the fast path validates them all in one call."""
+
+    on_disconnect: OnDisconnect = None
+    deadline: Deadline = None
+    permission_timeout: PermissionTimeout = None
+    callback: CallbackURL = None
+    directory: DirectoryQuery = None
+    workspace: WorkspaceQuery = None  # accepted as the reference does, and ignored
+
+
 @dataclass(frozen=True, slots=True)
 class HeldRun:
     """What the routes that start a held run (prompt, command, shell) need before their body."""
@@ -147,34 +162,60 @@ class HeldRun:
     session: Session
 
 
-async def held_run(
-    request: Request,
-    session_id: SessionID,
-    on_disconnect: OnDisconnect = None,
-    deadline: Deadline = None,
-    permission_timeout: PermissionTimeout = None,
-    callback: CallbackURL = None,
-    directory: DirectoryQuery = None,
-    workspace: WorkspaceQuery = None,
-    x_opencode_directory: DirectoryHeader = None,
-) -> HeldRun:
-    """One dependency instead of six: FastAPI solves every dependency anew on each request, and a
-    burst hits these routes a thousand times at once. Checked in the order the separate ones were:
-    the body's sizes, the hold options, the callback, the directory, the session (from the index)."""
-    del workspace  # accepted as the reference does, and ignored
+async def _held_run(request: Request, session_id: str, query: HeldQuery, header: str | None) -> HeldRun:
+    """Checked in the order the separate dependencies were: the body's sizes, the hold options, the
+    callback, the directory, the session (from the index)."""
     # A burst's calls are read together, and each would then run to its claim in one step of the
     # loop: the keep-alives of the calls already held would wait for all of them. Halfway, the loop
     # gets a turn.
     await asyncio.sleep(0)
     runtime = runtime_of(request)
     await prompt_size(request)
-    options = _hold_options(request, on_disconnect, deadline, permission_timeout)
-    url = await _callback(runtime, callback)
-    path = resolve_directory(runtime, directory, x_opencode_directory)
+    options = _hold_options(request, query.on_disconnect, query.deadline, query.permission_timeout)
+    url = await _callback(runtime, query.callback)
+    path = resolve_directory(runtime, query.directory, header)
     session = await runtime.sessions.lookup(session_id)
     return HeldRun(runtime, options, url, path, session)
 
 
+async def held_run(
+    request: Request,
+    session_id: SessionID,
+    query: Annotated[HeldQuery, Query()],
+    x_opencode_directory: DirectoryHeader = None,
+) -> HeldRun:
+    """One dependency instead of six: FastAPI solves every dependency anew on each request."""
+    return await _held_run(request, session_id, query, x_opencode_directory)
+
+
+_SESSION_ID: TypeAdapter[str] = TypeAdapter(SessionID)
+
+
+def held_fast_path(body_type: type[BodyT]) -> Callable[[Callable[[HeldRun, BodyT], Awaitable[Response]]], FastPath]:
+    """The fast path of a route `endpoint(call: Run, body: body_type)`: the request's path, query and
+    body validated by the same types as the route's signature, `_held_run`, then the endpoint."""
+    body_adapter = TypeAdapter(body_type)
+
+    def wrap(endpoint: Callable[[HeldRun, BodyT], Awaitable[Response]]) -> FastPath:
+        async def fast(request: WireRequest) -> Response | None:
+            if not is_json(request):
+                return None
+            try:
+                session_id = _SESSION_ID.validate_python(request.path_params.get("sessionID"))
+                query = HeldQuery.model_validate(request.query_params)
+                await request.json()
+            except ValueError:  # pydantic's ValidationError and JSON's decoding errors alike
+                return None
+            call = await _held_run(request, session_id, query, request.headers.get("x-opencode-directory"))
+            try:
+                body = body_adapter.validate_python(request.decoded())
+            except ValidationError:
+                return None
+            return await endpoint(call, body)
+
+        return fast
+
+    return wrap
 Run = Annotated[HeldRun, Depends(held_run)]
 
 
@@ -206,6 +247,7 @@ async def _submit(call: HeldRun, run: RunRequest) -> KeepAliveResponse:
     callbacks=callbacks("session.prompt"),
     **held(MessageWithParts),
 )
+@fast_path(held_fast_path(PromptBody))
 async def prompt(call: Run, body: Annotated[PromptBody, Body()]) -> KeepAliveResponse:
     options = call.options
     run = build_run(
@@ -248,6 +290,7 @@ async def prompt_async(
     callbacks=callbacks("session.command"),
     **held(MessageWithParts),
 )
+@fast_path(held_fast_path(CommandBody))
 async def command(call: Run, body: Annotated[CommandBody, Body()]) -> KeepAliveResponse:
     config = call.runtime.projects.load(call.directory)
     prompt_body = command_prompt(resolve_command(config, body.command), body, config)
@@ -269,6 +312,7 @@ async def command(call: Run, body: Annotated[CommandBody, Body()]) -> KeepAliveR
     callbacks=callbacks("session.shell"),
     **held(MessageWithParts),
 )
+@fast_path(held_fast_path(ShellBody))
 async def shell(call: Run, body: Annotated[ShellBody, Body()]) -> KeepAliveResponse:
     run = build_shell_run(call.runtime, call.session, call.directory, body, deadline=call.options.deadline)
     return await _submit(call, run)

@@ -27,17 +27,41 @@ class DeadlineProtocol(HttpToolsProtocol):
     header_timeout = 10.0
     body_timeout = 60.0
     header_max_bytes = 64 << 10
-    _deadline: asyncio.TimerHandle | None = None
+    # One timer per connection, moved lazily: a request arms and disarms its deadline three times,
+    # and with thousands of connections each new timer is a push onto the loop's heap and each
+    # cancelled one a dead entry in it. The timer fires at the earliest deadline ever set and then
+    # acts on the deadline of the moment: none, a later one (it waits again), or this one.
+    _due: float | None = None
+    _expire: Callable[[], None] | None = None
+    _timer: asyncio.TimerHandle | None = None
+    _timer_at = 0.0
     _head_bytes: int | None = 0  # bytes of the current request's head so far; None once it is in
 
     def _arm(self, seconds: float, expire: Callable[[], None]) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(seconds, expire)
+        self._due = self.loop.time() + seconds
+        self._expire = expire
+        if self._timer is None or self._timer_at > self._due:
+            self._wait_until(self._due)
+
+    def _wait_until(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.loop.call_at(when, self._fire)
+        self._timer_at = when
+
+    def _fire(self) -> None:
+        self._timer = None
+        due, expire = self._due, self._expire
+        if due is None or expire is None:
+            return
+        if due - self.loop.time() > 0.01:  # the loop may run a timer a little early: not that early
+            self._wait_until(due)
+            return
+        self._due = self._expire = None
+        expire()
 
     def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._due = self._expire = None
 
     def _refuse(self, error: RequestError) -> None:
         """Answer `error` in wakeful's JSON body and close; only close while an earlier request's
@@ -55,7 +79,6 @@ class DeadlineProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _head_late(self) -> None:
-        self._deadline = None
         if self.transport.is_closing():
             return
         if self._head_bytes:
@@ -65,7 +88,6 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def _body_late(self) -> None:
         # The app is reading the body (or a response is already out): closing is all that is left.
-        self._deadline = None
         self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -86,6 +108,9 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:

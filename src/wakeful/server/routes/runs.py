@@ -189,14 +189,15 @@ async def held_run(
 
 
 _SESSION_ID: TypeAdapter[str] = TypeAdapter(SessionID)
+HeldEndpoint = Callable[[HeldRun, BodyT], Awaitable[Response]]
 
 
-def held_fast_path(body_type: type[BodyT]) -> Callable[[Callable[[HeldRun, BodyT], Awaitable[Response]]], FastPath]:
+def held_fast_path(body_type: type[BodyT]) -> Callable[[HeldEndpoint[BodyT]], FastPath]:
     """The fast path of a route `endpoint(call: Run, body: body_type)`: the request's path, query and
     body validated by the same types as the route's signature, `_held_run`, then the endpoint."""
     body_adapter = TypeAdapter(body_type)
 
-    def wrap(endpoint: Callable[[HeldRun, BodyT], Awaitable[Response]]) -> FastPath:
+    def wrap(endpoint: HeldEndpoint[BodyT]) -> FastPath:
         async def fast(request: WireRequest) -> Response | None:
             if not is_json(request):
                 return None

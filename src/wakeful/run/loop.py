@@ -279,11 +279,12 @@ class AgentLoop(Executor):
 
     async def _prepare(self) -> None:
         plan = self.plan
-        entries = await history.load(self.log, plan.session_id, plan.user_message_id)
-        self._files = await history.read_files(entries, self.tool_calls.context)
+        view = await history.load(self.log, plan.session_id, plan.user_message_id)
+        if view.reads_files:
+            self._files = await history.read_files(view.entries, self.tool_calls.context)
         recent = self.log.recent
-        self.conversation = Conversation(
-            entries, self._files, lambda entry, make: recent.derived(plan.session_id, entry, make)
+        self.conversation = view.conversation(
+            self._files, lambda entry, make: recent.derived(plan.session_id, entry, make)
         )
         self.system = await self.prompts.build(
             directory=plan.directory,

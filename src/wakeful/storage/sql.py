@@ -36,6 +36,7 @@ from wakeful.storage import schema as t
 from wakeful.storage.base import (
     DeliveryRecord,
     ProjectRecord,
+    Record,
     RunRecord,
     RunStatus,
     SessionQuery,
@@ -369,6 +370,20 @@ class SQLStore:
     async def put_part(self, part: dict[str, Any]) -> None:
         row = _part_row(part)
         await self.db.write(lambda conn: self._put_part(conn, row))
+
+    async def put_records(self, records: Sequence[Record]) -> None:
+        writes = [
+            (self._put_message, _message_row(data))
+            if kind == "message"
+            else (self._put_part, _part_row(data))
+            for kind, data in records
+        ]
+
+        def op(conn: Connection) -> None:
+            for put, row in writes:
+                put(conn, row)
+
+        await self.db.write(op)
 
     async def delete_part(self, message_id: str, part_id: str) -> None:
         stmt = delete(t.parts).where(t.parts.c.id == part_id, t.parts.c.message_id == message_id)

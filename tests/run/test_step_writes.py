@@ -73,3 +73,19 @@ async def test_a_plain_step_writes_in_three_trips(
         ("message.part.updated", "step-finish"),
         ("message.updated", "assistant"),
     ]
+
+
+@pytest.mark.parametrize("script", ["REASON hmm\nREPLY hello", "REPLY hello\nBREAK 1 1"])
+async def test_the_answer_of_a_step_without_tools_is_what_was_stored(
+    client: httpx.AsyncClient, script: str
+) -> None:
+    sid = await create_session(client)
+    reply = await prompt(client, sid, script)
+    assert [p["type"] for p in reply["parts"]] == (
+        ["step-start", "reasoning", "text", "step-finish"]
+        if "REASON" in script
+        else ["step-start", "text", "step-finish"]  # the broken attempt's text is gone
+    )
+    stored = await client.get(f"/session/{sid}/message/{reply['info']['id']}")
+    assert stored.status_code == 200
+    assert reply == stored.json()

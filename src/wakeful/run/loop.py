@@ -27,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from wakeful import ids
 from wakeful.config import ServerConfig
@@ -489,10 +490,11 @@ class AgentLoop(Executor):
         cost; the conversation gains the message. The streamed parts are closed before the tools
         run, else together with step-finish and the message's completion (one write)."""
         start = StepStartPart(id=ids.part_id(), sessionID=message.sessionID, messageID=message.id)
+        started: dict[str, Any] | None = None  # the step-start as written with the message
         if stored:
             await self.log.put_part(start)
         else:
-            await self.log.put_all(message, start)
+            started = (await self.log.put_all(message, start))[1]
             self.assistant = message
         finish, calls, usage = await self._stream_with_retries(message, request)
         step = request.purpose == "step"
@@ -516,9 +518,13 @@ class AgentLoop(Executor):
         )
         message.tokens, message.cost, message.finish = tokens, cost, finish
         message.time.completed = now_ms()
-        await self.log.put_all(*ended, finished, message)
+        *_, ending, info = await self.log.put_all(*ended, finished, message)
         if step:
-            done = self._stepped = await self.log.get_raw(message.sessionID, message.id)
+            if started is None or calls:
+                done = await self.log.get_raw(message.sessionID, message.id)
+            else:  # nobody else writes to a step without tools: the message is what this wrote
+                done = {"info": info, "parts": [started, *(p.wire() for p in self._streaming), ending]}
+            self._stepped = done
             if done is not None and self.conversation is not None:
                 self.conversation.append(done)
         return finish, calls

@@ -167,10 +167,10 @@ async def test_a_view_is_loaded_from_the_end_only_as_far_as_it_reaches(monkeypat
     log = MessageLog(store, EventBus())
     history = [user("u0")] + [assistant(f"a{i:03}", "u0") for i in range(90)]
     await stored_in(store, "long", [*history, request("c1", tail="a075"), summary("s1", "c1"), user("u1")])
-    view = await load(log, "long", "u1")
+    view = (await load(log, "long", "u1")).entries
     assert ids(view) == ["c1", "s1", *[f"a{i:03}" for i in range(75, 90)], "u1"]
     assert store.listed == 20  # one page: the summary, its tail and the prompt were all in it
     await stored_in(store, "plain", [*history, user("u1")])
     store.listed = 0
-    assert len(await load(log, "plain", "u1")) == 92  # no compaction: everything, page by page
+    assert len((await load(log, "plain", "u1")).entries) == 92  # no compaction: everything, page by page
     assert store.listed == 92

@@ -19,6 +19,7 @@ saying why.
 
 from __future__ import annotations
 
+import itertools
 import json
 import mimetypes
 from collections.abc import Callable, Mapping
@@ -92,9 +93,7 @@ def select(messages: list[Entry], user_message_id: str) -> list[Entry]:
         later.clear()  # the prompt is not among them: nothing is later than it
     if not later:
         return list(messages)
-    return [
-        m for m in messages if m["info"]["id"] not in later and m["info"].get("parentID") not in later
-    ]
+    return [m for m in messages if m["info"]["id"] not in later and m["info"].get("parentID") not in later]
 
 
 def _latest_compaction(messages: list[Entry]) -> tuple[int, int] | None:
@@ -148,13 +147,61 @@ def _complete(messages: list[Entry], user_message_id: str) -> bool:
     return tail_id is None or any(m["info"]["id"] == tail_id for m in messages)
 
 
-async def load(log: MessageLog, session_id: str, user_message_id: str) -> list[Entry]:
-    """The view of the run of `user_message_id`, its prompt included. Its entries are shared with
-    the log's `recent` messages: copy one before changing it."""
+@dataclass(frozen=True)
+class View:
+    """What `load` found for a run: its entries (shared with the log's `recent` messages: copy one
+    before changing it), whether any of them may hold `file://` parts to read, and the session's
+    `RecentMessages.memo` (None when nothing is kept), where the run's Conversation is left for
+    the next run to start from."""
+
+    entries: list[Entry]
+    reads_files: bool
+    memo: dict[str, Any] | None
+
+    def conversation(self, files: Files, derive: Derive | None) -> Conversation:
+        base = self.memo.get(_CONVERSATION) if self.memo is not None else None
+        conversation = Conversation(self.entries, files, derive, base)
+        if self.memo is not None:
+            self.memo[_CONVERSATION] = conversation
+        return conversation
+
+
+_SCAN, _CONVERSATION = "history.scan", "history.conversation"
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """What `_scan` found in a session's first `count` messages, the last of them being `last`."""
+
+    count: int
+    last: Entry
+    compactions: bool
+    files: bool
+
+
+def _scan(messages: list[Entry], memo: dict[str, Any] | None) -> tuple[bool, bool]:
+    """Whether `messages` hold a compaction request, and a user message with `file://` parts. What
+    an earlier run found in the same first messages (the same objects) is taken from `memo`."""
+    start, compactions, files = 0, False, False
+    scan = memo.get(_SCAN) if memo is not None else None
+    if isinstance(scan, _Scan) and scan.count <= len(messages) and messages[scan.count - 1] is scan.last:
+        start, compactions, files = scan.count, scan.compactions, scan.files
+    for entry in itertools.islice(messages, start, None):
+        compactions = compactions or is_compaction(entry)
+        files = files or _reads_files(entry)
+    if memo is not None and messages:
+        memo[_SCAN] = _Scan(len(messages), messages[-1], compactions, files)
+    return compactions, files
+
+
+async def load(log: MessageLog, session_id: str, user_message_id: str) -> View:
+    """The view of the run of `user_message_id`, its prompt included."""
     messages = await log.recent.tail(session_id, lambda ms: _complete(ms, user_message_id), PAGE)
+    memo = log.recent.memo(session_id)
+    compactions, files = _scan(messages, memo)
     selected = select(messages, user_message_id)
     prompt = next((m for m in reversed(selected) if m["info"]["id"] == user_message_id), None)
-    return with_prompt(compacted(selected), prompt)
+    return View(with_prompt(compacted(selected) if compactions else selected, prompt), files, memo)
 
 
 async def read_files(messages: list[Entry], ctx: ToolContext) -> dict[str, FileContent]:
@@ -284,31 +331,56 @@ class Conversation:
     """The view a run shows the model, kept in step with the run: each stored message is turned
     into chat messages and estimated once, so that a step costs the same however long the run.
     `derive(entry, converted)` may answer from what an earlier run converted (the log's `recent`
-    messages); an entry with `file://` parts is always converted here, with this run's `files`."""
+    messages); an entry with `file://` parts is always converted here, with this run's `files`.
+    A `base` (an earlier run's Conversation of the same session) lends the entries this one begins
+    with, the very same objects, up to the first with `file://` parts."""
 
-    def __init__(self, entries: list[Entry], files: Files = NO_FILES, derive: Derive | None = None) -> None:
+    def __init__(
+        self,
+        entries: list[Entry],
+        files: Files = NO_FILES,
+        derive: Derive | None = None,
+        base: Conversation | None = None,
+    ) -> None:
         self.files = files
         self._derive = derive
         self.entries: list[Entry] = []
         self._chat: list[ChatMessage] = []
+        self._ends: list[int] = []  # per entry: where its chat messages end in `_chat`
+        self._lent = 0  # the first entries, before any with `file://` parts: what a later run may reuse
         self.sizes: list[int] = []  # estimated tokens per entry
         self.tokens = 0
-        self.replace(entries)
+        self.replace(entries, base)
 
     def append(self, entry: Entry) -> None:
-        if self._derive is not None and not _reads_files(entry):
+        reads = _reads_files(entry)
+        if self._derive is not None and not reads:
             chat, size = self._derive(entry, converted)
         else:
             chat = entry_chat(entry, self.files)
             size = sum(message_tokens(m) for m in chat)
+        if not reads and self._lent == len(self.entries):
+            self._lent += 1
         self.entries.append(entry)
         self._chat.extend(chat)
+        self._ends.append(len(self._chat))
         self.sizes.append(size)
         self.tokens += size
 
-    def replace(self, entries: list[Entry]) -> None:
-        self.entries, self._chat, self.sizes, self.tokens = [], [], [], 0
-        for entry in entries:
+    def replace(self, entries: list[Entry], base: Conversation | None = None) -> None:
+        same = 0
+        if base is not None:
+            lent, old = min(base._lent, len(entries)), base.entries
+            while same < lent and old[same] is entries[same]:
+                same += 1
+        if same:
+            assert base is not None
+            self.entries, self.sizes, self._ends = old[:same], base.sizes[:same], base._ends[:same]
+            self._chat, self._lent = base._chat[: self._ends[-1]], same
+            self.tokens = sum(self.sizes)
+        else:
+            self.entries, self._chat, self._ends, self.sizes, self._lent, self.tokens = [], [], [], [], 0, 0
+        for entry in itertools.islice(entries, same, None):
             self.append(entry)
 
     def chat(self) -> list[ChatMessage]:

@@ -27,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from wakeful import ids
 from wakeful.config import ServerConfig
@@ -186,7 +187,8 @@ class AgentLoop(Executor):
 
     # --- messages ---------------------------------------------------------------------------------
 
-    async def _new_assistant(self) -> AssistantMessage:
+    def _answering(self) -> AssistantMessage:
+        """A new assistant message of the run, not stored yet."""
         plan = self.plan
         message = AssistantMessage.answering(
             plan.session_id,
@@ -197,6 +199,10 @@ class AgentLoop(Executor):
             str(plan.directory),
         )
         message.variant = plan.variant
+        return message
+
+    async def _new_assistant(self) -> AssistantMessage:
+        message = self._answering()
         await self.log.put_message(message)
         self.assistant = message
         return message
@@ -279,11 +285,12 @@ class AgentLoop(Executor):
 
     async def _prepare(self) -> None:
         plan = self.plan
-        entries = await history.load(self.log, plan.session_id, plan.user_message_id)
-        self._files = await history.read_files(entries, self.tool_calls.context)
+        view = await history.load(self.log, plan.session_id, plan.user_message_id)
+        if view.reads_files:
+            self._files = await history.read_files(view.entries, self.tool_calls.context)
         recent = self.log.recent
-        self.conversation = Conversation(
-            entries, self._files, lambda entry, make: recent.derived(plan.session_id, entry, make)
+        self.conversation = view.conversation(
+            self._files, lambda entry, make: recent.derived(plan.session_id, entry, make)
         )
         self.system = await self.prompts.build(
             directory=plan.directory,
@@ -303,9 +310,9 @@ class AgentLoop(Executor):
             step += 1
             await self._offer_more()
             await self._compact_to_fit()
-            message = await self._new_assistant()
+            message = self._answering()
             try:
-                finish, calls = await self._call(message, self._request())
+                finish, calls = await self._call(message, self._request(), stored=False)
             except ContextOverflowError:
                 if overflowed or not plan.compaction.auto:
                     raise
@@ -475,36 +482,49 @@ class AgentLoop(Executor):
 
     # --- one model call -----------------------------------------------------------------------------
 
-    async def _call(self, message: AssistantMessage, request: ChatRequest) -> tuple[str, list[ToolCall]]:
-        """One model call as one step of `message`: step-start, the streamed answer, the tool calls
-        it asks for, step-finish with its tokens and cost; the conversation gains the message."""
-        await self.log.put_part(
-            StepStartPart(id=ids.part_id(), sessionID=message.sessionID, messageID=message.id)
-        )
+    async def _call(
+        self, message: AssistantMessage, request: ChatRequest, *, stored: bool = True
+    ) -> tuple[str, list[ToolCall]]:
+        """One model call as one step of `message` (stored with its step-start unless `stored`):
+        step-start, the streamed answer, the tool calls it asks for, step-finish with its tokens and
+        cost; the conversation gains the message. The streamed parts are closed before the tools
+        run, else together with step-finish and the message's completion (one write)."""
+        start = StepStartPart(id=ids.part_id(), sessionID=message.sessionID, messageID=message.id)
+        started: dict[str, Any] | None = None  # the step-start as written with the message
+        if stored:
+            await self.log.put_part(start)
+        else:
+            started = (await self.log.put_all(message, start))[1]
+            self.assistant = message
         finish, calls, usage = await self._stream_with_retries(message, request)
         step = request.purpose == "step"
         if step:
+            if calls:
+                await self._close_parts(self._streaming)
             await self.tool_calls.run(message.sessionID, message.id, calls)
         tokens = step_tokens(usage)
         if step and self._estimate:
             prompt = usage.input + usage.cache_read + usage.cache_write
             self._calibration = max(1.0, prompt / self._estimate) if prompt else self._calibration
         cost = self._cost(usage)
-        await self.log.put_part(
-            StepFinishPart(
-                id=ids.part_id(),
-                sessionID=message.sessionID,
-                messageID=message.id,
-                reason=finish,
-                cost=cost,
-                tokens=tokens,
-            )
+        ended = self._ending(self._streaming)
+        finished = StepFinishPart(
+            id=ids.part_id(),
+            sessionID=message.sessionID,
+            messageID=message.id,
+            reason=finish,
+            cost=cost,
+            tokens=tokens,
         )
         message.tokens, message.cost, message.finish = tokens, cost, finish
         message.time.completed = now_ms()
-        await self.log.put_message(message)
+        *_, ending, info = await self.log.put_all(*ended, finished, message)
         if step:
-            done = self._stepped = await self.log.get_raw(message.sessionID, message.id)
+            if started is None or calls:
+                done = await self.log.get_raw(message.sessionID, message.id)
+            else:  # nobody else writes to a step without tools: the message is what this wrote
+                done = {"info": info, "parts": [started, *(p.wire() for p in self._streaming), ending]}
+            self._stepped = done
             if done is not None and self.conversation is not None:
                 self.conversation.append(done)
         return finish, calls
@@ -600,17 +620,24 @@ class AgentLoop(Executor):
                 usage = event
             elif isinstance(event, Finish):
                 finish = event.reason
-        await self._close_parts(streamed)
         if calls and finish == "stop":
             finish = "tool-calls"
         call.finished(finish, usage.input, usage.output, usage.cache_read, usage.cache_write)
         return finish, calls, usage
 
     async def _close_parts(self, parts: list[TextPart | ReasoningPart]) -> None:
+        if ended := self._ending(parts):
+            await self.log.put_all(*ended)
+
+    @staticmethod
+    def _ending(parts: list[TextPart | ReasoningPart]) -> list[TextPart | ReasoningPart]:
+        """The parts still open, given their end time now (to be written)."""
+        ended: list[TextPart | ReasoningPart] = []
         for part in parts:
             if part.time is not None and part.time.end is None:
                 part.time.end = now_ms()
-                await self.log.put_part(part)
+                ended.append(part)
+        return ended
 
     async def _record_process(self, pgid: int | None) -> None:
         if pgid is None:

@@ -106,6 +106,7 @@ class Runtime:
             if isinstance(store.db, Postgres):
                 cluster = Replicas(config, instance, store, Mailbox(store.db), bus, runs, permissions, mcp, projects)
                 messages.recent.limit = 0  # the others' writes are heard late: keep no history
+                sessions.written_limit = 0  # nor sessions as this server wrote them
         runs.cluster = permissions.cluster = cluster
         mcp.changed = cluster.mcp_changed
         return cls(

@@ -54,6 +54,21 @@ class MessageLog:
         await self._store.put_part(data)
         self.announce_part(data)
 
+    async def put_all(self, *records: UserMessage | AssistantMessage | PartBase) -> list[dict[str, Any]]:
+        """Messages and parts written together (one transaction), then announced in their order:
+        what `put_message` and `put_part` one after another would write and announce, in one
+        trip to the store. Answers what was written (wire dicts, shared with the events)."""
+        written = [(record, record.wire()) for record in records]
+        await self._store.put_records(
+            [("part" if isinstance(r, PartBase) else "message", d) for r, d in written]
+        )
+        for record, data in written:
+            if isinstance(record, PartBase):
+                self.announce_part(data)
+            else:
+                self.announce_message(data)
+        return [data for _, data in written]
+
     def delta(self, part: PartBase, field: str, delta: str) -> None:
         self.bus.publish(
             "message.part.delta",

@@ -13,6 +13,9 @@ Invariants:
 - A read under way when such an event arrives may have read before that write: it is not kept, and
   its caller gets a fresh read of the whole range.
 - Kept entries are shared by every reader: nobody changes them (copy first).
+- What a reader derived from a session's kept messages as a whole (`memo`) is forgotten whenever
+  one of them is dropped; while the tail only grows, it stays, and it describes a prefix of the
+  entries (a reader checks which, by identity: it may also have been made from a read not kept).
 - At most `limit` messages are kept, the least recently read sessions going first; 0 keeps none.
   Replicas on one database hear each other's writes late, so they keep none (`run.runtime`).
 """
@@ -48,6 +51,7 @@ class _Tail:
     whole: bool  # the entries begin at the session's first message
     positions: dict[str, int] = field(default_factory=dict)  # message id -> index in `entries`
     derived: dict[str, dict[Callable[[Entry], Any], Any]] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict)  # see `RecentMessages.memo`
 
     def __post_init__(self) -> None:
         self.positions = {e["info"]["id"]: i for i, e in enumerate(self.entries)}
@@ -150,6 +154,12 @@ class RecentMessages:
         value: T = memo[make]
         return value
 
+    def memo(self, session_id: str) -> dict[str, Any] | None:
+        """A place for what a reader derived from the session's kept messages together (the
+        module's invariants say how long it lasts); None when nothing is kept for the session."""
+        tail = self._tails.get(session_id)
+        return None if tail is None else tail.memo
+
     def observe(self, event: Event) -> None:
         """Drop what `event` says has changed (see the module's invariants)."""
         name = _MESSAGE_EVENTS.get(event.type)
@@ -172,6 +182,7 @@ class RecentMessages:
             del self._tails[session_id]
             return
         tail.entries = tail.entries[:index]
+        tail.memo = {}
         for entry in dropped:
             mid = entry["info"]["id"]
             del tail.positions[mid]

@@ -12,8 +12,10 @@ import hashlib
 import os
 import secrets
 import weakref
+from collections import OrderedDict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from wakeful import ids
 from wakeful.errors import InvalidRequestError, NotFoundError
@@ -35,7 +37,13 @@ def project_id(directory: Path) -> str:
 
 class Sessions:
     """Changes to a stored session are read-modify-write; each runs under its session's lock, so a
-    rename and a prompt's touch arriving together both land."""
+    rename and a prompt's touch arriving together both land.
+
+    While this server is the only one writing its sessions (`written_limit` > 0; replicas set it to
+    0), the last `written_limit` sessions it wrote are kept as written, and a read of one of them is
+    answered from that copy, which is then the store's: every write and delete of a session goes
+    through here, a kept copy is replaced only once its write is committed, and dropped when a write
+    or delete fails or is cancelled (it may have landed or not)."""
 
     def __init__(self, store: SessionStore, bus: EventBus, index_size: int) -> None:
         self._store = store
@@ -43,6 +51,8 @@ class Sessions:
         self.index = SessionIndex(index_size)
         # Weak: a lock lives while some change holds or awaits it.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._written: OrderedDict[str, dict[str, Any]] = OrderedDict()  # id -> wire, as stored
+        self.written_limit = index_size
 
     def _lock(self, session_id: str) -> asyncio.Lock:
         lock = self._locks.get(session_id)
@@ -51,7 +61,17 @@ class Sessions:
         return lock
 
     async def _save(self, session: Session, event: str) -> Session:
-        await self._store.put_session(session.wire())
+        data = session.wire()
+        try:
+            await self._store.put_session(data)
+        except BaseException:
+            self._written.pop(session.id, None)
+            raise
+        if self.written_limit > 0:
+            self._written[session.id] = data
+            self._written.move_to_end(session.id)
+            while len(self._written) > self.written_limit:
+                self._written.popitem(last=False)
         self.index.put(session)
         self.bus.publish(event, {"sessionID": session.id, "info": session.wire()})
         return session
@@ -85,7 +105,9 @@ class Sessions:
 
     async def get(self, session_id: str) -> Session:
         """The session as stored now (read-modify-write starts here)."""
-        data = await self._store.get_session(session_id)
+        data = self._written.get(session_id)
+        if data is None:
+            data = await self._store.get_session(session_id)
         if data is None:
             self.index.forget(session_id)
             raise NotFoundError(f"Session not found: {session_id}")
@@ -144,9 +166,15 @@ class Sessions:
         """Delete the session with all its descendants and everything they hold, at once; announce
         `session.deleted` for each, deepest first. Stop their runs before: a run still writing
         would store into a session that no longer exists."""
-        removed = [Session.model_validate(s) for s in await self._store.delete_session_tree(session_id)]
+        try:
+            stored = await self._store.delete_session_tree(session_id)
+        except BaseException:
+            self._written.clear()  # which of the subtree's sessions are gone is not known
+            raise
+        removed = [Session.model_validate(s) for s in stored]
         for session in removed:
             self.index.forget(session.id)
+            self._written.pop(session.id, None)
         if not removed:
             raise NotFoundError(f"Session not found: {session_id}")
         for session in removed:

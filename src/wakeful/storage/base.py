@@ -11,7 +11,7 @@ needs; only the runtime names an implementation (`sql.SQLStore`, or `memory.Memo
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -20,6 +20,7 @@ from wakeful.errors import ConflictError
 from wakeful.wire.webhooks import DeliverySource, DeliveryStatus
 
 RunStatus = Literal["queued", "running", "done"]
+Record = tuple[Literal["message", "part"], dict[str, Any]]  # what `MessageStore.put_records` writes
 
 
 def part_taken(part_id: str) -> ConflictError:
@@ -124,6 +125,11 @@ class MessageStore(Protocol):
     async def delete_message(self, session_id: str, message_id: str) -> None: ...
 
     async def put_part(self, part: dict[str, Any]) -> None: ...
+
+    async def put_records(self, records: Sequence[Record]) -> None:
+        """Messages (`("message", info)`) and parts (`("part", part)`), each written as
+        `put_message` / `put_part` write it, in order, in one transaction."""
+        ...
 
     async def delete_part(self, message_id: str, part_id: str) -> None: ...
 

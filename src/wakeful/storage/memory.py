@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, TypeVar
 
 from wakeful.storage.base import (
     DeliveryRecord,
     ProjectRecord,
+    Record,
     RunRecord,
     RunStatus,
     SessionQuery,
@@ -184,6 +185,10 @@ class MemoryStore:
 
     async def put_part(self, part: dict[str, Any]) -> None:
         self._put(self._parts, part)
+
+    async def put_records(self, records: Sequence[Record]) -> None:
+        for kind, data in records:
+            self._put(self._messages if kind == "message" else self._parts, data)
 
     async def delete_part(self, message_id: str, part_id: str) -> None:
         row = self._parts.get(part_id)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import (
     Connection,
-    Executable,
     Insert,
     Table,
     Update,
@@ -36,6 +35,7 @@ from wakeful.storage import schema as t
 from wakeful.storage.base import (
     DeliveryRecord,
     ProjectRecord,
+    Record,
     RunRecord,
     RunStatus,
     SessionQuery,
@@ -128,6 +128,9 @@ class Statements:
     permission: Insert
     claim: Insert  # inserts the run unless its message id is taken: the constraint decides
     delivery: Insert  # inserts a delivery unless its id is stored already
+    claims: Insert  # `claim`, returning the message ids of the runs inserted
+    messages: Insert  # `message`, returning seq
+    parts: Insert  # `part`, returning seq
 
     @staticmethod
     @functools.cache
@@ -139,14 +142,20 @@ class Statements:
             )
 
         # A record written again keeps its seq (its place in lists); the columns follow the new record.
+        message = upsert(t.messages, "id", ("session_id", "data"))
+        part = upsert(t.parts, "id", ("message_id", "session_id", "data"))
+        claim = insert(t.runs).on_conflict_do_nothing(index_elements=[t.runs.c.message_id])
         return Statements(
             session=upsert(t.sessions, "id", ("project_id", "parent_id", "title_folded", "updated", "data")),
-            message=upsert(t.messages, "id", ("session_id", "data")),
-            part=upsert(t.parts, "id", ("message_id", "session_id", "data")),
+            message=message,
+            part=part,
             todos=upsert(t.todos, "session_id", ("data",)),
             permission=upsert(t.permissions, "id", ("session_id", "data")),
-            claim=insert(t.runs).on_conflict_do_nothing(index_elements=[t.runs.c.message_id]),
+            claim=claim,
             delivery=insert(t.deliveries).on_conflict_do_nothing(index_elements=[t.deliveries.c.id]),
+            claims=claim.returning(t.runs.c.message_id),
+            messages=message.returning(t.messages.c.seq),
+            parts=part.returning(t.parts.c.seq),
         )
 
 
@@ -191,8 +200,9 @@ def _chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def _in(column: Any, values: Sequence[Any]) -> Executable:
-    return select(column).where(column.in_(values))
+# Which of the ids bound as `p_ids` (a list) are stored: what a claim checks before it inserts.
+_MESSAGE_IDS = select(t.messages.c.id).where(t.messages.c.id.in_(bindparam("p_ids", expanding=True)))
+_PART_IDS = select(t.parts.c.id).where(t.parts.c.id.in_(bindparam("p_ids", expanding=True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +216,7 @@ class _Claim:
 def _used_part(conn: Connection, parts: list[dict[str, Any]]) -> str | None:
     """The first of `parts`' ids already stored, if any."""
     for chunk in _chunks([p["id"] for p in parts]):
-        used = conn.execute(_in(t.parts.c.id, chunk)).first()
+        used = conn.execute(_PART_IDS, {"p_ids": chunk}).first()
         if used is not None:
             return str(used[0])
     return None
@@ -370,6 +380,20 @@ class SQLStore:
         row = _part_row(part)
         await self.db.write(lambda conn: self._put_part(conn, row))
 
+    async def put_records(self, records: Sequence[Record]) -> None:
+        writes = [
+            (self._put_message, _message_row(data))
+            if kind == "message"
+            else (self._put_part, _part_row(data))
+            for kind, data in records
+        ]
+
+        def op(conn: Connection) -> None:
+            for put, row in writes:
+                put(conn, row)
+
+        await self.db.write(op)
+
     async def delete_part(self, message_id: str, part_id: str) -> None:
         stmt = delete(t.parts).where(t.parts.c.id == part_id, t.parts.c.message_id == message_id)
         await self.db.write(lambda conn: conn.execute(stmt))
@@ -408,8 +432,8 @@ class SQLStore:
         claimed meanwhile, go through `_claim` one by one."""
         ids = [c.run.message_id for c in claims]
         part_ids = [p["id"] for c in claims for p in c.parts]
-        taken = {row[0] for chunk in _chunks(ids) for row in conn.execute(_in(t.messages.c.id, chunk))}
-        used = {row[0] for chunk in _chunks(part_ids) for row in conn.execute(_in(t.parts.c.id, chunk))}
+        taken = {row[0] for chunk in _chunks(ids) for row in conn.execute(_MESSAGE_IDS, {"p_ids": chunk})}
+        used = {row[0] for chunk in _chunks(part_ids) for row in conn.execute(_PART_IDS, {"p_ids": chunk})}
         counts = Counter([*ids, *part_ids])  # an id twice in the batch: settled one at a time
         free = [
             c
@@ -422,14 +446,14 @@ class SQLStore:
         # (SQLAlchemy's "insertmanyvalues"), where a plain executemany steps SQLite once per row.
         inserted: set[str] = set()
         if free:
-            returned = conn.execute(self._sql.claim.returning(t.runs.c.message_id), [c.row for c in free])
+            returned = conn.execute(self._sql.claims, [c.row for c in free])
             inserted.update(row[0] for row in returned)
         claimed = [c for c in free if c.run.message_id in inserted]
         if claimed:
             rows = [_message_row(c.user_message) for c in claimed]
-            conn.execute(self._sql.message.returning(t.messages.c.seq), rows).all()
+            conn.execute(self._sql.messages, rows).all()
         if part_rows := [_part_row(p) for c in claimed for p in c.parts]:
-            conn.execute(self._sql.part.returning(t.parts.c.seq), part_rows).all()
+            conn.execute(self._sql.parts, part_rows).all()
         return [None if c.run.message_id in inserted else self._claim(conn, c) for c in claims]
 
     def _claim(self, conn: Connection, claim: _Claim) -> RunRecord | ConflictError | None:

@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
+import anyio
 import httpx2
 
 from wakeful.errors import (
@@ -326,7 +327,8 @@ class SDKProvider(Provider, Generic[S]):
             return transport_error(exc, self._silence, self.url)
         if isinstance(exc, sdk.APIError):
             return stream_error(exc.body, exc.message)
-        # an SDK may let a transport error met while reading the stream through unwrapped
-        if isinstance(exc, httpx2.TransportError | aiohttp.ClientError | OSError):
+        # an SDK may let a transport error met while reading the stream through unwrapped, and an
+        # adapter sending on the HTTP client itself meets them all unwrapped (the SDK's set of them)
+        if isinstance(exc, httpx2.RequestError | anyio.EndOfStream | aiohttp.ClientError | OSError):
             return transport_error(exc, self._silence, self.url)
         return None

@@ -13,7 +13,6 @@ The gap event is ours (the reference has none): `{"type": "server.gap", "propert
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import json
 from collections import deque
@@ -25,6 +24,8 @@ from wakeful import ids
 from wakeful.telemetry.metrics import Metrics
 
 GAP = "server.gap"
+# One encoder for every frame: `json.dumps` with options builds a new one per call.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,17 @@ class Event:
     def wire(self) -> dict[str, Any]:
         return {"id": self.id, "type": self.type, "properties": self.properties}
 
-    @functools.cached_property
+    @property
     def frame(self) -> bytes:
         """The SSE frame of `GET /event`, encoded once however many subscribers send it. Only
         replayable events carry an `id:`, so heartbeats never move a client's Last-Event-ID."""
-        data = json.dumps(self.wire(), separators=(",", ":"), ensure_ascii=False)
-        return f"{self._head}data: {data}\n\n".encode()
+        # Cached by hand: every event's frame is built (the replay buffer counts its bytes), and
+        # functools.cached_property takes a lock per first access on Python 3.11.
+        frame: bytes | None = self.__dict__.get("_frame")
+        if frame is None:
+            frame = f"{self._head}data: {_encode(self.wire())}\n\n".encode()
+            self.__dict__["_frame"] = frame
+        return frame
 
     def envelope_frame(self, directory: str | None) -> bytes:
         """The SSE frame of `GET /global/event`: `{"directory", "payload": <the event>}`, without

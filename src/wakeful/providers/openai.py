@@ -176,8 +176,8 @@ class OpenAIProvider(SDKProvider[SSEStream]):
     async def _body(self, request: ChatRequest) -> dict[str, Any]:
         """The request's body; its `messages` and `tools` are JSON encoded already (`_encode`)."""
         messages = [_dumps({"role": "system", "content": s}) for s in request.system if s]
-        for m in request.messages:
-            messages.append(await _encoded(m))
+        # Most messages were encoded for an earlier request: taken without a coroutine each.
+        messages += [m.wire.get("openai") or await _encoded(m) for m in request.messages]
         body: dict[str, Any] = {
             "model": request.model,
             "messages": messages,

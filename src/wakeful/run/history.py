@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import json
 import mimetypes
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -371,8 +372,11 @@ class Conversation:
         same = 0
         if base is not None:
             lent, old = min(base._lent, len(entries)), base.entries
-            while same < lent and old[same] is entries[same]:
-                same += 1
+            if all(map(operator.is_, itertools.islice(old, lent), entries)):
+                same = lent  # the usual case, checked without a Python step per entry
+            else:
+                while same < lent and old[same] is entries[same]:
+                    same += 1
         if same:
             assert base is not None
             self.entries, self.sizes, self._ends = old[:same], base.sizes[:same], base._ends[:same]

@@ -17,7 +17,6 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +24,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects.sqlite import insert
 
 from wakeful.storage import migrate
+from wakeful.storage.threads import Threads
 from wakeful.storage.writer import GroupWriter
 
 T = TypeVar("T")
@@ -71,7 +71,7 @@ class SQLite:
         self.path = path
         self._reader = _engine(path, begin="BEGIN", connections=readers, busy_timeout=busy_timeout)
         # As many threads as connections: a burst of reads queues here, never for a connection.
-        self._reading = ThreadPoolExecutor(readers, thread_name_prefix="wakeful-read")
+        self._reading = Threads(readers, "wakeful-read")
         self._thread_reader = threading.local()
         self._readers: list[Connection] = []  # every reader thread's connection, closed with the store
         self.writes = GroupWriter(_engine(path, begin="BEGIN IMMEDIATE", connections=1, busy_timeout=busy_timeout))
@@ -83,7 +83,7 @@ class SQLite:
         await self.writes.run(migrate.upgrade)
 
     async def read(self, op: Callable[[Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._reading, self._read, op)
+        return await self._reading.call(self._read, op)
 
     def _read(self, op: Callable[[Connection], T]) -> T:
         conn: Connection | None = getattr(self._thread_reader, "conn", None)

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
+
+from wakeful.storage.threads import Threads
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
@@ -55,7 +56,7 @@ class GroupWriter:
         self._pending: list[_Write] = []  # single writes, in order
         self._bulk: list[_Write] = []  # bulk writes: they jump the queue of single writes
         self._task: asyncio.Task[None] | None = None
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wakeful-writer")
+        self._thread = Threads(1, "wakeful-writer")
         self._conn: Connection | None = None  # used only in the writer's thread
 
     async def run(self, op: Callable[[Connection], T]) -> T:
@@ -78,13 +79,12 @@ class GroupWriter:
         return await asyncio.shield(write.future)
 
     async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
         await asyncio.sleep(0)  # the writes queued by this loop iteration's callbacks join the batch
         while self._pending or self._bulk:
             bulk, self._bulk = self._bulk[:MAX_BATCH], self._bulk[MAX_BATCH:]
             single, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             batch = bulk + single
-            results = await loop.run_in_executor(self._thread, self._apply, batch)
+            results = await self._thread.call(self._apply, batch)
             for write, (ok, value) in zip(batch, results, strict=True):
                 if write.future.done():
                     continue
@@ -126,8 +126,8 @@ class GroupWriter:
     async def close(self) -> None:
         if self._task is not None:
             await self._task
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._close)
-        self._thread.shutdown(wait=True)
+        await self._thread.call(self._close)
+        self._thread.shutdown()
 
 
 def _apply_all(conn: Connection, batch: list[_Write]) -> list[tuple[bool, Any]]:

@@ -11,6 +11,7 @@ turns, so a load change on the machine hits both alike.
     .venv/bin/python bench/startup.py --rounds 5 \\
         --reference tests/conformance/node_modules/opencode-ai/bin/opencode.exe    # after `make node-deps`
     .venv/bin/python bench/startup.py --with-sdks   # RSS once a prompt has loaded the provider SDK
+    .venv/bin/python bench/startup.py --src /tmp/base/src   # another commit's sources (`git archive`)
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def project(directory: Path) -> None:
     (directory / "opencode.json").write_text(json.dumps(config))
 
 
-def measure(kind: str, binary: str, idle: float, with_sdks: bool) -> tuple[float, float]:
+def measure(kind: str, binary: str, idle: float, with_sdks: bool, src: Path) -> tuple[float, float]:
     work = Path(tempfile.mkdtemp(prefix=f"startup-{kind}-"))
     try:
         project(work / "project")
@@ -90,7 +91,7 @@ def measure(kind: str, binary: str, idle: float, with_sdks: bool) -> tuple[float
         }
         if kind == "wakeful":
             cmd = [sys.executable, "-m", "wakeful", "serve", "--port", str(port), "--data-dir", str(work / "data")]
-            env["PYTHONPATH"] = str(ROOT / "src")
+            env["PYTHONPATH"] = str(src)
         else:
             cmd = [str(Path(binary).resolve()), "serve", "--port", str(port), "--hostname", "127.0.0.1"]
         began = time.monotonic()
@@ -131,12 +132,14 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=5.0, help="seconds idle before RSS is read")
     parser.add_argument("--reference", help="opencode's binary, measured in turn with wakeful")
     parser.add_argument("--with-sdks", action="store_true", help="one prompt first (loads the provider SDK)")
+    parser.add_argument("--src", type=Path, default=ROOT / "src",
+                        help="the wakeful sources to run (e.g. an older commit's, from `git archive`)")
     opts = parser.parse_args()
     kinds = ["wakeful"] + (["reference"] if opts.reference else [])
     results: dict[str, list[tuple[float, float]]] = {k: [] for k in kinds}
     for round_ in range(opts.rounds):
         for kind in kinds:
-            healthy, rss = measure(kind, opts.reference or "", opts.idle, opts.with_sdks)
+            healthy, rss = measure(kind, opts.reference or "", opts.idle, opts.with_sdks, opts.src.resolve())
             results[kind].append((healthy, rss))
             print(f"round {round_ + 1} {kind:9} healthy after {healthy:.3f} s, idle RSS {rss:.0f} MB", flush=True)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -61,6 +62,18 @@ def build_routes(app: FastAPI) -> None:
         route.matches(scope)
 
 
+# Modules that requests would otherwise import on the event loop, loaded with the routes in their
+# thread: httpx (with rich and pygments, which its command line pulls in: 0.1 s) parses a `?callback=`.
+LATER = ("httpx",)
+
+
+def prepare(app: FastAPI) -> None:
+    """What the routes need before they answer: `build_routes`, and the modules of `LATER`."""
+    build_routes(app)
+    for name in LATER:
+        importlib.import_module(name)
+
+
 def create_app(
     config: ServerConfig, state: Runtime | None = None, *, routes_at_start: bool = True
 ) -> FastAPI:
@@ -68,24 +81,23 @@ def create_app(
     thread at start: left to the first requests, on the loop, that would stall every held call
     (and delay the first answer's headers) by 0.1 to 0.3 s. The lifespan waits for them. With
     `routes_at_start` false it does not (`app.state.routes_built` is then the loading, which the
-    server awaits once it listens): only the health check's router is included at first, the other
-    route modules are imported in a thread, and a request for one of them waits for it
-    (`RoutesGate`); then the routes build, and a request meanwhile waits only for its own router,
-    which FastAPI builds under a lock. The provider SDKs load in a thread when a run first needs
-    one (ProviderPool.imported)."""
+    server awaits once it listens): only the health check's router is included at first, and any
+    other request waits (`RoutesGate`) until the other route modules are imported and every route
+    is built, in a thread. The provider SDKs load in a thread when a run first needs one
+    (ProviderPool.imported)."""
     state = state or Runtime.build(config)
     loaded = asyncio.Event()
 
     async def load_routes(app: FastAPI) -> None:
-        if not loaded.is_set():
-            try:
+        try:
+            if not routes_at_start:
                 later = await asyncio.to_thread(routers)
                 del app.router.routes[first_router:]  # the early router, included again in its place
                 for router in later:
                     app.include_router(router)
-            finally:
-                loaded.set()  # even if an import failed: the waiting requests get a 404, not a hang
-        await asyncio.to_thread(build_routes, app)
+            await asyncio.to_thread(prepare, app)
+        finally:
+            loaded.set()  # even if a step failed: the waiting requests get an answer, not a hang
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -118,7 +130,6 @@ def create_app(
     openapi.install(app)
     first_router = len(app.router.routes)
     if routes_at_start:
-        loaded.set()
         for router in routers():
             app.include_router(router)
     else:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib
 import logging
 import os
 import resource
@@ -63,16 +62,6 @@ def bind(config: ServerConfig) -> socket.socket:
     return sock
 
 
-# Not needed before the first answer, but imported on the event loop by the requests that use them:
-# httpx (with rich and pygments, which its command line pulls in: 0.1 s) parses a `?callback=`.
-LATER = ("httpx",)
-
-
-def import_later() -> None:
-    for name in LATER:
-        importlib.import_module(name)
-
-
 def tune_gc() -> None:
     """A full garbage collection scans every live object and stops the event loop meanwhile: with
     thousands of held calls that was seconds (bench/held_calls.py, docs/benchmarks.md). Objects
@@ -113,11 +102,9 @@ class DrainingServer(uvicorn.Server):
             self._settling = asyncio.create_task(self._settle(), name="wakeful start-up settling")
 
     async def _settle(self) -> None:
-        # Once the routes are built (in a thread, started by the lifespan) and what requests import
-        # on the loop is loaded, everything start-up made exists and can be frozen: a pause of a
-        # tenth of a second, once, while still idle.
+        # Once the routes are built (in a thread, started by the lifespan), everything start-up
+        # made exists and can be frozen: a pause of a tenth of a second, once, while still idle.
         await self.app.state.routes_built
-        await asyncio.to_thread(import_later)
         tune_gc()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:

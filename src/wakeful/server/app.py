@@ -24,10 +24,18 @@ from wakeful.version import __version__
 EXPOSED_HEADERS = ["X-Keepalive-Interval", "X-Wakeful-Message-ID", "Retry-After", REQUEST_ID_HEADER]
 
 
+# Modules that requests would otherwise import on the event loop, loaded with the route modules:
+# httpx (with rich and pygments, which its command line pulls in: 0.1 s) parses a `?callback=`.
+LATER = ("httpx",)
+
+
 def routers() -> tuple[APIRouter, ...]:
     """Every router, in the order requests are matched: the prompt routes first, so a burst of
     prompts is matched at once. The first call imports the route modules (FastAPI analyses each
-    endpoint as it is defined: about 0.4 s), which `wakeful serve` does in a thread once it listens."""
+    endpoint as it is defined: about 0.4 s) and `LATER`, which `wakeful serve` does in a thread once
+    it listens."""
+    for name in LATER:
+        importlib.import_module(name)
     from wakeful.server.routes import (
         events,
         mcp,
@@ -62,18 +70,6 @@ def build_routes(app: FastAPI) -> None:
         route.matches(scope)
 
 
-# Modules that requests would otherwise import on the event loop, loaded with the routes in their
-# thread: httpx (with rich and pygments, which its command line pulls in: 0.1 s) parses a `?callback=`.
-LATER = ("httpx",)
-
-
-def prepare(app: FastAPI) -> None:
-    """What the routes need before they answer: `build_routes`, and the modules of `LATER`."""
-    build_routes(app)
-    for name in LATER:
-        importlib.import_module(name)
-
-
 def create_app(
     config: ServerConfig, state: Runtime | None = None, *, routes_at_start: bool = True
 ) -> FastAPI:
@@ -81,23 +77,24 @@ def create_app(
     thread at start: left to the first requests, on the loop, that would stall every held call
     (and delay the first answer's headers) by 0.1 to 0.3 s. The lifespan waits for them. With
     `routes_at_start` false it does not (`app.state.routes_built` is then the loading, which the
-    server awaits once it listens): only the health check's router is included at first, and any
-    other request waits (`RoutesGate`) until the other route modules are imported and every route
-    is built, in a thread. The provider SDKs load in a thread when a run first needs one
-    (ProviderPool.imported)."""
+    server awaits once it listens): only the health check's router is included at first, the other
+    route modules are imported in a thread, and a request for one of them waits for them
+    (`RoutesGate`); then the routes build, and a request meanwhile waits only for its own router,
+    which FastAPI builds under a lock. The provider SDKs load in a thread when a run first needs
+    one (ProviderPool.imported)."""
     state = state or Runtime.build(config)
     loaded = asyncio.Event()
 
     async def load_routes(app: FastAPI) -> None:
-        try:
-            if not routes_at_start:
+        if not routes_at_start:
+            try:
                 later = await asyncio.to_thread(routers)
                 del app.router.routes[first_router:]  # the early router, included again in its place
                 for router in later:
                     app.include_router(router)
-            await asyncio.to_thread(prepare, app)
-        finally:
-            loaded.set()  # even if a step failed: the waiting requests get an answer, not a hang
+            finally:
+                loaded.set()  # even if an import failed: the waiting requests get a 404, not a hang
+        await asyncio.to_thread(build_routes, app)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -14,6 +14,8 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e .
+	@# pip compiles the dependencies, not an editable install: the first start would compile wakeful
+	$(PY) -m compileall -q src/wakeful
 	@touch $@
 
 $(TEST_STAMP): pyproject.toml | $(PY)

@@ -22,6 +22,11 @@ NOT_AT_START = (
     "bs4",  # webfetch's first page
     "sqlalchemy.ext.asyncio",  # PostgreSQL
     "sqlalchemy.dialects.postgresql",
+    "httpx",  # with rich and pygments: a `?callback=` or webfetch (loaded once the server listens)
+    "pathspec",  # the first search, in the tool pool
+    "wakeful.server.routes.runs",  # every router but the health check's: in a thread once listening
+    "wakeful.server.routes.sessions",
+    "wakeful.run.prompt",
 )
 
 

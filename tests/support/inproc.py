@@ -26,11 +26,15 @@ from wakeful.providers.scripted import ScriptedProvider
 from wakeful.run.manager import Reply, RunHandle, RunRequest
 from wakeful.run.prompt import build_run
 from wakeful.run.runtime import Runtime
-from wakeful.server.app import build_routes, create_app
+from wakeful.server.app import build_routes, create_app, routers
 from wakeful.storage.base import Store
 from wakeful.storage.memory import MemoryStore
 from wakeful.wire.bodies import PromptBody
 from wakeful.wire.sessions import Session, SessionCreate
+
+# The route modules load with this module, not on the loop of the first test that makes an app
+# (`wakeful serve` loads them in a thread; create_app(routes_at_start=True) where it is called).
+routers()
 
 Json = dict[str, Any]
 # How long a wait on an event may take before the test fails instead of hanging: a guard against a

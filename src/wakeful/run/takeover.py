@@ -25,7 +25,6 @@ import logging
 
 from wakeful.errors import NotFoundError, RequestError
 from wakeful.ids import now_ms
-from wakeful.run.prompt import resume_run
 from wakeful.run.recovery import close_run, kill_processes, recover, report_end
 from wakeful.run.runtime import Runtime
 from wakeful.session.messages import MessageLog, replies_to
@@ -102,6 +101,10 @@ class Takeover:
                 if stored is None:
                     raise NotFoundError(f"Message not found: {run.message_id}")
                 user = UserMessage.model_validate(stored["info"])
+                # Loaded with the routes, after the server listens; a start-up adopting runs
+                # (before it listens) loads it here.
+                from wakeful.run.prompt import resume_run
+
                 runtime.runs.resume(resume_run(runtime, session, run, user, steps), run.created)
                 log.warning(
                     "resumed run %s of session %s after step %d (its server, instance %s, stopped)",

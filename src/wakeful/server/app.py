@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from wakeful.config import ServerConfig
@@ -14,26 +15,44 @@ from wakeful.run.runtime import Runtime
 from wakeful.server import errors, openapi
 from wakeful.server.access import HEADER as REQUEST_ID_HEADER
 from wakeful.server.access import RequestTelemetry
+from wakeful.server.gate import RoutesGate, endpoints
 from wakeful.server.limits import BodyLimit
 from wakeful.server.middleware import AllowedHosts, BasicAuth
-from wakeful.server.routes import (
-    events,
-    mcp,
-    messages,
-    meta,
-    ops,
-    permissions,
-    project,
-    runs,
-    sessions,
-    tools,
-    ui,
-    v2,
-)
-from wakeful.server.routes import webhooks as webhook_routes
+from wakeful.server.routes import meta
 from wakeful.version import __version__
 
 EXPOSED_HEADERS = ["X-Keepalive-Interval", "X-Wakeful-Message-ID", "Retry-After", REQUEST_ID_HEADER]
+
+
+# Modules that requests would otherwise import on the event loop, loaded with the route modules:
+# httpx (with rich and pygments, which its command line pulls in: 0.1 s) parses a `?callback=`.
+LATER = ("httpx",)
+
+
+def routers() -> tuple[APIRouter, ...]:
+    """Every router, in the order requests are matched: the prompt routes first, so a burst of
+    prompts is matched at once. The first call imports the route modules (FastAPI analyses each
+    endpoint as it is defined: about 0.4 s) and `LATER`, which `wakeful serve` does in a thread once
+    it listens."""
+    for name in LATER:
+        importlib.import_module(name)
+    from wakeful.server.routes import (
+        events,
+        mcp,
+        messages,
+        ops,
+        permissions,
+        project,
+        runs,
+        sessions,
+        tools,
+        ui,
+        v2,
+        webhooks,
+    )
+
+    modules = (runs, meta, ops, sessions, messages, permissions, events, project, ui, mcp, v2, tools, webhooks)
+    return tuple(module.router for module in modules)
 
 
 def build_routes(app: FastAPI) -> None:
@@ -56,17 +75,31 @@ def create_app(
 ) -> FastAPI:
     """The app; its lifespan opens and closes `state`. FastAPI builds every route's models in a
     thread at start: left to the first requests, on the loop, that would stall every held call
-    (and delay the first answer's headers) by 0.1 to 0.3 s. The lifespan waits for them; with
-    `routes_at_start` false it does not (`app.state.routes_built` is then the build, which the
-    server awaits once it listens): a request meanwhile waits only for its own router, which
-    FastAPI builds under a lock. The provider SDKs load in a thread when a run first needs one
-    (ProviderPool.imported)."""
+    (and delay the first answer's headers) by 0.1 to 0.3 s. The lifespan waits for them. With
+    `routes_at_start` false it does not (`app.state.routes_built` is then the loading, which the
+    server awaits once it listens): only the health check's router is included at first, the other
+    route modules are imported in a thread, and a request for one of them waits for them
+    (`RoutesGate`); then the routes build, and a request meanwhile waits only for its own router,
+    which FastAPI builds under a lock. The provider SDKs load in a thread when a run first needs
+    one (ProviderPool.imported)."""
     state = state or Runtime.build(config)
+    loaded = asyncio.Event()
+
+    async def load_routes(app: FastAPI) -> None:
+        if not routes_at_start:
+            try:
+                later = await asyncio.to_thread(routers)
+                del app.router.routes[first_router:]  # the early router, included again in its place
+                for router in later:
+                    app.include_router(router)
+            finally:
+                loaded.set()  # even if an import failed: the waiting requests get a 404, not a hang
+        await asyncio.to_thread(build_routes, app)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.open()
-        app.state.routes_built = built = asyncio.ensure_future(asyncio.to_thread(build_routes, app))
+        app.state.routes_built = built = asyncio.ensure_future(load_routes(app))
         if routes_at_start:
             await built
         try:
@@ -92,10 +125,13 @@ def create_app(
     app.state.wakeful = state
     errors.install(app)
     openapi.install(app)
-    # Routes are matched in order: the prompt routes first, so a burst of prompts is matched at once.
-    routers = (runs, meta, ops, sessions, messages, permissions, events, project, ui, mcp, v2, tools)
-    for module in (*routers, webhook_routes):
-        app.include_router(module.router)
+    first_router = len(app.router.routes)
+    if routes_at_start:
+        for router in routers():
+            app.include_router(router)
+    else:
+        app.include_router(meta.router)
+        app.add_middleware(RoutesGate, loaded=loaded, early=endpoints([meta.router]))
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,

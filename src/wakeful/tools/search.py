@@ -15,9 +15,8 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pathspec
 from pydantic import Field
 
 from wakeful.errors import ToolError
@@ -26,6 +25,9 @@ from wakeful.tools.base import ToolContext, ToolResult
 from wakeful.tools.files import looks_binary, read_lines
 from wakeful.tools.paths import confined_path, display_path
 from wakeful.tools.typed import NonBlank, ToolArgs, tool
+
+if TYPE_CHECKING:
+    import pathspec
 
 RESULT_CAP = 100
 _GREP_COLLECT_CAP = 10_000  # enough to sort by mtime; a bigger haystack needs a better needle
@@ -48,6 +50,8 @@ def expand_braces(pattern: str) -> list[str]:
 
 
 def compile_globs(patterns: list[str]) -> pathspec.GitIgnoreSpec:
+    import pathspec  # with the first search, in the tool pool
+
     return pathspec.GitIgnoreSpec.from_lines([p for raw in patterns for p in expand_braces(raw)])
 
 
@@ -55,6 +59,8 @@ _GITIGNORE_MAX_BYTES = 1 << 20
 
 
 def _load_gitignore(path: str) -> pathspec.GitIgnoreSpec | None:
+    import pathspec
+
     try:
         data, _ = read_regular(Path(path), _GITIGNORE_MAX_BYTES)
     except OSError:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urljoin, urlsplit
 
-import httpx
 from pydantic import Field
 
 from wakeful.errors import ToolError
@@ -32,6 +31,7 @@ from wakeful.tools.typed import NonBlank, ToolArgs, tool
 from wakeful.version import __version__
 
 if TYPE_CHECKING:
+    import httpx
     from bs4 import BeautifulSoup
 
 Format = Literal["markdown", "text", "html"]
@@ -52,6 +52,8 @@ _BLOCKS = (
 
 
 def _client() -> httpx.AsyncClient:
+    import httpx  # loaded after start-up (wakeful.server.serve), not before the first answer
+
     # Redirects are followed by the tool, one permission check each; time is bounded by the call's
     # own timeout; proxies and certificates are not read from this process's environment (nothing
     # in wakeful reads it behind the configuration's back). The TLS context is the providers' one.
@@ -215,6 +217,8 @@ async def webfetch_tool(args: WebFetchArgs, ctx: ToolContext) -> ToolResult:
     - Use it to read documentation, an issue or an API answer the task needs; it does not run
     JavaScript, so pages that build their content in the browser come back nearly empty.
     """
+    import httpx
+
     url = _http_url(args.url)
     await _ask(ctx, url, args)
     config = ctx.config

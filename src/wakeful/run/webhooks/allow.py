@@ -21,12 +21,13 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from wakeful.config import WebhookAllow
 from wakeful.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    import httpx
 
 Address = IPv4Address | IPv6Address
 MAX_URL = 2048
@@ -55,6 +56,8 @@ def parse(url: str) -> httpx.URL:
     """`url` if it is an absolute http(s) URL with a host; InvalidRequestError if not."""
     if len(url) > MAX_URL:
         raise _refuse(f"callback is longer than {MAX_URL} characters")
+    import httpx  # loaded after start-up (wakeful.server.serve), not before the first answer
+
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:

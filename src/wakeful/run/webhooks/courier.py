@@ -26,8 +26,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
-
-import httpx
+from typing import TYPE_CHECKING
 
 from wakeful.backoff import backoff_delay
 from wakeful.config import ServerConfig
@@ -38,6 +37,9 @@ from wakeful.run.webhooks.allow import AllowList, Target
 from wakeful.run.webhooks.signing import DELIVERY, EVENT, SIGNATURE, TIMESTAMP, load_secret, signature
 from wakeful.storage.base import DeliveryRecord, DeliveryStore, Settlement
 from wakeful.version import __version__
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("wakeful.webhooks")
 
@@ -83,6 +85,8 @@ class Courier:
             return self._client
 
     def _new_client(self) -> httpx.AsyncClient:
+        import httpx  # loaded after start-up (wakeful.server.serve), not before the first answer
+
         return httpx.AsyncClient(
             timeout=self._config.webhook_timeout,
             limits=httpx.Limits(max_connections=self._config.webhook_concurrency),
@@ -186,6 +190,8 @@ class Courier:
 
     async def _post(self, record: DeliveryRecord) -> tuple[int | None, str | None]:
         """The receiver's status, or why there is none."""
+        import httpx
+
         body = record.body.encode()
         timestamp = str(int(time.time()))
         headers = {
@@ -269,4 +275,5 @@ class Courier:
 
 def _shown(url: str) -> str:
     """`url` as logs show it: without its query, fragment and credentials, where tokens go."""
+    import httpx
     return str(httpx.URL(url).copy_with(query=None, fragment=None, username=None, password=None))

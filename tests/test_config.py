@@ -130,3 +130,38 @@ def test_database_url_takes_postgresql_urls_and_never_shows_the_password() -> No
         with pytest.raises(StartupError, match="must be a PostgreSQL URL") as refused:
             ServerConfig.build(given.pop("env", HOME), **given)
         assert "s3cret" not in str(refused.value)
+
+
+def _lower_bound(name: str) -> tuple[float, bool] | None:
+    """The field's lower bound and whether the bound itself is allowed (ge) or not (gt)."""
+    for item in ServerConfig.model_fields[name].metadata:
+        if getattr(item, "gt", None) is not None:
+            return float(item.gt), False
+        if getattr(item, "ge", None) is not None:
+            return float(item.ge), True
+    return None
+
+
+NUMERIC = [
+    name
+    for name, field in ServerConfig.model_fields.items()
+    if field.annotation in (int, float, float | None, int | None) and name != "port"
+]
+
+
+@pytest.mark.parametrize("name", NUMERIC)
+def test_every_number_has_a_lower_bound_and_a_value_under_it_is_refused(name: str) -> None:
+    bound = _lower_bound(name)
+    assert bound is not None, f"{name} takes any number, negative ones included"
+    low, inclusive = bound
+    below = low - 1 if inclusive else low
+    variable = f"WAKEFUL_{name.upper()}"
+    with pytest.raises(StartupError, match=variable):
+        ServerConfig.build({variable: str(int(below)) if below == int(below) else str(below)})
+    ServerConfig.build({variable: str(low + 1)})  # a value above the bound is taken
+
+
+def test_a_port_outside_tcps_range_is_refused() -> None:
+    for port in ("-1", "65536"):
+        with pytest.raises(StartupError, match="WAKEFUL_PORT"):
+            ServerConfig.build({"WAKEFUL_PORT": port})

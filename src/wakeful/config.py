@@ -138,7 +138,7 @@ class ServerConfig(BaseSettings):
     )
 
     hostname: str = "127.0.0.1"
-    port: int = 4096
+    port: int = Field(default=4096, ge=0, le=65535)
     data_dir: Path  # default: $XDG_DATA_HOME/wakeful of `environ` (see _default_data_dir)
     project_dir: Path = Field(default_factory=Path.cwd)
     password: str | None = None  # from WAKEFUL_SERVER_PASSWORD or OPENCODE_SERVER_PASSWORD
@@ -161,29 +161,29 @@ class ServerConfig(BaseSettings):
     idle_timeout: float = Field(default=30.0, gt=0)
 
     # Long calls: one "\n" per interval keeps httpx's default 5 s read timeout alive with margin.
-    keepalive_interval: float = 2.0
-    keepalive_min: float = 0.05
-    keepalive_max: float = 60.0
+    keepalive_interval: float = Field(default=2.0, gt=0)
+    keepalive_min: float = Field(default=0.05, gt=0)
+    keepalive_max: float = Field(default=60.0, gt=0)
 
     # /event
-    sse_heartbeat: float = 10.0
-    event_replay: int = 10_000
-    event_replay_bytes: int = 32 << 20
-    subscriber_queue: int = 2_000
+    sse_heartbeat: float = Field(default=10.0, gt=0)
+    event_replay: int = Field(default=10_000, ge=0)
+    event_replay_bytes: int = Field(default=32 << 20, ge=0)
+    subscriber_queue: int = Field(default=2_000, gt=0)
 
     # Runs
-    provider_silence: float = 120.0
-    retry_attempts: int = 5
-    retry_base: float = 2.0
-    retry_max_delay: float = 60.0
+    provider_silence: float = Field(default=120.0, gt=0)
+    retry_attempts: int = Field(default=5, ge=0)
+    retry_base: float = Field(default=2.0, ge=0)
+    retry_max_delay: float = Field(default=60.0, ge=0)
     # A provider that refuses the connection is down or misconfigured, not busy: its retries stop
     # once this many seconds have passed since the first refusal.
-    refused_retry_budget: float = 10.0
-    run_deadline: float | None = None
-    part_flush_interval: float = 0.5
-    drain_timeout: float = 30.0
+    refused_retry_budget: float = Field(default=10.0, ge=0)
+    run_deadline: float | None = Field(default=None, gt=0)
+    part_flush_interval: float = Field(default=0.5, ge=0)
+    drain_timeout: float = Field(default=30.0, ge=0)
     llm_transport: Literal["aiohttp", "httpx"] = "aiohttp"
-    llm_max_connections: int = 10_000
+    llm_max_connections: int = Field(default=10_000, gt=0)
     # Admission (run/admission.py): runs executing at once (the rest wait, held with keep-alives),
     # runs started per second at most, and the accepted-but-unfinished runs above which a prompt
     # gets 503 with Retry-After (0: never).
@@ -214,11 +214,11 @@ class ServerConfig(BaseSettings):
 
     # Tools
     tool_threads: int = Field(default=16, ge=1)  # the pool that tools' blocking file work runs in
-    bash_timeout: float = 120.0  # when the call gives none
-    bash_max_timeout: float = 600.0  # whatever the call asks for
-    tool_output_max_bytes: int = 50_000
-    tool_output_max_lines: int = 2_000
-    read_max_lines: int = 2_000
+    bash_timeout: float = Field(default=120.0, gt=0)  # when the call gives none
+    bash_max_timeout: float = Field(default=600.0, gt=0)  # whatever the call asks for
+    tool_output_max_bytes: int = Field(default=50_000, gt=0)
+    tool_output_max_lines: int = Field(default=2_000, gt=0)
+    read_max_lines: int = Field(default=2_000, gt=0)
     # webfetch: what one call may take (the body beyond the size is not read; redirects count apart)
     webfetch_max_bytes: int = Field(default=5 << 20, ge=1)
     webfetch_timeout: float = Field(default=30.0, gt=0)  # when the call gives none
@@ -236,10 +236,10 @@ class ServerConfig(BaseSettings):
     mcp_restart_max_delay: float = Field(default=30.0, gt=0)
 
     # How long a project's opencode.json may be served from cache before its files are checked again.
-    config_freshness: float = 1.0
+    config_freshness: float = Field(default=1.0, ge=0)
     # git, asked by the UI routes (/vcs, /file/status, /session/{id}/diff): time and output limits.
-    git_timeout: float = 5.0
-    git_max_output: int = 8 << 20
+    git_timeout: float = Field(default=5.0, gt=0)
+    git_max_output: int = Field(default=8 << 20, gt=0)
 
     # Logs on stderr: text or one JSON object per line; one access-log line per request.
     log_format: Literal["text", "json"] = "text"
@@ -249,10 +249,11 @@ class ServerConfig(BaseSettings):
     # out of logs and errors). GET /global/ready answers 503 when a read takes longer than
     # ready_timeout.
     database_url: str | None = Field(default=None, repr=False)
-    db_busy_timeout: float = 30.0  # how long a statement waits for a lock or a connection
-    db_readers: int = 4  # SQLite's reader connections
-    db_pool_size: int = 10  # PostgreSQL's connections, per server
-    ready_timeout: float = 2.0
+    # How long a statement waits for a lock or a connection.
+    db_busy_timeout: float = Field(default=30.0, ge=0)
+    db_readers: int = Field(default=4, gt=0)  # SQLite's reader connections
+    db_pool_size: int = Field(default=10, gt=0)  # PostgreSQL's connections, per server
+    ready_timeout: float = Field(default=2.0, gt=0)
 
     # Replicas (several servers on one PostgreSQL database, docs/deploy.md): the server running a
     # run renews its lease every third of `lease_seconds`; a lease not renewed for that long lets

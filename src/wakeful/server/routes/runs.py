@@ -22,6 +22,7 @@ from wakeful.run.manager import RemoteRun, Reply, RunHandle, RunRequest
 from wakeful.run.prompt import build_run, build_summarize_run, command_prompt
 from wakeful.run.runtime import Runtime
 from wakeful.run.shell import build_shell_run
+from wakeful.server.collector import CollectorPause
 from wakeful.server.deps import (
     Directory,
     DirectoryHeader,
@@ -189,6 +190,7 @@ async def held_run(
 
 
 _SESSION_ID: TypeAdapter[str] = TypeAdapter(SessionID)
+ACCEPTING = CollectorPause()
 HeldEndpoint = Callable[[HeldRun, BodyT], Awaitable[Response]]
 
 
@@ -201,6 +203,10 @@ def held_fast_path(body_type: type[BodyT]) -> Callable[[HeldEndpoint[BodyT]], Fa
         async def fast(request: WireRequest) -> Response | None:
             if not is_json(request):
                 return None
+            with ACCEPTING:
+                return await accept(request)
+
+        async def accept(request: WireRequest) -> Response | None:
             try:
                 session_id = _SESSION_ID.validate_python(request.path_params.get("sessionID"))
                 query = HeldQuery.model_validate(request.query_params)

@@ -22,15 +22,13 @@ class CollectorPause:
     def __init__(self, limit: int = 150_000) -> None:
         self._limit = limit
         self._accepting = 0
+        # Off once the limit is reached: only a call arriving when none is accepted pauses again.
         self._paused = False
-        self._spent = False  # the limit was reached: no pause until acceptance is idle again
 
     def __enter__(self) -> None:
-        if self._accepting == 0:
-            self._spent = False
-            if gc.isenabled():
-                gc.disable()
-                self._paused = True
+        if self._accepting == 0 and gc.isenabled():
+            gc.disable()
+            self._paused = True
         self._accepting += 1
         self._check()
 
@@ -45,7 +43,6 @@ class CollectorPause:
 
     def _check(self) -> None:
         if self._paused and gc.get_count()[0] > self._limit:
-            self._spent = True
             self._resume()
 
     def _resume(self) -> None:

@@ -190,7 +190,7 @@ async def held_run(
 
 
 _SESSION_ID: TypeAdapter[str] = TypeAdapter(SessionID)
-ACCEPTING = CollectorPause()
+ACCEPTING = CollectorPause()  # one per process, as the collector it pauses
 HeldEndpoint = Callable[[HeldRun, BodyT], Awaitable[Response]]
 
 
@@ -223,6 +223,8 @@ def held_fast_path(body_type: type[BodyT]) -> Callable[[HeldEndpoint[BodyT]], Fa
         return fast
 
     return wrap
+
+
 Run = Annotated[HeldRun, Depends(held_run)]
 
 

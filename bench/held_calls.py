@@ -71,6 +71,8 @@ from tests.support.postgres import Cluster, binaries  # noqa: E402
 from tests.support.procs import cpu_seconds, processes, rss_kib  # noqa: E402
 from tests.support.server import WakefulProcess, write_project_config  # noqa: E402
 
+from wakeful.config import ServerConfig  # noqa: E402
+
 HOST = "127.0.0.1"
 FLOOR_KIB = 30  # ../shared/reference/long-call-facts.md: uvicorn, one held stream, 1 s keep-alive
 TICK = 0.05
@@ -483,6 +485,8 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
             ready.get(timeout=600)
         time.sleep(1.0)  # let the session burst settle before the baseline
         base_rss = sum(rss_kib(p) for p in pids)
+        default_cap = ServerConfig.model_fields["max_running_runs"].default
+        running_cap = int(env.get("WAKEFUL_MAX_RUNNING_RUNS", default_cap))  # the rest wait queued
         traced_at: float | None = None
         if opts.tracemalloc:
             os.kill(pid, signal.SIGUSR1)  # snapshot 1: the baseline
@@ -508,8 +512,8 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
                 fds, next_fd = sum(open_fds(p) for p in pids), now + 1.0
             samples.append(Sample(now, sum(cpu_seconds(p) for p in pids), sum(rss_kib(p) for p in pids), fds))
             if opts.tracemalloc and traced_at is None and fds and len(
-                    httpx.get(f"{control}/requests", timeout=60).json()) >= n:
-                traced_at = now  # every LLM request is out: all N calls are held
+                    httpx.get(f"{control}/requests", timeout=60).json()) >= min(n, running_cap):
+                traced_at = now  # every run that may execute has its LLM request out: all N calls are held
                 time.sleep(2.0)
                 os.kill(pid, signal.SIGUSR1)  # snapshot 2: N held calls
             try:

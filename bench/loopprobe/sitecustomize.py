@@ -11,7 +11,8 @@ This directory goes on the server's PYTHONPATH only when the bench asks for a di
 - WAKEFUL_BENCH_GC: experiments with the collector. "freeze" runs gc.collect() + gc.freeze() once the
   server has started (start-up objects leave the collector's view); "threshold=A,B,C" calls
   gc.set_threshold(A, B, C); several parts are separated by ";".
-- WAKEFUL_BENCH_TRACEMALLOC=<dir>: tracemalloc from interpreter start; each SIGUSR1 dumps a snapshot
+- WAKEFUL_BENCH_TRACEMALLOC=<dir>: tracemalloc from interpreter start (WAKEFUL_BENCH_TRACEMALLOC_FRAMES
+  frames per traceback, 1 by default); each SIGUSR1 dumps a snapshot
   to <dir>/snapshot-<k>.tracemalloc (k = 1, 2, ...) for the bench to compare.
 """
 
@@ -36,7 +37,8 @@ if _TRACE:
     from pathlib import Path
     from types import FrameType
 
-    tracemalloc.start(1)
+    # more frames (WAKEFUL_BENCH_TRACEMALLOC_FRAMES) tell which caller allocated, at a cost in speed
+    tracemalloc.start(int(os.environ.get("WAKEFUL_BENCH_TRACEMALLOC_FRAMES") or 1))
     _snapshots = [0]
 
     def _dump_snapshot(signum: int, frame: FrameType | None) -> None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import fastapi.routing
 import httpx
 import pytest
 
-from tests.support.inproc import InProcess, create_session
+from tests.support.inproc import InProcess, app_without_lifespan, create_session
+from wakeful.config import ServerConfig
 from wakeful.server import routing
 
 Send = Callable[[httpx.AsyncClient, str], Awaitable[httpx.Response]]
@@ -119,3 +121,45 @@ async def test_an_ordinary_call_skips_fastapis_dependency_solving(
     # A refusal is FastAPI's to answer.
     assert (await CASES["deadline negative"](wakeful.client, sid)).status_code == 400
     assert solved == [f"/session/{sid}/message"]
+
+
+async def test_an_ordinary_call_never_reaches_the_router(
+    wakeful: InProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The router, the exception middleware and FastAPI's request handling stay out of a held call,
+    whose frames live as long as it is held; anything else is routed as ever."""
+    routed: list[str] = []
+    original = fastapi.routing.APIRouter.__call__
+
+    async def counting(self: fastapi.routing.APIRouter, scope: Any, receive: Any, send: Any) -> None:
+        routed.append(scope["path"])
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(fastapi.routing.APIRouter, "__call__", counting)
+    sid = await create_session(wakeful.client)
+    routed.clear()
+    for case in ("prompt", "prompt with every query", "shell", "session unknown"):
+        assert (await CASES[case](wakeful.client, sid)).status_code in (200, 404)
+    assert routed == []
+    assert (await CASES["body of the wrong shape"](wakeful.client, sid)).status_code == 400
+    assert routed == [f"/session/{sid}/message"]
+
+
+@pytest.mark.parametrize(
+    ("env", "headers", "status"),
+    [
+        ({"WAKEFUL_SERVER_PASSWORD": "pw"}, {}, 401),
+        ({}, {"host": "rebound.example"}, 400),
+        ({"WAKEFUL_BODY_MAX_BYTES": "100"}, {}, 413),
+    ],
+)
+async def test_the_middlewares_still_refuse_before_the_fast_path(
+    tmp_path: Path, env: dict[str, str], headers: dict[str, str], status: int
+) -> None:
+    config = ServerConfig.build(env=env, data_dir=tmp_path)
+    transport = httpx.ASGITransport(app=await app_without_lifespan(config))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        body = {"parts": [{"type": "text", "text": "x" * 200}]}
+        response = await client.post(f"/session/ses_{'z' * 26}/message", json=body, headers=headers)
+    assert response.status_code == status
+    assert response.json()["_tag"]

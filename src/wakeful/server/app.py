@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
 
 from wakeful.config import ServerConfig
@@ -19,6 +20,7 @@ from wakeful.server.gate import RoutesGate, endpoints
 from wakeful.server.limits import BodyLimit
 from wakeful.server.middleware import AllowedHosts, BasicAuth
 from wakeful.server.routes import meta
+from wakeful.server.routing import FastRoutes, fast_routes
 from wakeful.version import __version__
 
 EXPOSED_HEADERS = ["X-Keepalive-Interval", "X-Wakeful-Message-ID", "Retry-After", REQUEST_ID_HEADER]
@@ -91,7 +93,7 @@ def create_app(
                 later = await asyncio.to_thread(routers)
                 del app.router.routes[first_router:]  # the early router, included again in its place
                 for router in later:
-                    app.include_router(router)
+                    include(router)
             finally:
                 loaded.set()  # even if an import failed: the waiting requests get a 404, not a hang
         await asyncio.to_thread(build_routes, app)
@@ -126,11 +128,19 @@ def create_app(
     errors.install(app)
     openapi.install(app)
     first_router = len(app.router.routes)
+    held: list[APIRoute] = []
+
+    def include(router: APIRouter) -> None:
+        app.include_router(router)
+        held.extend(fast_routes(router))
+
     if routes_at_start:
         for router in routers():
-            app.include_router(router)
+            include(router)
     else:
-        app.include_router(meta.router)
+        include(meta.router)
+    app.add_middleware(FastRoutes, routes=held)  # innermost: past the gate, auth and limits
+    if not routes_at_start:
         app.add_middleware(RoutesGate, loaded=loaded, early=endpoints([meta.router]))
     if config.cors_origins:
         app.add_middleware(
@@ -152,7 +162,7 @@ def create_app(
         )
     # Each add_middleware wraps the app built so far, so a request meets them in reverse order:
     # the Host check, the body limit, Basic auth (a CORS preflight is let through by BasicAuth
-    # itself), CORS, then the routes.
+    # itself), CORS, the gate, the fast paths, then the routes.
     if config.password:
         app.add_middleware(BasicAuth, username=config.username, password=config.password)
     app.add_middleware(BodyLimit, max_bytes=config.body_max_bytes, drain_seconds=config.body_timeout)

@@ -74,19 +74,28 @@ def _framework_error(exc: StarletteHTTPException) -> RequestError:
     return UnknownError(detail)
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(RequestError)
-    async def _request_error(_: Request, exc: RequestError) -> Response:
+def handled_response(exc: Exception) -> Response | None:
+    """The answer to an error a request's handling raised, or None for one nobody expected (the
+    server error middleware answers those, with a 500 and a log line). FastAPI's exception
+    handlers and the fast paths (server/routing.py) both answer through here."""
+    if isinstance(exc, RequestError):
         return error_response(exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> Response:
+    if isinstance(exc, RequestValidationError):
         return error_response(_validation_error(exc))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+    if isinstance(exc, StarletteHTTPException):
         # The framework's status stands (a 405 keeps its `Allow` header, a 413 stays a 413).
         return error_response(_framework_error(exc), exc.status_code, exc.headers)
+    return None
+
+
+def install(app: FastAPI) -> None:
+    async def _handled(_: Request, exc: Exception) -> Response:
+        response = handled_response(exc)
+        assert response is not None, "registered for the handled errors only"
+        return response
+
+    for handled in (RequestError, RequestValidationError, StarletteHTTPException):
+        app.add_exception_handler(handled, _handled)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:

@@ -7,6 +7,13 @@ call costs before its headers, and a burst of a thousand calls pays it a thousan
 returns None for anything it does not validate exactly as FastAPI would (a bad value, an unusual
 content type), and FastAPI's handler then answers that request as it always did, errors included:
 the route's signature stays the one source of its documentation and of its error bodies.
+
+Fast paths are taken by `FastRoutes`, a middleware just inside the user middlewares (the host
+check, the body limit, auth and CORS all still apply), not by the route: a held call keeps every
+frame it was answered from for as long as it is held, and the router, the exception middleware and
+FastAPI's request handling (two exit stacks, its own Request) cost a kilobyte or more per held call
+(docs/benchmarks.md, issue 18). A fast path's refusal is answered by `errors.handled_response`, as the
+exception middleware would have answered it.
 """
 
 from __future__ import annotations
@@ -18,8 +25,12 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import pydantic_core
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from wakeful.server.errors import handled_response
 
 # A `\uD800`-`\uDFFF` escape: half of a surrogate pair, or a lone surrogate that no UTF-8 can carry.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -101,16 +112,58 @@ class WireRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        endpoint = self.endpoint
 
         async def handle(request: Request) -> Response:
-            wire = WireRequest(request.scope, request.receive)
-            fast = _FAST_PATHS.get(endpoint)
-            if fast is not None:
-                # The body read here is kept on `wire`: FastAPI's handler does not read it again.
-                response = await fast(wire)
-                if response is not None:
-                    return response
-            return await handler(wire)
+            return await handler(WireRequest(request.scope, request.receive))
 
         return handle
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` as if the body a fast path read had not been read yet."""
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
+
+
+def fast_routes(router: APIRouter) -> list[APIRoute]:
+    """The routes of `router` that have a fast path."""
+    return [r for r in router.routes if isinstance(r, APIRoute) and r.endpoint in _FAST_PATHS]
+
+
+class FastRoutes:
+    """ASGI middleware: a request for one of `routes` goes to the route's fast path; what that does
+    not answer goes on to FastAPI, its body replayed. `routes` is the app's list, which grows as
+    routers load after start (server/gate.py); they must be included without a prefix."""
+
+    def __init__(self, app: ASGIApp, routes: list[APIRoute]) -> None:
+        self.app = app
+        self._routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            for route in self._routes:
+                match, child = route.matches(scope)
+                fast = _FAST_PATHS.get(route.endpoint)
+                if match is Match.FULL and fast is not None:
+                    scope.update(child)  # as the router would: `route` names it in logs and metrics
+                    await self._fast(fast, scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    async def _fast(self, fast: FastPath, scope: Scope, receive: Receive, send: Send) -> None:
+        request = WireRequest(scope, receive)
+        try:
+            response = await fast(request)
+        except Exception as exc:
+            response = handled_response(exc)
+            if response is None:
+                raise
+        if response is not None:
+            await response(scope, receive, send)
+            return
+        body: bytes | None = getattr(request, "_body", None)
+        await self.app(scope, receive if body is None else _replay(body, receive), send)

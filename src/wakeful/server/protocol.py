@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -31,11 +32,17 @@ class DeadlineProtocol(HttpToolsProtocol):
     # and with thousands of connections each new timer is a push onto the loop's heap and each
     # cancelled one a dead entry in it. The timer fires at the earliest deadline ever set and then
     # acts on the deadline of the moment: none, a later one (it waits again), or this one.
-    _due: float | None = None
-    _expire: Callable[[], None] | None = None
-    _timer: asyncio.TimerHandle | None = None
-    _timer_at = 0.0
-    _head_bytes: int | None = 0  # bytes of the current request's head so far; None once it is in
+    # Slots: uvicorn's protocol has nearly 30 attributes, and past 30 Python gives an instance a
+    # dict of its own instead of the class's shared keys (1.6 KiB per connection, not 0.3).
+    __slots__ = ("_due", "_expire", "_head_bytes", "_timer", "_timer_at")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._due: float | None = None
+        self._expire: Callable[[], None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._head_bytes: int | None = 0  # bytes of the current request's head so far; None once in
 
     def _arm(self, seconds: float, expire: Callable[[], None]) -> None:
         self._due = self.loop.time() + seconds

@@ -35,7 +35,7 @@ async def test_the_body_is_the_plain_conversion_of_the_request(monkeypatch: pyte
         ChatMessage(role="tool", tool_call_id="call_1", text="file body"),
         ChatMessage(role="assistant", text=""),
     ]
-    body = json.loads(adapter._encode(await provider._body(request(*history, tools=[tool]))))
+    body = json.loads(b"".join(adapter._pieces(await provider._body(request(*history, tools=[tool])))))
     assert body == {
         "model": "mock-model",
         "messages": [
@@ -82,7 +82,7 @@ async def test_the_body_is_the_plain_conversion_of_the_request(monkeypatch: pyte
 
     monkeypatch.setattr(adapter, "_message", counted)
     later = ChatMessage(role="user", text="and then?")
-    again = json.loads(adapter._encode(await provider._body(request(*history, later, tools=[tool]))))
+    again = json.loads(b"".join(adapter._pieces(await provider._body(request(*history, later, tools=[tool])))))
     assert converted == [later]  # the history was converted for the first request only
     assert again["messages"] == [*body["messages"], {"role": "user", "content": "and then?"}]
     assert again["tools"] == body["tools"]
@@ -102,4 +102,28 @@ async def test_chunks_are_read_as_plain_json() -> None:
         first = await chunks.__anext__()
         assert type(first) is dict and "choices" in first
         await chunks.close()
+        await provider.aclose()
+
+
+@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
+@pytest.mark.parametrize("tools", [0, 2])
+async def test_the_body_goes_whole_with_its_length(transport: Any, tools: int) -> None:
+    """Sent from pieces the messages and tools keep (the joined body lives only while it is sent),
+    and still one body of a declared length, never chunked."""
+    async with FakeLLM() as fake:
+        provider = OpenAIProvider(
+            "mock",
+            Endpoint(base_url=fake.url, api_key="k", silence_timeout=5, max_connections=1, transport=transport),
+        )
+        defined = [ToolDefinition(f"t{k}", "a tool", {"type": "object"}) for k in range(tools)]
+        sent = request(ChatMessage(role="user", text="REPLY ok ✓"), ChatMessage(role="user", text="x"), tools=defined)
+        events = [event async for event in provider.stream(sent)]
+        assert events
+        (arrived,) = fake.requests
+        expected = json.loads(b"".join(adapter._pieces(await provider._body(sent))))
+        assert arrived.body == expected
+        assert len(arrived.body["tools"] if tools else []) == tools
+        assert "transfer-encoding" not in {k.lower() for k in arrived.headers}
+        length = {k.lower(): v for k, v in arrived.headers.items()}["content-length"]
+        assert int(length) == len(json.dumps(expected, ensure_ascii=False, separators=(",", ":")).encode())
         await provider.aclose()

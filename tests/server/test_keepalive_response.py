@@ -4,6 +4,7 @@ interval while the answer is pending, exactly one JSON document, disconnects and
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import Callable
 from typing import Any
@@ -89,18 +90,42 @@ async def test_a_failed_answer_still_ends_with_a_complete_json_error_body() -> N
     assert json.loads(wire.body) == {"name": "UnknownError", "data": {"message": "store went away"}}
 
 
-async def test_a_disconnect_drops_only_the_wait_and_tells_the_route() -> None:
+async def test_a_disconnect_leaves_a_watched_future_alone_and_tells_the_route(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     work: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     told: list[bool] = []
     wire = Wire()
-    task = start(KeepAliveResponse(asyncio.shield(work), 0.001, on_disconnect=lambda: told.append(True)), wire)
+    task = start(KeepAliveResponse(work, 0.001, on_disconnect=lambda: told.append(True)), wire)
     await wire.until(lambda: b"\n" in wire.body)
     wire.disconnect.set()
     await task
     assert told == [True]
     assert not wire.finished
-    assert not work.cancelled()  # the work behind a shielded answer goes on
-    work.set_result(None)
+    assert not work.cancelled()  # the run behind it goes on
+    work.set_exception(RuntimeError("the run failed later"))
+    del work
+    gc.collect()
+    assert "never retrieved" not in caplog.text
+
+
+async def test_a_disconnect_cancels_a_coroutine_answer() -> None:
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def answer() -> Any:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    wire = Wire()
+    task = start(KeepAliveResponse(answer(), 0.001), wire)
+    await started.wait()
+    wire.disconnect.set()
+    await task
+    assert cancelled.is_set()
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ them (reasoning included), `reasoning` the reasoning share when the provider say
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from collections.abc import AsyncIterator
@@ -108,8 +109,11 @@ class OpenAIProvider(SDKProvider[SSEStream]):
         # The body goes as bytes this adapter encoded (each message once: `_encoded`), and chunks
         # come back as plain JSON: the SDK would otherwise walk every message against its
         # TypedDicts on the event loop (~50 ms for a 300-message history) and build a pydantic
-        # model of every streamed chunk.
-        sent = self._http.build_request("POST", self._url, headers=self._headers, content=_encode(body))
+        # model of every streamed chunk. The whole body exists only while it is sent: a request
+        # may wait minutes for its answer, and a thousand of them would each keep a copy.
+        pieces = _pieces(body)
+        headers = {**self._headers, "Content-Length": str(sum(map(len, pieces)))}
+        sent = self._http.build_request("POST", self._url, headers=headers, content=_joined(pieces))
         response = await self._http.send(sent, stream=True)
         if not response.is_success:
             try:
@@ -175,7 +179,7 @@ class OpenAIProvider(SDKProvider[SSEStream]):
 
     async def _body(self, request: ChatRequest) -> dict[str, Any]:
         """The request's body; its `messages` and `tools` are JSON encoded already (`_encode`)."""
-        messages = [_dumps({"role": "system", "content": s}) for s in request.system if s]
+        messages = [_system(s) for s in request.system if s]
         # Most messages were encoded for an earlier request: taken without a coroutine each.
         messages += [m.wire.get("openai") or await _encoded(m) for m in request.messages]
         body: dict[str, Any] = {
@@ -208,13 +212,36 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _encode(body: dict[str, Any]) -> bytes:
-    """`body` as JSON, its `messages` and `tools` (lists of encoded JSON) spliced in."""
+def _pieces(body: dict[str, Any]) -> list[bytes]:
+    """`body` as JSON, in pieces: its `messages` and `tools` (lists of encoded JSON, which the
+    messages and tools keep) spliced in as they are."""
+    sections: list[list[bytes]] = []
+    for key in ("messages", "tools"):
+        if key in body:
+            section = [b'"%s":[' % key.encode()]
+            for k, item in enumerate(body[key]):
+                section += (b",", item) if k else (item,)
+            sections.append([*section, b"]"])
     rest = _dumps({k: v for k, v in body.items() if k not in ("messages", "tools")})
-    lists = [
-        b'"%s":[%s]' % (key.encode(), b",".join(body[key])) for key in ("messages", "tools") if key in body
-    ]
-    return b"{" + b",".join(lists) + (b"," + rest[1:] if rest != b"{}" else b"}")
+    if rest != b"{}":
+        sections.append([rest[1:-1]])
+    pieces = [b"{"]
+    for k, section in enumerate(sections):
+        pieces += [b",", *section] if k else section
+    pieces.append(b"}")
+    return pieces
+
+
+async def _joined(pieces: list[bytes]) -> AsyncIterator[bytes]:
+    data = b"".join(pieces)
+    pieces.clear()
+    yield data
+
+
+@functools.lru_cache(maxsize=64)
+def _system(text: str) -> bytes:
+    # Every run of an agent and model has the same system prompt: one encoding serves them all.
+    return _dumps({"role": "system", "content": text})
 
 
 def _count(mapping: object, key: str) -> int:

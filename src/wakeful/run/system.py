@@ -15,6 +15,7 @@ each). The environment block is cached per directory and day, the instruction fi
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import sys
 import time
@@ -54,10 +55,15 @@ def family(api_model: str) -> str:
 
 
 def agent_prompt(agent: Agent, api_model: str) -> str:
-    if agent.prompt:
-        return agent.prompt
-    parts = [BASE.replace("{agent}", agent.name), FAMILY_NOTES[family(api_model)]]
-    if agent.read_only:
+    return agent.prompt or _wakeful_prompt(agent.name, family(api_model), agent.read_only)
+
+
+@functools.lru_cache(maxsize=256)
+def _wakeful_prompt(agent: str, family: str, read_only: bool) -> str:
+    # One string for all the runs of an agent and family: a thousand runs waiting on their model
+    # would otherwise keep a thousand copies (and the adapters' encodings of it are cached by it).
+    parts = [BASE.replace("{agent}", agent), FAMILY_NOTES[family]]
+    if read_only:
         parts.append(READ_ONLY)
     return "\n\n".join(parts)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -43,7 +44,30 @@ def requested_interval(raw: str | None) -> float | None:
     return value
 
 
+# The same for every held call; a thousand held calls share them.
+_FIXED = (
+    (b"content-type", b"application/json"),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"x-accel-buffering", b"no"),
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _interval_header(interval: float) -> tuple[bytes, bytes]:
+    return HEADER.lower().encode(), f"{interval:g}".encode()
+
+
+def _header_list(interval: float, extra: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    given = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
+    names = {name for name, _ in given}
+    return [h for h in (*_FIXED, _interval_header(interval)) if h[0] not in names] + given
+
+
 class KeepAliveResponse(Response):
+    """`answer` is a coroutine the response runs (and cancels if the client leaves first), or a
+    future it only watches: whoever made that owns the work behind it, which a client that leaves
+    never cancels."""
+
     media_type = "application/json"
 
     def __init__(
@@ -59,22 +83,11 @@ class KeepAliveResponse(Response):
         self.answer = answer
         self.interval = interval
         self.status_code = status_code
-        self.extra_headers = headers or {}
         self.on_disconnect = on_disconnect
         self.metrics = metrics
         self.background = None
         self.body = b""
-        self.raw_headers = self._header_list()
-
-    def _header_list(self) -> list[tuple[bytes, bytes]]:
-        headers = {
-            "content-type": "application/json",
-            "cache-control": "no-cache, no-transform",
-            "x-accel-buffering": "no",
-            HEADER.lower(): f"{self.interval:g}",
-            **{k.lower(): v for k, v in self.extra_headers.items()},
-        }
-        return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        self.raw_headers = _header_list(interval, headers or {})
 
     @staticmethod
     async def _disconnected(receive: Receive) -> None:
@@ -96,6 +109,7 @@ class KeepAliveResponse(Response):
     async def _hold(self, receive: Receive, send: Send, metrics: Metrics | None) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         await send({"type": "http.response.body", "body": b"", "more_body": True})
+        owned = not asyncio.isfuture(self.answer)
         answer: asyncio.Future[Any] = asyncio.ensure_future(self.answer)
         gone = asyncio.create_task(self._disconnected(receive))
         loop = asyncio.get_running_loop()
@@ -133,8 +147,10 @@ class KeepAliveResponse(Response):
             answer.remove_done_callback(wake)
             gone.cancel()
             if not answer.done():
-                # Only our wait is dropped; the work behind `answer` is shielded by its owner.
-                answer.cancel()
+                if owned:
+                    answer.cancel()
+                else:  # its failure is nobody's to report now: not "never retrieved" either
+                    answer.add_done_callback(_retrieved)
             with contextlib.suppress(BaseException):
                 await gone
 
@@ -148,3 +164,8 @@ class KeepAliveResponse(Response):
             log.exception("answer failed after the response started")
             value = UnknownRunError(str(exc) or type(exc).__name__).to_info()
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _retrieved(answer: asyncio.Future[Any]) -> None:
+    if not answer.cancelled():
+        answer.exception()

@@ -10,6 +10,7 @@ metadata (`sessionId`); the result starts with the child's final text, followed 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -134,6 +135,13 @@ def describe_agents(task: Tool, agents: Iterable[tuple[str, str]]) -> Tool:
         for name, description in sorted(agents)
     ]
     listing = "Available agents:\n" + ("\n".join(lines) if lines else "(none)")
+    return _described(task, listing)  # type: ignore[arg-type]  # a tool is hashable by identity
+
+
+@functools.lru_cache(maxsize=64)
+def _described(task: Tool, listing: str) -> Tool:
+    # One per listing, not per run: the definition keeps its wire encodings (ToolDefinition.wire),
+    # which every run with the same agents then shares.
     definition = task.definition
     described = ToolDefinition(
         name=definition.name,

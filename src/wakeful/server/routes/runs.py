@@ -237,8 +237,10 @@ def _hold(outcome: RunHandle | RemoteRun | Reply, options: HoldOptions, message_
             if options.abort_on_disconnect:
                 handle.cancel(MessageAbortedError("The client disconnected"))
 
+        # The run's own future, watched, not a wait for it: a held call keeps no task of its own.
+        answer = handle.future if isinstance(handle, RunHandle) else handle.task
         return KeepAliveResponse(
-            handle.wait(), options.interval, headers=headers, on_disconnect=disconnect, metrics=options.metrics
+            answer, options.interval, headers=headers, on_disconnect=disconnect, metrics=options.metrics
         )
     done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     done.set_result(outcome)

@@ -58,6 +58,7 @@ from wakeful.wire.bodies import (
 )
 from wakeful.wire.messages import ModelRef, OutputFormatJsonSchema, UserMessage, UserSummary, UserTime
 from wakeful.wire.parts import CompactionPart, SubtaskModel
+from wakeful.wire.permissions import PermissionRule
 from wakeful.wire.sessions import Session
 
 
@@ -208,45 +209,52 @@ def _loop(
     )
 
 
+# A session's own permission rules: all a run's agent loop needs of its session.
+SessionRules = list[PermissionRule] | None
+
+
 class PreparedRun(Executor):
-    """An accepted run whose agent loop is built when it starts: from the session as stored then
-    (its permission rules may have changed since, in another process too) and with the provider's
-    SDK imported off the event loop. `plan` is what the run would be built with now."""
+    """An accepted run whose agent loop is built when it starts: with the session's rules as stored
+    then (they may have changed since, in another process too) and with the provider's SDK
+    imported off the event loop. `plan` is what the run would be built with now. It keeps only
+    the session's id and rules: a run may wait in a queue behind a thousand others."""
 
     def __init__(
-        self, runtime: Runtime, session: Session, choice: ModelChoice, build: Callable[[Session], AgentLoop]
+        self, runtime: Runtime, session: Session, choice: ModelChoice, build: Callable[[SessionRules], AgentLoop]
     ) -> None:
         self._runtime = runtime
-        self._session = session
+        self._session_id = session.id
+        self._rules = session.permission
         self._choice = choice
         self._build_for = build
         self._loop: AgentLoop | None = None
-        self._started: Session | None = None  # the session as stored when the run started
+        self._prepared = False
         self.no_reply = False
         self.first_step = 0
 
     @property
     def plan(self) -> RunPlan:
-        return self._build_for(self._session).plan
+        return self._build_for(self._rules).plan
 
-    def _build(self, session: Session) -> AgentLoop:
-        loop = self._loop = self._build_for(session)
+    def _build(self) -> AgentLoop:
+        loop = self._loop = self._build_for(self._rules)
         loop.no_reply = self.no_reply
         loop.first_step = self.first_step
         return loop
 
     async def prepare(self) -> None:
-        self._started = await self._runtime.sessions.get(self._session.id)
+        self._rules = (await self._runtime.sessions.get(self._session_id)).permission
+        self._prepared = True
         await self._runtime.providers.imported(self._choice.provider.id, self._choice.provider.npm)
 
     async def run(self, handle: RunHandle) -> Reply:
-        assert self._started is not None, "the manager prepares a run before it runs it"
-        return await self._build(self._started).run(handle)
+        assert self._prepared, "the manager prepares a run before it runs it"
+        return await self._build().run(handle)
 
     async def fail(self, handle: RunHandle, error: RunError) -> Reply:
         if self._loop is None:
             await self._runtime.providers.imported(self._choice.provider.id, self._choice.provider.npm)
-        return await (self._loop or self._build(self._session)).fail(handle, error)
+        return await (self._loop or self._build()).fail(handle, error)
 
 
 def _instructions(project: ProjectConfig) -> list[str]:
@@ -298,7 +306,7 @@ def build_run(
         runtime,
         session,
         choice,
-        lambda stored: _agent_loop(runtime, stored, directory, catalog, agent, choice, user, timeout, subtasks),
+        lambda rules: _agent_loop(runtime, user.sessionID, rules, directory, catalog, agent, choice, user, timeout, subtasks),
     )
     executor.no_reply = bool(body.noReply)
     deadline = deadline if deadline is not None else runtime.config.run_deadline
@@ -322,7 +330,8 @@ def build_run(
 
 def _agent_loop(
     runtime: Runtime,
-    session: Session,
+    session_id: str,
+    session_rules: SessionRules,
     directory: Path,
     catalog: Catalog,
     agent: Agent,
@@ -333,7 +342,7 @@ def _agent_loop(
 ) -> AgentLoop:
     """The agent loop of a stored or new prompt: everything it needs is on its user message, but
     the `subtask` parts a new prompt runs before the model answers."""
-    rules = [*agent.permission, *(session.permission or [])]
+    rules = [*agent.permission, *(session_rules or [])]
 
     def offered(candidates: dict[str, Tool]) -> Offer:
         """The tools the agent, the prompt's `tools` and the rules leave, and those a rule denies."""
@@ -353,7 +362,7 @@ def _agent_loop(
         _with_subagents(for_model(runtime.tools, choice.model_id), load_agents(catalog.config), rules)
     )
     plan = RunPlan(
-        session_id=session.id,
+        session_id=session_id,
         user_message_id=user.id,
         directory=directory,
         agent=agent,
@@ -392,7 +401,7 @@ def resume_run(
     choice = catalog.resolve(user.model.providerID, user.model.modelID, fallback=agent.model)
     timeout = plan.get("permissionTimeout") or runtime.config.permission_timeout
     executor = PreparedRun(
-        runtime, session, choice, lambda stored: _agent_loop(runtime, stored, directory, catalog, agent, choice, user, timeout)
+        runtime, session, choice, lambda rules: _agent_loop(runtime, user.sessionID, rules, directory, catalog, agent, choice, user, timeout)
     )
     executor.first_step = first_step
     executor.no_reply = bool(plan.get("noReply"))
@@ -471,9 +480,10 @@ def build_summarize_run(
     )
     part = CompactionPart(id=ids.part_id(), sessionID=session.id, messageID=message_id, auto=bool(body.auto))
 
-    def summarize(stored: Session) -> AgentLoop:
+    def summarize(rules: SessionRules) -> AgentLoop:
+        del rules  # a summary runs no tools
         plan = RunPlan(
-            session_id=stored.id,
+            session_id=user.sessionID,
             user_message_id=message_id,
             directory=directory,
             agent=agent,

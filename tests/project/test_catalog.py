@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from wakeful.errors import InvalidRequestError
-from wakeful.project.catalog import ANTHROPIC_NPM, SCRIPTED_NPM, Catalog
+from wakeful.project.catalog import ANTHROPIC_NPM, SCRIPTED_NPM, Catalog, catalog_of
 from wakeful.project.config import ProjectConfig
 
 PROVIDERS = {
@@ -74,3 +74,15 @@ def test_the_scripted_model_needs_no_key_and_takes_any_model_name() -> None:
     assert c.resolve("scripted", "anything").model_id == "anything"
     assert c.resolve("team-fake", "unlisted").provider.id == "team-fake"
     assert set(c.connected()) == {"scripted", "team-fake"}
+
+
+def test_a_config_has_one_catalog_which_a_changed_config_or_environment_replaces() -> None:
+    config = ProjectConfig(Path("/tmp"), {"provider": PROVIDERS}, ())
+    environ = {"ANTHROPIC_API_KEY": "sk-1"}
+    first = catalog_of(config, environ)
+    assert catalog_of(config, environ) is first
+    assert first.providers["anthropic"].options["apiKey"] == "sk-1"
+    changed = ProjectConfig(Path("/tmp"), {"provider": {"mock": PROVIDERS["mock"]}}, ())
+    assert set(catalog_of(changed, environ).providers) == {"mock"}
+    other = catalog_of(config, {"ANTHROPIC_API_KEY": "sk-2"})
+    assert other is not first and other.providers["anthropic"].options["apiKey"] == "sk-2"

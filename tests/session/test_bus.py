@@ -118,3 +118,20 @@ async def test_gap_and_heartbeat_frames_have_no_id() -> None:
     bus = EventBus()
     gap = await bus.subscribe(last_event_id="nope").next(timeout=0)
     assert gap is not None and not gap.frame.startswith(b"id:")
+
+
+async def test_a_delivered_event_keeps_its_frame_only_and_reads_its_properties_back_from_it() -> None:
+    bus = EventBus()
+    forwarded: list[dict[str, object]] = []
+    bus.forward = lambda event: forwarded.append(event.wire())
+    properties = {"sessionID": "ses_1", "info": {"title": "ü \n \"quoted\"", "n": [1, 2.5, None]}}
+    first = bus.publish("session.updated", properties)
+    later = bus.publish("session.status", {"sessionID": "ses_1", "status": {"type": "idle"}})
+    assert first.properties is not properties  # no longer kept: read back from the frame
+    assert first.properties == properties
+    assert forwarded[0] == {"id": first.id, "type": "session.updated", "properties": properties}
+    assert json.loads(first.frame.split(b"data: ", 1)[1]) == forwarded[0]
+    envelope = json.loads(first.envelope_frame("/p").split(b"data: ", 1)[1])
+    assert envelope == {"directory": "/p", "payload": forwarded[0]}
+    replayed = await bus.subscribe(last_event_id=first.id).next(timeout=0)
+    assert replayed is later and replayed.properties["status"] == {"type": "idle"}

@@ -215,3 +215,23 @@ class Catalog:
             'send "model": {"providerID": ..., "modelID": ...} with the prompt '
             "(wakeful run --model provider/model)."
         )
+
+
+# The catalogs of the latest configs seen (a ProjectConfig never changes: a changed file makes a new
+# one), so that a prompt does not rebuild every provider entry, nor keep a catalog of its own while
+# it waits in a queue.
+_CATALOGS: dict[int, tuple[ProjectConfig, Mapping[str, str], Catalog]] = {}
+_CATALOGS_KEPT = 64
+
+
+def catalog_of(config: ProjectConfig, environ: Mapping[str, str]) -> Catalog:
+    """The catalog of `config` with API keys from `environ`: shared by every caller, so never change
+    one."""
+    kept = _CATALOGS.get(id(config))
+    if kept is not None and kept[0] is config and kept[1] is environ:
+        return kept[2]
+    catalog = Catalog(config, environ)
+    if len(_CATALOGS) >= _CATALOGS_KEPT:
+        _CATALOGS.pop(next(iter(_CATALOGS)))
+    _CATALOGS[id(config)] = (config, environ, catalog)
+    return catalog

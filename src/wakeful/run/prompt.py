@@ -302,11 +302,14 @@ def build_run(
         parts.append(data)
     _refuse_denied_files(body, directory, [*agent.permission, *(session.permission or [])])
     timeout = permission_timeout if permission_timeout is not None else runtime.config.permission_timeout
+    user_message = user.wire()  # kept as stored (and announced): the model is made again at start
     executor = PreparedRun(
         runtime,
         session,
         choice,
-        lambda rules: _agent_loop(runtime, user.sessionID, rules, directory, catalog, agent, choice, user, timeout, subtasks),
+        lambda rules: _agent_loop(
+            runtime, rules, directory, catalog, agent, choice, UserMessage.model_validate(user_message), timeout, subtasks
+        ),
     )
     executor.no_reply = bool(body.noReply)
     deadline = deadline if deadline is not None else runtime.config.run_deadline
@@ -315,7 +318,7 @@ def build_run(
         message_id=message_id,
         kind=kind,
         body_hash=body_hash(session.id, kind, body),
-        user_message=user.wire(),
+        user_message=user_message,
         user_parts=parts,
         executor=executor,
         deadline=deadline,
@@ -330,7 +333,6 @@ def build_run(
 
 def _agent_loop(
     runtime: Runtime,
-    session_id: str,
     session_rules: SessionRules,
     directory: Path,
     catalog: Catalog,
@@ -362,7 +364,7 @@ def _agent_loop(
         _with_subagents(for_model(runtime.tools, choice.model_id), load_agents(catalog.config), rules)
     )
     plan = RunPlan(
-        session_id=session_id,
+        session_id=user.sessionID,
         user_message_id=user.id,
         directory=directory,
         agent=agent,
@@ -401,7 +403,7 @@ def resume_run(
     choice = catalog.resolve(user.model.providerID, user.model.modelID, fallback=agent.model)
     timeout = plan.get("permissionTimeout") or runtime.config.permission_timeout
     executor = PreparedRun(
-        runtime, session, choice, lambda rules: _agent_loop(runtime, user.sessionID, rules, directory, catalog, agent, choice, user, timeout)
+        runtime, session, choice, lambda rules: _agent_loop(runtime, rules, directory, catalog, agent, choice, user, timeout)
     )
     executor.first_step = first_step
     executor.no_reply = bool(plan.get("noReply"))

@@ -14,7 +14,7 @@ from wakeful import ids
 from wakeful.config import ServerConfig
 from wakeful.errors import ServiceUnavailableError
 from wakeful.mcp.manager import McpManager
-from wakeful.project.catalog import Catalog, ModelChoice
+from wakeful.project.catalog import Catalog, ModelChoice, catalog_of
 from wakeful.project.config import ProjectConfigs
 from wakeful.project.instructions import Instructions
 from wakeful.providers.base import Provider
@@ -138,7 +138,7 @@ class Runtime:
         )
 
     def catalog(self, directory: Path) -> Catalog:
-        return Catalog(self.projects.load(directory), self.config.environ)
+        return catalog_of(self.projects.load(directory), self.config.environ)
 
     def provider(self, choice: ModelChoice) -> Provider:
         entry = choice.provider

@@ -155,6 +155,18 @@ class FastRoutes:
         await self.app(scope, receive, send)
 
     async def _fast(self, fast: FastPath, scope: Scope, receive: Receive, send: Send) -> None:
+        response, body = await self._answer(fast, scope, receive)
+        if response is not None:
+            await response(scope, receive, send)
+        else:
+            await self.app(scope, receive if body is None else _replay(body, receive), send)
+
+    @staticmethod
+    async def _answer(
+        fast: FastPath, scope: Scope, receive: Receive
+    ) -> tuple[Response | None, bytes | None]:
+        """The fast path's response, or else the body it read. Apart from `_fast`: the request
+        (its body, the decoded JSON) is not kept by a response that may be held for an hour."""
         request = WireRequest(scope, receive)
         try:
             response = await fast(request)
@@ -162,8 +174,4 @@ class FastRoutes:
             response = handled_response(exc)
             if response is None:
                 raise
-        if response is not None:
-            await response(scope, receive, send)
-            return
-        body: bytes | None = getattr(request, "_body", None)
-        await self.app(scope, receive if body is None else _replay(body, receive), send)
+        return response, None if response is not None else getattr(request, "_body", None)

@@ -28,12 +28,31 @@ GAP = "server.gap"
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-@dataclass(frozen=True)
 class Event:
-    id: str
-    type: str
-    properties: dict[str, Any]
-    seq: int = 0  # 0: not replayable (connected, heartbeat, gap)
+    """One event. Once delivered it keeps only its frame (`settle`): the replay buffer holds
+    thousands of events, and the few readers of a settled event's properties (a `/global/event`
+    subscriber placing it, a replay) read them back from the frame."""
+
+    __slots__ = ("_frame", "_properties", "id", "seq", "type")
+
+    def __init__(self, id: str, type: str, properties: dict[str, Any], seq: int = 0) -> None:
+        self.id = id
+        self.type = type
+        self.seq = seq  # 0: not replayable (connected, heartbeat, gap)
+        self._properties: dict[str, Any] | None = properties
+        self._frame: bytes | None = None
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        if self._properties is not None:
+            return self._properties
+        data: dict[str, Any] = json.loads(self._json())["properties"]
+        return data
+
+    def settle(self) -> None:
+        """Keep only the frame from now on (built now if it was not yet)."""
+        self._frame = self.frame
+        self._properties = None
 
     def wire(self) -> dict[str, Any]:
         return {"id": self.id, "type": self.type, "properties": self.properties}
@@ -42,22 +61,21 @@ class Event:
     def frame(self) -> bytes:
         """The SSE frame of `GET /event`, encoded once however many subscribers send it. Only
         replayable events carry an `id:`, so heartbeats never move a client's Last-Event-ID."""
-        # Cached by hand: every event's frame is built (the replay buffer counts its bytes), and
-        # functools.cached_property takes a lock per first access on Python 3.11.
-        frame: bytes | None = self.__dict__.get("_frame")
+        frame = self._frame
         if frame is None:
-            frame = f"{self._head}data: {_encode(self.wire())}\n\n".encode()
-            self.__dict__["_frame"] = frame
+            frame = self._frame = f"{self._head}data: {_encode(self.wire())}\n\n".encode()
         return frame
+
+    def _json(self) -> bytes:
+        """The event's JSON, as the frame carries it."""
+        return self.frame[len(self._head) + len("data: ") : -2]
 
     def envelope_frame(self, directory: str | None) -> bytes:
         """The SSE frame of `GET /global/event`: `{"directory", "payload": <the event>}`, without
         `directory` for the server's own events (connected, heartbeat, gap), as the reference. The
         event's JSON is taken from `frame` (no second copy is kept in the replay buffer)."""
-        head = self._head.encode()
-        event = self.frame[len(head) + len(b"data: ") : -2]
         where = "" if directory is None else f'"directory":{json.dumps(directory, ensure_ascii=False)},'
-        return head + b"data: {" + where.encode() + b'"payload":' + event + b"}\n\n"
+        return self._head.encode() + b"data: {" + where.encode() + b'"payload":' + self._json() + b"}\n\n"
 
     @property
     def _head(self) -> str:
@@ -132,17 +150,16 @@ class EventBus:
             metrics.event_subscribers.set_function(lambda: len(self._subscribers))
 
     def publish(self, type_: str, properties: dict[str, Any]) -> Event:
-        event = self._deliver(ids.event_id(), type_, properties)
-        if self.forward is not None:
-            self.forward(event)
-        return event
+        return self._deliver(ids.event_id(), type_, properties, self.forward)
 
     def publish_remote(self, wire: dict[str, Any]) -> Event:
         """An event another replica published (`Event.wire()`): delivered here under its own id, so
         that a client's Last-Event-ID means the same on every replica, and not forwarded again."""
-        return self._deliver(str(wire["id"]), str(wire["type"]), dict(wire["properties"]))
+        return self._deliver(str(wire["id"]), str(wire["type"]), dict(wire["properties"]), None)
 
-    def _deliver(self, id_: str, type_: str, properties: dict[str, Any]) -> Event:
+    def _deliver(
+        self, id_: str, type_: str, properties: dict[str, Any], forward: Callable[[Event], None] | None
+    ) -> Event:
         event = Event(id=id_, type=type_, properties=properties, seq=next(self._seq))
         # The replay buffer is bounded by count and by bytes: a few huge events (tool output) must
         # not pin memory.
@@ -161,6 +178,9 @@ class EventBus:
                 self._subscribers.discard(sub)
                 if was_open:  # this push overflowed it
                     self._gap("overflow")
+        if forward is not None:
+            forward(event)
+        event.settle()
         return event
 
     def _gap(self, reason: str) -> None:

@@ -10,6 +10,12 @@ timed: a held call may answer an hour later, its keep-alive bytes as far apart a
 
 The head is also bounded in size (`header_max_bytes`, counted as it arrives): the parser would
 otherwise keep a header of any length in memory until its end.
+
+A connection also costs less here than in uvicorn: a held call keeps its connection's objects for
+as long as it is held, and a thousand held calls keep a thousand of them. uvicorn gives each
+connection a deque (its pipeline) and two asyncio events (each with a deque of waiters), and a
+deque is 0.7 KiB however empty; here they are lists (`_Pipeline`, `_Event`), which is 2.2 KiB less
+per held call (docs/benchmarks.md, issue 18).
 """
 
 from __future__ import annotations
@@ -22,6 +28,26 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from wakeful.config import ServerConfig
 from wakeful.errors import HeadersTooLargeError, InvalidRequestError, RequestError, RequestTimeoutError
+
+
+class _Pipeline(list[Any]):
+    """uvicorn's pipeline queue (it calls `appendleft`, `pop` and `bool`), nearly always empty."""
+
+    __slots__ = ()
+
+    def appendleft(self, item: Any) -> None:
+        self.insert(0, item)
+
+
+class _Event(asyncio.Event):
+    """An asyncio event whose waiters are a list: asyncio's Event only appends, removes and walks
+    them, and has one or no waiter here."""
+
+    def __init__(self, is_set: bool = False) -> None:
+        super().__init__()
+        self._waiters = []  # type: ignore[assignment]
+        if is_set:
+            self.set()
 
 
 class DeadlineProtocol(HttpToolsProtocol):
@@ -38,6 +64,7 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.pipeline = _Pipeline()  # type: ignore[assignment]
         self._due: float | None = None
         self._expire: Callable[[], None] | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -99,6 +126,7 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.flow._is_writable_event = _Event(self.flow._is_writable_event.is_set())
         self._arm(self.header_timeout, self._head_late)
 
     def _head_too_large(self) -> None:
@@ -133,6 +161,10 @@ class DeadlineProtocol(HttpToolsProtocol):
             # send_400_response finds the connection already answered and closing.
             raise ValueError("request head over the limit")
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope:  # not an upgrade, which makes no cycle
+            # Nothing waits on it yet: the request's task has not run, and its body is to come.
+            cycle.message_event = _Event(cycle.message_event.is_set())
         if self.pipeline:
             # Queued behind a response still going out (which may be a held call): its body is
             # timed when it starts, in on_response_complete.

@@ -14,7 +14,9 @@ Measured:
 - each client's own event-loop lag (a 50 ms ticker), so a late newline can be told from a slow client;
 - server CPU (utime + stime from /proc/<pid>/stat) over the run and over the steady hold (from the
   last LLM request to the first answer: every call held, nothing but keep-alives to do);
-- server memory per held call: (peak RSS - RSS after the sessions exist) / N, against ~30 KiB.
+- server memory per held call: (the peak RSS before the first answer - RSS after the sessions exist) /
+  the calls held by then, against ~30 KiB; and the peak over the whole run / N, which also counts the
+  bounded caches (event replay, message history) that finished runs fill.
 
     .venv/bin/python bench/held_calls.py --n 100 1000
     .venv/bin/python bench/held_calls.py --n 1000 --transport httpx
@@ -379,7 +381,8 @@ class Result:
     others_cpu_pct: float  # busy CPU of everything else on the machine, in % of one core
     rss_base_mib: float
     rss_peak_mib: float
-    kib_per_call: float
+    kib_per_call: float  # before the first answer, per call held by then
+    kib_per_call_peak: float  # the peak over the whole run, per call
     fds_peak: int
     llm_request_bytes: int
     to_llm_p50: float
@@ -589,6 +592,12 @@ def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], sam
     if len(steady) >= 2 and steady[-1].t - steady[0].t >= 2.0:
         steady_pct = 100 * (steady[-1].cpu - steady[0].cpu) / (steady[-1].t - steady[0].t)
     peak_rss = max((s.rss for s in samples), default=base_rss)
+    # What the held calls keep: the memory before the first answer, over the calls held by then.
+    # Later, finished runs fill the server's bounded caches (event replay, message history), which
+    # the peak over the whole run counts too.
+    first_answer = min((c.ended for c in calls if c.ended), default=float("inf"))
+    held_by_then = sum(1 for c in calls if c.headers and c.headers < first_answer)
+    held_rss = max((s.rss for s in samples if s.t < first_answer), default=base_rss)
     first_sent = min((c.sent for c in calls if c.sent), default=origin)
     last_headers = max((c.headers for c in calls if c.headers), default=first_sent)
     accepting = last_headers - first_sent
@@ -608,7 +617,8 @@ def summarize(n: int, opts: argparse.Namespace, reports: list[ClientReport], sam
         wall=wall, server_cpu=server_cpu,
         server_cpu_pct=100 * server_cpu / wall if wall > 0 else 0.0, steady_cpu_pct=steady_pct,
         fake_cpu=fake_cpu, db_cpu=db_cpu, others_cpu_pct=others_cpu_pct, rss_base_mib=base_rss / 1024, rss_peak_mib=peak_rss / 1024,
-        kib_per_call=(peak_rss - base_rss) / n, fds_peak=max((s.fds for s in samples), default=0),
+        kib_per_call=(held_rss - base_rss) / max(1, held_by_then), kib_per_call_peak=(peak_rss - base_rss) / n,
+        fds_peak=max((s.fds for s in samples), default=0),
         llm_request_bytes=llm_request_bytes,
         to_llm_p50=pct(to_llm, 50), to_llm_p99=pct(to_llm, 99), to_llm_max=to_llm[-1] if to_llm else 0.0,
         client_lag=[{"client": r.client, "p50": r.lag_p50, "p99": r.lag_p99, "max": r.lag_max,
@@ -664,8 +674,9 @@ def print_result(r: Result) -> None:
     print(f"  server CPU          {r.server_cpu:.1f} s = {r.server_cpu_pct:.1f} % of a core over the run; "
           f"steady hold {steady}; fake LLM {r.fake_cpu:.1f} s; PostgreSQL {r.db_cpu:.1f} s")
     print(f"  other load          {r.others_cpu_pct:.0f} % of a core used by processes outside this benchmark")
-    print(f"  server memory       {r.rss_base_mib:.0f} MiB -> {r.rss_peak_mib:.0f} MiB = "
-          f"{r.kib_per_call:.1f} KiB per held call (floor ~{FLOOR_KIB} KiB); peak fds {r.fds_peak}; "
+    print(f"  server memory       {r.kib_per_call:.1f} KiB per held call before the first answer (floor "
+          f"~{FLOOR_KIB} KiB); {r.rss_base_mib:.0f} MiB -> peak {r.rss_peak_mib:.0f} MiB over the run = "
+          f"{r.kib_per_call_peak:.1f} KiB per call; peak fds {r.fds_peak}; "
           f"one LLM request = {r.llm_request_bytes / 1024:.1f} KiB of JSON")
     print(f"  client loop lag     {lags}")
 

@@ -3,14 +3,18 @@ password lifts it. (Against DNS rebinding over a socket: tests/server/test_hosti
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.inproc import app_without_lifespan
 from wakeful.config import ServerConfig
-from wakeful.server.middleware import host_name
+from wakeful.server.gate import RoutesGate
+from wakeful.server.limits import BodyLimit
+from wakeful.server.middleware import AllowedHosts, BasicAuth, host_name
 
 
 @pytest.mark.parametrize(
@@ -57,3 +61,35 @@ async def test_with_a_password_any_host_is_accepted(tmp_path: Path) -> None:
     config = ServerConfig.build(env={"WAKEFUL_SERVER_PASSWORD": "pw"}, data_dir=tmp_path)
     assert await status_for(config, "rebound.example") == 401
     assert await status_for(config, "rebound.example", auth=("opencode", "pw")) == 200
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda app: AllowedHosts(app, names=(), bound="127.0.0.1"),
+        lambda app: BasicAuth(app, username="opencode", password="pw"),
+        lambda app: BodyLimit(app, max_bytes=100, drain_seconds=1),
+        lambda app: RoutesGate(app, loaded=_set(asyncio.Event()), early=frozenset()),
+    ],
+)
+def test_a_request_let_through_is_the_apps_own_call(wrap: Any) -> None:
+    """No frame of the middleware stays for as long as a call is held: what it returns is what the
+    app returned."""
+    returned: list[object] = []
+
+    def app(scope: Any, receive: Any, send: Any) -> Any:
+        returned.append(object())
+        return returned[-1]
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/session/x/message",
+        "headers": [(b"host", b"localhost"), (b"authorization", b"Basic b3BlbmNvZGU6cHc=")],
+    }
+    assert wrap(app)(scope, None, None) is returned[0]
+
+
+def _set(event: asyncio.Event) -> asyncio.Event:
+    event.set()
+    return event

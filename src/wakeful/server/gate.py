@@ -9,7 +9,7 @@ routed as if it had arrived once everything was loaded.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
@@ -36,11 +36,16 @@ class RoutesGate:
         self._loaded = loaded
         self._early = early
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine once loaded: a held call keeps no frame of the gate.
         if (
             not self._loaded.is_set()
             and scope["type"] == "http"
             and (scope["method"], scope["path"]) not in self._early
         ):
-            await self._loaded.wait()
+            return self._after_loading(scope, receive, send)
+        return self.app(scope, receive, send)
+
+    async def _after_loading(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._loaded.wait()
         await self.app(scope, receive, send)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable
 from typing import Any
 
 from fastapi import Request
@@ -51,16 +52,13 @@ class BodyLimit:
                     if message["type"] != "http.request" or not message.get("more_body", False):
                         return
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine, as AllowedHosts: a held call keeps no frame of this middleware.
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         declared = header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            if (header(scope, b"expect") or b"").lower() != b"100-continue":
-                await self._drain(receive)
-            await send_error(send, self._error(), close=True)
-            return
+            return self._refuse(scope, receive, send)
         received = 0
 
         async def receive_within_limit() -> Message:
@@ -75,7 +73,12 @@ class BodyLimit:
                     raise HTTPException(413, self._error().message)
             return message
 
-        await self.app(scope, receive_within_limit, send)
+        return self.app(scope, receive_within_limit, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (header(scope, b"expect") or b"").lower() != b"100-continue":
+            await self._drain(receive)
+        await send_error(send, self._error(), close=True)
 
 
 def _too_long(value: Any, limit: int) -> bool:

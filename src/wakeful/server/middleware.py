@@ -7,7 +7,7 @@ import base64
 import binascii
 import hmac
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -53,11 +53,11 @@ class BasicAuth:
             return False
         return hmac.compare_digest(given, self._expected)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine, as AllowedHosts: a held call keeps no frame of this middleware.
         if scope["type"] != "http" or scope.get("method") == "OPTIONS" or self._authorized(scope):
-            await self.app(scope, receive, send)
-            return
-        await send_error(send, UnauthorizedError("Authentication required"))
+            return self.app(scope, receive, send)
+        return send_error(send, UnauthorizedError("Authentication required"))
 
 
 def host_name(host: str) -> str:
@@ -100,10 +100,15 @@ class AllowedHosts:
         server = scope.get("server")
         return name in self.names or _is_loopback(name) or (server is not None and name == server[0])
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: an allowed request goes on as the app's own call, so that no frame of
+        # this middleware is kept for as long as a call is held (a thousand held calls, a
+        # thousand frames).
         if scope["type"] != "http" or self._allowed(scope):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._refuse(scope, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
         host = (header(scope, b"host") or b"").decode("latin-1")
         error = InvalidRequestError(
             f"Host {host!r} is not this server: it answers to localhost, its own addresses and the "

@@ -530,6 +530,8 @@ def run_one(n: int, opts: argparse.Namespace) -> Result:
                     except queue.Empty:
                         raise RuntimeError(f"client process {dead[0]} died without a report") from None
         end_cpu, fake_cpu1 = sum(cpu_seconds(p) for p in pids), cpu_seconds(fake.pid)
+        if opts.tracemalloc and traced_at is not None:
+            os.kill(pid, signal.SIGUSR1)  # snapshot 3: every call answered (what the runs left behind)
         db_cpu = database_cpu_seconds(database) - db_cpu0
         if spy is not None:
             spy.send_signal(signal.SIGINT)

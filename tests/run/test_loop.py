@@ -4,6 +4,7 @@ token and cost accounting, and an agent's step limit. Waits are on the bus and t
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tests.support.inproc import (
 )
 from tests.support.schemas import capture
 from tests.support.server import SCRIPTED, write_project_config
+from wakeful.run.loop import AgentLoop
 from wakeful.run.manager import Reply
 from wakeful.run.runtime import Runtime
 
@@ -259,3 +261,19 @@ async def test_an_agent_stops_after_its_step_limit(runtime: Runtime) -> None:
     assert reply["info"]["id"] == stored[-1]["info"]["id"]
     assert reply["info"]["finish"] == "tool-calls" and "error" not in reply["info"]
     assert [p["state"]["status"] for m in stored for p in tool_parts(m)] == ["completed", "completed"]
+
+
+async def test_a_finished_run_leaves_no_loop_for_the_collector(runtime: Runtime) -> None:
+    """Refcounting frees a finished run's agent loop: a reference cycle through it would keep every
+    finished run (its tools, history, messages) until the collector's next full pass, which a
+    server that holds a thousand calls runs rarely."""
+    notes = runtime.config.project_dir / "notes.txt"
+    gc.collect()
+    gc.disable()
+    try:
+        await run(runtime, "\n".join([tool("write", filePath=str(notes), content="x\n"), "REPLY done"]))
+        await run(runtime, "REPLY plain")
+        left = [o for o in gc.get_objects() if isinstance(o, AgentLoop)]
+    finally:
+        gc.enable()
+    assert left == []

@@ -121,6 +121,24 @@ class RunPlan:
     subtasks: list[SubtaskPartInput] = field(default_factory=list)  # run before the model is called
 
 
+@dataclass(eq=False)
+class _ProcessGroups:
+    """The tool process groups a run has open, stored for crash recovery. Not a method of the loop:
+    the tools' context holds it and the loop holds the context, and that cycle would keep every
+    finished run's loop until the collector's next full pass."""
+
+    runs: RunManager
+    message_id: str
+    pgids: set[int] = field(default_factory=set)
+
+    async def __call__(self, pgid: int | None) -> None:
+        if pgid is None:
+            self.pgids.clear()
+        else:
+            self.pgids.add(pgid)
+        await self.runs.record_processes(self.message_id, sorted(self.pgids))
+
+
 class AgentLoop(Executor):
     def __init__(
         self,
@@ -144,7 +162,6 @@ class AgentLoop(Executor):
         self.config = config
         self.prompts = prompts
         self.assistant: AssistantMessage | None = None
-        self._pgids: set[int] = set()
         self.no_reply = False
         self.first_step = 0  # steps already stored: a run taken over from a stopped server goes on
         context = ToolContext(
@@ -154,7 +171,7 @@ class AgentLoop(Executor):
             directory=plan.directory,
             config=config,
             todos=todos,
-            on_process=self._record_process,
+            on_process=_ProcessGroups(runs, plan.user_message_id),
             env=child_env,
             gate=gate,
             pool=pool,
@@ -639,9 +656,3 @@ class AgentLoop(Executor):
                 ended.append(part)
         return ended
 
-    async def _record_process(self, pgid: int | None) -> None:
-        if pgid is None:
-            self._pgids.clear()
-        else:
-            self._pgids.add(pgid)
-        await self.runs.record_processes(self.plan.user_message_id, sorted(self._pgids))

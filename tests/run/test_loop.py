@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import json
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,6 @@ from tests.support.inproc import (
 )
 from tests.support.schemas import capture
 from tests.support.server import SCRIPTED, write_project_config
-from wakeful.run.loop import AgentLoop
 from wakeful.run.manager import Reply
 from wakeful.run.runtime import Runtime
 
@@ -267,13 +267,14 @@ async def test_a_finished_run_leaves_no_loop_for_the_collector(runtime: Runtime)
     """Refcounting frees a finished run's agent loop: a reference cycle through it would keep every
     finished run (its tools, history, messages) until the collector's next full pass, which a
     server that holds a thousand calls runs rarely."""
-    notes = runtime.config.project_dir / "notes.txt"
-    gc.collect()
+    session = await new_session(runtime)
+    request = prompt_run(runtime, session, "REPLY plain")
     gc.disable()
     try:
-        await run(runtime, "\n".join([tool("write", filePath=str(notes), content="x\n"), "REPLY done"]))
-        await run(runtime, "REPLY plain")
-        left = [o for o in gc.get_objects() if isinstance(o, AgentLoop)]
+        assert text_of(await answer(await submit(runtime, request))) == "plain"
+        loop = weakref.ref(request.executor._loop)  # type: ignore[attr-defined]
+        assert loop() is not None
+        del request
+        assert loop() is None
     finally:
         gc.enable()
-    assert left == []

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from wakeful.errors import InvalidRequestError
-from wakeful.server.keepalive import HEADER, KeepAliveResponse, requested_interval
+from wakeful.server.keepalive import DISCONNECTED, HEADER, KeepAliveResponse, requested_interval
 
 Message = dict[str, Any]
 
@@ -140,3 +140,52 @@ def test_requested_interval_refuses_what_is_not_a_positive_number(raw: str) -> N
     with pytest.raises(InvalidRequestError) as info:
         requested_interval(raw)
     assert info.value.field == HEADER
+
+
+async def test_the_connections_gone_future_is_watched_instead_of_receive() -> None:
+    """A server that says in the scope when the client is gone (wakeful's protocol) spares each held
+    call a task of its own; the future outlives the call, which leaves no callback on it."""
+    gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    told: list[bool] = []
+    wire = Wire()
+
+    async def never_received() -> Message:
+        raise AssertionError("receive() is not watched when the scope has the connection's future")
+
+    scope = {"type": "http", DISCONNECTED: gone}
+    response = KeepAliveResponse(asyncio.get_running_loop().create_future(), 0.001, on_disconnect=lambda: told.append(True))
+    task = asyncio.create_task(response(scope, never_received, wire.send))
+    await wire.until(lambda: b"\n" in wire.body)
+    gone.set_result(None)
+    await task
+    assert told == [True] and not wire.finished
+
+    answered = KeepAliveResponse(_done({"ok": 1}), 60)
+    later = Counted()
+    wire = Wire()
+    await answered({"type": "http", DISCONNECTED: later}, never_received, wire.send)
+    assert wire.body == b'{"ok":1}'
+    assert later.callbacks == 0 and not later.done()
+
+
+class Counted(asyncio.Future[None]):
+    """A future that counts the callbacks left on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.callbacks = 0
+
+    def add_done_callback(self, fn: Any, *, context: Any = None) -> None:
+        self.callbacks += 1
+        super().add_done_callback(fn, context=context)
+
+    def remove_done_callback(self, fn: Any) -> int:
+        removed = super().remove_done_callback(fn)
+        self.callbacks -= removed
+        return removed
+
+
+def _done(value: Any) -> asyncio.Future[Any]:
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    future.set_result(value)
+    return future

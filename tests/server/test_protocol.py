@@ -16,6 +16,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from tests.support.inproc import server_config
+from wakeful.server.keepalive import DISCONNECTED
 from wakeful.server.protocol import http_protocol
 
 
@@ -100,3 +101,26 @@ async def test_a_held_connection_costs_less_than_uvicorns_and_still_reads_its_bo
     assert received[-1] == {"type": "http.request", "body": b"{}", "more_body": False}
     assert len(received) == 100
     assert ours < uvicorns - 1024  # two deques and a dict of its own are 2 KiB and more
+
+
+async def test_a_request_learns_from_its_scope_when_its_client_has_gone(tmp_path: Path) -> None:
+    scopes: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        scopes.append(scope)
+        await receive()
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    config = Config(app=app)
+    config.load()
+    protocol = http_protocol(server_config(tmp_path, tmp_path))(config, ServerState(), {}, asyncio.get_running_loop())
+    protocol.connection_made(Transport())  # type: ignore[arg-type]
+    protocol.data_received(HEAD + b"{}")
+    await asyncio.sleep(0.01)
+    protocol.data_received(HEAD + b"{}")  # the next request on the same connection
+    await asyncio.sleep(0.01)
+    first, second = (scope[DISCONNECTED] for scope in scopes)
+    assert first is second and not first.done()
+    protocol.connection_lost(None)
+    assert first.done()

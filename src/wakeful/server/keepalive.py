@@ -29,6 +29,8 @@ from wakeful.telemetry.metrics import Metrics
 log = logging.getLogger("wakeful.keepalive")
 
 HEADER = "X-Keepalive-Interval"
+# The scope key of a future that is done once the client has gone (server/protocol.py puts it there).
+DISCONNECTED = "wakeful.disconnected"
 
 
 def requested_interval(raw: str | None) -> float | None:
@@ -101,17 +103,20 @@ class KeepAliveResponse(Response):
         if metrics is not None:
             metrics.held_calls.inc()
         try:
-            await self._hold(receive, send, metrics)
+            await self._hold(scope, receive, send, metrics)
         finally:
             if metrics is not None:
                 metrics.held_calls.dec()
 
-    async def _hold(self, receive: Receive, send: Send, metrics: Metrics | None) -> None:
+    async def _hold(self, scope: Scope, receive: Receive, send: Send, metrics: Metrics | None) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         await send({"type": "http.response.body", "body": b"", "more_body": True})
         owned = not asyncio.isfuture(self.answer)
         answer: asyncio.Future[Any] = asyncio.ensure_future(self.answer)
-        gone = asyncio.create_task(self._disconnected(receive))
+        # The connection's own "gone" future when the server gives one (wakeful's protocol does):
+        # a thousand held calls then keep no task (and its frames) each, watching receive().
+        watched: asyncio.Future[Any] | None = scope.get(DISCONNECTED)
+        gone = watched if watched is not None else asyncio.create_task(self._disconnected(receive))
         loop = asyncio.get_running_loop()
         # One future and one timer per interval, woken early by the answer or the disconnect: with
         # thousands of held calls this wait is most of what the server does (asyncio.wait would
@@ -145,14 +150,17 @@ class KeepAliveResponse(Response):
                 await send({"type": "http.response.body", "body": b"\n", "more_body": True})
         finally:
             answer.remove_done_callback(wake)
-            gone.cancel()
+            gone.remove_done_callback(wake)  # a connection's future outlives each of its requests
+            if watched is None:
+                gone.cancel()
             if not answer.done():
                 if owned:
                     answer.cancel()
                 else:  # its failure is nobody's to report now: not "never retrieved" either
                     answer.add_done_callback(_retrieved)
-            with contextlib.suppress(BaseException):
-                await gone
+            if watched is None:
+                with contextlib.suppress(BaseException):
+                    await gone
 
     @staticmethod
     def _final(answer: asyncio.Future[Any]) -> bytes:

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from wakeful.config import ServerConfig
 from wakeful.errors import HeadersTooLargeError, InvalidRequestError, RequestError, RequestTimeoutError
+from wakeful.server.keepalive import DISCONNECTED
 
 
 class _Pipeline(list[Any]):
@@ -60,7 +61,7 @@ class DeadlineProtocol(HttpToolsProtocol):
     # acts on the deadline of the moment: none, a later one (it waits again), or this one.
     # Slots: uvicorn's protocol has nearly 30 attributes, and past 30 Python gives an instance a
     # dict of its own instead of the class's shared keys (1.6 KiB per connection, not 0.3).
-    __slots__ = ("_due", "_expire", "_head_bytes", "_timer", "_timer_at")
+    __slots__ = ("_due", "_expire", "_gone", "_head_bytes", "_timer", "_timer_at")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -70,6 +71,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._head_bytes: int | None = 0  # bytes of the current request's head so far; None once in
+        self._gone: asyncio.Future[None] | None = None  # done once the client is gone (DISCONNECTED)
 
     def _arm(self, seconds: float, expire: Callable[[], None]) -> None:
         self._due = self.loop.time() + seconds
@@ -142,6 +144,8 @@ class DeadlineProtocol(HttpToolsProtocol):
                 self._head_too_large()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._gone is not None and not self._gone.done():
+            self._gone.set_result(None)
         self._disarm()
         if self._timer is not None:
             self._timer.cancel()
@@ -150,6 +154,9 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        if self._gone is None:
+            self._gone = self.loop.create_future()
+        cast(dict[str, Any], self.scope)[DISCONNECTED] = self._gone
         self._head_bytes = 0
         self._arm(self.header_timeout, self._head_late)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from wakeful.errors import InvalidRequestError
-from wakeful.project.config import ProjectConfig
+from wakeful.project.config import Derived, ProjectConfig
 from wakeful.project.permissions import EDIT_TOOLS, Ruleset, agent_ruleset, from_config, wildcard
 from wakeful.wire import meta as wire
 
@@ -147,22 +147,14 @@ def _build_agents(config: ProjectConfig) -> dict[str, Agent]:
     return agents
 
 
-# The agents of the latest configs seen (each ProjectConfig is immutable, and a changed file makes a
-# new one), so that accepting a prompt does not rebuild every agent's permission rules.
-_AGENTS: dict[int, tuple[ProjectConfig, dict[str, Agent]]] = {}
-_AGENTS_KEPT = 64
+# The agents of the latest configs seen, so that accepting a prompt does not rebuild every agent's
+# permission rules.
+_AGENTS: Derived[dict[str, Agent]] = Derived()
 
 
 def load_agents(config: ProjectConfig) -> dict[str, Agent]:
     """The agents of `config`, by name: shared by every caller, so never change one."""
-    kept = _AGENTS.get(id(config))
-    if kept is not None and kept[0] is config:
-        return kept[1]
-    agents = _build_agents(config)
-    if len(_AGENTS) >= _AGENTS_KEPT:
-        _AGENTS.pop(next(iter(_AGENTS)))
-    _AGENTS[id(config)] = (config, agents)
-    return agents
+    return _AGENTS.get((config,), lambda: _build_agents(config))
 
 
 def resolve_agent(config: ProjectConfig, name: str | None) -> Agent:

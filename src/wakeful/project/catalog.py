@@ -15,7 +15,7 @@ from typing import Any
 
 from wakeful.errors import InvalidRequestError
 from wakeful.project import models
-from wakeful.project.config import ProjectConfig
+from wakeful.project.config import Derived, ProjectConfig
 from wakeful.project.models import ANTHROPIC_NPM, ModelLimits
 
 OPENAI_NPM = "@ai-sdk/openai-compatible"
@@ -217,21 +217,12 @@ class Catalog:
         )
 
 
-# The catalogs of the latest configs seen (a ProjectConfig never changes: a changed file makes a new
-# one), so that a prompt does not rebuild every provider entry, nor keep a catalog of its own while
-# it waits in a queue.
-_CATALOGS: dict[int, tuple[ProjectConfig, Mapping[str, str], Catalog]] = {}
-_CATALOGS_KEPT = 64
+# The catalogs of the latest configs seen, so that a prompt does not rebuild every provider entry,
+# nor keep a catalog of its own while it waits in a queue.
+_CATALOGS: Derived[Catalog] = Derived()
 
 
 def catalog_of(config: ProjectConfig, environ: Mapping[str, str]) -> Catalog:
     """The catalog of `config` with API keys from `environ`: shared by every caller, so never change
     one."""
-    kept = _CATALOGS.get(id(config))
-    if kept is not None and kept[0] is config and kept[1] is environ:
-        return kept[2]
-    catalog = Catalog(config, environ)
-    if len(_CATALOGS) >= _CATALOGS_KEPT:
-        _CATALOGS.pop(next(iter(_CATALOGS)))
-    _CATALOGS[id(config)] = (config, environ, catalog)
-    return catalog
+    return _CATALOGS.get((config, environ), lambda: Catalog(config, environ))

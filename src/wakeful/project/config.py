@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import json5
 
@@ -82,6 +82,30 @@ def project_chain(directory: Path) -> list[Path]:
         if not (chain[-1] / ".git").exists():
             chain = [directory]
     return list(reversed(chain))
+
+
+T = TypeVar("T")
+
+
+class Derived(Generic[T]):
+    """What is derived from immutable objects (a ProjectConfig never changes: a changed file makes a
+    new one), kept for the `size` latest seen and found again by their identity; shared by every
+    caller, so never change one."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._kept: dict[tuple[int, ...], tuple[tuple[object, ...], T]] = {}
+
+    def get(self, sources: tuple[object, ...], build: Callable[[], T]) -> T:
+        key = tuple(map(id, sources))
+        kept = self._kept.get(key)
+        if kept is not None and all(a is b for a, b in zip(kept[0], sources, strict=True)):
+            return kept[1]
+        value = build()
+        if len(self._kept) >= self._size:
+            self._kept.pop(next(iter(self._kept)))
+        self._kept[key] = (sources, value)
+        return value
 
 
 class ProjectConfigs:

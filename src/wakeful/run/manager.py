@@ -121,6 +121,11 @@ class RunHandle:
     def done(self) -> bool:
         return self.future.done()
 
+    @property
+    def reply(self) -> asyncio.Future[Reply]:
+        """The reply's future, to watch: only `cancel` stops the run."""
+        return self.future
+
     async def wait(self) -> Reply:
         return await asyncio.shield(self.future)
 
@@ -142,6 +147,11 @@ class RemoteRun:
 
     def done(self) -> bool:
         return self.task.done()
+
+    @property
+    def reply(self) -> asyncio.Future[Reply]:
+        """The reply's future, to watch (as `RunHandle.reply`)."""
+        return self.task
 
     async def wait(self) -> Reply:
         return await asyncio.shield(self.task)

@@ -128,6 +128,7 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._gone = self.loop.create_future()
         self.flow._is_writable_event = _Event(self.flow._is_writable_event.is_set())
         self._arm(self.header_timeout, self._head_late)
 
@@ -154,8 +155,6 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._gone is None:
-            self._gone = self.loop.create_future()
         cast(dict[str, Any], self.scope)[DISCONNECTED] = self._gone
         self._head_bytes = 0
         self._arm(self.header_timeout, self._head_late)

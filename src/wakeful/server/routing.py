@@ -147,8 +147,10 @@ class FastRoutes:
         if scope["type"] == "http" and scope["method"] == "POST":
             for route in self._routes:
                 match, child = route.matches(scope)
+                if match is not Match.FULL:
+                    continue
                 fast = _FAST_PATHS.get(route.endpoint)
-                if match is Match.FULL and fast is not None:
+                if fast is not None:
                     scope.update(child)  # as the router would: `route` names it in logs and metrics
                     await self._fast(fast, scope, receive, send)
                     return

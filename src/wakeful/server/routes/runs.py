@@ -238,9 +238,8 @@ def _hold(outcome: RunHandle | RemoteRun | Reply, options: HoldOptions, message_
                 handle.cancel(MessageAbortedError("The client disconnected"))
 
         # The run's own future, watched, not a wait for it: a held call keeps no task of its own.
-        answer = handle.future if isinstance(handle, RunHandle) else handle.task
         return KeepAliveResponse(
-            answer, options.interval, headers=headers, on_disconnect=disconnect, metrics=options.metrics
+            handle.reply, options.interval, headers=headers, on_disconnect=disconnect, metrics=options.metrics
         )
     done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     done.set_result(outcome)
